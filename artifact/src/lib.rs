@@ -1,0 +1,19 @@
+//! The logsieve model, defined once.
+//!
+//! - [`spec`]: what a user declares (`model.toml`): model kind and
+//!   hyper-parameters, features, scaling, scoring.
+//! - [`model`]: what training learned: scalers, vocabularies, centroids,
+//!   per-cluster thresholds, training metadata.
+//! - [`codec`]: the artifact file (MessagePack with a checksum) and the one
+//!   decoder that refuses truncated, foreign, newer or corrupted files.
+//!
+//! The trainer (`host/`) writes artifacts with [`codec::encode`]; the plugin
+//! reads them with [`codec::decode`]. Nothing else defines the format.
+
+pub mod codec;
+pub mod model;
+pub mod spec;
+
+pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id};
+pub use model::{Cluster, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
+pub use spec::{FeatureKind, FeatureSpec, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams};

@@ -1,0 +1,92 @@
+//! Scoring throughput on real Zeek conn events: natively (the plugin as a
+//! Rust library) and through the WebAssembly component in wasmtime, plus the
+//! component's start-up cost.
+//!
+//!     cargo bench -p logsieve --bench scoring
+//!
+//! Trains the conn-kmeans example model on rita 2024-04-19 and scores the
+//! events of 2024-04-20 (from `../shared`), repeating them until each
+//! measurement has run for at least two seconds. Single thread.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Runtime};
+use logsieve_plugin::Scorer;
+
+const MIN_TIME: Duration = Duration::from_secs(2);
+
+fn measure(name: &str, events: usize, mut pass: impl FnMut() -> usize) -> f64 {
+    pass(); // warm up
+    let t0 = Instant::now();
+    let mut n = 0usize;
+    let mut checksum = 0usize;
+    while t0.elapsed() < MIN_TIME {
+        checksum = checksum.wrapping_add(pass());
+        n += events;
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    println!("{name:<44} {:>12.0} events/s   ({n} events, checksum {checksum})", rate);
+    rate
+}
+
+fn main() {
+    let model = common::train_rita("2024-04-19");
+    let events = common::rita_events("2024-04-20");
+    let bytes: usize = events.iter().map(String::len).sum();
+    println!(
+        "scoring {} rita conn events (2024-04-20, mean {} bytes), k=7, 7 features, top_features=3",
+        events.len(),
+        bytes / events.len()
+    );
+
+    let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
+    let mut out = String::with_capacity(1 << 20);
+    let native_rate = measure("native (plugin as a Rust library)", events.len(), || {
+        let mut total = 0;
+        for e in &events {
+            out.clear();
+            native.score_into(e, &mut out).unwrap();
+            total += out.len();
+        }
+        total
+    });
+
+    let rt = Runtime::new(EMBEDDED_COMPONENT, None).unwrap();
+    let mut inst = rt.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
+    let mut wasm_rate = 0.0;
+    for batch in [100, 1000, 10_000] {
+        let r = measure(&format!("component (wasmtime, batches of {batch})"), events.len(), || {
+            let mut total = 0;
+            for chunk in events.chunks(batch) {
+                for o in inst.score_batch(chunk).unwrap() {
+                    total += o.unwrap().len();
+                }
+            }
+            total
+        });
+        if batch == 1000 {
+            wasm_rate = r;
+        }
+    }
+    println!("component / native at batches of 1000: {:.2}x slower", native_rate / wasm_rate);
+
+    // Start-up: compile once into a cache, then load precompiled + instantiate.
+    let cache = std::env::temp_dir().join(format!("logsieve-bench-cache-{}", std::process::id()));
+    let t = Instant::now();
+    let cold = Runtime::new(EMBEDDED_COMPONENT, Some(&cache)).unwrap();
+    let compile_ms = t.elapsed().as_secs_f64() * 1e3;
+    drop(cold);
+    let mut best = f64::INFINITY;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let warm = Runtime::new(EMBEDDED_COMPONENT, Some(&cache)).unwrap();
+        let inst = warm.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
+        best = best.min(t.elapsed().as_secs_f64() * 1e3);
+        drop(inst);
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    println!("start-up: compile {compile_ms:.1} ms (first run); cached load + instantiate + model load {best:.2} ms (best of 20)");
+}

@@ -1,0 +1,181 @@
+//! `logsieve inspect`: a readable summary of a model artifact.
+//!
+//! For each cluster it says what distinguishes it: the numeric features
+//! whose centroid is farthest from the overall centre (in scaled units, with
+//! the raw value they correspond to) and the categories most of its rows
+//! share.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use logsieve_artifact::{FeatureKind, FeatureState, Fitted, Model, ModelSpec, Scaling, decode};
+use serde::Serialize;
+
+/// One thing that sets a cluster apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trait {
+    /// Feature name.
+    pub feature: String,
+    /// For numeric features: the centroid in scaled units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scaled: Option<f64>,
+    /// For numeric features: the raw value the centroid corresponds to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<f64>,
+    /// For categorical features: the value and the share of rows with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Share of the cluster's rows with that category (centroid weight).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<f64>,
+    /// How strongly it distinguishes (|scaled| or share), for ordering.
+    #[serde(skip)]
+    weight: f64,
+}
+
+fn raw_value(spec: &ModelSpec, j: usize, offset: f64, scale: f64, z: f64) -> f64 {
+    let v = offset + scale * z;
+    if spec.features[j].log1p { v.exp_m1() } else { v }
+}
+
+/// The traits of cluster `c`, strongest first.
+pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait> {
+    let centroid = &fitted.clusters[c].centroid;
+    let mut at = 0;
+    let mut out = Vec::new();
+    for (j, st) in fitted.features.iter().enumerate() {
+        let name = model.spec.features[j].name().to_string();
+        match st {
+            FeatureState::Numeric { offset, scale, .. } => {
+                let z = centroid[at];
+                // With min-max scaling the "centre" is 0.5, not 0.
+                let weight = match model.spec.scaling.method {
+                    Scaling::Minmax => (z - 0.5).abs(),
+                    _ => z.abs(),
+                };
+                out.push(Trait {
+                    feature: name,
+                    scaled: Some(z),
+                    raw: Some(raw_value(&model.spec, j, *offset, *scale, z)),
+                    category: None,
+                    share: None,
+                    weight,
+                });
+            }
+            FeatureState::Categorical { vocabulary } => {
+                let w = &centroid[at..at + vocabulary.len()];
+                if let Some((i, &s)) = w.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
+                    out.push(Trait { feature: name, scaled: None, raw: None, category: Some(vocabulary[i].clone()), share: Some(s), weight: s });
+                }
+            }
+        }
+        at += st.width();
+    }
+    out.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    out.truncate(top);
+    out
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    id: &'a str,
+    model: &'a Model,
+    traits: Vec<Vec<Trait>>,
+}
+
+/// `logsieve inspect`.
+pub fn inspect(path: &Path, json: bool) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let model = &d.model;
+    let traits: Vec<Vec<Trait>> = match &model.fitted {
+        Some(f) => (0..f.clusters.len()).map(|c| traits(model, f, c, 3)).collect(),
+        None => Vec::new(),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&Report { id: &d.id, model, traits: traits.clone() })?);
+        return Ok(());
+    }
+    print!("{}", render(&d.id, model, &traits));
+    Ok(())
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) { format!("{x:.3e}") } else { format!("{x:.3}") }
+}
+
+/// The text report.
+pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
+    let spec = &model.spec;
+    let mut s = format!(
+        "model {id}  kind {}  format v{}\n",
+        spec.model.kind.as_str(),
+        logsieve_artifact::FORMAT_VERSION
+    );
+    s += &format!(
+        "  n_clusters {}  n_init {}  random_state {}  max_iter {}  tol {}\n",
+        spec.model.n_clusters, spec.model.n_init, spec.model.random_state, spec.model.max_iter, spec.model.tol
+    );
+    s += &format!(
+        "  scaling {}  threshold quantile {}  rare share < {}\n",
+        spec.scaling.method.as_str(),
+        spec.scoring.threshold_quantile,
+        spec.scoring.rare_share
+    );
+    let Some(fitted) = &model.fitted else {
+        s += "  (spec only: not trained)\n";
+        return s;
+    };
+    let t = &fitted.training;
+    s += &format!(
+        "  trained on {} rows ({} skipped), inertia {}, {} iterations, logsieve {}, inputs: {}\n",
+        t.rows,
+        t.skipped,
+        fmt_num(t.inertia),
+        t.n_iter,
+        t.logsieve_version,
+        t.inputs.join(" ")
+    );
+    s += "\nfeatures:\n";
+    for (f, st) in spec.features.iter().zip(&fitted.features) {
+        match st {
+            FeatureState::Numeric { offset, scale, fill } => s += &format!(
+                "  {:<22} numeric{}  offset {}  scale {}  missing {:?} -> {}\n",
+                f.name(),
+                if f.log1p { " log1p" } else { "" },
+                fmt_num(*offset),
+                fmt_num(*scale),
+                f.missing_policy(),
+                fmt_num(*fill)
+            ),
+            FeatureState::Categorical { vocabulary } => {
+                let shown: Vec<&str> = vocabulary.iter().take(8).map(String::as_str).collect();
+                let more = if vocabulary.len() > 8 { format!(" … (+{})", vocabulary.len() - 8) } else { String::new() };
+                s += &format!("  {:<22} categorical  {} values: {}{more}\n", f.name(), vocabulary.len(), shown.join(", "));
+            }
+        }
+        debug_assert!(matches!(f.kind, FeatureKind::Numeric | FeatureKind::Categorical));
+    }
+    s += "\nclusters:\n  #   size      share    threshold  mean dist  rare  distinguished by\n";
+    for (c, cl) in fitted.clusters.iter().enumerate() {
+        let what: Vec<String> = traits[c]
+            .iter()
+            .map(|t| match (&t.category, t.scaled) {
+                (Some(cat), _) => format!("{}={} ({:.0}%)", t.feature, cat, 100.0 * t.share.unwrap_or(0.0)),
+                (None, Some(z)) => format!("{} {:+.2} (≈{})", t.feature, z, fmt_num(t.raw.unwrap_or(0.0))),
+                _ => t.feature.clone(),
+            })
+            .collect();
+        s += &format!(
+            "  {:<3} {:<9} {:>6.2}%  {:>9}  {:>9}  {:<4}  {}\n",
+            c,
+            cl.size,
+            100.0 * cl.share,
+            fmt_num(cl.threshold),
+            fmt_num(cl.mean_distance),
+            if cl.rare { "yes" } else { "" },
+            what.join(", ")
+        );
+    }
+    s
+}

@@ -1,0 +1,4 @@
+//! The CLI's commands beyond `run`.
+
+pub mod inspect;
+pub mod train;

@@ -1,0 +1,92 @@
+//! `logsieve`: train clustering models on logs, score events inline, inspect models.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use logsieve::commands::{inspect, train};
+use logsieve::pipeline::{self, PipelineConfig};
+use logsieve::runtime;
+
+#[derive(Parser)]
+#[command(name = "logsieve", version, about = "Anomaly scoring for log pipelines: train clustering models offline, score events inline in a WebAssembly component")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fit a model on logs and write it as a MessagePack artifact.
+    Train(train::TrainArgs),
+    /// Run a pipeline (sources → logsieve transforms → sinks) from a TOML file.
+    Run {
+        /// The pipeline file.
+        pipeline: PathBuf,
+        /// Write the run summary as JSON to this file.
+        #[arg(long)]
+        summary_json: Option<PathBuf>,
+        /// Print nothing but errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Describe a model artifact: features, scaling, clusters.
+    Inspect {
+        /// The artifact.
+        model: PathBuf,
+        /// Machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the embedded WebAssembly component to a file (for other hosts).
+    Component {
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Train(args) => train::train(&args)?,
+        Command::Run { pipeline: path, summary_json, quiet } => {
+            let cfg = PipelineConfig::load(&path)?;
+            let summary = pipeline::run(&cfg, quiet)?;
+            if let Some(p) = summary_json {
+                std::fs::write(&p, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
+            }
+            if !quiet {
+                eprint!("{}", summary.render());
+            }
+            if let Err(errs) = summary.check() {
+                eprintln!("error: the run's counts do not add up:\n  {}", errs.join("\n  "));
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Inspect { model, json } => inspect::inspect(&model, json)?,
+        Command::Component { output } => {
+            std::fs::write(&output, runtime::EMBEDDED_COMPONENT).with_context(|| format!("writing {}", output.display()))?;
+            let rt = runtime::Runtime::new(runtime::EMBEDDED_COMPONENT, None)?;
+            eprintln!(
+                "wrote {} ({} bytes): exports [{}], imports [{}]",
+                output.display(),
+                runtime::EMBEDDED_COMPONENT.len(),
+                rt.exports().join(", "),
+                rt.imports().join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! The WIT bindings: `logsieve:transform/scoring` implemented by
+//! [`crate::Scorer`]. Nothing else lives here, so the component and the
+//! native library cannot drift apart.
+
+use std::cell::RefCell;
+
+use logsieve_artifact::DecodeError;
+
+use crate::{EventError, FeatureValue, Options, Scorer};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "plugin",
+});
+
+use exports::logsieve::transform::scoring as wit;
+
+struct Component;
+
+/// The WIT resource: a [`Scorer`] behind a `RefCell` (methods take `&self`).
+struct ScorerResource(RefCell<Scorer>);
+
+impl wit::Guest for Component {
+    type Scorer = ScorerResource;
+}
+
+fn model_error(e: DecodeError) -> wit::ModelError {
+    match e {
+        DecodeError::Truncated(d) => wit::ModelError::Truncated(d),
+        DecodeError::Foreign(d) => wit::ModelError::Foreign(d),
+        DecodeError::UnsupportedVersion { found, supported } => {
+            wit::ModelError::UnsupportedVersion(wit::VersionMismatch { found, supported })
+        }
+        DecodeError::Corrupted(d) => wit::ModelError::Corrupted(d),
+        DecodeError::Invalid(d) => wit::ModelError::Invalid(d),
+    }
+}
+
+fn event_error(e: EventError) -> wit::EventError {
+    wit::EventError { reason: e.reason.to_string(), detail: e.detail }
+}
+
+impl wit::GuestScorer for ScorerResource {
+    fn new(model: Vec<u8>, options: wit::Options) -> Result<Self, wit::ModelError> {
+        let options = Options { top_features: options.top_features, emit_vector: options.emit_vector };
+        Scorer::new(&model, options).map(|s| ScorerResource(RefCell::new(s))).map_err(model_error)
+    }
+
+    fn info(&self) -> wit::ModelInfo {
+        let i = self.0.borrow().info();
+        wit::ModelInfo {
+            id: i.id,
+            kind: i.kind,
+            format_version: i.format_version,
+            features: i.features,
+            dimension: i.dimension,
+            n_clusters: i.n_clusters,
+        }
+    }
+
+    fn score_batch(&self, events: Vec<String>) -> Vec<Result<String, wit::EventError>> {
+        let mut s = self.0.borrow_mut();
+        events.iter().map(|e| s.score(e).map_err(event_error)).collect()
+    }
+
+    fn extract_batch(&self, events: Vec<String>) -> Vec<Result<Vec<wit::FeatureValue>, wit::EventError>> {
+        let s = self.0.borrow();
+        events
+            .iter()
+            .map(|e| {
+                s.extract(e)
+                    .map(|vals| {
+                        vals.into_iter()
+                            .map(|v| match v {
+                                FeatureValue::Number(x) => wit::FeatureValue::Number(x),
+                                FeatureValue::Category(c) => wit::FeatureValue::Category(c),
+                                FeatureValue::Missing => wit::FeatureValue::Missing,
+                            })
+                            .collect()
+                    })
+                    .map_err(event_error)
+            })
+            .collect()
+    }
+}
+
+export!(Component);

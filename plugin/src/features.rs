@@ -1,0 +1,233 @@
+//! Feature extraction and encoding: the one implementation used for training
+//! (through the component's `extract-batch`) and for scoring.
+//!
+//! Two steps:
+//! 1. **Extract**: each spec feature reads its field and coerces it
+//!    ([`numeric`], [`category`]): a number (`log1p` applied), a category
+//!    text, or missing. The trainer learns scalers and vocabularies from
+//!    these values.
+//! 2. **Encode**: missing values are filled by policy, numbers are scaled as
+//!    `(x - offset) / scale`, categories are one-hot encoded over the learned
+//!    vocabulary (an unseen value encodes as all zeros and is reported).
+//!
+//! Coercion rules (the same in both steps):
+//! - numeric: a JSON number; a boolean as 1/0; a string that parses as a
+//!   finite number; `null`/absent is missing; anything else is `wrong_type`.
+//!   A value that is or becomes non-finite (`log1p(-2)`) is `non_finite`.
+//! - categorical: a string as is; a number as its shortest text (`22`, not
+//!   `22.0`); a boolean as `true`/`false`; `null`/absent is missing; an array
+//!   or object is `wrong_type`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use logsieve_artifact::{FeatureKind, FeatureSpec, FeatureState, Fitted, Missing, ModelSpec};
+
+use crate::event::{EventError, FieldTable, Scalar};
+
+/// The category a missing value becomes under `missing = "category"`.
+pub const MISSING_CATEGORY: &str = "missing";
+
+/// One feature's extracted value, before encoding.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValue {
+    /// A number after the feature's transform.
+    Number(f64),
+    /// A category's text.
+    Category(String),
+    /// Absent or null.
+    Missing,
+}
+
+/// The fields the spec reads, for [`crate::event::scan`].
+pub fn field_table(spec: &ModelSpec) -> FieldTable {
+    FieldTable::new(spec.features.iter().map(|f| f.field.clone()).collect())
+}
+
+/// Coerce a numeric feature's field (transform applied). `Ok(None)` is missing.
+pub fn numeric(spec: &FeatureSpec, v: Option<&Scalar>) -> Result<Option<f64>, EventError> {
+    let x = match v {
+        None | Some(Scalar::Null) => return Ok(None),
+        Some(Scalar::Number(x)) => *x,
+        Some(Scalar::Bool(b)) => f64::from(u8::from(*b)),
+        Some(Scalar::Str(s)) => s.trim().parse::<f64>().map_err(|_| {
+            EventError::new("wrong_type", format!("field '{}' should be a number, got the string {:?}", spec.field, clip(s)))
+        })?,
+        Some(Scalar::Composite(kind)) => {
+            return Err(EventError::new("wrong_type", format!("field '{}' should be a number, got {kind}", spec.field)));
+        }
+    };
+    let y = if spec.log1p { libm::log1p(x) } else { x };
+    if !y.is_finite() {
+        let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
+        return Err(EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field)));
+    }
+    Ok(Some(y))
+}
+
+/// Coerce a categorical feature's field to text. `Ok(None)` is missing.
+pub fn category<'a>(spec: &FeatureSpec, v: Option<&'a Scalar<'a>>) -> Result<Option<Cow<'a, str>>, EventError> {
+    Ok(match v {
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Str(s)) => Some(Cow::Borrowed(s.as_ref())),
+        Some(Scalar::Number(x)) => Some(Cow::Owned(number_text(*x))),
+        Some(Scalar::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Some(Scalar::Composite(kind)) => {
+            return Err(EventError::new("wrong_type", format!("field '{}' should be a category, got {kind}", spec.field)));
+        }
+    })
+}
+
+/// A number's category text: integers without a fraction, others shortest.
+pub fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let mut b = ryu::Buffer::new();
+        b.format(x).to_string()
+    }
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Extract every spec feature from a scanned event (the trainer's path).
+pub fn extract(spec: &ModelSpec, slots: &[Option<Scalar>]) -> Result<Vec<FeatureValue>, EventError> {
+    spec.features
+        .iter()
+        .zip(slots)
+        .map(|(f, v)| {
+            Ok(match f.kind {
+                FeatureKind::Numeric => numeric(f, v.as_ref())?.map_or(FeatureValue::Missing, FeatureValue::Number),
+                FeatureKind::Categorical => {
+                    category(f, v.as_ref())?.map_or(FeatureValue::Missing, |c| FeatureValue::Category(c.into_owned()))
+                }
+            })
+        })
+        .collect()
+}
+
+/// A categorical value outside the training vocabulary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unseen {
+    /// Index of the feature in the spec.
+    pub feature: usize,
+    /// The value.
+    pub value: String,
+}
+
+enum Column {
+    Numeric { at: usize, offset: f64, scale: f64, fill: f64 },
+    Categorical { start: usize, index: HashMap<String, usize> },
+}
+
+/// Encodes extracted values into the scaled vector the centroids live in.
+pub struct Encoder {
+    spec: Vec<FeatureSpec>,
+    columns: Vec<Column>,
+    dim: usize,
+}
+
+impl Encoder {
+    /// The encoder of a fitted model.
+    pub fn new(spec: &ModelSpec, fitted: &Fitted) -> Self {
+        let mut start = 0;
+        let columns = fitted
+            .features
+            .iter()
+            .map(|st| {
+                let c = match st {
+                    FeatureState::Numeric { offset, scale, fill } => {
+                        Column::Numeric { at: start, offset: *offset, scale: *scale, fill: *fill }
+                    }
+                    FeatureState::Categorical { vocabulary } => Column::Categorical {
+                        start,
+                        index: vocabulary.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
+                    },
+                };
+                start += st.width();
+                c
+            })
+            .collect();
+        Encoder { spec: spec.features.clone(), columns, dim: start }
+    }
+
+    /// Width of the encoded vector.
+    pub fn dimension(&self) -> usize {
+        self.dim
+    }
+
+    /// Encode a scanned event into `out` (length [`Self::dimension`]);
+    /// unseen categories are appended to `unseen`. The scoring hot path:
+    /// no allocation unless a value is unseen.
+    pub fn encode_slots(&self, slots: &[Option<Scalar>], out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
+        out.fill(0.0);
+        for (i, ((f, col), v)) in self.spec.iter().zip(&self.columns).zip(slots).enumerate() {
+            match col {
+                Column::Numeric { .. } => self.put_number(i, numeric(f, v.as_ref())?, out)?,
+                Column::Categorical { .. } => self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Encode extracted values (the trainer's path).
+    pub fn encode_values(&self, values: &[FeatureValue], out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
+        out.fill(0.0);
+        for (i, v) in values.iter().enumerate() {
+            match v {
+                FeatureValue::Number(x) => self.put_number(i, Some(*x), out)?,
+                FeatureValue::Category(c) => self.put_category(i, Some(c), out, unseen)?,
+                FeatureValue::Missing => match self.columns[i] {
+                    Column::Numeric { .. } => self.put_number(i, None, out)?,
+                    Column::Categorical { .. } => self.put_category(i, None, out, unseen)?,
+                },
+            }
+        }
+        Ok(())
+    }
+
+    fn missing(&self, i: usize) -> EventError {
+        EventError::new("missing_field", format!("field '{}' is absent or null (missing = \"error\")", self.spec[i].field))
+    }
+
+    fn put_number(&self, i: usize, x: Option<f64>, out: &mut [f64]) -> Result<(), EventError> {
+        let Column::Numeric { at, offset, scale, fill } = self.columns[i] else { unreachable!("numeric column") };
+        let x = match x {
+            Some(x) => x,
+            None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
+            None => fill,
+        };
+        out[at] = (x - offset) / scale;
+        Ok(())
+    }
+
+    fn put_category(&self, i: usize, c: Option<&str>, out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
+        let Column::Categorical { start, index } = &self.columns[i] else { unreachable!("categorical column") };
+        let c = match c {
+            Some(c) => c,
+            None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
+            None => MISSING_CATEGORY,
+        };
+        match index.get(c) {
+            Some(&j) => out[start + j] = 1.0,
+            None => unseen.push(Unseen { feature: i, value: c.to_string() }),
+        }
+        Ok(())
+    }
+
+    /// The vector range each feature occupies, for explanations.
+    pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                Column::Numeric { at, .. } => *at..*at + 1,
+                Column::Categorical { start, index } => *start..*start + index.len(),
+            })
+            .collect()
+    }
+}

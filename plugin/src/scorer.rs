@@ -1,0 +1,285 @@
+//! The scorer: a loaded model that turns events into scored events. This is
+//! the native twin of the WIT resource `scorer`; the component is a thin
+//! wrapper around it, so native and wasm outputs are the same bytes.
+//!
+//! For each event: scan the fields ([`crate::event`]), encode them
+//! ([`crate::features`]), find the nearest centroid (squared Euclidean
+//! distance, ties to the lowest cluster index), and append
+//!
+//! ```json
+//! "logsieve":{"cluster":2,"distance":4.1,"threshold":3.2,"score":1.28,
+//!   "anomaly":true,"reasons":["far_from_centroid"],
+//!   "top_features":[{"feature":"resp_bytes","share":0.71}],"model":"3f2a…"}
+//! ```
+//!
+//! `score` = distance / threshold. Reasons: `far_from_centroid` (distance >
+//! threshold), `rare_cluster` (the cluster's training share is below
+//! `rare_share`), `unseen_value` (a category outside the vocabulary; the
+//! values are listed under `unseen`). `anomaly` is true when any reason is.
+//! `top_features` gives each feature's share of the squared distance.
+
+use std::fmt::Write as _;
+
+use logsieve_artifact::{DecodeError, Model, decode};
+
+use crate::event::{EventError, FieldTable, Scalar, scan};
+use crate::features::{Encoder, FeatureValue, Unseen, extract, field_table};
+
+/// Options fixed when a scorer is created (the WIT `options`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How many top contributing features to report; 0 for none.
+    pub top_features: u32,
+    /// Also write the scaled vector as `logsieve.vector`.
+    pub emit_vector: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { top_features: 3, emit_vector: false }
+    }
+}
+
+/// A summary of the loaded model (the WIT `model-info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// Checksum-derived id.
+    pub id: String,
+    /// Model kind.
+    pub kind: String,
+    /// Artifact format version.
+    pub format_version: u32,
+    /// Feature names in order.
+    pub features: Vec<String>,
+    /// Encoded width (0 for a spec-only model).
+    pub dimension: u32,
+    /// Number of clusters (0 for a spec-only model).
+    pub n_clusters: u32,
+}
+
+struct Fit {
+    encoder: Encoder,
+    /// Centroids, row-major, k × dim.
+    centroids: Vec<f64>,
+    thresholds: Vec<f64>,
+    rare: Vec<bool>,
+    ranges: Vec<std::ops::Range<usize>>,
+}
+
+/// A loaded model, ready to extract and (if fitted) score.
+pub struct Scorer {
+    model: Model,
+    id: String,
+    options: Options,
+    table: FieldTable,
+    /// Feature names, already JSON-escaped with quotes.
+    names_json: Vec<String>,
+    fit: Option<Fit>,
+    // Buffers reused across events.
+    vector: Vec<f64>,
+    contrib: Vec<(f64, usize)>,
+    unseen: Vec<Unseen>,
+}
+
+impl Scorer {
+    /// Decode and validate an artifact.
+    pub fn new(model_bytes: &[u8], options: Options) -> Result<Scorer, DecodeError> {
+        let decoded = decode(model_bytes)?;
+        let model = decoded.model;
+        let table = field_table(&model.spec);
+        let names_json = model
+            .spec
+            .features
+            .iter()
+            .map(|f| serde_json::to_string(f.name()).expect("a string serializes"))
+            .collect();
+        let fit = model.fitted.as_ref().map(|fitted| {
+            let encoder = Encoder::new(&model.spec, fitted);
+            let ranges = encoder.ranges();
+            Fit {
+                centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
+                thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
+                rare: fitted.clusters.iter().map(|c| c.rare).collect(),
+                ranges,
+                encoder,
+            }
+        });
+        let dim = fit.as_ref().map_or(0, |f| f.encoder.dimension());
+        Ok(Scorer {
+            id: decoded.id,
+            options,
+            table,
+            names_json,
+            vector: vec![0.0; dim],
+            contrib: Vec::new(),
+            unseen: Vec::new(),
+            fit,
+            model,
+        })
+    }
+
+    /// The model's id (checksum prefix).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The decoded model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Describe the model.
+    pub fn info(&self) -> ModelInfo {
+        ModelInfo {
+            id: self.id.clone(),
+            kind: self.model.spec.model.kind.as_str().to_string(),
+            format_version: logsieve_artifact::FORMAT_VERSION,
+            features: self.model.spec.features.iter().map(|f| f.name().to_string()).collect(),
+            dimension: self.fit.as_ref().map_or(0, |f| f.encoder.dimension() as u32),
+            n_clusters: self.fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
+        }
+    }
+
+    /// Extract the spec's features from one event (before encoding).
+    pub fn extract(&self, event: &str) -> Result<Vec<FeatureValue>, EventError> {
+        let mut slots = Vec::with_capacity(self.table.len());
+        scan(event, &self.table, &mut slots)?;
+        extract(&self.model.spec, &slots)
+    }
+
+    /// Score one event, appending the scored event text to `out`. On error
+    /// `out` is left as it was.
+    pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<(), EventError> {
+        let Some(fit) = &self.fit else {
+            return Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring"));
+        };
+        let mut slots: Vec<Option<Scalar>> = Vec::with_capacity(self.table.len());
+        let shape = scan(event, &self.table, &mut slots)?;
+        self.unseen.clear();
+        fit.encoder.encode_slots(&slots, &mut self.vector, &mut self.unseen)?;
+        let x = &self.vector;
+        let dim = x.len();
+
+        // Nearest centroid; ties go to the lowest index.
+        let (mut best, mut best_d2) = (0usize, f64::INFINITY);
+        for (c, centroid) in fit.centroids.chunks_exact(dim.max(1)).enumerate() {
+            let d2: f64 = x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum();
+            if d2 < best_d2 {
+                best = c;
+                best_d2 = d2;
+            }
+        }
+        if !best_d2.is_finite() {
+            return Err(EventError::new("non_finite", "the event's features are too large to score (distance overflows)"));
+        }
+        let distance = best_d2.sqrt();
+        let threshold = fit.thresholds[best];
+        let far = distance > threshold;
+        let rare = fit.rare[best];
+        let unseen = !self.unseen.is_empty();
+
+        let start = out.len();
+        out.push_str(&event[..shape.close]);
+        if shape.keys > 0 {
+            out.push(',');
+        }
+        out.push_str("\"logsieve\":{\"cluster\":");
+        let _ = write!(out, "{best}");
+        out.push_str(",\"distance\":");
+        push_f64(out, distance);
+        out.push_str(",\"threshold\":");
+        push_f64(out, threshold);
+        out.push_str(",\"score\":");
+        push_f64(out, distance / threshold);
+        out.push_str(",\"anomaly\":");
+        out.push_str(if far || rare || unseen { "true" } else { "false" });
+        out.push_str(",\"reasons\":[");
+        let mut first = true;
+        for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")] {
+            if on {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push('"');
+                out.push_str(name);
+                out.push('"');
+            }
+        }
+        out.push(']');
+        if self.options.top_features > 0 {
+            out.push_str(",\"top_features\":[");
+            if best_d2 > 0.0 {
+                let centroid = &fit.centroids[best * dim..(best + 1) * dim];
+                self.contrib.clear();
+                for (f, r) in fit.ranges.iter().enumerate() {
+                    let s: f64 = r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum();
+                    if s > 0.0 {
+                        self.contrib.push((s / best_d2, f));
+                    }
+                }
+                // Largest share first; equal shares in spec order.
+                self.contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                for (n, &(share, f)) in self.contrib.iter().take(self.options.top_features as usize).enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push_str("{\"feature\":");
+                    out.push_str(&self.names_json[f]);
+                    out.push_str(",\"share\":");
+                    push_f64(out, share);
+                    out.push('}');
+                }
+            }
+            out.push(']');
+        }
+        if unseen {
+            out.push_str(",\"unseen\":[");
+            for (n, u) in self.unseen.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"feature\":");
+                out.push_str(&self.names_json[u.feature]);
+                out.push_str(",\"value\":");
+                out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
+                out.push('}');
+            }
+            out.push(']');
+        }
+        if self.options.emit_vector {
+            out.push_str(",\"vector\":[");
+            for (n, v) in x.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                push_f64(out, *v);
+            }
+            out.push(']');
+        }
+        out.push_str(",\"model\":\"");
+        out.push_str(&self.id);
+        out.push_str("\"}}");
+        debug_assert!(out.len() > start);
+        Ok(())
+    }
+
+    /// Score one event into a new string.
+    pub fn score(&mut self, event: &str) -> Result<String, EventError> {
+        let mut out = String::with_capacity(event.len() + 256);
+        self.score_into(event, &mut out)?;
+        Ok(out)
+    }
+
+    /// Score a batch: one outcome per event, in order.
+    pub fn score_batch<S: AsRef<str>>(&mut self, events: &[S]) -> Vec<Result<String, EventError>> {
+        events.iter().map(|e| self.score(e.as_ref())).collect()
+    }
+}
+
+/// Append a finite f64 in its shortest round-trip form (valid JSON).
+fn push_f64(out: &mut String, v: f64) {
+    debug_assert!(v.is_finite());
+    let mut b = ryu::Buffer::new();
+    out.push_str(b.format_finite(v));
+}

@@ -1,0 +1,333 @@
+//! CSV with a header line (RFC 4180 quoting), e.g. Argus `.binetflow`.
+
+use crate::json;
+use crate::reason;
+use crate::zeek::Outcome;
+
+/// One thing produced by [`CsvState`]: an outcome, the 1-based line where
+/// its record started, and (for errors on multi-line records) the raw text.
+pub(crate) struct CsvOut {
+    pub(crate) line: u64,
+    pub(crate) outcome: Outcome,
+    pub(crate) raw: Option<String>,
+}
+
+/// Parser state for one CSV stream.
+pub(crate) struct CsvState {
+    /// Explicit or detected delimiter (`None` until the header is seen).
+    delim: Option<u8>,
+    /// Header names, and `"name":` for each.
+    names: Option<Vec<String>>,
+    keys: Vec<String>,
+    max_record: usize,
+    /// A record whose quoted field spans lines: text so far and start line.
+    pending: String,
+    pending_line: u64,
+    scratch: String,
+    bounds: Vec<(usize, usize)>,
+    out_hint: usize,
+}
+
+impl CsvState {
+    pub(crate) fn new(delim: Option<u8>, max_record: usize) -> Self {
+        CsvState {
+            delim,
+            names: None,
+            keys: Vec::new(),
+            max_record,
+            pending: String::new(),
+            pending_line: 0,
+            scratch: String::new(),
+            bounds: Vec::new(),
+            out_hint: 256,
+        }
+    }
+
+    /// Whether a quoted field is open across lines (so an empty line is
+    /// part of the record).
+    pub(crate) fn in_record(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Drops a partially read multi-line record (after an unreadable line).
+    pub(crate) fn reset_pending(&mut self) {
+        self.pending.clear();
+    }
+
+    /// At end of input: reports a record left open by an unbalanced quote.
+    pub(crate) fn finish(&mut self) -> Option<CsvOut> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        let raw = std::mem::take(&mut self.pending);
+        Some(CsvOut {
+            line: self.pending_line,
+            outcome: Outcome::Error(
+                reason::CSV_UNTERMINATED_QUOTE,
+                "end of input inside a quoted field".into(),
+            ),
+            raw: Some(raw),
+        })
+    }
+
+    /// Handles one line (stripped of `\r\n`, valid UTF-8). Empty lines are
+    /// handled by the caller unless a quoted field is open.
+    pub(crate) fn line(&mut self, line: &str, line_no: u64) -> Option<CsvOut> {
+        let delim = *self
+            .delim
+            .get_or_insert(if line.contains('\t') { b'\t' } else { b',' });
+        if !delim.is_ascii() {
+            return Some(CsvOut {
+                line: line_no,
+                outcome: Outcome::Error(
+                    reason::CSV_BAD_DELIMITER,
+                    format!("delimiter byte 0x{delim:02x} is not ASCII"),
+                ),
+                raw: None,
+            });
+        }
+        let (text, start_line) = if self.pending.is_empty() {
+            (line, line_no)
+        } else {
+            if self.pending.len() + 1 + line.len() > self.max_record {
+                let start = self.pending_line;
+                let raw = crate::line::raw_text(self.pending.as_bytes());
+                self.pending.clear();
+                return Some(CsvOut {
+                    line: start,
+                    outcome: Outcome::Error(
+                        reason::LINE_TOO_LONG,
+                        format!("quoted record longer than {} bytes", self.max_record),
+                    ),
+                    raw: Some(raw),
+                });
+            }
+            self.pending.push('\n');
+            self.pending.push_str(line);
+            (self.pending.as_str(), self.pending_line)
+        };
+        if !split(text, delim, &mut self.scratch, &mut self.bounds) {
+            if self.pending.is_empty() {
+                self.pending.push_str(line);
+                self.pending_line = line_no;
+            }
+            return None;
+        }
+        let multi = !self.pending.is_empty();
+        let raw = multi.then(|| crate::line::raw_text(self.pending.as_bytes()));
+        self.pending.clear();
+
+        let outcome = match &self.names {
+            None => {
+                let names: Vec<String> = self
+                    .bounds
+                    .iter()
+                    .map(|&(a, b)| self.scratch[a..b].trim().to_owned())
+                    .collect();
+                self.keys = names.iter().map(|n| json::key_prefix(n)).collect();
+                self.names = Some(names);
+                return None;
+            }
+            Some(names) if names.len() != self.bounds.len() => Outcome::Error(
+                reason::CSV_COLUMN_COUNT,
+                format!(
+                    "row has {} fields but the header has {}",
+                    self.bounds.len(),
+                    names.len()
+                ),
+            ),
+            Some(_) => {
+                let mut out = String::with_capacity(self.out_hint);
+                out.push('{');
+                let mut first = true;
+                for (i, &(a, b)) in self.bounds.iter().enumerate() {
+                    let v = self.scratch[a..b].trim();
+                    if v.is_empty() {
+                        continue;
+                    }
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    out.push_str(&self.keys[i]);
+                    push_value(&mut out, v);
+                }
+                out.push('}');
+                if out.len() > self.out_hint {
+                    self.out_hint = out.len() + 32;
+                }
+                Outcome::Record(out)
+            }
+        };
+        Some(CsvOut {
+            line: start_line,
+            outcome,
+            raw,
+        })
+    }
+}
+
+/// Types one trimmed, non-empty CSV value.
+fn push_value(out: &mut String, v: &str) {
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    if json::is_digits(digits) {
+        if let Ok(n) = v.parse::<i64>() {
+            json::push_i64(out, n);
+            return;
+        }
+        // Too big for i64: kept as a string so no digits are lost.
+    } else if json::is_json_number(v) {
+        out.push_str(v);
+        return;
+    }
+    json::push_str(out, v);
+}
+
+/// Splits one record into unquoted field texts (in `scratch`, delimited by
+/// `bounds`). Returns `false` if a quoted field is still open at the end.
+/// `delim` must be ASCII.
+fn split(text: &str, delim: u8, scratch: &mut String, bounds: &mut Vec<(usize, usize)>) -> bool {
+    scratch.clear();
+    bounds.clear();
+    let b = text.as_bytes();
+    if memchr::memchr(b'"', b).is_none() {
+        scratch.push_str(text);
+        let mut start = 0;
+        for i in memchr::memchr_iter(delim, b) {
+            bounds.push((start, i));
+            start = i + 1;
+        }
+        bounds.push((start, b.len()));
+        return true;
+    }
+    let mut i = 0;
+    loop {
+        let start = scratch.len();
+        if b.get(i) == Some(&b'"') {
+            i += 1;
+            loop {
+                let Some(j) = memchr::memchr(b'"', &b[i..]) else {
+                    return false;
+                };
+                scratch.push_str(&text[i..i + j]);
+                i += j + 1;
+                if b.get(i) == Some(&b'"') {
+                    scratch.push('"');
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        // Unquoted field, or anything after a closing quote: literal.
+        let end = memchr::memchr(delim, &b[i..]).map_or(b.len(), |j| i + j);
+        scratch.push_str(&text[i..end]);
+        i = end;
+        bounds.push((start, scratch.len()));
+        if i >= b.len() {
+            return true;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(text: &str, delim: u8) -> Option<Vec<String>> {
+        let mut s = String::new();
+        let mut b = Vec::new();
+        split(text, delim, &mut s, &mut b)
+            .then(|| b.iter().map(|&(x, y)| s[x..y].to_string()).collect())
+    }
+
+    #[test]
+    fn rfc4180_splitting() {
+        assert_eq!(
+            fields("a,b,,c,", b','),
+            Some(
+                vec!["a", "b", "", "c", ""]
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            )
+        );
+        assert_eq!(
+            fields(r#""a,1","say ""hi""",x"y,"""#, b','),
+            Some(vec![
+                "a,1".to_string(),
+                "say \"hi\"".into(),
+                "x\"y".into(),
+                "".into()
+            ])
+        );
+        assert_eq!(fields("\"open,x", b','), None);
+        assert_eq!(
+            fields("a\tb,c", b'\t'),
+            Some(vec!["a".to_string(), "b,c".into()])
+        );
+    }
+
+    fn run(lines: &[&str], delim: Option<u8>) -> Vec<(u64, Result<String, &'static str>)> {
+        let mut c = CsvState::new(delim, 1 << 20);
+        let mut out = Vec::new();
+        for (n, l) in lines.iter().enumerate() {
+            if let Some(o) = c.line(l, n as u64 + 1) {
+                out.push((
+                    o.line,
+                    match o.outcome {
+                        Outcome::Record(s) => Ok(s),
+                        Outcome::Error(r, _) => Err(r),
+                        Outcome::Nothing => unreachable!(),
+                    },
+                ));
+            }
+        }
+        if let Some(o) = c.finish() {
+            out.push((
+                o.line,
+                Err(match o.outcome {
+                    Outcome::Error(r, _) => r,
+                    _ => unreachable!(),
+                }),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn typing_and_absent_values() {
+        let got = run(
+            &[
+                "StartTime,Dur,Sport,Dir,DstAddr,Dport,sTos,Big,Neg,Exp",
+                "2019/04/04 16:23:00.325010,0.027947,0x0303,   ->,00:00:00:00:00:00,0080,,99999999999999999999,-5,1e5",
+            ],
+            None,
+        );
+        assert_eq!(
+            got,
+            vec![(2, Ok(r#"{"StartTime":"2019/04/04 16:23:00.325010","Dur":0.027947,"Sport":"0x0303","Dir":"->","DstAddr":"00:00:00:00:00:00","Dport":80,"Big":"99999999999999999999","Neg":-5,"Exp":1e5}"#.to_string()))]
+        );
+    }
+
+    #[test]
+    fn tab_detection_and_column_count() {
+        let got = run(&["a\tb", "1\t x ", "1\t2\t3", "1"], None);
+        assert_eq!(got[0], (2, Ok(r#"{"a":1,"b":"x"}"#.to_string())));
+        assert_eq!(got[1], (3, Err(reason::CSV_COLUMN_COUNT)));
+        assert_eq!(got[2], (4, Err(reason::CSV_COLUMN_COUNT)));
+        // Explicit delimiter overrides detection.
+        let got = run(&["a;b", "1;2"], Some(b';'));
+        assert_eq!(got[0], (2, Ok(r#"{"a":1,"b":2}"#.to_string())));
+    }
+
+    #[test]
+    fn multi_line_quoted_fields() {
+        let got2 = run(&["name,b", "\"x", "y\",2", "3,4", "\"open", "more"], None);
+        assert_eq!(got2.len(), 3);
+        assert_eq!(got2[0], (2, Ok(r#"{"name":"x\ny","b":2}"#.to_string())));
+        assert_eq!(got2[1], (4, Ok(r#"{"name":3,"b":4}"#.to_string())));
+        assert_eq!(got2[2], (5, Err(reason::CSV_UNTERMINATED_QUOTE)));
+    }
+}

@@ -1,0 +1,155 @@
+//! Small JSON output helpers: string escaping and number-syntax checks.
+//!
+//! The readers build each event's JSON text directly into a `String`; these
+//! helpers are the only JSON "serialiser" the crate needs.
+
+/// `true` for bytes that must be escaped inside a JSON string.
+const fn needs_escape_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+}
+
+static NEEDS_ESCAPE: [bool; 256] = needs_escape_table();
+
+/// Appends `s` to `out` as a quoted, escaped JSON string.
+pub(crate) fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    push_str_body(out, s);
+    out.push('"');
+}
+
+/// Appends the escaped body of a JSON string (no surrounding quotes).
+pub(crate) fn push_str_body(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        // `i` is at an ASCII byte, so both slices are on char boundaries.
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
+/// Appends `"key":` (escaped) to `out`.
+pub(crate) fn key_prefix(key: &str) -> String {
+    let mut k = String::with_capacity(key.len() + 3);
+    push_str(&mut k, key);
+    k.push(':');
+    k
+}
+
+/// Whether `s` is exactly a number in JSON syntax (RFC 8259 §6):
+/// `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
+pub(crate) fn is_json_number(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    match b.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while matches!(b.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while matches!(b.get(i), Some(b'0'..=b'9')) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let start = i;
+        while matches!(b.get(i), Some(b'0'..=b'9')) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Whether `s` is a non-empty run of ASCII digits.
+pub(crate) fn is_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Appends an integer in canonical decimal form.
+pub(crate) fn push_i64(out: &mut String, v: i64) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Appends an unsigned integer in canonical decimal form.
+pub(crate) fn push_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_specials_and_controls() {
+        let mut s = String::new();
+        push_str(&mut s, "a\"b\\c\nd\te\u{1}f\u{7f}é");
+        assert_eq!(s, r#""a\"b\\c\nd\te\u0001f"#.to_string() + "\u{7f}é\"");
+    }
+
+    #[test]
+    fn number_syntax() {
+        for ok in [
+            "0",
+            "-0",
+            "1",
+            "10",
+            "1.5",
+            "-1.25e+10",
+            "1E5",
+            "1713484800.123456",
+        ] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in [
+            "", "-", "01", "1.", ".5", "+1", "1e", "0x10", "1.5.", "inf", "NaN", " 1",
+        ] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+}

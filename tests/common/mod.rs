@@ -1,0 +1,70 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The workplace's shared data folder: `$LOGSIEVE_SHARED`, else `../shared`
+/// next to the repository. Panics with a clear message when it is absent:
+/// these tests never skip silently.
+pub fn shared() -> PathBuf {
+    let p = std::env::var_os("LOGSIEVE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    assert!(
+        p.join("data").is_dir() && p.join("reference").is_dir(),
+        "the shared data folder was not found at {} (expected data/ and reference/ in it); \
+         clone the repository next to `shared/` or set LOGSIEVE_SHARED",
+        p.display()
+    );
+    p
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The rita conn logs of one day, as a glob pattern.
+pub fn rita_conn(day: &str) -> String {
+    shared().join(format!("data/zeek/rita-missing-host/{day}/conn.*.log.gz")).to_string_lossy().into_owned()
+}
+
+/// A fresh temporary directory under the target dir.
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Read a gzip'd JSON reference file.
+pub fn reference(name: &str) -> serde_json::Value {
+    let p = shared().join("reference").join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The conn-kmeans example's model spec.
+pub fn conn_spec() -> PathBuf {
+    repo().join("pipeline-examples/conn-kmeans/model.toml")
+}
+
+/// Train the conn-kmeans example's model on one rita day, through the same
+/// library calls `logsieve train` makes; returns the artifact bytes.
+pub fn train_rita(day: &str) -> Vec<u8> {
+    use logsieve::commands::train::{extract, load_spec};
+    let spec = load_spec(&conn_spec()).unwrap();
+    let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
+    let ex = extract(&spec, paths, logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
+    let prov = logsieve_train::model::Provenance { inputs: vec![rita_conn(day)], skipped: 0, created_unix: 0 };
+    let model = logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut |_| {}).unwrap();
+    logsieve_artifact::encode(&model).unwrap()
+}
+
+/// All events of a rita day's conn logs, as the readers produce them.
+pub fn rita_events(day: &str) -> Vec<String> {
+    let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
+    logsieve_readers::Reader::open(paths, logsieve_readers::Format::Auto)
+        .map(|i| i.result.unwrap_or_else(|e| panic!("{}:{}: {:?}", i.origin.file, i.origin.line, e.reason)))
+        .collect()
+}

@@ -1,0 +1,150 @@
+//! The component itself: it imports nothing, it gives the same bytes as the
+//! native library, and it refuses bad models with typed errors.
+
+mod common;
+
+use logsieve::runtime::{EMBEDDED_COMPONENT, ModelError, Options, Runtime};
+use logsieve_artifact::{Model, decode, encode, encode_unvalidated};
+use logsieve_plugin::Scorer;
+
+fn runtime() -> Runtime {
+    Runtime::new(EMBEDDED_COMPONENT, None).expect("the embedded component compiles")
+}
+
+const OPTS: Options = Options { top_features: 3, emit_vector: false };
+
+#[test]
+fn the_component_imports_nothing_and_exports_the_contract() {
+    let rt = runtime();
+    assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
+    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.1.0".to_string()]);
+}
+
+/// Bad events of every kind the scorer must report, each with its reason.
+fn bad_events() -> Vec<(String, &'static str)> {
+    vec![
+        ("{\"duration\": 1.5, ".into(), "invalid_json"),
+        ("".into(), "invalid_json"),
+        ("[1, 2, 3]".into(), "not_an_object"),
+        ("\"text\"".into(), "not_an_object"),
+        ("{\"duration\": \"long\"}".into(), "wrong_type"),
+        ("{\"orig_bytes\": [1]}".into(), "wrong_type"),
+        ("{\"orig_bytes\": -5}".into(), "non_finite"),
+        ("{\"orig_bytes\": 1e400}".into(), "invalid_json"),
+        ("{\"logsieve\": 1}".into(), "field_conflict"),
+    ]
+}
+
+#[test]
+fn native_and_wasm_outputs_are_identical_byte_for_byte() {
+    let model = common::train_rita("2024-04-19");
+    let mut events = common::rita_events("2024-04-20");
+    events.truncate(20_000);
+    // Edge cases that score: empty object, strings for numbers, booleans, nulls.
+    events.push("{}".into());
+    events.push("{\"duration\":\"12.5\",\"orig_bytes\":true,\"resp_bytes\":null}".into());
+    events.push("  {\"orig_pkts\": 3}  ".into());
+    let bad = bad_events();
+    events.extend(bad.iter().map(|(e, _)| e.clone()));
+
+    let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
+    let rt = runtime();
+    let mut inst = rt.instantiate(&model, OPTS).unwrap().expect("the model loads");
+    let mut wasm = Vec::new();
+    for chunk in events.chunks(1000) {
+        wasm.extend(inst.score_batch(chunk).unwrap());
+    }
+    assert_eq!(wasm.len(), events.len());
+    let mut scored = 0;
+    for (i, (event, w)) in events.iter().zip(&wasm).enumerate() {
+        match (native.score(event), w) {
+            (Ok(n), Ok(w)) => {
+                assert_eq!(&n, w, "event {i} differs");
+                // The output is the original event plus one key.
+                let orig = event.trim_end();
+                assert!(n.starts_with(&orig[..orig.len() - 1]), "event {i}: output does not start with the event");
+                let v: serde_json::Value = serde_json::from_str(&n).unwrap();
+                assert!(v["logsieve"]["cluster"].is_u64());
+                scored += 1;
+            }
+            (Err(n), Err(w)) => {
+                assert_eq!(n.reason, w.reason, "event {i}");
+                assert_eq!(n.detail, w.detail, "event {i}");
+            }
+            (n, w) => panic!("event {i}: native {n:?} but wasm {w:?}"),
+        }
+    }
+    assert_eq!(scored, events.len() - bad.len());
+    for ((event, reason), w) in bad.iter().zip(&wasm[events.len() - bad.len()..]) {
+        let e = w.as_ref().expect_err(event);
+        assert_eq!(e.reason, *reason, "{event:?}: {}", e.detail);
+    }
+}
+
+#[test]
+fn extraction_works_on_a_spec_only_model_and_scoring_does_not() {
+    let model = common::train_rita("2024-04-19");
+    let spec = decode(&model).unwrap().model.spec;
+    let spec_only = encode(&Model { spec, fitted: None }).unwrap();
+    let rt = runtime();
+    let mut inst = rt.instantiate(&spec_only, OPTS).unwrap().unwrap();
+    let out = inst.extract_batch(&["{\"duration\":1.0,\"orig_bytes\":\"x\"}".into(), "{\"duration\":0}".into()]).unwrap();
+    assert_eq!(out[0].as_ref().unwrap_err().reason, "wrong_type");
+    let vals = out[1].as_ref().unwrap();
+    assert_eq!(vals.len(), 7);
+    assert!(matches!(vals[0], logsieve::runtime::FeatureValue::Number(x) if x == 0.0));
+    assert!(matches!(vals[1], logsieve::runtime::FeatureValue::Missing));
+    let s = inst.score_batch(&["{}".into()]).unwrap();
+    assert_eq!(s[0].as_ref().unwrap_err().reason, "not_fitted");
+}
+
+#[test]
+fn bad_models_are_refused_with_typed_errors() {
+    let good = common::train_rita("2024-04-19");
+    let rt = runtime();
+    let refuse = |bytes: &[u8]| -> ModelError {
+        match rt.instantiate(bytes, OPTS).unwrap() {
+            Ok(_) => panic!("a bad model was accepted"),
+            Err(e) => e,
+        }
+    };
+    // Truncated at several offsets.
+    for cut in [1, 10, good.len() / 2, good.len() - 1] {
+        assert!(matches!(refuse(&good[..cut]), ModelError::Truncated(_)), "cut at {cut}");
+    }
+    assert!(matches!(refuse(&[]), ModelError::Truncated(_)));
+    // Foreign.
+    assert!(matches!(refuse(b"hello world"), ModelError::Foreign(_)));
+    assert!(matches!(refuse(&[0x1f, 0x8b, 8, 0]), ModelError::Foreign(d) if d.contains("gzip")));
+    assert!(matches!(refuse(EMBEDDED_COMPONENT), ModelError::Foreign(_)));
+    // A flipped bit in the model bytes.
+    let mut flipped = good.clone();
+    let n = flipped.len();
+    flipped[n - 20] ^= 0x04;
+    assert!(matches!(refuse(&flipped), ModelError::Corrupted(_)));
+    // Trailing garbage.
+    let mut long = good.clone();
+    long.extend_from_slice(b"xx");
+    assert!(matches!(refuse(&long), ModelError::Corrupted(_)));
+    // A newer format version: the envelope's `version` value 1 -> 99.
+    let key = b"\xa7version\x01";
+    let at = good.windows(key.len()).position(|w| w == key).expect("the envelope has a version key");
+    let mut newer = good.clone();
+    newer[at + key.len() - 1] = 99;
+    match refuse(&newer) {
+        ModelError::UnsupportedVersion(v) => assert_eq!((v.found, v.supported), (99, 1)),
+        e => panic!("expected unsupported-version, got {e:?}"),
+    }
+    // A centroid whose dimension does not match the features.
+    let mut m = decode(&good).unwrap().model;
+    m.fitted.as_mut().unwrap().clusters[3].centroid.push(0.0);
+    match refuse(&encode_unvalidated(&m).unwrap()) {
+        ModelError::Invalid(d) => assert!(d.contains("cluster 3") && d.contains("dimension"), "{d}"),
+        e => panic!("expected invalid, got {e:?}"),
+    }
+    // And the good one loads, with its id.
+    let mut inst = rt.instantiate(&good, OPTS).unwrap().unwrap();
+    let info = inst.info().unwrap();
+    assert_eq!(info.id, decode(&good).unwrap().id);
+    assert_eq!((info.kind.as_str(), info.dimension, info.n_clusters), ("kmeans", 7, 7));
+}

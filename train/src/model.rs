@@ -1,0 +1,242 @@
+//! Fitting a whole logsieve model from extracted features.
+//!
+//! Input: one row of [`FeatureValue`]s per training event, as the plugin's
+//! extraction entry point returned them. Steps:
+//! 1. learn each feature's state ([`fit_features`]): fill value, scaler
+//!    (z-score with ddof = 0, or min-max), vocabulary (sorted);
+//! 2. encode every row with the plugin's own [`Encoder`] (the code that will
+//!    score), into an n × d matrix;
+//! 3. fit k-means ([`crate::kmeans`]);
+//! 4. per cluster: size, share, the threshold (a quantile of the rows'
+//!    distances, numpy's linear interpolation), rare flag.
+
+use std::collections::BTreeSet;
+
+use logsieve_artifact::{
+    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling, TrainingMeta,
+};
+use logsieve_plugin::FeatureValue;
+use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
+use ndarray::Array2;
+
+use crate::kmeans::{self, KMeansError, KMeansParams, Progress};
+
+/// Why a model could not be fitted.
+#[derive(Debug)]
+pub enum FitError {
+    /// No usable rows.
+    NoRows,
+    /// k-means refused the data or the parameters.
+    KMeans(KMeansError),
+    /// A row failed to encode (should not happen for extracted rows).
+    Encode(String),
+}
+
+impl std::fmt::Display for FitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FitError::NoRows => write!(f, "no usable training rows (every event was skipped or the input is empty)"),
+            FitError::KMeans(e) => write!(f, "k-means: {e}"),
+            FitError::Encode(e) => write!(f, "encoding a training row: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FitError {}
+
+/// Learn each feature's state from the extracted rows.
+pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<FeatureState> {
+    spec.features
+        .iter()
+        .enumerate()
+        .map(|(j, f)| match f.kind {
+            FeatureKind::Numeric => {
+                let present = rows.iter().filter_map(|r| match r[j] {
+                    FeatureValue::Number(x) => Some(x),
+                    _ => None,
+                });
+                // The fill value: 0 through the transform (ln(1+0) = 0), or
+                // the mean of the present values.
+                let fill = match f.missing_policy() {
+                    Missing::Mean => {
+                        let (s, n) = present.fold((0.0, 0u64), |(s, n), x| (s + x, n + 1));
+                        if n > 0 { s / n as f64 } else { 0.0 }
+                    }
+                    _ => 0.0,
+                };
+                let col: Vec<f64> = rows
+                    .iter()
+                    .map(|r| match r[j] {
+                        FeatureValue::Number(x) => x,
+                        _ => fill,
+                    })
+                    .collect();
+                let (offset, scale) = scaler(spec.scaling.method, &col);
+                FeatureState::Numeric { offset, scale, fill }
+            }
+            FeatureKind::Categorical => {
+                let mut vocab = BTreeSet::new();
+                for r in rows {
+                    match &r[j] {
+                        FeatureValue::Category(c) => {
+                            vocab.insert(c.as_str());
+                        }
+                        FeatureValue::Missing | FeatureValue::Number(_) => {
+                            vocab.insert(MISSING_CATEGORY);
+                        }
+                    }
+                }
+                FeatureState::Categorical { vocabulary: vocab.into_iter().map(str::to_string).collect() }
+            }
+        })
+        .collect()
+}
+
+/// `(offset, scale)` of a column: z-score uses the mean and the population
+/// std (ddof = 0, two-pass for accuracy), min-max the minimum and the range;
+/// a zero scale becomes 1 (as scikit-learn's scalers).
+pub fn scaler(method: Scaling, col: &[f64]) -> (f64, f64) {
+    if col.is_empty() {
+        return (0.0, 1.0);
+    }
+    let (offset, scale) = match method {
+        Scaling::None => (0.0, 1.0),
+        Scaling::Zscore => {
+            let n = col.len() as f64;
+            let mean = col.iter().sum::<f64>() / n;
+            let var = col.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
+            (mean, var.sqrt())
+        }
+        Scaling::Minmax => {
+            let min = col.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (min, max - min)
+        }
+    };
+    (offset, if scale > 0.0 && scale.is_finite() { scale } else { 1.0 })
+}
+
+/// Encode rows with the plugin's encoder into an n × d matrix.
+pub fn encode_rows(encoder: &Encoder, rows: &[Vec<FeatureValue>]) -> Result<Array2<f64>, FitError> {
+    let d = encoder.dimension();
+    let mut x = Array2::<f64>::zeros((rows.len(), d));
+    let mut unseen = Vec::new();
+    for (r, mut out) in rows.iter().zip(x.outer_iter_mut()) {
+        let out = out.as_slice_mut().expect("a fresh array is contiguous");
+        encoder.encode_values(r, out, &mut unseen).map_err(|e| FitError::Encode(e.to_string()))?;
+    }
+    Ok(x)
+}
+
+/// The q-quantile of `v` with numpy's default linear interpolation.
+pub fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// Metadata the caller knows (inputs, skipped rows, time).
+pub struct Provenance {
+    /// Input files or patterns.
+    pub inputs: Vec<String>,
+    /// Events that could not be used.
+    pub skipped: u64,
+    /// Unix seconds.
+    pub created_unix: i64,
+}
+
+/// Fit a model: features, k-means, per-cluster statistics.
+pub fn fit_model(
+    spec: &ModelSpec,
+    rows: &[Vec<FeatureValue>],
+    provenance: Provenance,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Model, FitError> {
+    if rows.is_empty() {
+        return Err(FitError::NoRows);
+    }
+    let features = fit_features(spec, rows);
+    // A temporary fitted model, so the encoder is the scoring one.
+    let mut fitted = Fitted {
+        features,
+        clusters: Vec::new(),
+        training: TrainingMeta {
+            rows: rows.len() as u64,
+            skipped: provenance.skipped,
+            inertia: 0.0,
+            n_iter: 0,
+            inputs: provenance.inputs,
+            created_unix: provenance.created_unix,
+            logsieve_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    };
+    let encoder = Encoder::new(spec, &fitted);
+    let x = encode_rows(&encoder, rows)?;
+    let m = &spec.model;
+    let params = KMeansParams::new(m.n_clusters as usize)
+        .with_n_init(m.n_init as usize)
+        .with_random_state(m.random_state)
+        .with_max_iter(m.max_iter as usize)
+        .with_tol(m.tol)
+        .validate(x.nrows())
+        .map_err(FitError::KMeans)?;
+    let fit = kmeans::fit(x.view(), &params, progress).map_err(FitError::KMeans)?;
+
+    let k = m.n_clusters as usize;
+    let n = rows.len() as f64;
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); k];
+    for (&l, &d) in fit.labels.iter().zip(&fit.distances) {
+        per[l as usize].push(d);
+    }
+    fitted.clusters = per
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut ds)| {
+            let size = ds.len() as u64;
+            let share = size as f64 / n;
+            let mean_distance = if ds.is_empty() { 0.0 } else { ds.iter().sum::<f64>() / ds.len() as f64 };
+            let max_distance = ds.iter().copied().fold(0.0, f64::max);
+            let threshold = quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD);
+            Cluster {
+                centroid: fit.centroids.row(c).to_vec(),
+                size,
+                share,
+                threshold,
+                rare: share < spec.scoring.rare_share,
+                mean_distance,
+                max_distance,
+            }
+        })
+        .collect();
+    fitted.training.inertia = fit.inertia;
+    fitted.training.n_iter = fit.n_iter as u32;
+    Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_matches_numpy_linear() {
+        // numpy.quantile([1, 2, 3, 4], 0.5) = 2.5; 0.999 of 0..=9 = 8.991
+        assert_eq!(quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.5), 2.5);
+        let mut v: Vec<f64> = (0..10).map(f64::from).collect();
+        assert!((quantile(&mut v, 0.999) - 8.991).abs() < 1e-12);
+        assert_eq!(quantile(&mut [7.0], 0.9), 7.0);
+    }
+
+    #[test]
+    fn scalers_handle_constant_columns() {
+        assert_eq!(scaler(Scaling::Zscore, &[2.0, 2.0]), (2.0, 1.0));
+        assert_eq!(scaler(Scaling::Minmax, &[5.0, 5.0]), (5.0, 1.0));
+        assert_eq!(scaler(Scaling::Minmax, &[1.0, 3.0, 2.0]), (1.0, 2.0));
+        // population std: [1, 3] -> mean 2, std 1
+        assert_eq!(scaler(Scaling::Zscore, &[1.0, 3.0]), (2.0, 1.0));
+    }
+}
