@@ -11,13 +11,23 @@ fn runtime() -> Runtime {
     Runtime::new(EMBEDDED_COMPONENT, None).expect("the embedded component compiles")
 }
 
-const OPTS: Options = Options { top_features: 3, emit_vector: false };
+const OPTS: Options = Options {
+    top_features: 3,
+    emit_vector: false,
+};
 
 #[test]
 fn the_component_imports_nothing_and_exports_the_contract() {
     let rt = runtime();
-    assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
-    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.1.0".to_string()]);
+    assert_eq!(
+        rt.imports(),
+        Vec::<String>::new(),
+        "the component must not import anything (no WASI)"
+    );
+    assert_eq!(
+        rt.exports(),
+        vec!["logsieve:transform/scoring@0.1.0".to_string()]
+    );
 }
 
 /// Bad events of every kind the scorer must report, each with its reason.
@@ -47,9 +57,19 @@ fn native_and_wasm_outputs_are_identical_byte_for_byte() {
     let bad = bad_events();
     events.extend(bad.iter().map(|(e, _)| e.clone()));
 
-    let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
+    let mut native = Scorer::new(
+        &model,
+        logsieve_plugin::Options {
+            top_features: 3,
+            emit_vector: false,
+        },
+    )
+    .unwrap();
     let rt = runtime();
-    let mut inst = rt.instantiate(&model, OPTS).unwrap().expect("the model loads");
+    let mut inst = rt
+        .instantiate(&model, OPTS)
+        .unwrap()
+        .expect("the model loads");
     let mut wasm = Vec::new();
     for chunk in events.chunks(1000) {
         wasm.extend(inst.score_batch(chunk).unwrap());
@@ -62,7 +82,10 @@ fn native_and_wasm_outputs_are_identical_byte_for_byte() {
                 assert_eq!(&n, w, "event {i} differs");
                 // The output is the original event plus one key.
                 let orig = event.trim_end();
-                assert!(n.starts_with(&orig[..orig.len() - 1]), "event {i}: output does not start with the event");
+                assert!(
+                    n.starts_with(&orig[..orig.len() - 1]),
+                    "event {i}: output does not start with the event"
+                );
                 let v: serde_json::Value = serde_json::from_str(&n).unwrap();
                 assert!(v["logsieve"]["cluster"].is_u64());
                 scored += 1;
@@ -88,7 +111,12 @@ fn extraction_works_on_a_spec_only_model_and_scoring_does_not() {
     let spec_only = encode(&Model { spec, fitted: None }).unwrap();
     let rt = runtime();
     let mut inst = rt.instantiate(&spec_only, OPTS).unwrap().unwrap();
-    let out = inst.extract_batch(&["{\"duration\":1.0,\"orig_bytes\":\"x\"}".into(), "{\"duration\":0}".into()]).unwrap();
+    let out = inst
+        .extract_batch(&[
+            "{\"duration\":1.0,\"orig_bytes\":\"x\"}".into(),
+            "{\"duration\":0}".into(),
+        ])
+        .unwrap();
     assert_eq!(out[0].as_ref().unwrap_err().reason, "wrong_type");
     let vals = out[1].as_ref().unwrap();
     assert_eq!(vals.len(), 7);
@@ -110,7 +138,10 @@ fn bad_models_are_refused_with_typed_errors() {
     };
     // Truncated at several offsets.
     for cut in [1, 10, good.len() / 2, good.len() - 1] {
-        assert!(matches!(refuse(&good[..cut]), ModelError::Truncated(_)), "cut at {cut}");
+        assert!(
+            matches!(refuse(&good[..cut]), ModelError::Truncated(_)),
+            "cut at {cut}"
+        );
     }
     assert!(matches!(refuse(&[]), ModelError::Truncated(_)));
     // Foreign.
@@ -128,7 +159,10 @@ fn bad_models_are_refused_with_typed_errors() {
     assert!(matches!(refuse(&long), ModelError::Corrupted(_)));
     // A newer format version: the envelope's `version` value 1 -> 99.
     let key = b"\xa7version\x01";
-    let at = good.windows(key.len()).position(|w| w == key).expect("the envelope has a version key");
+    let at = good
+        .windows(key.len())
+        .position(|w| w == key)
+        .expect("the envelope has a version key");
     let mut newer = good.clone();
     newer[at + key.len() - 1] = 99;
     match refuse(&newer) {
@@ -139,12 +173,17 @@ fn bad_models_are_refused_with_typed_errors() {
     let mut m = decode(&good).unwrap().model;
     m.fitted.as_mut().unwrap().clusters[3].centroid.push(0.0);
     match refuse(&encode_unvalidated(&m).unwrap()) {
-        ModelError::Invalid(d) => assert!(d.contains("cluster 3") && d.contains("dimension"), "{d}"),
+        ModelError::Invalid(d) => {
+            assert!(d.contains("cluster 3") && d.contains("dimension"), "{d}")
+        }
         e => panic!("expected invalid, got {e:?}"),
     }
     // And the good one loads, with its id.
     let mut inst = rt.instantiate(&good, OPTS).unwrap().unwrap();
     let info = inst.info().unwrap();
     assert_eq!(info.id, decode(&good).unwrap().id);
-    assert_eq!((info.kind.as_str(), info.dimension, info.n_clusters), ("kmeans", 7, 7));
+    assert_eq!(
+        (info.kind.as_str(), info.dimension, info.n_clusters),
+        ("kmeans", 7, 7)
+    );
 }

@@ -14,6 +14,11 @@ pub mod codec;
 pub mod model;
 pub mod spec;
 
-pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id};
+pub use codec::{
+    DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id,
+};
 pub use model::{Cluster, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
-pub use spec::{FeatureKind, FeatureSpec, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams};
+pub use spec::{
+    FeatureKind, FeatureSpec, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams,
+    ScoringParams,
+};

@@ -105,7 +105,9 @@ pub struct TrainingMeta {
 impl Model {
     /// Width of the encoded vector, if fitted.
     pub fn dimension(&self) -> Option<usize> {
-        self.fitted.as_ref().map(|f| f.features.iter().map(FeatureState::width).sum())
+        self.fitted
+            .as_ref()
+            .map(|f| f.features.iter().map(FeatureState::width).sum())
     }
 
     /// Check that a decoded model is consistent; every problem is listed.
@@ -126,8 +128,19 @@ impl Model {
         }
         for (i, (spec, state)) in self.spec.features.iter().zip(&fitted.features).enumerate() {
             match (spec.kind, state) {
-                (FeatureKind::Numeric, FeatureState::Numeric { offset, scale, fill }) => {
-                    if !(offset.is_finite() && fill.is_finite() && scale.is_finite() && *scale > 0.0) {
+                (
+                    FeatureKind::Numeric,
+                    FeatureState::Numeric {
+                        offset,
+                        scale,
+                        fill,
+                    },
+                ) => {
+                    if !(offset.is_finite()
+                        && fill.is_finite()
+                        && scale.is_finite()
+                        && *scale > 0.0)
+                    {
                         errs.push(format!(
                             "feature {i} ({}): scaler offset {offset}, scale {scale}, fill {fill} must be finite with scale > 0",
                             spec.name()
@@ -136,10 +149,16 @@ impl Model {
                 }
                 (FeatureKind::Categorical, FeatureState::Categorical { vocabulary }) => {
                     if vocabulary.windows(2).any(|w| w[0] >= w[1]) {
-                        errs.push(format!("feature {i} ({}): vocabulary is not sorted and unique", spec.name()));
+                        errs.push(format!(
+                            "feature {i} ({}): vocabulary is not sorted and unique",
+                            spec.name()
+                        ));
                     }
                 }
-                _ => errs.push(format!("feature {i} ({}): the learned state is of another type than the spec's", spec.name())),
+                _ => errs.push(format!(
+                    "feature {i} ({}): the learned state is of another type than the spec's",
+                    spec.name()
+                )),
             }
         }
         if fitted.clusters.is_empty() {
@@ -164,7 +183,10 @@ impl Model {
                 errs.push(format!("cluster {c}: centroid has a non-finite coordinate"));
             }
             if !(cl.threshold.is_finite() && cl.threshold >= MIN_THRESHOLD) {
-                errs.push(format!("cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}", cl.threshold));
+                errs.push(format!(
+                    "cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}",
+                    cl.threshold
+                ));
             }
             if !(cl.share.is_finite() && (0.0..=1.0).contains(&cl.share)) {
                 errs.push(format!("cluster {c}: share {} must be in [0, 1]", cl.share));

@@ -163,7 +163,10 @@ const fn default_rare_share() -> f64 {
 
 impl Default for ScoringParams {
     fn default() -> Self {
-        ScoringParams { threshold_quantile: default_threshold_quantile(), rare_share: default_rare_share() }
+        ScoringParams {
+            threshold_quantile: default_threshold_quantile(),
+            rare_share: default_rare_share(),
+        }
     }
 }
 
@@ -234,6 +237,18 @@ pub enum Missing {
     Error,
 }
 
+impl Missing {
+    /// The policy's name as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missing::Zero => "zero",
+            Missing::Mean => "mean",
+            Missing::Category => "category",
+            Missing::Error => "error",
+        }
+    }
+}
+
 impl ModelSpec {
     /// Check the spec as a whole and return every problem at once.
     pub fn validate(&self) -> Result<(), Vec<String>> {
@@ -249,11 +264,16 @@ impl ModelSpec {
             errs.push("model.max_iter must be at least 1".to_string());
         }
         if !(m.tol.is_finite() && m.tol >= 0.0) {
-            errs.push(format!("model.tol must be a finite number >= 0, got {}", m.tol));
+            errs.push(format!(
+                "model.tol must be a finite number >= 0, got {}",
+                m.tol
+            ));
         }
         let q = self.scoring.threshold_quantile;
         if !(q > 0.0 && q <= 1.0) {
-            errs.push(format!("scoring.threshold_quantile must be in (0, 1], got {q}"));
+            errs.push(format!(
+                "scoring.threshold_quantile must be in (0, 1], got {q}"
+            ));
         }
         let r = self.scoring.rare_share;
         if !(0.0..1.0).contains(&r) {
@@ -269,7 +289,10 @@ impl ModelSpec {
                 errs.push(format!("{at}: field must not be empty"));
             }
             if !seen.insert(f.name().to_string()) {
-                errs.push(format!("{at}: the name '{}' is used twice; give one a `name`", f.name()));
+                errs.push(format!(
+                    "{at}: the name '{}' is used twice; give one a `name`",
+                    f.name()
+                ));
             }
             match (f.kind, f.missing_policy()) {
                 (FeatureKind::Numeric, Missing::Category) => {
@@ -285,5 +308,46 @@ impl ModelSpec {
             }
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_validation_list_every_problem() {
+        let spec: ModelSpec = toml_like(
+            r#"{"model":{"n_clusters":0,"n_init":0,"tol":-1.0},"scoring":{"threshold_quantile":1.5},
+                "features":[{"field":"a","type":"numeric","missing":"category"},
+                            {"field":"a","type":"categorical","log1p":true}]}"#,
+        );
+        assert_eq!(spec.model.max_iter, 300);
+        let errs = spec.validate().unwrap_err();
+        for want in [
+            "n_clusters",
+            "n_init",
+            "tol",
+            "threshold_quantile",
+            "used twice",
+            "category",
+            "log1p",
+        ] {
+            assert!(
+                errs.iter().any(|e| e.contains(want)),
+                "no problem mentions {want}: {errs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let r: Result<ModelSpec, _> =
+            serde_json::from_str(r#"{"model":{"n_clusters":2,"n_clustres":3},"features":[]}"#);
+        assert!(r.unwrap_err().to_string().contains("n_clustres"));
+    }
+
+    fn toml_like(json: &str) -> ModelSpec {
+        serde_json::from_str(json).unwrap()
     }
 }

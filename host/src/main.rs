@@ -10,7 +10,11 @@ use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
 #[derive(Parser)]
-#[command(name = "logsieve", version, about = "Anomaly scoring for log pipelines: train clustering models offline, score events inline in a WebAssembly component")]
+#[command(
+    name = "logsieve",
+    version,
+    about = "Anomaly scoring for log pipelines: train clustering models offline, score events inline in a WebAssembly component"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -61,23 +65,32 @@ fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => train::train(&args)?,
-        Command::Run { pipeline: path, summary_json, quiet } => {
+        Command::Run {
+            pipeline: path,
+            summary_json,
+            quiet,
+        } => {
             let cfg = PipelineConfig::load(&path)?;
             let summary = pipeline::run(&cfg, quiet)?;
             if let Some(p) = summary_json {
-                std::fs::write(&p, serde_json::to_vec_pretty(&summary)?).with_context(|| format!("writing {}", p.display()))?;
+                std::fs::write(&p, serde_json::to_vec_pretty(&summary)?)
+                    .with_context(|| format!("writing {}", p.display()))?;
             }
             if !quiet {
                 eprint!("{}", summary.render());
             }
             if let Err(errs) = summary.check() {
-                eprintln!("error: the run's counts do not add up:\n  {}", errs.join("\n  "));
+                eprintln!(
+                    "error: the run's counts do not add up:\n  {}",
+                    errs.join("\n  ")
+                );
                 return Ok(ExitCode::from(3));
             }
         }
         Command::Inspect { model, json } => inspect::inspect(&model, json)?,
         Command::Component { output } => {
-            std::fs::write(&output, runtime::EMBEDDED_COMPONENT).with_context(|| format!("writing {}", output.display()))?;
+            std::fs::write(&output, runtime::EMBEDDED_COMPONENT)
+                .with_context(|| format!("writing {}", output.display()))?;
             let rt = runtime::Runtime::new(runtime::EMBEDDED_COMPONENT, None)?;
             eprintln!(
                 "wrote {} ({} bytes): exports [{}], imports [{}]",

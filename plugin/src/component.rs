@@ -37,13 +37,21 @@ fn model_error(e: DecodeError) -> wit::ModelError {
 }
 
 fn event_error(e: EventError) -> wit::EventError {
-    wit::EventError { reason: e.reason.to_string(), detail: e.detail }
+    wit::EventError {
+        reason: e.reason.to_string(),
+        detail: e.detail,
+    }
 }
 
 impl wit::GuestScorer for ScorerResource {
     fn new(model: Vec<u8>, options: wit::Options) -> Result<Self, wit::ModelError> {
-        let options = Options { top_features: options.top_features, emit_vector: options.emit_vector };
-        Scorer::new(&model, options).map(|s| ScorerResource(RefCell::new(s))).map_err(model_error)
+        let options = Options {
+            top_features: options.top_features,
+            emit_vector: options.emit_vector,
+        };
+        Scorer::new(&model, options)
+            .map(|s| ScorerResource(RefCell::new(s)))
+            .map_err(model_error)
     }
 
     fn info(&self) -> wit::ModelInfo {
@@ -60,10 +68,16 @@ impl wit::GuestScorer for ScorerResource {
 
     fn score_batch(&self, events: Vec<String>) -> Vec<Result<String, wit::EventError>> {
         let mut s = self.0.borrow_mut();
-        events.iter().map(|e| s.score(e).map_err(event_error)).collect()
+        events
+            .iter()
+            .map(|e| s.score(e).map_err(event_error))
+            .collect()
     }
 
-    fn extract_batch(&self, events: Vec<String>) -> Vec<Result<Vec<wit::FeatureValue>, wit::EventError>> {
+    fn extract_batch(
+        &self,
+        events: Vec<String>,
+    ) -> Vec<Result<Vec<wit::FeatureValue>, wit::EventError>> {
         let s = self.0.borrow();
         events
             .iter()

@@ -25,7 +25,10 @@ pub struct EventError {
 impl EventError {
     /// A new error.
     pub fn new(reason: &'static str, detail: impl Into<String>) -> Self {
-        EventError { reason, detail: detail.into() }
+        EventError {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -93,20 +96,34 @@ pub struct Shape {
 /// Scan one event. `slots` is cleared and filled with one entry per field of
 /// `table` (`None` when the event lacks it). Fails with `invalid_json`,
 /// `not_an_object` or `field_conflict`.
-pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar<'a>>>) -> Result<Shape, EventError> {
+pub fn scan<'a>(
+    text: &'a str,
+    table: &FieldTable,
+    slots: &mut Vec<Option<Scalar<'a>>>,
+) -> Result<Shape, EventError> {
     slots.clear();
     slots.resize(table.len(), None);
     let trimmed_start = text.trim_start();
     if !trimmed_start.starts_with('{') {
         return Err(match serde_json::from_str::<IgnoredAny>(text) {
-            Ok(_) => EventError::new("not_an_object", format!("the event is JSON but not an object: {}", kind_of(trimmed_start))),
+            Ok(_) => EventError::new(
+                "not_an_object",
+                format!(
+                    "the event is JSON but not an object: {}",
+                    kind_of(trimmed_start)
+                ),
+            ),
             Err(e) => invalid_json(&e),
         });
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let mut conflict = false;
     let keys = de
-        .deserialize_map(ObjectVisitor { table, slots, conflict: &mut conflict })
+        .deserialize_map(ObjectVisitor {
+            table,
+            slots,
+            conflict: &mut conflict,
+        })
         .and_then(|k| de.end().map(|_| k))
         .map_err(|e| invalid_json(&e))?;
     if conflict {
@@ -277,15 +294,18 @@ mod tests {
     #[test]
     fn reasons() {
         let t = table(&["s"]);
-        let mut slots = Vec::new();
-        let r = |s: &str, slots: &mut Vec<_>| scan(s, &t, slots).unwrap_err().reason;
-        assert_eq!(r("", &mut slots), "invalid_json");
-        assert_eq!(r("{\"a\":1", &mut slots), "invalid_json");
-        assert_eq!(r("{\"a\":1} x", &mut slots), "invalid_json");
-        assert_eq!(r("{\"a\":NaN}", &mut slots), "invalid_json");
-        assert_eq!(r("{\"a\":1e999}", &mut slots), "invalid_json");
-        assert_eq!(r("[1,2]", &mut slots), "not_an_object");
-        assert_eq!(r("42", &mut slots), "not_an_object");
-        assert_eq!(r("{\"logsieve\":{}}", &mut slots), "field_conflict");
+        let r = |s: &str| {
+            let mut slots = Vec::new();
+            scan(s, &t, &mut slots).unwrap_err().reason
+        };
+        assert_eq!(r(""), "invalid_json");
+        assert_eq!(r("{\"a\":1"), "invalid_json");
+        assert_eq!(r("{\"a\":1} x"), "invalid_json");
+        assert_eq!(r("{\"a\":NaN}"), "invalid_json");
+        // Out of range where the value is needed; a skipped field is only checked for syntax.
+        assert_eq!(r("{\"s\":1e999}"), "invalid_json");
+        assert_eq!(r("[1,2]"), "not_an_object");
+        assert_eq!(r("42"), "not_an_object");
+        assert_eq!(r("{\"logsieve\":{}}"), "field_conflict");
     }
 }

@@ -51,29 +51,52 @@ pub fn numeric(spec: &FeatureSpec, v: Option<&Scalar>) -> Result<Option<f64>, Ev
         Some(Scalar::Number(x)) => *x,
         Some(Scalar::Bool(b)) => f64::from(u8::from(*b)),
         Some(Scalar::Str(s)) => s.trim().parse::<f64>().map_err(|_| {
-            EventError::new("wrong_type", format!("field '{}' should be a number, got the string {:?}", spec.field, clip(s)))
+            EventError::new(
+                "wrong_type",
+                format!(
+                    "field '{}' should be a number, got the string {:?}",
+                    spec.field,
+                    clip(s)
+                ),
+            )
         })?,
         Some(Scalar::Composite(kind)) => {
-            return Err(EventError::new("wrong_type", format!("field '{}' should be a number, got {kind}", spec.field)));
+            return Err(EventError::new(
+                "wrong_type",
+                format!("field '{}' should be a number, got {kind}", spec.field),
+            ));
         }
     };
     let y = if spec.log1p { libm::log1p(x) } else { x };
     if !y.is_finite() {
-        let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
-        return Err(EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field)));
+        let what = if spec.log1p {
+            format!("log1p({x})")
+        } else {
+            format!("{x}")
+        };
+        return Err(EventError::new(
+            "non_finite",
+            format!("field '{}': {what} is not a finite number", spec.field),
+        ));
     }
     Ok(Some(y))
 }
 
 /// Coerce a categorical feature's field to text. `Ok(None)` is missing.
-pub fn category<'a>(spec: &FeatureSpec, v: Option<&'a Scalar<'a>>) -> Result<Option<Cow<'a, str>>, EventError> {
+pub fn category<'a>(
+    spec: &FeatureSpec,
+    v: Option<&'a Scalar<'a>>,
+) -> Result<Option<Cow<'a, str>>, EventError> {
     Ok(match v {
         None | Some(Scalar::Null) => None,
         Some(Scalar::Str(s)) => Some(Cow::Borrowed(s.as_ref())),
         Some(Scalar::Number(x)) => Some(Cow::Owned(number_text(*x))),
         Some(Scalar::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         Some(Scalar::Composite(kind)) => {
-            return Err(EventError::new("wrong_type", format!("field '{}' should be a category, got {kind}", spec.field)));
+            return Err(EventError::new(
+                "wrong_type",
+                format!("field '{}' should be a category, got {kind}", spec.field),
+            ));
         }
     })
 }
@@ -96,16 +119,22 @@ fn clip(s: &str) -> &str {
 }
 
 /// Extract every spec feature from a scanned event (the trainer's path).
-pub fn extract(spec: &ModelSpec, slots: &[Option<Scalar>]) -> Result<Vec<FeatureValue>, EventError> {
+pub fn extract(
+    spec: &ModelSpec,
+    slots: &[Option<Scalar>],
+) -> Result<Vec<FeatureValue>, EventError> {
     spec.features
         .iter()
         .zip(slots)
         .map(|(f, v)| {
             Ok(match f.kind {
-                FeatureKind::Numeric => numeric(f, v.as_ref())?.map_or(FeatureValue::Missing, FeatureValue::Number),
-                FeatureKind::Categorical => {
-                    category(f, v.as_ref())?.map_or(FeatureValue::Missing, |c| FeatureValue::Category(c.into_owned()))
+                FeatureKind::Numeric => {
+                    numeric(f, v.as_ref())?.map_or(FeatureValue::Missing, FeatureValue::Number)
                 }
+                FeatureKind::Categorical => category(f, v.as_ref())?
+                    .map_or(FeatureValue::Missing, |c| {
+                        FeatureValue::Category(c.into_owned())
+                    }),
             })
         })
         .collect()
@@ -121,8 +150,16 @@ pub struct Unseen {
 }
 
 enum Column {
-    Numeric { at: usize, offset: f64, scale: f64, fill: f64 },
-    Categorical { start: usize, index: HashMap<String, usize> },
+    Numeric {
+        at: usize,
+        offset: f64,
+        scale: f64,
+        fill: f64,
+    },
+    Categorical {
+        start: usize,
+        index: HashMap<String, usize>,
+    },
 }
 
 /// Encodes extracted values into the scaled vector the centroids live in.
@@ -141,19 +178,34 @@ impl Encoder {
             .iter()
             .map(|st| {
                 let c = match st {
-                    FeatureState::Numeric { offset, scale, fill } => {
-                        Column::Numeric { at: start, offset: *offset, scale: *scale, fill: *fill }
-                    }
+                    FeatureState::Numeric {
+                        offset,
+                        scale,
+                        fill,
+                    } => Column::Numeric {
+                        at: start,
+                        offset: *offset,
+                        scale: *scale,
+                        fill: *fill,
+                    },
                     FeatureState::Categorical { vocabulary } => Column::Categorical {
                         start,
-                        index: vocabulary.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
+                        index: vocabulary
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| (v.clone(), i))
+                            .collect(),
                     },
                 };
                 start += st.width();
                 c
             })
             .collect();
-        Encoder { spec: spec.features.clone(), columns, dim: start }
+        Encoder {
+            spec: spec.features.clone(),
+            columns,
+            dim: start,
+        }
     }
 
     /// Width of the encoded vector.
@@ -164,19 +216,31 @@ impl Encoder {
     /// Encode a scanned event into `out` (length [`Self::dimension`]);
     /// unseen categories are appended to `unseen`. The scoring hot path:
     /// no allocation unless a value is unseen.
-    pub fn encode_slots(&self, slots: &[Option<Scalar>], out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
+    pub fn encode_slots(
+        &self,
+        slots: &[Option<Scalar>],
+        out: &mut [f64],
+        unseen: &mut Vec<Unseen>,
+    ) -> Result<(), EventError> {
         out.fill(0.0);
         for (i, ((f, col), v)) in self.spec.iter().zip(&self.columns).zip(slots).enumerate() {
             match col {
                 Column::Numeric { .. } => self.put_number(i, numeric(f, v.as_ref())?, out)?,
-                Column::Categorical { .. } => self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?,
+                Column::Categorical { .. } => {
+                    self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?
+                }
             }
         }
         Ok(())
     }
 
     /// Encode extracted values (the trainer's path).
-    pub fn encode_values(&self, values: &[FeatureValue], out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
+    pub fn encode_values(
+        &self,
+        values: &[FeatureValue],
+        out: &mut [f64],
+        unseen: &mut Vec<Unseen>,
+    ) -> Result<(), EventError> {
         out.fill(0.0);
         for (i, v) in values.iter().enumerate() {
             match v {
@@ -192,11 +256,25 @@ impl Encoder {
     }
 
     fn missing(&self, i: usize) -> EventError {
-        EventError::new("missing_field", format!("field '{}' is absent or null (missing = \"error\")", self.spec[i].field))
+        EventError::new(
+            "missing_field",
+            format!(
+                "field '{}' is absent or null (missing = \"error\")",
+                self.spec[i].field
+            ),
+        )
     }
 
     fn put_number(&self, i: usize, x: Option<f64>, out: &mut [f64]) -> Result<(), EventError> {
-        let Column::Numeric { at, offset, scale, fill } = self.columns[i] else { unreachable!("numeric column") };
+        let Column::Numeric {
+            at,
+            offset,
+            scale,
+            fill,
+        } = self.columns[i]
+        else {
+            unreachable!("numeric column")
+        };
         let x = match x {
             Some(x) => x,
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
@@ -206,8 +284,16 @@ impl Encoder {
         Ok(())
     }
 
-    fn put_category(&self, i: usize, c: Option<&str>, out: &mut [f64], unseen: &mut Vec<Unseen>) -> Result<(), EventError> {
-        let Column::Categorical { start, index } = &self.columns[i] else { unreachable!("categorical column") };
+    fn put_category(
+        &self,
+        i: usize,
+        c: Option<&str>,
+        out: &mut [f64],
+        unseen: &mut Vec<Unseen>,
+    ) -> Result<(), EventError> {
+        let Column::Categorical { start, index } = &self.columns[i] else {
+            unreachable!("categorical column")
+        };
         let c = match c {
             Some(c) => c,
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
@@ -215,7 +301,10 @@ impl Encoder {
         };
         match index.get(c) {
             Some(&j) => out[start + j] = 1.0,
-            None => unseen.push(Unseen { feature: i, value: c.to_string() }),
+            None => unseen.push(Unseen {
+                feature: i,
+                value: c.to_string(),
+            }),
         }
         Ok(())
     }
@@ -229,5 +318,226 @@ impl Encoder {
                 Column::Categorical { start, index } => *start..*start + index.len(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::scan;
+    use logsieve_artifact::{ModelKind, ModelParams, ScalingParams, ScoringParams, TrainingMeta};
+
+    fn spec(features: Vec<FeatureSpec>) -> ModelSpec {
+        ModelSpec {
+            model: ModelParams {
+                kind: ModelKind::Kmeans,
+                n_clusters: 1,
+                n_init: 1,
+                random_state: 0,
+                max_iter: 10,
+                tol: 0.0,
+            },
+            scaling: ScalingParams::default(),
+            scoring: ScoringParams::default(),
+            features,
+        }
+    }
+
+    fn num(field: &str, log1p: bool, missing: Option<Missing>) -> FeatureSpec {
+        FeatureSpec {
+            field: field.into(),
+            name: None,
+            kind: FeatureKind::Numeric,
+            log1p,
+            missing,
+        }
+    }
+
+    fn cat(field: &str, missing: Option<Missing>) -> FeatureSpec {
+        FeatureSpec {
+            field: field.into(),
+            name: None,
+            kind: FeatureKind::Categorical,
+            log1p: false,
+            missing,
+        }
+    }
+
+    fn extract_one(s: &ModelSpec, event: &str) -> Result<Vec<FeatureValue>, EventError> {
+        let mut slots = Vec::new();
+        scan(event, &field_table(s), &mut slots)?;
+        extract(s, &slots)
+    }
+
+    #[test]
+    fn coercion_rules() {
+        let s = spec(vec![
+            num("n", false, None),
+            num("l", true, None),
+            cat("c", None),
+        ]);
+        let v = extract_one(&s, r#"{"n":"2.5","l":0,"c":22}"#).unwrap();
+        assert_eq!(
+            v,
+            vec![
+                FeatureValue::Number(2.5),
+                FeatureValue::Number(0.0),
+                FeatureValue::Category("22".into())
+            ]
+        );
+        let v = extract_one(&s, r#"{"n":true,"c":false,"l":null}"#).unwrap();
+        assert_eq!(
+            v,
+            vec![
+                FeatureValue::Number(1.0),
+                FeatureValue::Missing,
+                FeatureValue::Category("false".into())
+            ]
+        );
+        let v = extract_one(&s, r#"{"c":1.5}"#).unwrap();
+        assert_eq!(v[2], FeatureValue::Category("1.5".into()));
+        assert_eq!(
+            extract_one(&s, r#"{"n":"abc"}"#).unwrap_err().reason,
+            "wrong_type"
+        );
+        assert_eq!(
+            extract_one(&s, r#"{"n":{"a":1}}"#).unwrap_err().reason,
+            "wrong_type"
+        );
+        assert_eq!(
+            extract_one(&s, r#"{"c":[1]}"#).unwrap_err().reason,
+            "wrong_type"
+        );
+        assert_eq!(
+            extract_one(&s, r#"{"l":-1}"#).unwrap_err().reason,
+            "non_finite"
+        );
+        assert_eq!(
+            extract_one(&s, r#"{"n":"inf"}"#).unwrap_err().reason,
+            "non_finite"
+        );
+        assert_eq!(
+            extract_one(&s, r#"{"n":"NaN"}"#).unwrap_err().reason,
+            "non_finite"
+        );
+    }
+
+    fn encoder(s: &ModelSpec, states: Vec<FeatureState>) -> Encoder {
+        let fitted = Fitted {
+            features: states,
+            clusters: vec![],
+            training: TrainingMeta {
+                rows: 0,
+                skipped: 0,
+                inertia: 0.0,
+                n_iter: 0,
+                inputs: vec![],
+                created_unix: 0,
+                logsieve_version: String::new(),
+            },
+        };
+        Encoder::new(s, &fitted)
+    }
+
+    #[test]
+    fn encoding_scales_one_hots_and_fills() {
+        let s = spec(vec![
+            num("a", false, Some(Missing::Mean)),
+            cat("c", None),
+            num("b", false, None),
+        ]);
+        let e = encoder(
+            &s,
+            vec![
+                FeatureState::Numeric {
+                    offset: 10.0,
+                    scale: 2.0,
+                    fill: 12.0,
+                },
+                FeatureState::Categorical {
+                    vocabulary: vec!["missing".into(), "tcp".into(), "udp".into()],
+                },
+                FeatureState::Numeric {
+                    offset: 1.0,
+                    scale: 4.0,
+                    fill: 0.0,
+                },
+            ],
+        );
+        assert_eq!(e.dimension(), 5);
+        assert_eq!(e.ranges(), vec![0..1, 1..4, 4..5]);
+        let mut out = vec![9.0; 5];
+        let mut unseen = Vec::new();
+        let enc = |text: &str, out: &mut Vec<f64>, unseen: &mut Vec<Unseen>| {
+            let mut slots = Vec::new();
+            scan(text, &field_table(&s), &mut slots).unwrap();
+            e.encode_slots(&slots, out, unseen)
+        };
+        enc(r#"{"a":14,"c":"udp","b":5}"#, &mut out, &mut unseen).unwrap();
+        assert_eq!(out, vec![2.0, 0.0, 0.0, 1.0, 1.0]);
+        // Missing: mean fill for a, category "missing" for c, zero for b.
+        enc(r#"{}"#, &mut out, &mut unseen).unwrap();
+        assert_eq!(out, vec![1.0, 1.0, 0.0, 0.0, -0.25]);
+        assert!(unseen.is_empty());
+        // Unseen category: all zeros, reported.
+        enc(r#"{"c":"sctp"}"#, &mut out, &mut unseen).unwrap();
+        assert_eq!(&out[1..4], &[0.0, 0.0, 0.0]);
+        assert_eq!(
+            unseen,
+            vec![Unseen {
+                feature: 1,
+                value: "sctp".into()
+            }]
+        );
+        // The trainer's path gives the same vector.
+        let mut out2 = vec![0.0; 5];
+        e.encode_values(
+            &[
+                FeatureValue::Number(14.0),
+                FeatureValue::Category("udp".into()),
+                FeatureValue::Number(5.0),
+            ],
+            &mut out2,
+            &mut unseen,
+        )
+        .unwrap();
+        assert_eq!(out2, vec![2.0, 0.0, 0.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn missing_error_policy_refuses_the_event() {
+        let s = spec(vec![
+            num("a", false, Some(Missing::Error)),
+            cat("c", Some(Missing::Error)),
+        ]);
+        let e = encoder(
+            &s,
+            vec![
+                FeatureState::Numeric {
+                    offset: 0.0,
+                    scale: 1.0,
+                    fill: 0.0,
+                },
+                FeatureState::Categorical {
+                    vocabulary: vec!["x".into()],
+                },
+            ],
+        );
+        let mut out = vec![0.0; 2];
+        let mut unseen = Vec::new();
+        let mut slots = Vec::new();
+        scan(r#"{"c":"x"}"#, &field_table(&s), &mut slots).unwrap();
+        let err = e.encode_slots(&slots, &mut out, &mut unseen).unwrap_err();
+        assert_eq!(
+            (err.reason, err.detail.contains("'a'")),
+            ("missing_field", true)
+        );
+        scan(r#"{"a":1,"c":null}"#, &field_table(&s), &mut slots).unwrap();
+        assert_eq!(
+            e.encode_slots(&slots, &mut out, &mut unseen)
+                .unwrap_err()
+                .reason,
+            "missing_field"
+        );
     }
 }

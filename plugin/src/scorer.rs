@@ -36,7 +36,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { top_features: 3, emit_vector: false }
+        Options {
+            top_features: 3,
+            emit_vector: false,
+        }
     }
 }
 
@@ -97,7 +100,11 @@ impl Scorer {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
             Fit {
-                centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
+                centroids: fitted
+                    .clusters
+                    .iter()
+                    .flat_map(|c| c.centroid.iter().copied())
+                    .collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
                 ranges,
@@ -134,8 +141,17 @@ impl Scorer {
             id: self.id.clone(),
             kind: self.model.spec.model.kind.as_str().to_string(),
             format_version: logsieve_artifact::FORMAT_VERSION,
-            features: self.model.spec.features.iter().map(|f| f.name().to_string()).collect(),
-            dimension: self.fit.as_ref().map_or(0, |f| f.encoder.dimension() as u32),
+            features: self
+                .model
+                .spec
+                .features
+                .iter()
+                .map(|f| f.name().to_string())
+                .collect(),
+            dimension: self
+                .fit
+                .as_ref()
+                .map_or(0, |f| f.encoder.dimension() as u32),
             n_clusters: self.fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
         }
     }
@@ -151,12 +167,16 @@ impl Scorer {
     /// `out` is left as it was.
     pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<(), EventError> {
         let Some(fit) = &self.fit else {
-            return Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring"));
+            return Err(EventError::new(
+                "not_fitted",
+                "this model holds only a spec; train it before scoring",
+            ));
         };
         let mut slots: Vec<Option<Scalar>> = Vec::with_capacity(self.table.len());
         let shape = scan(event, &self.table, &mut slots)?;
         self.unseen.clear();
-        fit.encoder.encode_slots(&slots, &mut self.vector, &mut self.unseen)?;
+        fit.encoder
+            .encode_slots(&slots, &mut self.vector, &mut self.unseen)?;
         let x = &self.vector;
         let dim = x.len();
 
@@ -170,7 +190,10 @@ impl Scorer {
             }
         }
         if !best_d2.is_finite() {
-            return Err(EventError::new("non_finite", "the event's features are too large to score (distance overflows)"));
+            return Err(EventError::new(
+                "non_finite",
+                "the event's features are too large to score (distance overflows)",
+            ));
         }
         let distance = best_d2.sqrt();
         let threshold = fit.thresholds[best];
@@ -192,10 +215,18 @@ impl Scorer {
         out.push_str(",\"score\":");
         push_f64(out, distance / threshold);
         out.push_str(",\"anomaly\":");
-        out.push_str(if far || rare || unseen { "true" } else { "false" });
+        out.push_str(if far || rare || unseen {
+            "true"
+        } else {
+            "false"
+        });
         out.push_str(",\"reasons\":[");
         let mut first = true;
-        for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")] {
+        for (on, name) in [
+            (far, "far_from_centroid"),
+            (rare, "rare_cluster"),
+            (unseen, "unseen_value"),
+        ] {
             if on {
                 if !first {
                     out.push(',');
@@ -213,14 +244,23 @@ impl Scorer {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 self.contrib.clear();
                 for (f, r) in fit.ranges.iter().enumerate() {
-                    let s: f64 = r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum();
+                    let s: f64 = r
+                        .clone()
+                        .map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j]))
+                        .sum();
                     if s > 0.0 {
                         self.contrib.push((s / best_d2, f));
                     }
                 }
                 // Largest share first; equal shares in spec order.
-                self.contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                for (n, &(share, f)) in self.contrib.iter().take(self.options.top_features as usize).enumerate() {
+                self.contrib
+                    .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                for (n, &(share, f)) in self
+                    .contrib
+                    .iter()
+                    .take(self.options.top_features as usize)
+                    .enumerate()
+                {
                     if n > 0 {
                         out.push(',');
                     }

@@ -8,5 +8,5 @@
 //!   results are reproducible bit for bit from a `random_state`.
 
 pub mod kmeans;
-pub mod rng;
 pub mod model;
+pub mod rng;

@@ -13,7 +13,8 @@
 use std::collections::BTreeSet;
 
 use logsieve_artifact::{
-    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling, TrainingMeta,
+    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling,
+    TrainingMeta,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
@@ -35,7 +36,10 @@ pub enum FitError {
 impl std::fmt::Display for FitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FitError::NoRows => write!(f, "no usable training rows (every event was skipped or the input is empty)"),
+            FitError::NoRows => write!(
+                f,
+                "no usable training rows (every event was skipped or the input is empty)"
+            ),
             FitError::KMeans(e) => write!(f, "k-means: {e}"),
             FitError::Encode(e) => write!(f, "encoding a training row: {e}"),
         }
@@ -72,7 +76,11 @@ pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<Feature
                     })
                     .collect();
                 let (offset, scale) = scaler(spec.scaling.method, &col);
-                FeatureState::Numeric { offset, scale, fill }
+                FeatureState::Numeric {
+                    offset,
+                    scale,
+                    fill,
+                }
             }
             FeatureKind::Categorical => {
                 let mut vocab = BTreeSet::new();
@@ -86,7 +94,9 @@ pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<Feature
                         }
                     }
                 }
-                FeatureState::Categorical { vocabulary: vocab.into_iter().map(str::to_string).collect() }
+                FeatureState::Categorical {
+                    vocabulary: vocab.into_iter().map(str::to_string).collect(),
+                }
             }
         })
         .collect()
@@ -113,7 +123,14 @@ pub fn scaler(method: Scaling, col: &[f64]) -> (f64, f64) {
             (min, max - min)
         }
     };
-    (offset, if scale > 0.0 && scale.is_finite() { scale } else { 1.0 })
+    (
+        offset,
+        if scale > 0.0 && scale.is_finite() {
+            scale
+        } else {
+            1.0
+        },
+    )
 }
 
 /// Encode rows with the plugin's encoder into an n × d matrix.
@@ -123,7 +140,9 @@ pub fn encode_rows(encoder: &Encoder, rows: &[Vec<FeatureValue>]) -> Result<Arra
     let mut unseen = Vec::new();
     for (r, mut out) in rows.iter().zip(x.outer_iter_mut()) {
         let out = out.as_slice_mut().expect("a fresh array is contiguous");
-        encoder.encode_values(r, out, &mut unseen).map_err(|e| FitError::Encode(e.to_string()))?;
+        encoder
+            .encode_values(r, out, &mut unseen)
+            .map_err(|e| FitError::Encode(e.to_string()))?;
     }
     Ok(x)
 }
@@ -199,7 +218,11 @@ pub fn fit_model(
         .map(|(c, mut ds)| {
             let size = ds.len() as u64;
             let share = size as f64 / n;
-            let mean_distance = if ds.is_empty() { 0.0 } else { ds.iter().sum::<f64>() / ds.len() as f64 };
+            let mean_distance = if ds.is_empty() {
+                0.0
+            } else {
+                ds.iter().sum::<f64>() / ds.len() as f64
+            };
             let max_distance = ds.iter().copied().fold(0.0, f64::max);
             let threshold = quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD);
             Cluster {
@@ -215,7 +238,10 @@ pub fn fit_model(
         .collect();
     fitted.training.inertia = fit.inertia;
     fitted.training.n_iter = fit.n_iter as u32;
-    Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
+    Ok(Model {
+        spec: spec.clone(),
+        fitted: Some(fitted),
+    })
 }
 
 #[cfg(test)]

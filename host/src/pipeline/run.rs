@@ -76,7 +76,10 @@ impl Summary {
         let mut errs = Vec::new();
         for (id, t) in &self.transforms {
             if t.input != t.scored + t.errors {
-                errs.push(format!("transform {id}: in {} != scored {} + errors {}", t.input, t.scored, t.errors));
+                errs.push(format!(
+                    "transform {id}: in {} != scored {} + errors {}",
+                    t.input, t.scored, t.errors
+                ));
             }
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
@@ -105,7 +108,10 @@ impl Summary {
             s += "\n";
         }
         if self.errors_to_stderr > 0 {
-            s += &format!("  {} error records written to stderr (no sink takes them)\n", self.errors_to_stderr);
+            s += &format!(
+                "  {} error records written to stderr (no sink takes them)\n",
+                self.errors_to_stderr
+            );
         }
         s
     }
@@ -147,7 +153,11 @@ struct Transform {
 pub fn is_anomaly(scored: &str) -> bool {
     scored
         .rfind("\"logsieve\":{\"cluster\":")
-        .and_then(|i| scored[i..].find(",\"anomaly\":").map(|j| scored[i + j + 11..].starts_with("true")))
+        .and_then(|i| {
+            scored[i..]
+                .find(",\"anomaly\":")
+                .map(|j| scored[i + j + 11..].starts_with("true"))
+        })
         .unwrap_or(false)
 }
 
@@ -171,38 +181,80 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
     let mut sinks = Vec::new();
     for (id, s) in &cfg.sinks {
         let (out, only): (Box<dyn Write>, bool) = match s {
-            SinkConfig::File { path, only_anomalies, .. } => {
+            SinkConfig::File {
+                path,
+                only_anomalies,
+                ..
+            } => {
                 if let Some(dir) = path.parent() {
-                    std::fs::create_dir_all(dir).with_context(|| format!("sink {id}: creating {}", dir.display()))?;
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("sink {id}: creating {}", dir.display()))?;
                 }
-                let f = std::fs::File::create(path).with_context(|| format!("sink {id}: creating {}", path.display()))?;
-                (Box::new(std::io::BufWriter::with_capacity(1 << 20, f)), *only_anomalies)
+                let f = std::fs::File::create(path)
+                    .with_context(|| format!("sink {id}: creating {}", path.display()))?;
+                (
+                    Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
+                    *only_anomalies,
+                )
             }
-            SinkConfig::Stdout { only_anomalies, .. } => {
-                (Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), *only_anomalies)
-            }
+            SinkConfig::Stdout { only_anomalies, .. } => (
+                Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::io::stdout(),
+                )),
+                *only_anomalies,
+            ),
         };
-        sinks.push(Sink { id: id.clone(), out, only_anomalies: only, stats: SinkStats::default() });
+        sinks.push(Sink {
+            id: id.clone(),
+            out,
+            only_anomalies: only,
+            stats: SinkStats::default(),
+        });
     }
     let takers = |output: &str| -> Vec<usize> {
-        cfg.sinks.values().enumerate().filter(|(_, s)| s.inputs().iter().any(|i| i == output)).map(|(n, _)| n).collect()
+        cfg.sinks
+            .values()
+            .enumerate()
+            .filter(|(_, s)| s.inputs().iter().any(|i| i == output))
+            .map(|(n, _)| n)
+            .collect()
     };
 
     // Transforms: one runtime per component file, one instance per transform.
     let mut runtimes: BTreeMap<Option<PathBuf>, Runtime> = BTreeMap::new();
     let mut transforms = Vec::new();
     for (id, t) in &cfg.transforms {
-        let TransformConfig::Logsieve { inputs, model, plugin, batch_size, top_features, emit_vector } = t;
+        let TransformConfig::Logsieve {
+            inputs,
+            model,
+            plugin,
+            batch_size,
+            top_features,
+            emit_vector,
+        } = t;
         if !runtimes.contains_key(plugin) {
             runtimes.insert(plugin.clone(), runtime::load(plugin.as_deref())?);
         }
         let rt = &runtimes[plugin];
-        let bytes = std::fs::read(model).with_context(|| format!("transform {id}: reading the model {}", model.display()))?;
-        let mut instance = runtime::instantiate_model(rt, &bytes, model, Options { top_features: *top_features, emit_vector: *emit_vector })
-            .with_context(|| format!("transform {id}: the model was refused"))?;
+        let bytes = std::fs::read(model)
+            .with_context(|| format!("transform {id}: reading the model {}", model.display()))?;
+        let mut instance = runtime::instantiate_model(
+            rt,
+            &bytes,
+            model,
+            Options {
+                top_features: *top_features,
+                emit_vector: *emit_vector,
+            },
+        )
+        .with_context(|| format!("transform {id}: the model was refused"))?;
         let info = instance.info()?;
         if info.n_clusters == 0 {
-            bail!("transform {id}: {} holds only a spec; train it first with `logsieve train`", model.display());
+            bail!(
+                "transform {id}: {} holds only a spec; train it first with `logsieve train`",
+                model.display()
+            );
         }
         let errors_to = takers(&format!("{id}{ERRORS_SUFFIX}"));
         if errors_to.is_empty() && !quiet {
@@ -213,22 +265,34 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
             inputs: inputs.clone(),
             instance,
             batch_size: *batch_size,
-            stats: TransformStats { model: info.id, ..Default::default() },
+            stats: TransformStats {
+                model: info.id,
+                ..Default::default()
+            },
             scored_to: takers(id),
             errors_to,
         });
     }
 
     let mut stderr = std::io::stderr().lock();
-    let chunk = transforms.iter().map(|t| t.batch_size).max().unwrap_or(1000);
+    let chunk = transforms
+        .iter()
+        .map(|t| t.batch_size)
+        .max()
+        .unwrap_or(1000);
     for (sid, source) in &cfg.sources {
-        let mine: Vec<usize> = (0..transforms.len()).filter(|&i| transforms[i].inputs.iter().any(|x| x == sid)).collect();
+        let mine: Vec<usize> = (0..transforms.len())
+            .filter(|&i| transforms[i].inputs.iter().any(|x| x == sid))
+            .collect();
         let reader = match source {
             SourceConfig::File { path, format } => {
-                let paths = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
+                let paths = logsieve_readers::expand_inputs(&path.to_vec())
+                    .with_context(|| format!("source {sid}"))?;
                 Reader::open(paths, format.parse::<Format>().map_err(anyhow::Error::msg)?)
             }
-            SourceConfig::Stdin { format } => Reader::stdin(format.parse::<Format>().map_err(anyhow::Error::msg)?),
+            SourceConfig::Stdin { format } => {
+                Reader::stdin(format.parse::<Format>().map_err(anyhow::Error::msg)?)
+            }
         };
         let stats = summary.sources.entry(sid.clone()).or_default();
         let mut items: Vec<Item> = Vec::with_capacity(chunk);
@@ -242,12 +306,20 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
             stats.read += items.len() as u64;
             stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
             for &ti in &mine {
-                process(&mut transforms[ti], &items, &mut sinks, &mut stderr, &mut summary.errors_to_stderr)?;
+                process(
+                    &mut transforms[ti],
+                    &items,
+                    &mut sinks,
+                    &mut stderr,
+                    &mut summary.errors_to_stderr,
+                )?;
             }
         }
     }
     for s in &mut sinks {
-        s.out.flush().with_context(|| format!("sink {}: flushing", s.id))?;
+        s.out
+            .flush()
+            .with_context(|| format!("sink {}: flushing", s.id))?;
     }
     for t in transforms {
         summary.transforms.insert(t.id, t.stats);
@@ -276,15 +348,25 @@ fn process(
                     events.push(text.clone());
                     owners.push(item);
                 }
-                Err(e) => write_error(t, sinks, stderr, to_stderr, item, e.reason, &e.detail, &e.raw)?,
+                Err(e) => write_error(
+                    t, sinks, stderr, to_stderr, item, e.reason, &e.detail, &e.raw,
+                )?,
             }
         }
         if events.is_empty() {
             continue;
         }
-        let outcomes = t.instance.score_batch(&events).with_context(|| format!("transform {}: the component failed", t.id))?;
+        let outcomes = t
+            .instance
+            .score_batch(&events)
+            .with_context(|| format!("transform {}: the component failed", t.id))?;
         if outcomes.len() != events.len() {
-            bail!("transform {}: the component returned {} outcomes for {} events", t.id, outcomes.len(), events.len());
+            bail!(
+                "transform {}: the component returned {} outcomes for {} events",
+                t.id,
+                outcomes.len(),
+                events.len()
+            );
         }
         for ((outcome, item), raw) in outcomes.into_iter().zip(owners).zip(&events) {
             match outcome {
@@ -296,7 +378,9 @@ fn process(
                         sinks[s].write(&scored, false, anomaly)?;
                     }
                 }
-                Err(e) => write_error(t, sinks, stderr, to_stderr, item, &e.reason, &e.detail, raw)?,
+                Err(e) => {
+                    write_error(t, sinks, stderr, to_stderr, item, &e.reason, &e.detail, raw)?
+                }
             }
         }
     }
@@ -314,7 +398,14 @@ fn write_error(
     detail: &str,
     raw: &str,
 ) -> Result<()> {
-    let rec = ErrorRecord { reason, detail, transform: &t.id, file: &item.origin.file, line: item.origin.line, event: raw };
+    let rec = ErrorRecord {
+        reason,
+        detail,
+        transform: &t.id,
+        file: &item.origin.file,
+        line: item.origin.line,
+        event: raw,
+    };
     let line = serde_json::to_string(&rec)?;
     t.stats.errors += 1;
     if t.errors_to.is_empty() {
