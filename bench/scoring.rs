@@ -13,7 +13,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Runtime};
+use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Outcome, Runtime};
 use logsieve_plugin::Scorer;
 
 const MIN_TIME: Duration = Duration::from_secs(2);
@@ -51,14 +51,7 @@ fn main() {
         bytes / events.len()
     );
 
-    let mut native = Scorer::new(
-        &model,
-        logsieve_plugin::Options {
-            top_features: 3,
-            emit_vector: false,
-        },
-    )
-    .unwrap();
+    let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
     let mut out = String::with_capacity(1 << 20);
     let native_rate = measure("native (plugin as a Rust library)", events.len(), || {
         let mut total = 0;
@@ -71,39 +64,24 @@ fn main() {
     });
 
     let rt = Runtime::new(EMBEDDED_COMPONENT, None).unwrap();
-    let mut inst = rt
-        .instantiate(
-            &model,
-            Options {
-                top_features: 3,
-                emit_vector: false,
-            },
-        )
-        .unwrap()
-        .unwrap();
+    let mut inst = rt.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
     let mut wasm_rate = 0.0;
     for batch in [100, 1000, 10_000] {
-        let r = measure(
-            &format!("component (wasmtime, batches of {batch})"),
-            events.len(),
-            || {
-                let mut total = 0;
-                for chunk in events.chunks(batch) {
-                    for o in inst.score_batch(chunk).unwrap() {
-                        total += o.unwrap().len();
-                    }
+        let r = measure(&format!("component (wasmtime, batches of {batch})"), events.len(), || {
+            let mut total = 0;
+            for chunk in events.chunks(batch) {
+                for o in inst.score_batch(chunk).unwrap().outcomes {
+                    let Outcome::Scored(text) = o else { panic!("every event scores") };
+                    total += text.len();
                 }
-                total
-            },
-        );
+            }
+            total
+        });
         if batch == 1000 {
             wasm_rate = r;
         }
     }
-    println!(
-        "component vs native at batches of 1000 (best passes): {:.2}x slower",
-        native_rate / wasm_rate
-    );
+    println!("component vs native at batches of 1000 (best passes): {:.2}x slower", native_rate / wasm_rate);
 
     // Start-up: compile once into a cache, then load precompiled + instantiate.
     let cache = std::env::temp_dir().join(format!("logsieve-bench-cache-{}", std::process::id()));
@@ -115,16 +93,7 @@ fn main() {
     for _ in 0..20 {
         let t = Instant::now();
         let warm = Runtime::new(EMBEDDED_COMPONENT, Some(&cache)).unwrap();
-        let inst = warm
-            .instantiate(
-                &model,
-                Options {
-                    top_features: 3,
-                    emit_vector: false,
-                },
-            )
-            .unwrap()
-            .unwrap();
+        let inst = warm.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
         best = best.min(t.elapsed().as_secs_f64() * 1e3);
         drop(inst);
     }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use logsieve::runtime::{EMBEDDED_COMPONENT, ModelError, Options, Runtime};
+use logsieve::runtime::{EMBEDDED_COMPONENT, Extracted, ModelError, Options, Outcome, Runtime};
 use logsieve_artifact::{Model, decode, encode, encode_unvalidated};
 use logsieve_plugin::Scorer;
 
@@ -11,23 +11,13 @@ fn runtime() -> Runtime {
     Runtime::new(EMBEDDED_COMPONENT, None).expect("the embedded component compiles")
 }
 
-const OPTS: Options = Options {
-    top_features: 3,
-    emit_vector: false,
-};
+const OPTS: Options = Options { top_features: 3, emit_vector: false };
 
 #[test]
 fn the_component_imports_nothing_and_exports_the_contract() {
     let rt = runtime();
-    assert_eq!(
-        rt.imports(),
-        Vec::<String>::new(),
-        "the component must not import anything (no WASI)"
-    );
-    assert_eq!(
-        rt.exports(),
-        vec!["logsieve:transform/scoring@0.1.0".to_string()]
-    );
+    assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
+    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.2.0".to_string()]);
 }
 
 /// Bad events of every kind the scorer must report, each with its reason.
@@ -57,22 +47,18 @@ fn native_and_wasm_outputs_are_identical_byte_for_byte() {
     let bad = bad_events();
     events.extend(bad.iter().map(|(e, _)| e.clone()));
 
-    let mut native = Scorer::new(
-        &model,
-        logsieve_plugin::Options {
-            top_features: 3,
-            emit_vector: false,
-        },
-    )
-    .unwrap();
+    let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
     let rt = runtime();
-    let mut inst = rt
-        .instantiate(&model, OPTS)
-        .unwrap()
-        .expect("the model loads");
+    let mut inst = rt.instantiate(&model, OPTS).unwrap().expect("the model loads");
     let mut wasm = Vec::new();
     for chunk in events.chunks(1000) {
-        wasm.extend(inst.score_batch(chunk).unwrap());
+        let batch = inst.score_batch(chunk).unwrap();
+        assert!(batch.emitted.is_empty(), "a per-event model emits no aggregates");
+        wasm.extend(batch.outcomes.into_iter().map(|o| match o {
+            Outcome::Scored(s) => Ok(s),
+            Outcome::Failed(e) => Err(e),
+            other => panic!("a per-event model without filters only scores or fails: {other:?}"),
+        }));
     }
     assert_eq!(wasm.len(), events.len());
     let mut scored = 0;
@@ -82,10 +68,7 @@ fn native_and_wasm_outputs_are_identical_byte_for_byte() {
                 assert_eq!(&n, w, "event {i} differs");
                 // The output is the original event plus one key.
                 let orig = event.trim_end();
-                assert!(
-                    n.starts_with(&orig[..orig.len() - 1]),
-                    "event {i}: output does not start with the event"
-                );
+                assert!(n.starts_with(&orig[..orig.len() - 1]), "event {i}: output does not start with the event");
                 let v: serde_json::Value = serde_json::from_str(&n).unwrap();
                 assert!(v["logsieve"]["cluster"].is_u64());
                 scored += 1;
@@ -111,19 +94,15 @@ fn extraction_works_on_a_spec_only_model_and_scoring_does_not() {
     let spec_only = encode(&Model { spec, fitted: None }).unwrap();
     let rt = runtime();
     let mut inst = rt.instantiate(&spec_only, OPTS).unwrap().unwrap();
-    let out = inst
-        .extract_batch(&[
-            "{\"duration\":1.0,\"orig_bytes\":\"x\"}".into(),
-            "{\"duration\":0}".into(),
-        ])
-        .unwrap();
-    assert_eq!(out[0].as_ref().unwrap_err().reason, "wrong_type");
-    let vals = out[1].as_ref().unwrap();
+    let out =
+        inst.extract_batch(&["{\"duration\":1.0,\"orig_bytes\":\"x\"}".into(), "{\"duration\":0}".into()]).unwrap();
+    assert!(matches!(&out.outcomes[0], Extracted::Failed(e) if e.reason == "wrong_type"));
+    let Extracted::Features(vals) = &out.outcomes[1] else { panic!("{:?}", out.outcomes[1]) };
     assert_eq!(vals.len(), 7);
     assert!(matches!(vals[0], logsieve::runtime::FeatureValue::Number(x) if x == 0.0));
     assert!(matches!(vals[1], logsieve::runtime::FeatureValue::Missing));
     let s = inst.score_batch(&["{}".into()]).unwrap();
-    assert_eq!(s[0].as_ref().unwrap_err().reason, "not_fitted");
+    assert!(matches!(&s.outcomes[0], Outcome::Failed(e) if e.reason == "not_fitted"));
 }
 
 #[test]
@@ -138,10 +117,7 @@ fn bad_models_are_refused_with_typed_errors() {
     };
     // Truncated at several offsets.
     for cut in [1, 10, good.len() / 2, good.len() - 1] {
-        assert!(
-            matches!(refuse(&good[..cut]), ModelError::Truncated(_)),
-            "cut at {cut}"
-        );
+        assert!(matches!(refuse(&good[..cut]), ModelError::Truncated(_)), "cut at {cut}");
     }
     assert!(matches!(refuse(&[]), ModelError::Truncated(_)));
     // Foreign.
@@ -159,10 +135,7 @@ fn bad_models_are_refused_with_typed_errors() {
     assert!(matches!(refuse(&long), ModelError::Corrupted(_)));
     // A newer format version: the envelope's `version` value 1 -> 99.
     let key = b"\xa7version\x01";
-    let at = good
-        .windows(key.len())
-        .position(|w| w == key)
-        .expect("the envelope has a version key");
+    let at = good.windows(key.len()).position(|w| w == key).expect("the envelope has a version key");
     let mut newer = good.clone();
     newer[at + key.len() - 1] = 99;
     match refuse(&newer) {
@@ -182,8 +155,5 @@ fn bad_models_are_refused_with_typed_errors() {
     let mut inst = rt.instantiate(&good, OPTS).unwrap().unwrap();
     let info = inst.info().unwrap();
     assert_eq!(info.id, decode(&good).unwrap().id);
-    assert_eq!(
-        (info.kind.as_str(), info.dimension, info.n_clusters),
-        ("kmeans", 7, 7)
-    );
+    assert_eq!((info.kind.as_str(), info.dimension, info.n_clusters), ("kmeans", 7, 7));
 }

@@ -10,10 +10,7 @@ use std::process::{Command, Output};
 fn logsieve(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
         .args(args)
-        .env(
-            "LOGSIEVE_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"),
-        )
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .output()
         .expect("running logsieve");
     out
@@ -31,11 +28,7 @@ fn ok(args: &[&str]) -> Output {
 }
 
 fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .lines()
-        .map(str::to_string)
-        .collect()
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).lines().map(str::to_string).collect()
 }
 
 fn train(dir: &Path) -> PathBuf {
@@ -108,20 +101,11 @@ path = "out/errors.ndjson"
     )
     .unwrap();
     let summary_path = dir.join("summary.json");
-    let out = ok(&[
-        "run",
-        pipeline.to_str().unwrap(),
-        "--summary-json",
-        summary_path.to_str().unwrap(),
-    ]);
+    let out = ok(&["run", pipeline.to_str().unwrap(), "--summary-json", summary_path.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("transform score:"),
-        "the run prints a summary: {stderr}"
-    );
+    assert!(stderr.contains("transform score:"), "the run prints a summary: {stderr}");
 
-    let summary: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
     let t = &summary["transforms"]["score"];
     let (input, scored, errors, anomalies) = (
         t["in"].as_u64().unwrap(),
@@ -133,10 +117,7 @@ path = "out/errors.ndjson"
     assert_eq!(input, n_in, "every event read reaches the transform");
     assert_eq!(input, scored + errors, "in = scored + errors");
     assert_eq!(errors, 4, "exactly the four malformed lines fail");
-    assert_eq!(
-        summary["sources"]["day2"]["read"].as_u64().unwrap(),
-        day2.len() as u64
-    );
+    assert_eq!(summary["sources"]["day2"]["read"].as_u64().unwrap(), day2.len() as u64);
 
     // The sinks hold exactly those events.
     let scored_lines = lines(&dir.join("out/scored.ndjson"));
@@ -145,20 +126,11 @@ path = "out/errors.ndjson"
     assert_eq!(scored_lines.len() as u64, scored);
     assert_eq!(anomaly_lines.len() as u64, anomalies);
     assert_eq!(error_lines.len() as u64, errors);
-    assert!(
-        anomalies > 0 && anomalies < scored / 5,
-        "some, not most, events are anomalous: {anomalies} of {scored}"
-    );
+    assert!(anomalies > 0 && anomalies < scored / 5, "some, not most, events are anomalous: {anomalies} of {scored}");
 
     // Every scored line is the original event plus the `logsieve` object.
-    let originals: Vec<&String> = day2
-        .iter()
-        .chain(
-            extra
-                .iter()
-                .filter(|e| !e.starts_with("not") && !e.starts_with('[')),
-        )
-        .collect();
+    let originals: Vec<&String> =
+        day2.iter().chain(extra.iter().filter(|e| !e.starts_with("not") && !e.starts_with('['))).collect();
     let originals: Vec<&String> = originals
         .into_iter()
         .filter(|e| serde_json::from_str::<serde_json::Value>(e).is_ok() && !e.contains("\"slow\""))
@@ -167,41 +139,22 @@ path = "out/errors.ndjson"
     let model_id = t["model"].as_str().unwrap();
     for (orig, line) in originals.iter().zip(&scored_lines) {
         let head = &orig[..orig.len() - 1];
-        assert!(
-            line.starts_with(head),
-            "scored line does not start with its event:\n{orig}\n{line}"
-        );
+        assert!(line.starts_with(head), "scored line does not start with its event:\n{orig}\n{line}");
         let tail = &line[head.len()..];
-        assert!(
-            tail.starts_with(",\"logsieve\":{") && tail.ends_with("}}"),
-            "unexpected tail: {tail}"
-        );
+        assert!(tail.starts_with(",\"logsieve\":{") && tail.ends_with("}}"), "unexpected tail: {tail}");
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         let o: serde_json::Value = serde_json::from_str(orig).unwrap();
         let (vo, oo) = (v.as_object().unwrap(), o.as_object().unwrap());
         assert_eq!(vo.len(), oo.len() + 1);
         let ls = &v["logsieve"];
         assert_eq!(ls["model"], model_id);
-        let (d, th, sc) = (
-            ls["distance"].as_f64().unwrap(),
-            ls["threshold"].as_f64().unwrap(),
-            ls["score"].as_f64().unwrap(),
-        );
+        let (d, th, sc) =
+            (ls["distance"].as_f64().unwrap(), ls["threshold"].as_f64().unwrap(), ls["score"].as_f64().unwrap());
         assert!((sc - d / th).abs() <= 1e-12 * sc.max(1.0));
-        let reasons: Vec<&str> = ls["reasons"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r.as_str().unwrap())
-            .collect();
+        let reasons: Vec<&str> = ls["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
         assert_eq!(ls["anomaly"].as_bool().unwrap(), !reasons.is_empty());
         assert_eq!(reasons.contains(&"far_from_centroid"), d > th);
-        let shares: f64 = ls["top_features"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["share"].as_f64().unwrap())
-            .sum();
+        let shares: f64 = ls["top_features"].as_array().unwrap().iter().map(|f| f["share"].as_f64().unwrap()).sum();
         assert!(shares <= 1.0 + 1e-9);
     }
 
@@ -213,30 +166,14 @@ path = "out/errors.ndjson"
             assert!(!v["detail"].as_str().unwrap().is_empty());
             assert!(v["file"].as_str().unwrap().ends_with("extra.ndjson"));
             // The event's text as read (the NDJSON reader trims the line).
-            assert!(
-                extra
-                    .iter()
-                    .any(|e| e.trim() == v["event"].as_str().unwrap())
-            );
+            assert!(extra.iter().any(|e| e.trim() == v["event"].as_str().unwrap()));
             v["reason"].as_str().unwrap().to_string()
         })
         .collect();
-    assert_eq!(
-        reasons,
-        [
-            "invalid_json",
-            "invalid_json",
-            "not_an_object",
-            "wrong_type"
-        ]
-    );
+    assert_eq!(reasons, ["invalid_json", "invalid_json", "not_an_object", "wrong_type"]);
     let lines_at: Vec<u64> = error_lines
         .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
-                .as_u64()
-                .unwrap()
-        })
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["line"].as_u64().unwrap())
         .collect();
     assert_eq!(lines_at, [11, 21, 31, 41]);
 }
@@ -245,14 +182,10 @@ path = "out/errors.ndjson"
 fn a_zeek_row_with_missing_columns_goes_to_the_errors_output() {
     let dir = common::tempdir("e2e-tsv");
     let model = train(&dir);
-    let src = common::shared()
-        .join("data/zeek/rita-missing-host/2024-04-20/conn.00:00:00-01:00:00.log.gz");
+    let src = common::shared().join("data/zeek/rita-missing-host/2024-04-20/conn.00:00:00-01:00:00.log.gz");
     let mut text = String::new();
-    std::io::Read::read_to_string(
-        &mut flate2::read::GzDecoder::new(std::fs::File::open(&src).unwrap()),
-        &mut text,
-    )
-    .unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(std::fs::File::open(&src).unwrap()), &mut text)
+        .unwrap();
     let mut rows: Vec<&str> = text.lines().collect();
     let data_rows = rows.iter().filter(|l| !l.starts_with('#')).count();
     let first_data = rows.iter().position(|l| !l.starts_with('#')).unwrap();
@@ -283,36 +216,22 @@ fn configuration_mistakes_are_named() {
     std::fs::write(&p, "[sources.a]\ntype = \"file\"\npath = \"x\"\nformatt = \"csv\"\n[sinks.s]\ntype = \"stdout\"\ninputs = [\"t\"]\n").unwrap();
     let out = logsieve(&["run", p.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("formatt"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("formatt"), "{}", String::from_utf8_lossy(&out.stderr));
 
-    std::fs::write(&p, "[sources.a]\ntype = \"file\"\npath = \"x\"\n[sinks.s]\ntype = \"stdout\"\ninputs = [\"a\", \"nope\"]\n").unwrap();
+    std::fs::write(
+        &p,
+        "[sources.a]\ntype = \"file\"\npath = \"x\"\n[sinks.s]\ntype = \"stdout\"\ninputs = [\"a\", \"nope\"]\n",
+    )
+    .unwrap();
     let err = String::from_utf8_lossy(&logsieve(&["run", p.to_str().unwrap()]).stderr).to_string();
-    assert!(
-        err.contains("'a' is not a transform output") && err.contains("it is a source"),
-        "{err}"
-    );
-    assert!(
-        err.contains("'nope' is not a transform output"),
-        "all problems are listed: {err}"
-    );
+    assert!(err.contains("'a' is not a transform output") && err.contains("it is a source"), "{err}");
+    assert!(err.contains("'nope' is not a transform output"), "all problems are listed: {err}");
 
     let spec = dir.join("spec.toml");
-    std::fs::write(&spec, "[model]\nn_clusters = 0\nn_clustres = 3\n[[features]]\nfield = \"x\"\ntype = \"numeric\"\n").unwrap();
+    std::fs::write(&spec, "[model]\nn_clusters = 0\nn_clustres = 3\n[[features]]\nfield = \"x\"\ntype = \"numeric\"\n")
+        .unwrap();
     let err = String::from_utf8_lossy(
-        &logsieve(&[
-            "train",
-            "--spec",
-            spec.to_str().unwrap(),
-            "--input",
-            "x",
-            "--out",
-            "y",
-        ])
-        .stderr,
+        &logsieve(&["train", "--spec", spec.to_str().unwrap(), "--input", "x", "--out", "y"]).stderr,
     )
     .to_string();
     assert!(err.contains("n_clustres"), "{err}");
@@ -332,10 +251,7 @@ fn a_bad_model_is_refused_before_any_event_is_read() {
     let out = logsieve(&["run", dir.join("p.toml").to_str().unwrap()]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("cut.msgpack") && err.contains("truncated"),
-        "{err}"
-    );
+    assert!(err.contains("cut.msgpack") && err.contains("truncated"), "{err}");
 
     let out = logsieve(&["inspect", dir.join("cut.msgpack").to_str().unwrap()]);
     assert!(!out.status.success());
@@ -347,31 +263,15 @@ fn inspect_describes_the_model_and_component_writes_the_wasm() {
     let dir = common::tempdir("e2e-inspect");
     let model = train(&dir);
     let text = String::from_utf8(ok(&["inspect", model.to_str().unwrap()]).stdout).unwrap();
-    for want in [
-        "kind kmeans",
-        "n_clusters 7",
-        "scaling zscore",
-        "orig_bytes",
-        "clusters:",
-        "distinguished by",
-    ] {
-        assert!(
-            text.contains(want),
-            "inspect output lacks {want:?}:\n{text}"
-        );
+    for want in ["kind kmeans", "n_clusters 7", "scaling zscore", "orig_bytes", "clusters:", "distinguished by"] {
+        assert!(text.contains(want), "inspect output lacks {want:?}:\n{text}");
     }
     let json: serde_json::Value =
-        serde_json::from_slice(&ok(&["inspect", "--json", model.to_str().unwrap()]).stdout)
-            .unwrap();
+        serde_json::from_slice(&ok(&["inspect", "--json", model.to_str().unwrap()]).stdout).unwrap();
     let clusters = json["model"]["fitted"]["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), 7);
     let total: u64 = clusters.iter().map(|c| c["size"].as_u64().unwrap()).sum();
-    assert_eq!(
-        total,
-        json["model"]["fitted"]["training"]["rows"]
-            .as_u64()
-            .unwrap()
-    );
+    assert_eq!(total, json["model"]["fitted"]["training"]["rows"].as_u64().unwrap());
     assert_eq!(json["traits"].as_array().unwrap().len(), 7);
 
     let wasm = dir.join("logsieve.wasm");

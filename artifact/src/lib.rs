@@ -19,6 +19,7 @@ pub use codec::{
 };
 pub use model::{Cluster, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
-    FeatureKind, FeatureSpec, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams,
-    ScoringParams,
+    AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, InputParams, Literal,
+    Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams, Unmatched, parse_duration,
+    parse_utc_offset,
 };

@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
 });
 
 use exports::logsieve::transform::scoring as wit;
-pub use wit::{EventError, FeatureValue, ModelError, ModelInfo, Options};
+pub use wit::{EventError, Extracted, ExtractedBatch, FeatureValue, ModelError, ModelInfo, Options, Outcome, ScoredBatch, StateStats};
 
 /// The component this binary was built with.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/logsieve.wasm"));
@@ -196,24 +196,39 @@ impl Instance {
         Ok(s.call_info(&mut self.store, handle)?)
     }
 
-    /// Score a batch: one outcome per event.
-    pub fn score_batch(
-        &mut self,
-        events: &[String],
-    ) -> Result<Vec<std::result::Result<String, EventError>>> {
+    /// Score a batch: one outcome per event, plus aggregates emitted.
+    pub fn score_batch(&mut self, events: &[String]) -> Result<ScoredBatch> {
         let handle = self.handle;
         let s = self.bindings.logsieve_transform_scoring().scorer();
         Ok(s.call_score_batch(&mut self.store, handle, events)?)
     }
 
-    /// Extract features of a batch: one outcome per event.
-    pub fn extract_batch(
-        &mut self,
-        events: &[String],
-    ) -> Result<Vec<std::result::Result<Vec<FeatureValue>, EventError>>> {
+    /// End of input: aggregates of the windows still open, scored.
+    pub fn flush(&mut self) -> Result<Vec<std::result::Result<String, EventError>>> {
+        let handle = self.handle;
+        let s = self.bindings.logsieve_transform_scoring().scorer();
+        Ok(s.call_flush(&mut self.store, handle)?)
+    }
+
+    /// Extract features of a batch.
+    pub fn extract_batch(&mut self, events: &[String]) -> Result<ExtractedBatch> {
         let handle = self.handle;
         let s = self.bindings.logsieve_transform_scoring().scorer();
         Ok(s.call_extract_batch(&mut self.store, handle, events)?)
+    }
+
+    /// End of input for extraction.
+    pub fn flush_extract(&mut self) -> Result<Vec<std::result::Result<Vec<FeatureValue>, EventError>>> {
+        let handle = self.handle;
+        let s = self.bindings.logsieve_transform_scoring().scorer();
+        Ok(s.call_flush_extract(&mut self.store, handle)?)
+    }
+
+    /// Window counters.
+    pub fn stats(&mut self) -> Result<StateStats> {
+        let handle = self.handle;
+        let s = self.bindings.logsieve_transform_scoring().scorer();
+        Ok(s.call_stats(&mut self.store, handle)?)
     }
 }
 

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 
 use logsieve_artifact::DecodeError;
 
+use crate::scorer::{Extracted, Outcome};
 use crate::{EventError, FeatureValue, Options, Scorer};
 
 wit_bindgen::generate!({
@@ -66,36 +67,64 @@ impl wit::GuestScorer for ScorerResource {
         }
     }
 
-    fn score_batch(&self, events: Vec<String>) -> Vec<Result<String, wit::EventError>> {
-        let mut s = self.0.borrow_mut();
-        events
-            .iter()
-            .map(|e| s.score(e).map_err(event_error))
-            .collect()
+    fn score_batch(&self, events: Vec<String>) -> wit::ScoredBatch {
+        let b = self.0.borrow_mut().score_batch(&events);
+        wit::ScoredBatch {
+            outcomes: b
+                .outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Outcome::Scored(s) => wit::Outcome::Scored(s),
+                    Outcome::Passed => wit::Outcome::Passed,
+                    Outcome::Dropped => wit::Outcome::Dropped,
+                    Outcome::Absorbed => wit::Outcome::Absorbed,
+                    Outcome::Failed(e) => wit::Outcome::Failed(event_error(e)),
+                })
+                .collect(),
+            emitted: b.emitted.into_iter().map(|r| r.map_err(event_error)).collect(),
+        }
     }
 
-    fn extract_batch(
-        &self,
-        events: Vec<String>,
-    ) -> Vec<Result<Vec<wit::FeatureValue>, wit::EventError>> {
-        let s = self.0.borrow();
-        events
-            .iter()
-            .map(|e| {
-                s.extract(e)
-                    .map(|vals| {
-                        vals.into_iter()
-                            .map(|v| match v {
-                                FeatureValue::Number(x) => wit::FeatureValue::Number(x),
-                                FeatureValue::Category(c) => wit::FeatureValue::Category(c),
-                                FeatureValue::Missing => wit::FeatureValue::Missing,
-                            })
-                            .collect()
-                    })
-                    .map_err(event_error)
-            })
-            .collect()
+    fn flush(&self) -> Vec<Result<String, wit::EventError>> {
+        self.0.borrow_mut().flush().into_iter().map(|r| r.map_err(event_error)).collect()
     }
+
+    fn extract_batch(&self, events: Vec<String>) -> wit::ExtractedBatch {
+        let b = self.0.borrow_mut().extract_batch(&events);
+        wit::ExtractedBatch {
+            outcomes: b
+                .outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Extracted::Features(v) => wit::Extracted::Features(values(v)),
+                    Extracted::Passed => wit::Extracted::Passed,
+                    Extracted::Dropped => wit::Extracted::Dropped,
+                    Extracted::Absorbed => wit::Extracted::Absorbed,
+                    Extracted::Failed(e) => wit::Extracted::Failed(event_error(e)),
+                })
+                .collect(),
+            emitted: b.emitted.into_iter().map(|r| r.map(values).map_err(event_error)).collect(),
+        }
+    }
+
+    fn flush_extract(&self) -> Vec<Result<Vec<wit::FeatureValue>, wit::EventError>> {
+        self.0.borrow_mut().flush_extract().into_iter().map(|r| r.map(values).map_err(event_error)).collect()
+    }
+
+    fn stats(&self) -> wit::StateStats {
+        let s = self.0.borrow().stats();
+        wit::StateStats { open_windows: s.open_windows, emitted: s.emitted, evicted: s.evicted, late: s.late }
+    }
+}
+
+fn values(v: Vec<FeatureValue>) -> Vec<wit::FeatureValue> {
+    v.into_iter()
+        .map(|v| match v {
+            FeatureValue::Number(x) => wit::FeatureValue::Number(x),
+            FeatureValue::Category(c) => wit::FeatureValue::Category(c),
+            FeatureValue::Missing => wit::FeatureValue::Missing,
+        })
+        .collect()
 }
 
 export!(Component);

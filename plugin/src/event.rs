@@ -57,30 +57,114 @@ pub enum Scalar<'a> {
     Composite(&'static str),
 }
 
-/// The fields an extractor wants, in slot order.
+/// Why a value could not be read as a number or a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Coerce {
+    /// The value is of a type that cannot be coerced (`"an array"`, `"the string \"abc\""`).
+    WrongType(String),
+}
+
+impl<'a> Scalar<'a> {
+    /// The value as a number: a JSON number; a boolean as 1/0; a string that
+    /// parses as a number (which may be non-finite: callers check). `null`
+    /// is `Ok(None)`.
+    pub fn as_number(&self) -> Result<Option<f64>, Coerce> {
+        match self {
+            Scalar::Null => Ok(None),
+            Scalar::Number(x) => Ok(Some(*x)),
+            Scalar::Bool(b) => Ok(Some(f64::from(u8::from(*b)))),
+            Scalar::Str(s) => s
+                .trim()
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| Coerce::WrongType(format!("the string {:?}", clip(s)))),
+            Scalar::Composite(kind) => Err(Coerce::WrongType((*kind).to_string())),
+        }
+    }
+
+    /// The value as category text: a string as is; a number as its shortest
+    /// text (`22`, not `22.0`); a boolean as `true`/`false`. `null` is `Ok(None)`.
+    pub fn as_text(&self) -> Result<Option<Cow<'_, str>>, Coerce> {
+        match self {
+            Scalar::Null => Ok(None),
+            Scalar::Str(s) => Ok(Some(Cow::Borrowed(s.as_ref()))),
+            Scalar::Number(x) => Ok(Some(Cow::Owned(number_text(*x)))),
+            Scalar::Bool(b) => Ok(Some(Cow::Borrowed(if *b { "true" } else { "false" }))),
+            Scalar::Composite(kind) => Err(Coerce::WrongType((*kind).to_string())),
+        }
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Scalar<'static> {
+        match self {
+            Scalar::Null => Scalar::Null,
+            Scalar::Bool(b) => Scalar::Bool(b),
+            Scalar::Number(x) => Scalar::Number(x),
+            Scalar::Str(s) => Scalar::Str(Cow::Owned(s.into_owned())),
+            Scalar::Composite(k) => Scalar::Composite(k),
+        }
+    }
+}
+
+/// A number's category text: integers without a fraction, others shortest.
+pub fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        let mut b = ryu::Buffer::new();
+        b.format(x).to_string()
+    }
+}
+
+fn clip(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// The fields an extractor wants: slot i is read from `names[i]`, or from
+/// any alias of it.
 #[derive(Debug, Clone)]
 pub struct FieldTable {
-    names: Vec<String>,
+    /// (key as it appears in events, slot)
+    entries: Vec<(String, usize)>,
+    slots: usize,
 }
 
 impl FieldTable {
     /// A table of field names; slot i is `names[i]`.
     pub fn new(names: Vec<String>) -> Self {
-        FieldTable { names }
+        let slots = names.len();
+        FieldTable { entries: names.into_iter().enumerate().map(|(i, n)| (n, i)).collect(), slots }
+    }
+
+    /// A table where each name may also appear under its aliases
+    /// (`"id.orig_h" = ["id_orig_h"]`).
+    pub fn with_aliases(names: Vec<String>, aliases: &std::collections::BTreeMap<String, Vec<String>>) -> Self {
+        let mut t = Self::new(names);
+        for i in 0..t.slots {
+            if let Some(alts) = aliases.get(&t.entries[i].0) {
+                for a in alts {
+                    t.entries.push((a.clone(), i));
+                }
+            }
+        }
+        t
     }
 
     /// Number of slots.
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.slots
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.slots == 0
     }
 
     fn slot(&self, key: &str) -> Option<usize> {
-        self.names.iter().position(|n| n == key)
+        self.entries.iter().find(|(n, _)| n == key).map(|(_, i)| *i)
     }
 }
 

@@ -23,7 +23,8 @@ use std::collections::HashMap;
 
 use logsieve_artifact::{FeatureKind, FeatureSpec, FeatureState, Fitted, Missing, ModelSpec};
 
-use crate::event::{EventError, FieldTable, Scalar};
+pub use crate::event::number_text;
+use crate::event::{Coerce, EventError, FieldTable, Scalar};
 
 /// The category a missing value becomes under `missing = "category"`.
 pub const MISSING_CATEGORY: &str = "missing";
@@ -46,75 +47,26 @@ pub fn field_table(spec: &ModelSpec) -> FieldTable {
 
 /// Coerce a numeric feature's field (transform applied). `Ok(None)` is missing.
 pub fn numeric(spec: &FeatureSpec, v: Option<&Scalar>) -> Result<Option<f64>, EventError> {
-    let x = match v {
-        None | Some(Scalar::Null) => return Ok(None),
-        Some(Scalar::Number(x)) => *x,
-        Some(Scalar::Bool(b)) => f64::from(u8::from(*b)),
-        Some(Scalar::Str(s)) => s.trim().parse::<f64>().map_err(|_| {
-            EventError::new(
-                "wrong_type",
-                format!(
-                    "field '{}' should be a number, got the string {:?}",
-                    spec.field,
-                    clip(s)
-                ),
-            )
-        })?,
-        Some(Scalar::Composite(kind)) => {
-            return Err(EventError::new(
-                "wrong_type",
-                format!("field '{}' should be a number, got {kind}", spec.field),
-            ));
-        }
+    let Some(x) = v.map(Scalar::as_number).transpose().map_err(|Coerce::WrongType(got)| {
+        EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
+    })?.flatten() else {
+        return Ok(None);
     };
     let y = if spec.log1p { libm::log1p(x) } else { x };
     if !y.is_finite() {
-        let what = if spec.log1p {
-            format!("log1p({x})")
-        } else {
-            format!("{x}")
-        };
-        return Err(EventError::new(
-            "non_finite",
-            format!("field '{}': {what} is not a finite number", spec.field),
-        ));
+        let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
+        return Err(EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field)));
     }
     Ok(Some(y))
 }
 
 /// Coerce a categorical feature's field to text. `Ok(None)` is missing.
-pub fn category<'a>(
-    spec: &FeatureSpec,
-    v: Option<&'a Scalar<'a>>,
-) -> Result<Option<Cow<'a, str>>, EventError> {
-    Ok(match v {
-        None | Some(Scalar::Null) => None,
-        Some(Scalar::Str(s)) => Some(Cow::Borrowed(s.as_ref())),
-        Some(Scalar::Number(x)) => Some(Cow::Owned(number_text(*x))),
-        Some(Scalar::Bool(b)) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
-        Some(Scalar::Composite(kind)) => {
-            return Err(EventError::new(
-                "wrong_type",
-                format!("field '{}' should be a category, got {kind}", spec.field),
-            ));
-        }
-    })
-}
-
-/// A number's category text: integers without a fraction, others shortest.
-pub fn number_text(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 {
-        format!("{}", x as i64)
-    } else {
-        let mut b = ryu::Buffer::new();
-        b.format(x).to_string()
-    }
-}
-
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(64) {
-        Some((i, _)) => &s[..i],
-        None => s,
+pub fn category<'a>(spec: &FeatureSpec, v: Option<&'a Scalar<'a>>) -> Result<Option<Cow<'a, str>>, EventError> {
+    match v {
+        None => Ok(None),
+        Some(s) => s.as_text().map_err(|Coerce::WrongType(got)| {
+            EventError::new("wrong_type", format!("field '{}' should be a category, got {got}", spec.field))
+        }),
     }
 }
 
@@ -340,6 +292,11 @@ mod tests {
             scaling: ScalingParams::default(),
             scoring: ScoringParams::default(),
             features,
+            input: Default::default(),
+            filters: vec![],
+            filter: Default::default(),
+            derive: vec![],
+            aggregate: None,
         }
     }
 

@@ -8,16 +8,22 @@
 //!
 //! - [`event`]: reading an event's JSON text, only the fields needed.
 //! - [`features`]: where features are extracted and encoded.
+//! - [`recipe`]: the per-event plan: filters, derived fields, windows.
+//! - [`derive`]: derived fields, time features, mappings, filters.
+//! - [`window`]: per-key tumbling windows and their aggregates.
 //! - [`scorer`]: nearest centroid, verdict, explanation, output.
 //! - `component` (wasm32 only): the WIT bindings around [`scorer::Scorer`].
 
+pub mod derive;
 pub mod event;
 pub mod features;
+pub mod recipe;
 pub mod scorer;
+pub mod window;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
 
 pub use event::EventError;
 pub use features::FeatureValue;
-pub use scorer::{ModelInfo, Options, Scorer};
+pub use scorer::{Batch, ExtractBatch, Extracted, Kind, ModelInfo, Options, Outcome, Scorer, StateStats};

@@ -17,13 +17,18 @@
 //! `rare_share`), `unseen_value` (a category outside the vocabulary; the
 //! values are listed under `unseen`). `anomaly` is true when any reason is.
 //! `top_features` gives each feature's share of the squared distance.
+//!
+//! Before scoring, each event goes through the spec's plan
+//! ([`crate::recipe`]): filters, derived fields, and for `[aggregate]`
+//! models per-key windows whose aggregate events are then scored.
 
 use std::fmt::Write as _;
 
 use logsieve_artifact::{DecodeError, Model, decode};
 
-use crate::event::{EventError, FieldTable, Scalar, scan};
-use crate::features::{Encoder, FeatureValue, Unseen, extract, field_table};
+use crate::event::{EventError, Scalar, Shape};
+use crate::features::{Encoder, FeatureValue, Unseen, extract};
+use crate::recipe::{Recipe, Step};
 
 /// Options fixed when a scorer is created (the WIT `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,12 +74,71 @@ struct Fit {
     ranges: Vec<std::ops::Range<usize>>,
 }
 
-/// A loaded model, ready to extract and (if fitted) score.
-pub struct Scorer {
-    model: Model,
+/// What became of one event (the WIT `outcome`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The scored event text.
+    Scored(String),
+    /// Did not match `[[where]]`; to be passed on unchanged.
+    Passed,
+    /// Did not match `[[where]]`; dropped.
+    Dropped,
+    /// Taken into a window.
+    Absorbed,
+    /// Could not be used.
+    Failed(EventError),
+}
+
+/// The result of [`Scorer::score_batch`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    /// One per input event.
+    pub outcomes: Vec<Outcome>,
+    /// Scored aggregate events of windows closed during the batch.
+    pub emitted: Vec<Result<String, EventError>>,
+}
+
+/// What became of one event, for extraction (the WIT `extracted`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Extracted {
+    /// Its features.
+    Features(Vec<FeatureValue>),
+    /// As [`Outcome::Passed`].
+    Passed,
+    /// As [`Outcome::Dropped`].
+    Dropped,
+    /// As [`Outcome::Absorbed`].
+    Absorbed,
+    /// As [`Outcome::Failed`].
+    Failed(EventError),
+}
+
+/// The result of [`Scorer::extract_batch`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExtractBatch {
+    /// One per input event.
+    pub outcomes: Vec<Extracted>,
+    /// Features of aggregate events of windows closed during the batch.
+    pub emitted: Vec<Result<Vec<FeatureValue>, EventError>>,
+}
+
+/// Counters of the scorer's state (the WIT `state-stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StateStats {
+    /// (key, window) entries held now.
+    pub open_windows: u64,
+    /// Aggregate events emitted.
+    pub emitted: u64,
+    /// Entries emitted early (`max_keys`).
+    pub evicted: u64,
+    /// Late events refused.
+    pub late: u64,
+}
+
+/// The scoring half: encoder, centroids, thresholds, output.
+struct Core {
     id: String,
     options: Options,
-    table: FieldTable,
     /// Feature names, already JSON-escaped with quotes.
     names_json: Vec<String>,
     fit: Option<Fit>,
@@ -84,12 +148,25 @@ pub struct Scorer {
     unseen: Vec<Unseen>,
 }
 
+/// A loaded model, ready to extract and (if fitted) score.
+pub struct Scorer {
+    model: Model,
+    core: Core,
+    /// The per-event plan.
+    stage1: Recipe,
+    /// For `[aggregate]` models: the features of aggregate events.
+    stage2: Option<Recipe>,
+    /// Aggregate events emitted and not yet handed out.
+    pending: Vec<String>,
+}
+
 impl Scorer {
     /// Decode and validate an artifact.
     pub fn new(model_bytes: &[u8], options: Options) -> Result<Scorer, DecodeError> {
         let decoded = decode(model_bytes)?;
         let model = decoded.model;
-        let table = field_table(&model.spec);
+        let stage1 = Recipe::new(&model.spec).map_err(DecodeError::Invalid)?;
+        let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
         let names_json = model
             .spec
             .features
@@ -112,22 +189,21 @@ impl Scorer {
             }
         });
         let dim = fit.as_ref().map_or(0, |f| f.encoder.dimension());
-        Ok(Scorer {
+        let core = Core {
             id: decoded.id,
             options,
-            table,
             names_json,
             vector: vec![0.0; dim],
             contrib: Vec::new(),
             unseen: Vec::new(),
             fit,
-            model,
-        })
+        };
+        Ok(Scorer { model, core, stage1, stage2, pending: Vec::new() })
     }
 
     /// The model's id (checksum prefix).
     pub fn id(&self) -> &str {
-        &self.id
+        &self.core.id
     }
 
     /// The decoded model.
@@ -137,8 +213,9 @@ impl Scorer {
 
     /// Describe the model.
     pub fn info(&self) -> ModelInfo {
+        let fit = &self.core.fit;
         ModelInfo {
-            id: self.id.clone(),
+            id: self.core.id.clone(),
             kind: self.model.spec.model.kind.as_str().to_string(),
             format_version: logsieve_artifact::FORMAT_VERSION,
             features: self
@@ -148,35 +225,149 @@ impl Scorer {
                 .iter()
                 .map(|f| f.name().to_string())
                 .collect(),
-            dimension: self
-                .fit
-                .as_ref()
-                .map_or(0, |f| f.encoder.dimension() as u32),
-            n_clusters: self.fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
+            dimension: fit.as_ref().map_or(0, |f| f.encoder.dimension() as u32),
+            n_clusters: fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
         }
     }
 
-    /// Extract the spec's features from one event (before encoding).
-    pub fn extract(&self, event: &str) -> Result<Vec<FeatureValue>, EventError> {
-        let mut slots = Vec::with_capacity(self.table.len());
-        scan(event, &self.table, &mut slots)?;
-        extract(&self.model.spec, &slots)
+    /// Score one event into `out` (appended) when it is scored; other
+    /// outcomes leave `out` as it was. Aggregates of windows that close are
+    /// kept for [`Self::take_emitted`].
+    pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<Kind, EventError> {
+        if self.core.fit.is_none() {
+            return Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring"));
+        }
+        let (step, shape) = self.stage1.run(event, &mut self.pending)?;
+        match step {
+            Step::Features(feats) => {
+                self.core.score_features(event, shape, &feats, out)?;
+                Ok(Kind::Scored)
+            }
+            Step::Passed => Ok(Kind::Passed),
+            Step::Dropped => Ok(Kind::Dropped),
+            Step::Absorbed => Ok(Kind::Absorbed),
+        }
     }
 
-    /// Score one event, appending the scored event text to `out`. On error
-    /// `out` is left as it was.
-    pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<(), EventError> {
-        let Some(fit) = &self.fit else {
-            return Err(EventError::new(
-                "not_fitted",
-                "this model holds only a spec; train it before scoring",
-            ));
-        };
-        let mut slots: Vec<Option<Scalar>> = Vec::with_capacity(self.table.len());
-        let shape = scan(event, &self.table, &mut slots)?;
+    /// Score the aggregate events emitted so far.
+    pub fn take_emitted(&mut self) -> Vec<Result<String, EventError>> {
+        let pending = std::mem::take(&mut self.pending);
+        let stage2 = self.stage2.as_mut().expect("only aggregate models emit");
+        let mut sink = Vec::new();
+        pending
+            .iter()
+            .map(|text| {
+                let (step, shape) = stage2.run(text, &mut sink)?;
+                let Step::Features(feats) = step else { unreachable!("stage 2 only extracts features") };
+                let mut out = String::with_capacity(text.len() + 256);
+                self.core.score_features(text, shape, &feats, &mut out)?;
+                Ok(out)
+            })
+            .collect()
+    }
+
+    /// Score a batch: one outcome per event, plus the aggregates emitted.
+    pub fn score_batch<S: AsRef<str>>(&mut self, events: &[S]) -> Batch {
+        let outcomes = events
+            .iter()
+            .map(|e| {
+                let e = e.as_ref();
+                let mut out = String::with_capacity(e.len() + 256);
+                match self.score_into(e, &mut out) {
+                    Ok(Kind::Scored) => Outcome::Scored(out),
+                    Ok(Kind::Passed) => Outcome::Passed,
+                    Ok(Kind::Dropped) => Outcome::Dropped,
+                    Ok(Kind::Absorbed) => Outcome::Absorbed,
+                    Err(err) => Outcome::Failed(err),
+                }
+            })
+            .collect();
+        let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
+        Batch { outcomes, emitted }
+    }
+
+    /// End of input: close all windows and score their aggregates.
+    pub fn flush(&mut self) -> Vec<Result<String, EventError>> {
+        self.stage1.flush(&mut self.pending);
+        if self.pending.is_empty() { Vec::new() } else { self.take_emitted() }
+    }
+
+    /// Extract one event's features (before encoding).
+    pub fn extract_one(&mut self, event: &str) -> Extracted {
+        match self.stage1.run(event, &mut self.pending) {
+            Err(e) => Extracted::Failed(e),
+            Ok((Step::Features(feats), _)) => match extract(&self.model.spec, &feats) {
+                Ok(v) => Extracted::Features(v),
+                Err(e) => Extracted::Failed(e),
+            },
+            Ok((Step::Passed, _)) => Extracted::Passed,
+            Ok((Step::Dropped, _)) => Extracted::Dropped,
+            Ok((Step::Absorbed, _)) => Extracted::Absorbed,
+        }
+    }
+
+    fn extract_emitted(&mut self) -> Vec<Result<Vec<FeatureValue>, EventError>> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some(stage2) = self.stage2.as_mut() else { return Vec::new() };
+        let mut sink = Vec::new();
+        pending
+            .iter()
+            .map(|text| {
+                let (step, _) = stage2.run(text, &mut sink)?;
+                let Step::Features(feats) = step else { unreachable!("stage 2 only extracts features") };
+                extract(&self.model.spec, &feats)
+            })
+            .collect()
+    }
+
+    /// Extract a batch.
+    pub fn extract_batch<S: AsRef<str>>(&mut self, events: &[S]) -> ExtractBatch {
+        let outcomes = events.iter().map(|e| self.extract_one(e.as_ref())).collect();
+        ExtractBatch { outcomes, emitted: self.extract_emitted() }
+    }
+
+    /// End of input for extraction.
+    pub fn flush_extract(&mut self) -> Vec<Result<Vec<FeatureValue>, EventError>> {
+        self.stage1.flush(&mut self.pending);
+        self.extract_emitted()
+    }
+
+    /// Window counters.
+    pub fn stats(&self) -> StateStats {
+        let w = self.stage1.window_stats();
+        StateStats { open_windows: w.open as u64, emitted: w.emitted, evicted: w.evicted, late: w.late }
+    }
+
+    /// Score one event into a new string (plain scoring; other outcomes are
+    /// reported as errors with reason `not_scored`). For tests and tools.
+    pub fn score(&mut self, event: &str) -> Result<String, EventError> {
+        let mut out = String::with_capacity(event.len() + 256);
+        match self.score_into(event, &mut out)? {
+            Kind::Scored => Ok(out),
+            other => Err(EventError::new("not_scored", format!("{other:?}"))),
+        }
+    }
+}
+
+/// What [`Scorer::score_into`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Scored; the output was appended.
+    Scored,
+    /// Passed on unscored.
+    Passed,
+    /// Dropped.
+    Dropped,
+    /// Taken into a window.
+    Absorbed,
+}
+
+impl Core {
+    /// Encode, find the nearest centroid, and append the scored event.
+    fn score_features(&mut self, event: &str, shape: Shape, feats: &[Option<Scalar>], out: &mut String) -> Result<(), EventError> {
+        let fit = self.fit.as_ref().expect("checked by the caller");
         self.unseen.clear();
-        fit.encoder
-            .encode_slots(&slots, &mut self.vector, &mut self.unseen)?;
+        fit.encoder.encode_slots(feats, &mut self.vector, &mut self.unseen)?;
         let x = &self.vector;
         let dim = x.len();
 
@@ -304,17 +495,6 @@ impl Scorer {
         Ok(())
     }
 
-    /// Score one event into a new string.
-    pub fn score(&mut self, event: &str) -> Result<String, EventError> {
-        let mut out = String::with_capacity(event.len() + 256);
-        self.score_into(event, &mut out)?;
-        Ok(out)
-    }
-
-    /// Score a batch: one outcome per event, in order.
-    pub fn score_batch<S: AsRef<str>>(&mut self, events: &[S]) -> Vec<Result<String, EventError>> {
-        events.iter().map(|e| self.score(e.as_ref())).collect()
-    }
 }
 
 /// Append a finite f64 in its shortest round-trip form (valid JSON).

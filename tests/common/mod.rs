@@ -26,10 +26,7 @@ pub fn repo() -> PathBuf {
 
 /// The rita conn logs of one day, as a glob pattern.
 pub fn rita_conn(day: &str) -> String {
-    shared()
-        .join(format!("data/zeek/rita-missing-host/{day}/conn.*.log.gz"))
-        .to_string_lossy()
-        .into_owned()
+    shared().join(format!("data/zeek/rita-missing-host/{day}/conn.*.log.gz")).to_string_lossy().into_owned()
 }
 
 /// A fresh temporary directory under the target dir.
@@ -43,8 +40,7 @@ pub fn tempdir(name: &str) -> PathBuf {
 /// Read a gzip'd JSON reference file.
 pub fn reference(name: &str) -> serde_json::Value {
     let p = shared().join("reference").join(name);
-    let text =
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
     serde_json::from_str(&text).unwrap()
 }
 
@@ -59,19 +55,8 @@ pub fn train_rita(day: &str) -> Vec<u8> {
     use logsieve::commands::train::{extract, load_spec};
     let spec = load_spec(&conn_spec()).unwrap();
     let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
-    let ex = extract(
-        &spec,
-        paths,
-        logsieve_readers::Format::Auto,
-        None,
-        &indicatif::ProgressBar::hidden(),
-    )
-    .unwrap();
-    let prov = logsieve_train::model::Provenance {
-        inputs: vec![rita_conn(day)],
-        skipped: 0,
-        created_unix: 0,
-    };
+    let ex = extract(&spec, paths, logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
+    let prov = logsieve_train::model::Provenance { inputs: vec![rita_conn(day)], skipped: 0, created_unix: 0 };
     let model = logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut |_| {}).unwrap();
     logsieve_artifact::encode(&model).unwrap()
 }
@@ -80,9 +65,6 @@ pub fn train_rita(day: &str) -> Vec<u8> {
 pub fn rita_events(day: &str) -> Vec<String> {
     let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
     logsieve_readers::Reader::open(paths, logsieve_readers::Format::Auto)
-        .map(|i| {
-            i.result
-                .unwrap_or_else(|e| panic!("{}:{}: {:?}", i.origin.file, i.origin.line, e.reason))
-        })
+        .map(|i| i.result.unwrap_or_else(|e| panic!("{}:{}: {:?}", i.origin.file, i.origin.line, e.reason)))
         .collect()
 }

@@ -12,7 +12,7 @@ use logsieve_plugin::FeatureValue;
 use logsieve_readers::{Format, Reader};
 use logsieve_train::model::{Provenance, fit_model};
 
-use crate::runtime::{self, FeatureValue as WitValue, Options};
+use crate::runtime::{self, Extracted as WitExtracted, FeatureValue as WitValue, Options};
 
 /// Arguments of `logsieve train`.
 #[derive(clap::Args, Debug)]
@@ -42,17 +42,22 @@ pub struct TrainArgs {
 
 /// Load and validate a model spec file.
 pub fn load_spec(path: &Path) -> Result<ModelSpec> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the spec {}", path.display()))?;
-    let spec: ModelSpec =
-        toml::from_str(&text).with_context(|| format!("in the spec {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the spec {}", path.display()))?;
+    let mut spec: ModelSpec = toml::from_str(&text).with_context(|| format!("in the spec {}", path.display()))?;
+    // CIDR tables are read now and stored in the model, so it is self-contained.
+    let base = path.parent().unwrap_or(Path::new("."));
+    for d in &mut spec.derive {
+        if let Some(file) = &d.cidr_file {
+            let p = base.join(file);
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("derive {}: reading the CIDR table {}", d.name, p.display()))?;
+            let table = logsieve_plugin::derive::CidrTable::parse(&text)
+                .map_err(|e| anyhow::anyhow!("derive {}: {}: {e}", d.name, p.display()))?;
+            d.cidr_table = table.entries();
+        }
+    }
     if let Err(errs) = spec.validate() {
-        bail!(
-            "the spec {} has {} problem(s):\n  - {}",
-            path.display(),
-            errs.len(),
-            errs.join("\n  - ")
-        );
+        bail!("the spec {} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
     }
     Ok(spec)
 }
@@ -73,6 +78,10 @@ pub struct Extracted {
     pub skipped: BTreeMap<String, u64>,
     /// A first example per reason: `file:line: detail`.
     pub examples: BTreeMap<String, String>,
+    /// Events left out by the spec's `[[where]]`.
+    pub filtered: u64,
+    /// Events taken into windows (their aggregates are the rows).
+    pub absorbed: u64,
 }
 
 /// Read inputs and extract the spec's features through the component.
@@ -83,26 +92,16 @@ pub fn extract(
     plugin: Option<&Path>,
     bar: &ProgressBar,
 ) -> Result<Extracted> {
-    let spec_only = encode(&Model {
-        spec: spec.clone(),
-        fitted: None,
-    })
-    .map_err(anyhow::Error::msg)?;
+    let spec_only = encode(&Model { spec: spec.clone(), fitted: None }).map_err(anyhow::Error::msg)?;
     let rt = runtime::load(plugin)?;
     let mut inst = runtime::instantiate_model(
         &rt,
         &spec_only,
         Path::new("<spec>"),
-        Options {
-            top_features: 0,
-            emit_vector: false,
-        },
+        Options { top_features: 0, emit_vector: false },
     )?;
-    let mut out = Extracted {
-        rows: Vec::new(),
-        skipped: BTreeMap::new(),
-        examples: BTreeMap::new(),
-    };
+    let mut out =
+        Extracted { rows: Vec::new(), skipped: BTreeMap::new(), examples: BTreeMap::new(), filtered: 0, absorbed: 0 };
     let skip = |reason: &str, at: String, out: &mut Extracted| {
         *out.skipped.entry(reason.to_string()).or_default() += 1;
         out.examples.entry(reason.to_string()).or_insert(at);
@@ -117,10 +116,7 @@ pub fn extract(
         let mut taken = 0;
         for item in reader.by_ref().take(1000) {
             taken += 1;
-            if last_file
-                .as_ref()
-                .is_none_or(|f| !std::sync::Arc::ptr_eq(f, &item.origin.file))
-            {
+            if last_file.as_ref().is_none_or(|f| !std::sync::Arc::ptr_eq(f, &item.origin.file)) {
                 if last_file.is_some() {
                     bar.inc(1);
                 }
@@ -131,42 +127,48 @@ pub fn extract(
                     batch.push(text);
                     origins.push(item.origin);
                 }
-                Err(e) => skip(
-                    e.reason,
-                    format!("{}:{}: {}", item.origin.file, item.origin.line, e.detail),
-                    &mut out,
-                ),
+                Err(e) => skip(e.reason, format!("{}:{}: {}", item.origin.file, item.origin.line, e.detail), &mut out),
             }
         }
         if taken == 0 {
             break;
         }
-        let results = if batch.is_empty() {
-            Vec::new()
-        } else {
-            inst.extract_batch(&batch)?
-        };
-        for (res, origin) in results.into_iter().zip(&origins) {
+        if batch.is_empty() {
+            continue;
+        }
+        let result = inst.extract_batch(&batch)?;
+        for (res, origin) in result.outcomes.into_iter().zip(&origins) {
             match res {
-                Ok(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
-                Err(e) => skip(
-                    &e.reason,
-                    format!("{}:{}: {}", origin.file, origin.line, e.detail),
-                    &mut out,
-                ),
+                WitExtracted::Features(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+                WitExtracted::Passed | WitExtracted::Dropped => out.filtered += 1,
+                WitExtracted::Absorbed => out.absorbed += 1,
+                WitExtracted::Failed(e) => skip(&e.reason, format!("{}:{}: {}", origin.file, origin.line, e.detail), &mut out),
             }
         }
+        aggregates(result.emitted, &mut out);
         let skipped: u64 = out.skipped.values().sum();
         bar.set_message(format!("{} events, {skipped} skipped", out.rows.len()));
     }
+    aggregates(inst.flush_extract()?, &mut out);
     bar.inc(1);
     Ok(out)
 }
 
+/// Rows from aggregate events (models with `[aggregate]`).
+fn aggregates(emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, out: &mut Extracted) {
+    for r in emitted {
+        match r {
+            Ok(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+            Err(e) => {
+                *out.skipped.entry(e.reason.clone()).or_default() += 1;
+                out.examples.entry(e.reason).or_insert(format!("<aggregate>: {}", e.detail));
+            }
+        }
+    }
+}
+
 fn style(template: &str) -> ProgressStyle {
-    ProgressStyle::with_template(template)
-        .expect("a valid template")
-        .progress_chars("=> ")
+    ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> ")
 }
 
 /// `logsieve train`.
@@ -180,17 +182,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
     let paths = logsieve_readers::expand_inputs(&args.input)?;
     let target = || {
-        if args.quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        }
+        if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() }
     };
 
     let bar = ProgressBar::with_draw_target(Some(paths.len() as u64), target());
-    bar.set_style(style(
-        "reading  [{bar:30}] {pos}/{len} files  {msg}  ({elapsed})",
-    ));
+    bar.set_style(style("reading  [{bar:30}] {pos}/{len} files  {msg}  ({elapsed})"));
     let ex = extract(&spec, paths, format, args.plugin.as_deref(), &bar)?;
     bar.finish();
     let skipped: u64 = ex.skipped.values().sum();
@@ -200,40 +196,28 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             eprintln!("  {reason}: {n}  (first: {})", ex.examples[reason]);
         }
     }
+    if !args.quiet && ex.filtered > 0 {
+        eprintln!("left out {} event(s) that do not meet the spec's [[where]]", ex.filtered);
+    }
+    if !args.quiet && ex.absorbed > 0 {
+        eprintln!("aggregated {} event(s) into {} rows (one per key and window)", ex.absorbed, ex.rows.len());
+    }
     if ex.rows.is_empty() {
-        bail!(
-            "no usable events in {} (skipped {skipped})",
-            args.input.join(" ")
-        );
+        bail!("no usable events in {} (skipped {skipped})", args.input.join(" "));
     }
 
     let m = &spec.model;
     let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
-    fbar.set_style(style(
-        "fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})",
-    ));
+    fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
     let mut on_progress = |p: logsieve_train::kmeans::Progress| {
         if p.run_done {
             fbar.inc(1);
         }
-        let best = p
-            .best_inertia
-            .map(|b| format!(", best {b:.6e}"))
-            .unwrap_or_default();
-        fbar.set_message(format!(
-            "iteration {} inertia {:.6e}{best}",
-            p.iteration, p.inertia
-        ));
+        let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
+        fbar.set_message(format!("iteration {} inertia {:.6e}{best}", p.iteration, p.inertia));
     };
-    let created_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    let provenance = Provenance {
-        inputs: args.input.clone(),
-        skipped,
-        created_unix,
-    };
+    let created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
     let model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
     fbar.finish();
 
@@ -241,10 +225,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     write_atomically(&args.out, &bytes)?;
     if !args.quiet {
         let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
-        let fitted = model
-            .fitted
-            .as_ref()
-            .expect("fit_model returns a fitted model");
+        let fitted = model.fitted.as_ref().expect("fit_model returns a fitted model");
         let sizes: Vec<String> = fitted.clusters.iter().map(|c| c.size.to_string()).collect();
         eprintln!(
             "wrote {} ({} bytes, model {}): {} rows, k={}, inertia {:.6}, cluster sizes [{}], {:.2} s",
@@ -268,7 +249,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
     Ok(())
 }

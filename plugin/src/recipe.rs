@@ -1,0 +1,428 @@
+//! The per-event plan compiled from a spec: what an event goes through
+//! before its features are encoded.
+//!
+//! ```text
+//! scan fields (aliases too) ─► [[where]] ─► [[derive]] in order ─┬─► features ─► encode/score
+//!                                 │                               └─► [aggregate] window ─► aggregate events
+//!                                 └─► passed / dropped                      (scored as events, by stage 2)
+//! ```
+//!
+//! A model with `[aggregate]` runs in two stages: stage 1 (this plan)
+//! reads events into per-key windows; each aggregate event a window emits
+//! is a JSON object (group-by fields, `window_start`, `window_end`,
+//! `partial`, the aggregates) that stage 2 — a features-only plan — scores
+//! like any event.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use logsieve_artifact::{AggregateSpec, DeriveSpec, FilterSpec, Literal, ModelSpec, Unmatched, parse_duration, parse_utc_offset};
+
+use crate::derive::{self, CidrTable, CmpOp, Condition, Derived, InterArrival, Op};
+use crate::event::{EventError, FieldTable, Scalar, Shape, scan};
+use crate::window::{AggOp, AggSpec, AggValue, Aggregate, Pushed, WindowSpec, WindowStats, Windows};
+
+/// Where a value comes from: a scanned field or a derived one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Raw(usize),
+    Derived(usize),
+}
+
+enum DeriveStep {
+    Pure { op: Op, inputs: Vec<Source>, time: bool },
+    InterArrival { state: InterArrival, time: Source, key: Vec<Source> },
+}
+
+struct WindowPlan {
+    windows: Windows,
+    key: Vec<Source>,
+    fields: Vec<Source>,
+    time: Option<Source>,
+    group_by: Vec<String>,
+    names: Vec<String>,
+}
+
+/// What the plan made of one event.
+pub enum Step<'a> {
+    /// The feature values, one per spec feature (stage 2 encodes them).
+    Features(Vec<Option<Scalar<'a>>>),
+    /// Did not match `[[where]]`; pass it on.
+    Passed,
+    /// Did not match `[[where]]`; drop it.
+    Dropped,
+    /// Taken into a window.
+    Absorbed,
+}
+
+/// The compiled plan of a spec.
+pub struct Recipe {
+    table: FieldTable,
+    filters: Vec<(Source, String, Condition)>,
+    unmatched: Unmatched,
+    derives: Vec<(String, DeriveStep)>,
+    window: Option<WindowPlan>,
+    features: Vec<Source>,
+    /// Features read the scanned slots in order (no derive, no window): the
+    /// fast path hands the slots over as they are.
+    plain: bool,
+}
+
+fn literal(l: &Literal) -> Scalar<'static> {
+    match l {
+        Literal::Bool(b) => Scalar::Bool(*b),
+        Literal::Number(x) => Scalar::Number(*x),
+        Literal::Text(s) => Scalar::Str(Cow::Owned(s.clone())),
+    }
+}
+
+struct Names<'s> {
+    raw: Vec<String>,
+    derived: BTreeMap<&'s str, usize>,
+}
+
+impl<'s> Names<'s> {
+    fn source(&mut self, name: &str) -> Source {
+        if let Some(&d) = self.derived.get(name) {
+            return Source::Derived(d);
+        }
+        match self.raw.iter().position(|n| n == name) {
+            Some(i) => Source::Raw(i),
+            None => {
+                self.raw.push(name.to_string());
+                Source::Raw(self.raw.len() - 1)
+            }
+        }
+    }
+}
+
+fn condition(f: &FilterSpec) -> Result<Condition, String> {
+    let op = match f.op.as_str() {
+        "==" => CmpOp::Eq,
+        "!=" => CmpOp::Ne,
+        "<" => CmpOp::Lt,
+        "<=" => CmpOp::Le,
+        ">" => CmpOp::Gt,
+        ">=" => CmpOp::Ge,
+        "in" => CmpOp::In,
+        "not_in" => CmpOp::NotIn,
+        "exists" => CmpOp::Exists,
+        "missing" => CmpOp::Missing,
+        other => return Err(format!("where: unknown op '{other}'")),
+    };
+    Ok(Condition { op, value: f.value.as_ref().map(literal), values: f.values.iter().map(literal).collect() })
+}
+
+fn derive_op(d: &DeriveSpec) -> Result<Option<Op>, String> {
+    let offset = d.utc_offset.as_deref().map(parse_utc_offset).transpose()?.unwrap_or(0);
+    Ok(Some(match d.op.as_str() {
+        "product" => Op::Product,
+        "sum" => Op::Sum,
+        "difference" => Op::Difference,
+        "ratio" => Op::Ratio,
+        "log1p" => Op::Log1p,
+        "clamp" => Op::Clamp { min: d.min, max: d.max },
+        "hour" => Op::Hour { utc_offset_minutes: offset },
+        "weekday" => Op::Weekday { utc_offset_minutes: offset },
+        "day_bucket" => Op::DayBucket {
+            utc_offset_minutes: offset,
+            table: if d.buckets.is_empty() { derive::default_day_buckets() } else { d.buckets.clone() },
+        },
+        "equals" => Op::Equals(literal(d.value.as_ref().ok_or("equals needs `value`")?)),
+        "in_set" => Op::InSet(d.values.iter().map(literal).collect()),
+        "cidr_group" => {
+            let text: String = d.cidr_table.iter().map(|(c, g)| format!("{c},{g}\n")).collect();
+            Op::CidrGroup(CidrTable::parse(&text).map_err(|e| format!("derive {}: {e}", d.name))?)
+        }
+        "inter_arrival" => return Ok(None),
+        other => return Err(format!("derive {}: unknown op '{other}'", d.name)),
+    }))
+}
+
+fn agg_op(op: &str) -> Result<AggOp, String> {
+    Ok(match op {
+        "count" => AggOp::Count,
+        "unique" => AggOp::Unique,
+        "top" => AggOp::Top,
+        "freq" => AggOp::Freq,
+        "sum" => AggOp::Sum,
+        "mean" => AggOp::Mean,
+        "min" => AggOp::Min,
+        "max" => AggOp::Max,
+        "top_total" => AggOp::TopTotal,
+        other => return Err(format!("aggregate: unknown op '{other}'")),
+    })
+}
+
+/// The fields an aggregate event has.
+pub fn aggregate_fields(a: &AggregateSpec) -> Vec<String> {
+    let mut v = a.group_by.clone();
+    v.extend(["window_start", "window_end", "partial"].map(String::from));
+    v.extend(a.fields.iter().map(|f| f.name.clone()));
+    v
+}
+
+impl Recipe {
+    /// Stage 1 of a spec (the whole plan). For `[aggregate]` models the
+    /// features are read by [`Recipe::features_only`] from the aggregate
+    /// events instead.
+    pub fn new(spec: &ModelSpec) -> Result<Recipe, String> {
+        let mut names = Names { raw: Vec::new(), derived: BTreeMap::new() };
+        let filters = spec
+            .filters
+            .iter()
+            .map(|f| Ok((names.source(&f.field), f.field.clone(), condition(f)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let time_field = spec.input.time_field.as_str();
+        let mut derives = Vec::new();
+        for (k, d) in spec.derive.iter().enumerate() {
+            let time = matches!(d.op.as_str(), "hour" | "weekday" | "day_bucket" | "inter_arrival");
+            let inputs: Vec<Source> = if time && d.fields.is_empty() {
+                vec![names.source(time_field)]
+            } else {
+                d.fields.iter().map(|f| names.source(f)).collect()
+            };
+            if inputs.iter().any(|s| matches!(s, Source::Derived(j) if *j >= k)) {
+                return Err(format!("derive {}: uses a field derived after it", d.name));
+            }
+            let step = match derive_op(d)? {
+                Some(op) => DeriveStep::Pure { op, inputs, time },
+                None => DeriveStep::InterArrival {
+                    state: InterArrival::new(d.max_keys.unwrap_or(100_000)),
+                    time: inputs[0],
+                    key: d.key.iter().map(|f| names.source(f)).collect(),
+                },
+            };
+            names.derived.insert(&d.name, k);
+            derives.push((d.name.clone(), step));
+        }
+        let (window, features) = match &spec.aggregate {
+            Some(a) => {
+                let size = if a.window == "all" { None } else { Some(parse_duration(&a.window)?) };
+                let mut fields = Vec::new();
+                let mut aggs = Vec::new();
+                for f in &a.fields {
+                    let field = f.field.as_ref().map(|name| {
+                        fields.push(names.source(name));
+                        fields.len() - 1
+                    });
+                    aggs.push(AggSpec { name: f.name.clone(), op: agg_op(&f.op)?, field });
+                }
+                let key = a.group_by.iter().map(|g| names.source(g)).collect();
+                let time = Some(names.source(time_field));
+                let windows = Windows::new(WindowSpec {
+                    size,
+                    allowed_lateness: parse_duration(&a.allowed_lateness)?,
+                    max_keys: a.max_keys,
+                    aggregates: aggs,
+                });
+                let known = aggregate_fields(a);
+                for f in &spec.features {
+                    if !known.contains(&f.field) {
+                        return Err(format!(
+                            "feature '{}' reads '{}', which aggregate events do not have (they have: {})",
+                            f.name(),
+                            f.field,
+                            known.join(", ")
+                        ));
+                    }
+                }
+                let plan = WindowPlan {
+                    windows,
+                    key,
+                    fields,
+                    time,
+                    group_by: a.group_by.clone(),
+                    names: a.fields.iter().map(|f| f.name.clone()).collect(),
+                };
+                (Some(plan), Vec::new())
+            }
+            None => (None, spec.features.iter().map(|f| names.source(&f.field)).collect()),
+        };
+        let plain = derives.is_empty()
+            && window.is_none()
+            && features.iter().enumerate().all(|(i, s)| *s == Source::Raw(i))
+            && names.raw.len() == features.len();
+        let table = FieldTable::with_aliases(names.raw, &spec.input.aliases);
+        Ok(Recipe { table, filters, unmatched: spec.filter.unmatched, derives, window, features, plain })
+    }
+
+    /// Stage 2 of an `[aggregate]` model: the features read from aggregate
+    /// events, nothing else.
+    pub fn features_only(spec: &ModelSpec) -> Recipe {
+        let names: Vec<String> = spec.features.iter().map(|f| f.field.clone()).collect();
+        let n = names.len();
+        Recipe {
+            table: FieldTable::new(names),
+            filters: Vec::new(),
+            unmatched: Unmatched::Pass,
+            derives: Vec::new(),
+            window: None,
+            features: (0..n).map(Source::Raw).collect(),
+            plain: true,
+        }
+    }
+
+    /// Whether this plan aggregates into windows.
+    pub fn aggregates(&self) -> bool {
+        self.window.is_some()
+    }
+
+    /// Run one event through the plan. Aggregates of windows that close
+    /// are appended to `emitted` as JSON object texts.
+    pub fn run<'a>(&mut self, text: &'a str, emitted: &mut Vec<String>) -> Result<(Step<'a>, Shape), EventError> {
+        let mut slots: Vec<Option<Scalar<'a>>> = Vec::with_capacity(self.table.len());
+        let shape = scan(text, &self.table, &mut slots)?;
+        for (src, _, cond) in &self.filters {
+            let Source::Raw(i) = *src else { unreachable!("filters read scanned fields") };
+            if !derive::matches(cond, slots[i].as_ref()) {
+                let step = match self.unmatched {
+                    Unmatched::Pass => Step::Passed,
+                    Unmatched::Drop => Step::Dropped,
+                };
+                return Ok((step, shape));
+            }
+        }
+        if self.plain {
+            return Ok((Step::Features(slots), shape));
+        }
+        let mut derived: Vec<Option<Scalar<'static>>> = Vec::with_capacity(self.derives.len());
+        for (name, step) in &mut self.derives {
+            let get = |s: &Source, derived: &[Option<Scalar<'static>>]| -> Option<Scalar<'a>> {
+                match *s {
+                    Source::Raw(i) => slots[i].clone(),
+                    Source::Derived(j) => derived[j].clone(),
+                }
+            };
+            let value = match step {
+                DeriveStep::Pure { op, inputs, time } => {
+                    let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| get(s, &derived)).collect();
+                    if *time {
+                        let t = vals[0].as_ref().map(derive::parse_time).transpose()?.flatten();
+                        vals[0] = t.map(Scalar::Number);
+                    }
+                    let refs: Vec<Option<&Scalar>> = vals.iter().map(Option::as_ref).collect();
+                    derive::apply(op, &refs).map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
+                }
+                DeriveStep::InterArrival { state, time, key } => {
+                    let Some(ts) = get(time, &derived).as_ref().map(derive::parse_time).transpose()?.flatten() else {
+                        return Err(EventError::new("missing_time", format!("derive {name}: the event has no time")));
+                    };
+                    let key = key_text(key.iter().map(|s| get(s, &derived)))?;
+                    state.push(&key, ts).map_or(Derived::Missing, Derived::Number)
+                }
+            };
+            derived.push(match value {
+                Derived::Number(x) => Some(Scalar::Number(x)),
+                Derived::Text(t) => Some(Scalar::Str(Cow::Owned(t))),
+                Derived::Missing => None,
+            });
+        }
+        let get = |s: &Source| -> Option<Scalar<'a>> {
+            match *s {
+                Source::Raw(i) => slots[i].clone(),
+                Source::Derived(j) => derived[j].clone(),
+            }
+        };
+        if let Some(w) = &mut self.window {
+            let parts: Vec<Cow<str>> = w
+                .key
+                .iter()
+                .zip(&w.group_by)
+                .map(|(s, name)| match get(s) {
+                    Some(v) => v.as_text().map(|t| t.map(|t| Cow::Owned(t.into_owned()))).ok().flatten().ok_or_else(|| {
+                        EventError::new("wrong_type", format!("group-by field '{name}' is not a value that can key a window"))
+                    }),
+                    None => Err(EventError::new("missing_field", format!("group-by field '{name}' is absent or null"))),
+                })
+                .collect::<Result<_, _>>()?;
+            let keys: Vec<&str> = parts.iter().map(|c| c.as_ref()).collect();
+            let ts = match w.time.as_ref().and_then(get) {
+                Some(v) => derive::parse_time(&v)?,
+                None => None,
+            };
+            let fields: Vec<Option<Scalar>> = w.fields.iter().map(get).collect();
+            let mut out = Vec::new();
+            let pushed = w.windows.push(&keys, ts, &fields, &mut out)?;
+            render_all(&w.group_by, &w.names, &out, emitted);
+            return match pushed {
+                Pushed::Absorbed => Ok((Step::Absorbed, shape)),
+                Pushed::Late { window_end, watermark } => Err(EventError::new(
+                    "late_event",
+                    format!("its window ended at {window_end} but event time has reached {watermark} (allowed_lateness)"),
+                )),
+            };
+        }
+        Ok((Step::Features(self.features.iter().map(get).collect()), shape))
+    }
+
+    /// End of input: the aggregates of every open window.
+    pub fn flush(&mut self, emitted: &mut Vec<String>) {
+        if let Some(w) = &mut self.window {
+            let mut out = Vec::new();
+            w.windows.flush(&mut out);
+            render_all(&w.group_by, &w.names, &out, emitted);
+        }
+    }
+
+    /// Window counters (zero without `[aggregate]`).
+    pub fn window_stats(&self) -> WindowStats {
+        match &self.window {
+            Some(w) => w.windows.stats(),
+            None => WindowStats { open: 0, emitted: 0, evicted: 0, late: 0 },
+        }
+    }
+}
+
+fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> Result<String, EventError> {
+    let mut key = String::new();
+    for (n, p) in parts.enumerate() {
+        if n > 0 {
+            key.push('\u{1f}');
+        }
+        if let Some(p) = p {
+            if let Ok(Some(t)) = p.as_text() {
+                key.push_str(&t);
+            }
+        }
+    }
+    Ok(key)
+}
+
+fn render_all(group_by: &[String], names: &[String], aggs: &[Aggregate], out: &mut Vec<String>) {
+    for a in aggs {
+        out.push(render(group_by, names, a));
+    }
+}
+
+/// An aggregate as a JSON object text.
+pub fn render(group_by: &[String], names: &[String], a: &Aggregate) -> String {
+    let mut m = serde_json::Map::new();
+    for (g, k) in group_by.iter().zip(&a.key) {
+        m.insert(g.clone(), serde_json::Value::String(k.clone()));
+    }
+    let num = |x: f64| serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number);
+    if let Some(s) = a.start {
+        m.insert("window_start".into(), num(s));
+    }
+    if let Some(e) = a.end {
+        m.insert("window_end".into(), num(e));
+    }
+    m.insert("partial".into(), serde_json::Value::Bool(a.partial));
+    for (name, v) in names.iter().zip(&a.values) {
+        let v = match v {
+            AggValue::Number(x) => num(*x),
+            AggValue::Text(t) => serde_json::Value::String(t.clone()),
+            AggValue::Missing => serde_json::Value::Null,
+        };
+        m.insert(name.clone(), v);
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+impl Recipe {
+    /// The field table stage 1 scans with (for tests and tools).
+    pub fn table(&self) -> &FieldTable {
+        &self.table
+    }
+}

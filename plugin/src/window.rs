@@ -1,0 +1,1366 @@
+//! Per-key tumbling-window aggregation: pandas `groupby(key).describe()`
+//! computed inline on a stream, per key and per time window, with a bound
+//! on how many groups are held at once.
+//!
+//! The security notebooks summarise each origin host (how many connections,
+//! how many distinct destinations, the most common destination and how often
+//! it was contacted) and cluster hosts on those numbers. [`Windows`] computes
+//! the same summaries while events stream past.
+//!
+//! # Windows
+//!
+//! - With `size = Some(s)` (seconds, finite and > 0), windows are tumbling
+//!   and aligned to the Unix epoch: an event at time `ts` belongs to window
+//!   `k = floor(ts / s)`, which spans `[k*s, (k+1)*s)`; its [`Aggregate`]
+//!   has `start = Some(k*s)` and `end = Some((k+1)*s)`. Every event must
+//!   carry a finite `ts` (`None` is refused with `missing_field`; the caller
+//!   normally reports a missing time itself before pushing).
+//! - With `size = None`, the whole input is one window. It never closes
+//!   before [`Windows::flush`], nothing is ever late, and `ts` is optional.
+//!   An aggregate's `start`/`end` are the smallest/largest `ts` pushed into
+//!   that entry (`None` when none of its events had a time).
+//!
+//! An *entry* is one (key, window) group. A key is the list of group-by
+//! values as text; two keys are equal when all their parts are equal.
+//!
+//! # Watermark, closing and late events (`size = Some`)
+//!
+//! The *watermark* is the largest `ts` pushed so far (refused events do not
+//! move it). Window `[start, end)` *closes* once
+//! `watermark >= end + allowed_lateness`. Closing happens inside
+//! [`Windows::push`], after the watermark has moved to the new event's time
+//! and before that event is added: each closed window's entries are appended
+//! to `out`, windows in start order, and within a window in the order the
+//! entries were created (the first event of that key in that window).
+//!
+//! An event whose own window has already closed
+//! (`end + allowed_lateness <= watermark`) is *late*: it is not aggregated,
+//! `push` returns [`Pushed::Late`] and [`WindowStats::late`] increases; the
+//! caller sends it to the errors output with reason `late_event`. Events out
+//! of time order whose window is still open are aggregated normally, so
+//! `allowed_lateness` is how long (in event time) a window waits for
+//! stragglers.
+//!
+//! # Memory bound
+//!
+//! At most `max_keys` entries (over all windows) are open at once. When a new
+//! entry would exceed that, the oldest open entry (earliest window start, then
+//! earliest created) is emitted early with `partial: true` and
+//! [`WindowStats::evicted`] increases. If that key sends more events in the
+//! same window, they start a new entry, which is also `partial: true` (its
+//! window was split); each part covers only its own events. To know that,
+//! a window remembers the keys it evicted until it closes. Beyond the entries,
+//! memory grows with the distinct values an entry sees (`Unique` is exact)
+//! and with the distinct text values of each open window (each is stored
+//! once per window and shared by that window's entries and `TopTotal`
+//! counts); all of it is freed when the window closes.
+//!
+//! [`Windows::flush`] (end of input) emits every open entry, windows in start
+//! order then entries in creation order, and empties the state (the watermark
+//! too, so the value can be reused; the [`WindowStats`] counters keep
+//! counting).
+//!
+//! # Aggregates
+//!
+//! Each [`AggSpec`] reads one of the `fields` given to `push` (by index; an
+//! index past the end of `fields` reads as absent). Absent (`None`) and JSON
+//! `null` values are *null*. Text uses [`Scalar::as_text`] (a number is
+//! `80`, not `80.0`; a boolean is `true`/`false`); numbers use
+//! [`Scalar::as_number`] (a numeric string is parsed, a boolean is 1/0).
+//! Counts are emitted as [`AggValue::Number`].
+//!
+//! | op | value |
+//! |----|-------|
+//! | `Count` | without a field: the number of events in the entry; with one: the number of non-null values (pandas `count`; an array or object counts) |
+//! | `Unique` | the number of distinct non-null text values |
+//! | `Top` | the most frequent text value; ties go to the value seen first in the entry; `Missing` if there is none |
+//! | `Freq` | how many times `Top` occurs; `Missing` if there is no `Top` |
+//! | `Sum`, `Mean`, `Min`, `Max` | over the non-null numbers; `Missing` when there are none (for `Sum` too) |
+//! | `TopTotal` | how many events of the same window, over all keys, have this entry's `Top` value in that field (the notebooks' `top_host_connections`); `Missing` if there is no `Top` |
+//!
+//! `TopTotal` is read when the entry is emitted: for an entry emitted at
+//! window close it covers the whole window; for an entry evicted early it
+//! covers the window up to that moment. With `size = None` it covers the
+//! whole input.
+//!
+//! An event is refused, with no effect on the state (not aggregated, the
+//! watermark unchanged), when a value cannot be read: an array or object
+//! where text is needed, or a non-numeric string (or array/object) where a
+//! number is needed, is `wrong_type`; a number that is not finite (e.g. the
+//! string `"inf"`) is `non_finite`. The detail names the aggregate. A
+//! non-finite `ts` is `non_finite`.
+//!
+//! Output does not depend on hash iteration order, so native and wasm runs
+//! give the same aggregates in the same order.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+
+use crate::event::{Coerce, EventError, Scalar};
+
+/// What an aggregate computes (see the [module documentation](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggOp {
+    /// Number of events, or of non-null values of the field.
+    Count,
+    /// Number of distinct non-null text values.
+    Unique,
+    /// Most frequent text value (ties: first seen).
+    Top,
+    /// Occurrences of `Top`.
+    Freq,
+    /// Sum of the non-null numbers.
+    Sum,
+    /// Mean of the non-null numbers.
+    Mean,
+    /// Smallest non-null number.
+    Min,
+    /// Largest non-null number.
+    Max,
+    /// Events in the same window, over all keys, whose field equals `Top`.
+    TopTotal,
+}
+
+impl AggOp {
+    /// Whether the op reads its field as text.
+    fn reads_text(self) -> bool {
+        matches!(self, AggOp::Unique | AggOp::Top | AggOp::Freq | AggOp::TopTotal)
+    }
+
+    /// Whether the op reads its field as a number.
+    fn reads_number(self) -> bool {
+        matches!(self, AggOp::Sum | AggOp::Mean | AggOp::Min | AggOp::Max)
+    }
+}
+
+/// One aggregate to compute per entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggSpec {
+    /// Output name (used in error details; the caller names its columns with it).
+    pub name: String,
+    /// What to compute.
+    pub op: AggOp,
+    /// Index into the `fields` slice given to [`Windows::push`]. `None` only
+    /// for [`AggOp::Count`] (count events rather than non-null values).
+    pub field: Option<usize>,
+}
+
+/// How to window and what to compute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSpec {
+    /// Window length in seconds (finite, > 0), epoch-aligned tumbling
+    /// windows; `None` for one window over the whole input.
+    pub size: Option<f64>,
+    /// How long (seconds of event time, finite, >= 0) a window stays open
+    /// after the watermark passes its end.
+    pub allowed_lateness: f64,
+    /// Most (key, window) entries held at once (>= 1).
+    pub max_keys: usize,
+    /// The aggregates, in output order.
+    pub aggregates: Vec<AggSpec>,
+}
+
+impl WindowSpec {
+    /// Check the spec: `size` finite and > 0, `allowed_lateness` finite and
+    /// >= 0, `max_keys` >= 1, and a field for every op but `Count`.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(s) = self.size
+            && !(s.is_finite() && s > 0.0)
+        {
+            return Err(format!("window size must be a finite number > 0, got {s}"));
+        }
+        let l = self.allowed_lateness;
+        if !(l.is_finite() && l >= 0.0) {
+            return Err(format!("allowed_lateness must be a finite number >= 0, got {l}"));
+        }
+        if self.max_keys == 0 {
+            return Err("max_keys must be at least 1".to_string());
+        }
+        for a in &self.aggregates {
+            if a.field.is_none() && a.op != AggOp::Count {
+                return Err(format!("aggregate '{}' ({:?}) needs a field", a.name, a.op));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One computed value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggValue {
+    /// A number (counts included).
+    Number(f64),
+    /// A text value (`Top`).
+    Text(String),
+    /// Nothing to report (no non-null values).
+    Missing,
+}
+
+/// The aggregates of one (key, window) entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aggregate {
+    /// The group-by values, as given to [`Windows::push`].
+    pub key: Vec<String>,
+    /// Window start; with `size = None`, the entry's smallest event time.
+    pub start: Option<f64>,
+    /// Window end (exclusive); with `size = None`, the entry's largest event time.
+    pub end: Option<f64>,
+    /// The entry covers only part of its key's events in the window: it was
+    /// evicted early, or it started after an earlier part was evicted.
+    pub partial: bool,
+    /// One value per [`AggSpec`], in order.
+    pub values: Vec<AggValue>,
+}
+
+/// What [`Windows::push`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pushed {
+    /// Aggregated into its entry.
+    Absorbed,
+    /// Its window had closed; not aggregated (report it as `late_event`).
+    Late {
+        /// End of the event's window.
+        window_end: f64,
+        /// The watermark (largest event time so far).
+        watermark: f64,
+    },
+}
+
+/// Counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowStats {
+    /// (key, window) entries held now.
+    pub open: usize,
+    /// Aggregates emitted so far (at close, by eviction or by flush).
+    pub emitted: u64,
+    /// Of those, entries emitted early because of `max_keys`.
+    pub evicted: u64,
+    /// Late events refused.
+    pub late: u64,
+}
+
+/// A distinct field read by some aggregates.
+#[derive(Debug, Clone)]
+struct Column {
+    field: usize,
+    /// First aggregate reading it as text (for error details).
+    text: Option<usize>,
+    /// First aggregate reading it as a number.
+    number: Option<usize>,
+    /// Slot in a window's `totals` when some `TopTotal` reads it.
+    total: Option<usize>,
+}
+
+/// A hasher for the window-local value ids (small sequential integers
+/// chosen here, not by the input, so a multiplicative hash is enough).
+#[derive(Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, x: u32) {
+        self.0 = u64::from(x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
+
+/// Distinct values an entry's counter holds inline before spilling to `rest`.
+const INLINE: usize = 4;
+/// Above this many distinct values an entry's counter gets a hash index.
+const LINEAR_MAX: usize = 16;
+
+/// An entry's distinct text values (window-local ids) with counts, in
+/// first-seen order (`inline` first, then `rest`), and the running top.
+#[derive(Debug, Default)]
+struct Counter {
+    /// Number of distinct values.
+    len: u32,
+    /// (position, count) of the current top; count 0 when there is none.
+    top: (u32, u64),
+    /// (value id, count) of the first `INLINE` distinct values.
+    inline: [(u32, u64); INLINE],
+    /// The others, in first-seen order.
+    rest: Vec<(u32, u64)>,
+    /// value id -> position, once there are many values.
+    index: Option<Box<IdMap<u32>>>,
+}
+
+impl Counter {
+    fn slot(&mut self, pos: u32) -> &mut (u32, u64) {
+        let p = pos as usize;
+        if p < INLINE { &mut self.inline[p] } else { &mut self.rest[p - INLINE] }
+    }
+
+    fn find(&self, id: u32) -> Option<u32> {
+        if let Some(index) = &self.index {
+            return index.get(&id).copied();
+        }
+        let n = (self.len as usize).min(INLINE);
+        if let Some(p) = self.inline[..n].iter().position(|&(v, _)| v == id) {
+            return Some(p as u32);
+        }
+        self.rest.iter().position(|&(v, _)| v == id).map(|p| (p + INLINE) as u32)
+    }
+
+    fn add(&mut self, id: u32) {
+        let (pos, n) = match self.find(id) {
+            Some(p) => {
+                let e = self.slot(p);
+                e.1 += 1;
+                (p, e.1)
+            }
+            None => {
+                let p = self.len;
+                self.len += 1;
+                if (p as usize) < INLINE {
+                    self.inline[p as usize] = (id, 1);
+                } else {
+                    self.rest.push((id, 1));
+                }
+                match &mut self.index {
+                    Some(index) => {
+                        index.insert(id, p);
+                    }
+                    None if self.len as usize > LINEAR_MAX => {
+                        let mut index = IdMap::default();
+                        for q in 0..self.len {
+                            index.insert(self.slot(q).0, q);
+                        }
+                        self.index = Some(Box::new(index));
+                    }
+                    None => {}
+                }
+                (p, 1)
+            }
+        };
+        // Counts only grow, so comparing the changed value with the current
+        // top keeps "highest count, then first seen" exact.
+        let (tp, tn) = self.top;
+        if n > tn || (n == tn && pos < tp) {
+            self.top = (pos, n);
+        }
+    }
+
+    /// (value id, count) of the top value.
+    fn top(&self) -> Option<(u32, u64)> {
+        let (p, n) = self.top;
+        if n == 0 {
+            return None;
+        }
+        let p = p as usize;
+        let id = if p < INLINE { self.inline[p].0 } else { self.rest[p - INLINE].0 };
+        Some((id, n))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct NumStat {
+    n: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for NumStat {
+    fn default() -> Self {
+        NumStat { n: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+    }
+}
+
+/// One entry's state for one column.
+#[derive(Debug, Default)]
+struct ColState {
+    non_null: u64,
+    text: Counter,
+    num: NumStat,
+}
+
+/// One entry's own state (its columns live in [`Win::cols`]).
+#[derive(Debug)]
+struct Meta {
+    key: Vec<String>,
+    partial: bool,
+    count: u64,
+    ts_min: f64,
+    ts_max: f64,
+}
+
+/// An index key: the joined key's bytes, inline when short (no pointer to
+/// follow when comparing), hashed and compared as `[u8]`.
+#[derive(Debug, Clone)]
+enum KeyBuf {
+    Inline(u8, [u8; 30]),
+    Heap(Box<[u8]>),
+}
+
+impl KeyBuf {
+    fn new(b: &[u8]) -> KeyBuf {
+        if b.len() <= 30 {
+            let mut a = [0u8; 30];
+            a[..b.len()].copy_from_slice(b);
+            KeyBuf::Inline(b.len() as u8, a)
+        } else {
+            KeyBuf::Heap(b.into())
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            KeyBuf::Inline(n, a) => &a[..*n as usize],
+            KeyBuf::Heap(b) => b,
+        }
+    }
+}
+
+impl Borrow<[u8]> for KeyBuf {
+    fn borrow(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+impl PartialEq for KeyBuf {
+    fn eq(&self, other: &KeyBuf) -> bool {
+        self.bytes() == other.bytes()
+    }
+}
+
+impl Eq for KeyBuf {}
+
+impl Hash for KeyBuf {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // The same as hashing the `[u8]` it borrows as.
+        self.bytes().hash(h);
+    }
+}
+
+/// One open window. Entries are numbered in creation order (`seq`); the
+/// open ones are `base..base + metas.len()`, oldest first, and entry
+/// `seq`'s columns are `cols[(seq - base) * n_cols..][..n_cols]`.
+#[derive(Debug)]
+struct Win {
+    /// Window number `floor(ts / size)` (0 with `size = None`).
+    k: f64,
+    /// Joined key -> seq of its open entry.
+    index: HashMap<KeyBuf, u64>,
+    metas: VecDeque<Meta>,
+    cols: VecDeque<ColState>,
+    base: u64,
+    /// Joined keys evicted from this window (their later entries are partial).
+    evicted_keys: HashSet<KeyBuf>,
+    /// Text values seen in this window (all text columns) -> id.
+    ids: HashMap<Arc<str>, u32>,
+    /// id -> text value.
+    texts: Vec<Arc<str>>,
+    /// Per `TopTotal` column: value id -> events in this window over all keys.
+    totals: Vec<Vec<u64>>,
+}
+
+impl Win {
+    fn new(k: f64, n_totals: usize) -> Win {
+        Win {
+            k,
+            index: HashMap::new(),
+            metas: VecDeque::new(),
+            cols: VecDeque::new(),
+            base: 0,
+            evicted_keys: HashSet::new(),
+            ids: HashMap::new(),
+            texts: Vec::new(),
+            totals: vec![Vec::new(); n_totals],
+        }
+    }
+
+    /// The window-local id of a text value.
+    fn intern(&mut self, v: &str) -> u32 {
+        if let Some(&id) = self.ids.get(v) {
+            return id;
+        }
+        let id = self.texts.len() as u32;
+        let rc: Arc<str> = Arc::from(v);
+        self.texts.push(rc.clone());
+        self.ids.insert(rc, id);
+        id
+    }
+}
+
+/// The fixed part: what to compute.
+#[derive(Debug)]
+struct Plan {
+    size: Option<f64>,
+    lateness: f64,
+    max_keys: usize,
+    aggs: Vec<AggSpec>,
+    /// Column of each aggregate (None: `Count` of events).
+    agg_cols: Vec<Option<usize>>,
+    cols: Vec<Column>,
+    n_totals: usize,
+}
+
+impl Plan {
+    /// The aggregate of one entry; `cols` are its columns.
+    fn finish(&self, m: Meta, cols: &[ColState], win: &Win, evicted: bool) -> Aggregate {
+        let (start, end) = match self.size {
+            Some(s) => (Some(win.k * s), Some((win.k + 1.0) * s)),
+            None if m.ts_min <= m.ts_max => (Some(m.ts_min), Some(m.ts_max)),
+            None => (None, None),
+        };
+        let values = self
+            .aggs
+            .iter()
+            .zip(&self.agg_cols)
+            .map(|(a, c)| {
+                let Some(c) = *c else {
+                    return AggValue::Number(m.count as f64);
+                };
+                let st = &cols[c];
+                let num = |f: fn(&NumStat) -> f64| {
+                    if st.num.n == 0 { AggValue::Missing } else { AggValue::Number(f(&st.num)) }
+                };
+                match a.op {
+                    AggOp::Count => AggValue::Number(st.non_null as f64),
+                    AggOp::Unique => AggValue::Number(f64::from(st.text.len)),
+                    AggOp::Top => match st.text.top() {
+                        Some((id, _)) => AggValue::Text(win.texts[id as usize].to_string()),
+                        None => AggValue::Missing,
+                    },
+                    AggOp::Freq => match st.text.top() {
+                        Some((_, n)) => AggValue::Number(n as f64),
+                        None => AggValue::Missing,
+                    },
+                    AggOp::TopTotal => {
+                        let slot = self.cols[c].total.expect("TopTotal column has a totals slot");
+                        match st.text.top() {
+                            Some((id, _)) => AggValue::Number(win.totals[slot][id as usize] as f64),
+                            None => AggValue::Missing,
+                        }
+                    }
+                    AggOp::Sum => num(|s| s.sum),
+                    AggOp::Mean => num(|s| s.sum / s.n as f64),
+                    AggOp::Min => num(|s| s.min),
+                    AggOp::Max => num(|s| s.max),
+                }
+            })
+            .collect();
+        Aggregate { key: m.key, start, end, partial: m.partial || evicted, values }
+    }
+}
+
+/// Streaming per-key tumbling-window aggregation (see the [module documentation](self)).
+#[derive(Debug)]
+pub struct Windows {
+    plan: Plan,
+    /// Open windows, by ascending `k`.
+    windows: VecDeque<Win>,
+    watermark: f64,
+    stats: WindowStats,
+    /// Reused buffer for the joined key.
+    scratch: Vec<u8>,
+    /// Per column: the number read from the current event.
+    nums: Vec<Option<f64>>,
+}
+
+/// Write an injective encoding of `parts` to `buf`: each part as its byte
+/// length in decimal, `:`, then the part's bytes (so no separator can collide).
+fn join_key<S: AsRef<str>>(buf: &mut Vec<u8>, parts: &[S]) {
+    buf.clear();
+    for p in parts {
+        let p = p.as_ref().as_bytes();
+        let mut digits = [0u8; 20];
+        let mut n = p.len();
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        buf.extend_from_slice(&digits[i..]);
+        buf.push(b':');
+        buf.extend_from_slice(p);
+    }
+}
+
+impl Windows {
+    /// A new, empty aggregator.
+    ///
+    /// # Panics
+    ///
+    /// If the spec is invalid (see [`WindowSpec::check`]); check it first
+    /// when it comes from user input.
+    pub fn new(spec: WindowSpec) -> Windows {
+        if let Err(e) = spec.check() {
+            panic!("invalid window spec: {e}");
+        }
+        let mut cols: Vec<Column> = Vec::new();
+        let mut n_totals = 0;
+        let mut agg_cols = Vec::with_capacity(spec.aggregates.len());
+        for (ai, a) in spec.aggregates.iter().enumerate() {
+            let Some(field) = a.field else {
+                agg_cols.push(None);
+                continue;
+            };
+            let ci = match cols.iter().position(|c| c.field == field) {
+                Some(ci) => ci,
+                None => {
+                    cols.push(Column { field, text: None, number: None, total: None });
+                    cols.len() - 1
+                }
+            };
+            let c = &mut cols[ci];
+            if a.op.reads_text() && c.text.is_none() {
+                c.text = Some(ai);
+            }
+            if a.op.reads_number() && c.number.is_none() {
+                c.number = Some(ai);
+            }
+            if a.op == AggOp::TopTotal && c.total.is_none() {
+                c.total = Some(n_totals);
+                n_totals += 1;
+            }
+            agg_cols.push(Some(ci));
+        }
+        let n_cols = cols.len();
+        Windows {
+            plan: Plan {
+                size: spec.size,
+                lateness: spec.allowed_lateness,
+                max_keys: spec.max_keys,
+                aggs: spec.aggregates,
+                agg_cols,
+                cols,
+                n_totals,
+            },
+            windows: VecDeque::new(),
+            watermark: f64::NEG_INFINITY,
+            stats: WindowStats::default(),
+            scratch: Vec::new(),
+            nums: vec![None; n_cols],
+        }
+    }
+
+    /// Add one event. `key`: the group-by values as text (one per group-by
+    /// field); `ts`: event time in seconds (required when `size` is `Some`;
+    /// the caller reports a missing time itself); `fields`: the values the
+    /// aggregates read, by [`AggSpec::field`] index.
+    ///
+    /// Windows closed by this event's time, and an entry evicted to make
+    /// room for it, are appended to `out` first. Errors (`missing_field`,
+    /// `non_finite`, `wrong_type`) leave the state unchanged.
+    pub fn push(
+        &mut self,
+        key: &[&str],
+        ts: Option<f64>,
+        fields: &[Option<Scalar>],
+        out: &mut Vec<Aggregate>,
+    ) -> Result<Pushed, EventError> {
+        // 1. Read everything before changing anything.
+        if let Some(t) = ts
+            && !t.is_finite()
+        {
+            return Err(EventError::new("non_finite", format!("event time {t} is not a finite number")));
+        }
+        let k = match self.plan.size {
+            Some(size) => match ts {
+                Some(t) => (t / size).floor(),
+                None => {
+                    return Err(EventError::new("missing_field", "the event has no time (windows need one)"));
+                }
+            },
+            None => 0.0,
+        };
+        for (c, col) in self.plan.cols.iter().enumerate() {
+            self.nums[c] = None;
+            let Some(v) = fields.get(col.field).and_then(Option::as_ref) else {
+                continue;
+            };
+            // `as_text` fails exactly for arrays and objects.
+            if let (Some(ai), Scalar::Composite(kind)) = (col.text, v) {
+                let name = &self.plan.aggs[ai].name;
+                return Err(EventError::new("wrong_type", format!("aggregate '{name}' reads text, got {kind}")));
+            }
+            if let Some(ai) = col.number {
+                let name = &self.plan.aggs[ai].name;
+                match v.as_number() {
+                    Ok(Some(x)) if !x.is_finite() => {
+                        return Err(EventError::new(
+                            "non_finite",
+                            format!("aggregate '{name}': {x} is not a finite number"),
+                        ));
+                    }
+                    Ok(x) => self.nums[c] = x,
+                    Err(Coerce::WrongType(got)) => {
+                        return Err(EventError::new(
+                            "wrong_type",
+                            format!("aggregate '{name}' reads numbers, got {got}"),
+                        ));
+                    }
+                }
+            }
+        }
+
+        // 2. Watermark, closing, lateness.
+        if let (Some(size), Some(t)) = (self.plan.size, ts) {
+            if t > self.watermark {
+                self.watermark = t;
+                self.close_closed(out);
+            }
+            let end = (k + 1.0) * size;
+            if end + self.plan.lateness <= self.watermark {
+                self.stats.late += 1;
+                return Ok(Pushed::Late { window_end: end, watermark: self.watermark });
+            }
+        }
+
+        // 3. The window (usually the newest).
+        let wi = match self.windows.iter().rposition(|w| w.k <= k) {
+            Some(i) if self.windows[i].k == k => i,
+            found => {
+                let at = found.map_or(0, |i| i + 1);
+                self.windows.insert(at, Win::new(k, self.plan.n_totals));
+                at
+            }
+        };
+
+        // 4. The entry.
+        let n_cols = self.plan.cols.len();
+        join_key(&mut self.scratch, key);
+        let found = self.windows[wi].index.get(self.scratch.as_slice()).copied();
+        let pos = match found {
+            Some(seq) => (seq - self.windows[wi].base) as usize,
+            None => {
+                if self.stats.open >= self.plan.max_keys {
+                    self.evict_oldest(out);
+                }
+                let win = &mut self.windows[wi];
+                let partial = !win.evicted_keys.is_empty() && win.evicted_keys.contains(self.scratch.as_slice());
+                let pos = win.metas.len();
+                win.index.insert(KeyBuf::new(&self.scratch), win.base + pos as u64);
+                win.metas.push_back(Meta {
+                    key: key.iter().map(|s| (*s).to_owned()).collect(),
+                    partial,
+                    count: 0,
+                    ts_min: f64::INFINITY,
+                    ts_max: f64::NEG_INFINITY,
+                });
+                win.cols.extend((0..n_cols).map(|_| ColState::default()));
+                self.stats.open += 1;
+                pos
+            }
+        };
+
+        // 5. Aggregate.
+        let win = &mut self.windows[wi];
+        let m = &mut win.metas[pos];
+        m.count += 1;
+        if let Some(t) = ts {
+            m.ts_min = m.ts_min.min(t);
+            m.ts_max = m.ts_max.max(t);
+        }
+        for (c, col) in self.plan.cols.iter().enumerate() {
+            let v = match fields.get(col.field) {
+                Some(Some(v)) if !matches!(v, Scalar::Null) => v,
+                _ => continue,
+            };
+            let ci = pos * n_cols + c;
+            win.cols[ci].non_null += 1;
+            if col.text.is_some()
+                && let Ok(Some(text)) = v.as_text()
+            {
+                let id = win.intern(&text);
+                win.cols[ci].text.add(id);
+                if let Some(slot) = col.total {
+                    let t = &mut win.totals[slot];
+                    if t.len() <= id as usize {
+                        t.resize(id as usize + 1, 0);
+                    }
+                    t[id as usize] += 1;
+                }
+            }
+            if let Some(x) = self.nums[c] {
+                let s = &mut win.cols[ci].num;
+                s.n += 1;
+                s.sum += x;
+                s.min = s.min.min(x);
+                s.max = s.max.max(x);
+            }
+        }
+        Ok(Pushed::Absorbed)
+    }
+
+    /// End of input: emit every open entry (windows in start order, entries
+    /// in creation order) and empty the state, watermark included.
+    pub fn flush(&mut self, out: &mut Vec<Aggregate>) {
+        while let Some(w) = self.windows.pop_front() {
+            self.emit_window(w, out);
+        }
+        self.watermark = f64::NEG_INFINITY;
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> WindowStats {
+        self.stats
+    }
+
+    /// Emit the windows the watermark has closed.
+    fn close_closed(&mut self, out: &mut Vec<Aggregate>) {
+        let Some(size) = self.plan.size else { return };
+        while let Some(w) = self.windows.front() {
+            if (w.k + 1.0) * size + self.plan.lateness > self.watermark {
+                break;
+            }
+            let w = self.windows.pop_front().expect("front exists");
+            self.emit_window(w, out);
+        }
+    }
+
+    fn emit_window(&mut self, mut w: Win, out: &mut Vec<Aggregate>) {
+        let n_cols = self.plan.cols.len();
+        let metas = std::mem::take(&mut w.metas);
+        let mut cols = std::mem::take(&mut w.cols);
+        let cols = cols.make_contiguous();
+        let n = metas.len();
+        out.reserve(n);
+        for (i, m) in metas.into_iter().enumerate() {
+            out.push(self.plan.finish(m, &cols[i * n_cols..(i + 1) * n_cols], &w, false));
+        }
+        self.stats.open -= n;
+        self.stats.emitted += n as u64;
+    }
+
+    /// Emit the oldest open entry early (earliest window, then earliest created).
+    fn evict_oldest(&mut self, out: &mut Vec<Aggregate>) {
+        let n_cols = self.plan.cols.len();
+        let Some(w) = self.windows.iter_mut().find(|w| !w.metas.is_empty()) else {
+            return;
+        };
+        let m = w.metas.pop_front().expect("non-empty");
+        let cols: Vec<ColState> = w.cols.drain(..n_cols).collect();
+        w.base += 1;
+        let mut joined = Vec::new();
+        join_key(&mut joined, &m.key);
+        if let Some((k, _)) = w.index.remove_entry(joined.as_slice()) {
+            w.evicted_keys.insert(k);
+        }
+        out.push(self.plan.finish(m, &cols, w, true));
+        self.stats.open -= 1;
+        self.stats.emitted += 1;
+        self.stats.evicted += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    fn agg(name: &str, op: AggOp, field: Option<usize>) -> AggSpec {
+        AggSpec { name: name.to_string(), op, field }
+    }
+
+    fn spec(size: Option<f64>, lateness: f64, max_keys: usize, aggregates: Vec<AggSpec>) -> WindowSpec {
+        WindowSpec { size, allowed_lateness: lateness, max_keys, aggregates }
+    }
+
+    fn count_only(size: Option<f64>, lateness: f64, max_keys: usize) -> Windows {
+        Windows::new(spec(size, lateness, max_keys, vec![agg("n", AggOp::Count, None)]))
+    }
+
+    fn s(v: &str) -> Option<Scalar<'_>> {
+        Some(Scalar::Str(Cow::Borrowed(v)))
+    }
+
+    fn n(x: f64) -> Option<Scalar<'static>> {
+        Some(Scalar::Number(x))
+    }
+
+    fn num(x: f64) -> AggValue {
+        AggValue::Number(x)
+    }
+
+    fn text(v: &str) -> AggValue {
+        AggValue::Text(v.to_string())
+    }
+
+    fn out_of(key: &[&str], start: Option<f64>, end: Option<f64>, partial: bool, values: Vec<AggValue>) -> Aggregate {
+        Aggregate { key: key.iter().map(|k| k.to_string()).collect(), start, end, partial, values }
+    }
+
+    fn win(key: &str, start: f64, end: f64, partial: bool, values: Vec<AggValue>) -> Aggregate {
+        out_of(&[key], Some(start), Some(end), partial, values)
+    }
+
+    /// Push a keyed event with no fields; expect it absorbed.
+    fn push(w: &mut Windows, key: &str, ts: f64, out: &mut Vec<Aggregate>) {
+        assert_eq!(w.push(&[key], Some(ts), &[], out).unwrap(), Pushed::Absorbed);
+    }
+
+    #[test]
+    fn window_boundaries_and_closing() {
+        let mut w = count_only(Some(60.0), 0.0, 100);
+        let mut out = Vec::new();
+        for t in [0.0, 30.0, 59.9] {
+            push(&mut w, "a", t, &mut out);
+            assert!(out.is_empty(), "nothing closes before the watermark reaches 60");
+        }
+        push(&mut w, "a", 60.0, &mut out);
+        assert_eq!(out, vec![win("a", 0.0, 60.0, false, vec![num(3.0)])]);
+        out.clear();
+        push(&mut w, "a", 119.0, &mut out);
+        assert!(out.is_empty());
+        w.flush(&mut out);
+        assert_eq!(out, vec![win("a", 60.0, 120.0, false, vec![num(2.0)])]);
+        assert_eq!(w.stats(), WindowStats { open: 0, emitted: 2, evicted: 0, late: 0 });
+    }
+
+    #[test]
+    fn window_negative_times_align_to_epoch() {
+        let mut w = count_only(Some(60.0), 0.0, 100);
+        let mut out = Vec::new();
+        push(&mut w, "a", -0.5, &mut out);
+        push(&mut w, "a", 0.0, &mut out);
+        assert_eq!(out, vec![win("a", -60.0, 0.0, false, vec![num(1.0)])]);
+    }
+
+    #[test]
+    fn window_closing_emits_several_windows_in_order_then_keys_first_seen() {
+        let mut w = count_only(Some(10.0), 0.0, 100);
+        let mut out = Vec::new();
+        push(&mut w, "b", 1.0, &mut out);
+        push(&mut w, "a", 2.0, &mut out);
+        push(&mut w, "b", 3.0, &mut out);
+        push(&mut w, "a", 15.0, &mut out); // closes [0,10)
+        push(&mut w, "c", 16.0, &mut out);
+        assert_eq!(out, vec![win("b", 0.0, 10.0, false, vec![num(2.0)]), win("a", 0.0, 10.0, false, vec![num(1.0)]),]);
+        out.clear();
+        push(&mut w, "z", 35.0, &mut out); // closes [10,20) (and [20,30) is empty)
+        assert_eq!(
+            out,
+            vec![win("a", 10.0, 20.0, false, vec![num(1.0)]), win("c", 10.0, 20.0, false, vec![num(1.0)]),]
+        );
+    }
+
+    #[test]
+    fn window_out_of_order_events_in_open_window_are_counted() {
+        let mut w = count_only(Some(60.0), 0.0, 100);
+        let mut out = Vec::new();
+        for t in [10.0, 50.0, 20.0, 5.0] {
+            push(&mut w, "a", t, &mut out);
+        }
+        // The next window opens; an older window that is still open takes an event.
+        let mut w2 = count_only(Some(60.0), 30.0, 100);
+        for t in [10.0, 70.0, 20.0, 65.0] {
+            push(&mut w2, "a", t, &mut out);
+        }
+        assert!(out.is_empty());
+        w.flush(&mut out);
+        w2.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                win("a", 0.0, 60.0, false, vec![num(4.0)]),
+                win("a", 0.0, 60.0, false, vec![num(2.0)]),
+                win("a", 60.0, 120.0, false, vec![num(2.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_late_events_are_refused_and_counted() {
+        let mut w = count_only(Some(60.0), 0.0, 100);
+        let mut out = Vec::new();
+        push(&mut w, "a", 10.0, &mut out);
+        push(&mut w, "a", 60.0, &mut out);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        let r = w.push(&["a"], Some(59.0), &[], &mut out).unwrap();
+        assert_eq!(r, Pushed::Late { window_end: 60.0, watermark: 60.0 });
+        assert!(out.is_empty());
+        assert_eq!(w.stats().late, 1);
+        w.flush(&mut out);
+        assert_eq!(out, vec![win("a", 60.0, 120.0, false, vec![num(1.0)])]);
+    }
+
+    #[test]
+    fn window_allowed_lateness_keeps_a_window_open() {
+        let mut w = count_only(Some(60.0), 10.0, 100);
+        let mut out = Vec::new();
+        push(&mut w, "a", 10.0, &mut out);
+        push(&mut w, "a", 60.0, &mut out);
+        push(&mut w, "a", 59.0, &mut out); // late by 1s, within 10s
+        push(&mut w, "a", 69.9, &mut out);
+        assert!(out.is_empty());
+        push(&mut w, "b", 70.0, &mut out); // watermark 70 >= 60 + 10
+        assert_eq!(out, vec![win("a", 0.0, 60.0, false, vec![num(2.0)])]);
+        out.clear();
+        let r = w.push(&["a"], Some(5.0), &[], &mut out).unwrap();
+        assert_eq!(r, Pushed::Late { window_end: 60.0, watermark: 70.0 });
+        assert_eq!(w.stats().late, 1);
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![win("a", 60.0, 120.0, false, vec![num(2.0)]), win("b", 60.0, 120.0, false, vec![num(1.0)]),]
+        );
+    }
+
+    fn describe() -> Windows {
+        Windows::new(spec(
+            Some(60.0),
+            0.0,
+            100,
+            vec![
+                agg("count", AggOp::Count, None),
+                agg("unique", AggOp::Unique, Some(0)),
+                agg("top", AggOp::Top, Some(0)),
+                agg("freq", AggOp::Freq, Some(0)),
+            ],
+        ))
+    }
+
+    fn describe_of(values: &[Option<Scalar>]) -> Vec<AggValue> {
+        let mut w = describe();
+        let mut out = Vec::new();
+        for v in values {
+            w.push(&["h"], Some(1.0), std::slice::from_ref(v), &mut out).unwrap();
+        }
+        w.flush(&mut out);
+        assert_eq!(out.len(), 1);
+        out.pop().unwrap().values
+    }
+
+    #[test]
+    fn window_top_ties_go_to_first_seen() {
+        assert_eq!(describe_of(&[s("b"), s("a"), s("a"), s("b")]), vec![num(4.0), num(2.0), text("b"), num(2.0)]);
+        // "a" leads, "b" overtakes, "a" catches up: the tie goes back to "a".
+        assert_eq!(describe_of(&[s("a"), s("b"), s("b"), s("a")]), vec![num(4.0), num(2.0), text("a"), num(2.0)]);
+        assert_eq!(
+            describe_of(&[s("a"), s("b"), s("b"), None, Some(Scalar::Null), s("c")]),
+            vec![num(6.0), num(3.0), text("b"), num(2.0)]
+        );
+        assert_eq!(
+            describe_of(&[None, Some(Scalar::Null)]),
+            vec![num(2.0), num(0.0), AggValue::Missing, AggValue::Missing]
+        );
+    }
+
+    #[test]
+    fn window_numbers_are_text_like_22_not_22_0() {
+        assert_eq!(
+            describe_of(&[n(443.0), n(80.0), n(80.0), s("80"), Some(Scalar::Bool(true)), n(0.5)]),
+            vec![num(6.0), num(4.0), text("80"), num(3.0)]
+        );
+    }
+
+    #[test]
+    fn window_count_with_a_field_counts_non_null() {
+        let mut w = Windows::new(spec(
+            None,
+            0.0,
+            10,
+            vec![agg("events", AggOp::Count, None), agg("with_x", AggOp::Count, Some(1))],
+        ));
+        let mut out = Vec::new();
+        let rows: Vec<Vec<Option<Scalar>>> = vec![
+            vec![None, s("x")],
+            vec![None, Some(Scalar::Null)],
+            vec![None],
+            vec![None, n(0.0)],
+            vec![None, Some(Scalar::Composite("an array"))],
+            vec![None, None],
+        ];
+        for r in &rows {
+            assert_eq!(w.push(&["k"], None, r, &mut out).unwrap(), Pushed::Absorbed);
+        }
+        w.flush(&mut out);
+        assert_eq!(out, vec![out_of(&["k"], None, None, false, vec![num(6.0), num(3.0)])]);
+    }
+
+    fn numeric() -> Windows {
+        Windows::new(spec(
+            None,
+            0.0,
+            10,
+            vec![
+                agg("sum", AggOp::Sum, Some(0)),
+                agg("mean", AggOp::Mean, Some(0)),
+                agg("min", AggOp::Min, Some(0)),
+                agg("max", AggOp::Max, Some(0)),
+                agg("n", AggOp::Count, Some(0)),
+            ],
+        ))
+    }
+
+    #[test]
+    fn window_sum_mean_min_max_skip_missing() {
+        let mut w = numeric();
+        let mut out = Vec::new();
+        for v in [n(2.0), Some(Scalar::Null), None, s(" 4.5 "), Some(Scalar::Bool(true)), n(-1.5)] {
+            w.push(&["a"], Some(3.0), &[v], &mut out).unwrap();
+        }
+        for v in [None, Some(Scalar::Null)] {
+            w.push(&["b"], Some(4.0), &[v], &mut out).unwrap();
+        }
+        w.flush(&mut out);
+        let m = AggValue::Missing;
+        assert_eq!(
+            out,
+            vec![
+                out_of(&["a"], Some(3.0), Some(3.0), false, vec![num(6.0), num(1.5), num(-1.5), num(4.5), num(4.0)]),
+                out_of(&["b"], Some(4.0), Some(4.0), false, vec![m.clone(), m.clone(), m.clone(), m, num(0.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_bad_values_are_refused_without_effect() {
+        let mut w = numeric();
+        let mut out = Vec::new();
+        w.push(&["a"], None, &[n(1.0)], &mut out).unwrap();
+        let e = w.push(&["a"], None, &[s("abc")], &mut out).unwrap_err();
+        assert_eq!(e.reason, "wrong_type");
+        assert!(e.detail.contains("'sum'"), "{}", e.detail);
+        let e = w.push(&["new"], None, &[Some(Scalar::Composite("an object"))], &mut out).unwrap_err();
+        assert_eq!(e.reason, "wrong_type");
+        let e = w.push(&["a"], None, &[s("inf")], &mut out).unwrap_err();
+        assert_eq!(e.reason, "non_finite");
+        let e = w.push(&["a"], Some(f64::NAN), &[n(1.0)], &mut out).unwrap_err();
+        assert_eq!(e.reason, "non_finite");
+        assert_eq!(w.stats().open, 1);
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![out_of(&["a"], None, None, false, vec![num(1.0), num(1.0), num(1.0), num(1.0), num(1.0)])]
+        );
+
+        let mut w = describe();
+        let e = w.push(&["a"], Some(1.0), &[Some(Scalar::Composite("an array"))], &mut out).unwrap_err();
+        assert_eq!((e.reason, e.detail.contains("'unique'")), ("wrong_type", true));
+        let e = w.push(&["a"], None, &[s("x")], &mut out).unwrap_err();
+        assert_eq!(e.reason, "missing_field");
+        // A refused event does not move the watermark.
+        let mut w = Windows::new(spec(Some(10.0), 0.0, 10, vec![agg("sum", AggOp::Sum, Some(0))]));
+        w.push(&["a"], Some(1.0), &[n(1.0)], &mut out).unwrap();
+        w.push(&["a"], Some(50.0), &[s("x")], &mut out).unwrap_err();
+        assert_eq!(w.push(&["a"], Some(2.0), &[n(1.0)], &mut out).unwrap(), Pushed::Absorbed);
+        assert_eq!(w.stats().open, 1);
+    }
+
+    #[test]
+    fn window_top_total_counts_the_top_value_across_keys() {
+        let mut w = Windows::new(spec(
+            Some(60.0),
+            0.0,
+            100,
+            vec![
+                agg("top", AggOp::Top, Some(0)),
+                agg("freq", AggOp::Freq, Some(0)),
+                agg("top_host_connections", AggOp::TopTotal, Some(0)),
+            ],
+        ));
+        let mut out = Vec::new();
+        let events = [
+            ("h1", "x"),
+            ("h2", "x"),
+            ("h3", "z"),
+            ("h1", "x"),
+            ("h1", "y"),
+            ("h2", "z"),
+            ("h3", "z"),
+            ("h3", "z"),
+            ("h3", "y"),
+        ];
+        for (i, (h, d)) in events.iter().enumerate() {
+            w.push(&[h], Some(i as f64), &[s(d)], &mut out).unwrap();
+        }
+        // The next window's events do not count in the first.
+        w.push(&["h1"], Some(61.0), &[s("x")], &mut out).unwrap();
+        w.push(&["h4"], Some(62.0), &[None], &mut out).unwrap();
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                win("h1", 0.0, 60.0, false, vec![text("x"), num(2.0), num(3.0)]),
+                win("h2", 0.0, 60.0, false, vec![text("x"), num(1.0), num(3.0)]),
+                win("h3", 0.0, 60.0, false, vec![text("z"), num(3.0), num(4.0)]),
+                win("h1", 60.0, 120.0, false, vec![text("x"), num(1.0), num(1.0)]),
+                win("h4", 60.0, 120.0, false, vec![AggValue::Missing, AggValue::Missing, AggValue::Missing]),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_max_keys_evicts_the_oldest_as_partial() {
+        let mut w = count_only(Some(60.0), 0.0, 2);
+        let mut out = Vec::new();
+        push(&mut w, "a", 1.0, &mut out);
+        push(&mut w, "b", 2.0, &mut out);
+        push(&mut w, "a", 3.0, &mut out);
+        assert!(out.is_empty());
+        push(&mut w, "c", 4.0, &mut out); // a is the oldest entry
+        assert_eq!(out, vec![win("a", 0.0, 60.0, true, vec![num(2.0)])]);
+        assert_eq!(w.stats(), WindowStats { open: 2, emitted: 1, evicted: 1, late: 0 });
+        out.clear();
+        push(&mut w, "a", 5.0, &mut out); // a again: new entry, evicts b
+        assert_eq!(out, vec![win("b", 0.0, 60.0, true, vec![num(1.0)])]);
+        out.clear();
+        push(&mut w, "a", 6.0, &mut out);
+        push(&mut w, "c", 7.0, &mut out);
+        assert!(out.is_empty());
+        push(&mut w, "a", 60.0, &mut out); // closes the window
+        assert_eq!(out, vec![win("c", 0.0, 60.0, false, vec![num(2.0)]), win("a", 0.0, 60.0, true, vec![num(2.0)]),]);
+        // A new window: a's split is forgotten.
+        out.clear();
+        w.flush(&mut out);
+        assert_eq!(out, vec![win("a", 60.0, 120.0, false, vec![num(1.0)])]);
+        assert_eq!(w.stats(), WindowStats { open: 0, emitted: 5, evicted: 2, late: 0 });
+    }
+
+    #[test]
+    fn window_eviction_takes_the_earliest_window_first() {
+        let mut w = count_only(Some(10.0), 100.0, 2);
+        let mut out = Vec::new();
+        push(&mut w, "a", 15.0, &mut out);
+        push(&mut w, "b", 5.0, &mut out); // older window, created later
+        push(&mut w, "c", 16.0, &mut out);
+        assert_eq!(out, vec![win("b", 0.0, 10.0, true, vec![num(1.0)])]);
+    }
+
+    #[test]
+    fn window_flush_order() {
+        let mut w = count_only(Some(10.0), 100.0, 100);
+        let mut out = Vec::new();
+        push(&mut w, "k1", 15.0, &mut out);
+        push(&mut w, "k2", 3.0, &mut out);
+        push(&mut w, "k1", 5.0, &mut out);
+        push(&mut w, "k3", 25.0, &mut out);
+        push(&mut w, "k2", 4.0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(w.stats().open, 4);
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                win("k2", 0.0, 10.0, false, vec![num(2.0)]),
+                win("k1", 0.0, 10.0, false, vec![num(1.0)]),
+                win("k1", 10.0, 20.0, false, vec![num(1.0)]),
+                win("k3", 20.0, 30.0, false, vec![num(1.0)]),
+            ]
+        );
+        assert_eq!(w.stats().open, 0);
+        out.clear();
+        w.flush(&mut out);
+        assert!(out.is_empty());
+        // Reusable after a flush: the watermark was reset.
+        push(&mut w, "k1", 1.0, &mut out);
+        w.flush(&mut out);
+        assert_eq!(out, vec![win("k1", 0.0, 10.0, false, vec![num(1.0)])]);
+    }
+
+    #[test]
+    fn window_whole_input_start_end_are_min_max_time() {
+        let mut w = count_only(None, 0.0, 100);
+        let mut out = Vec::new();
+        for (k, t) in
+            [("a", Some(5.0)), ("b", None), ("a", Some(1.0)), ("a", None), ("a", Some(9.0)), ("c", Some(-2.0))]
+        {
+            assert_eq!(w.push(&[k], t, &[], &mut out).unwrap(), Pushed::Absorbed);
+        }
+        // Nothing closes and nothing is late without windows.
+        assert!(out.is_empty());
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                out_of(&["a"], Some(1.0), Some(9.0), false, vec![num(4.0)]),
+                out_of(&["b"], None, None, false, vec![num(1.0)]),
+                out_of(&["c"], Some(-2.0), Some(-2.0), false, vec![num(1.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_multi_part_keys_do_not_collide() {
+        let mut w = count_only(None, 0.0, 100);
+        let mut out = Vec::new();
+        let keys: [&[&str]; 6] =
+            [&["ab", "c"], &["a", "bc"], &["a\u{1f}b", "c"], &["a", "b\u{1f}c"], &["1:a", ""], &["", "1:a"]];
+        for k in keys {
+            w.push(k, None, &[], &mut out).unwrap();
+        }
+        w.push(&["a", "bc"], None, &[], &mut out).unwrap();
+        w.flush(&mut out);
+        let got: Vec<(Vec<String>, AggValue)> = out.into_iter().map(|a| (a.key, a.values[0].clone())).collect();
+        let want: Vec<(Vec<String>, AggValue)> = keys
+            .iter()
+            .map(|k| {
+                let c = if k == &["a", "bc"] { 2.0 } else { 1.0 };
+                (k.iter().map(|s| s.to_string()).collect(), num(c))
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn window_top_with_many_distinct_values() {
+        // More distinct values than an entry keeps inline or scans linearly.
+        let mut vals: Vec<String> = (0..20).map(|i| format!("v{i}")).collect();
+        vals.extend(["v17", "v5", "v17", "v5"].map(String::from));
+        let row = |v: &String| Some(Scalar::Str(Cow::Owned(v.clone())));
+        let rows: Vec<Option<Scalar>> = vals.iter().map(row).collect();
+        assert_eq!(describe_of(&rows), vec![num(24.0), num(20.0), text("v5"), num(3.0)]);
+        vals.push("v17".to_string());
+        let rows: Vec<Option<Scalar>> = vals.iter().map(row).collect();
+        assert_eq!(describe_of(&rows), vec![num(25.0), num(20.0), text("v17"), num(4.0)]);
+    }
+
+    #[test]
+    fn window_fields_with_shared_values_are_counted_apart() {
+        let mut w = Windows::new(spec(
+            Some(60.0),
+            0.0,
+            100,
+            vec![
+                agg("top_src", AggOp::Top, Some(0)),
+                agg("src_total", AggOp::TopTotal, Some(0)),
+                agg("top_dst", AggOp::Top, Some(1)),
+                agg("dst_total", AggOp::TopTotal, Some(1)),
+                agg("dst_unique", AggOp::Unique, Some(1)),
+            ],
+        ));
+        let mut out = Vec::new();
+        for (k, a, b) in [("h1", "x", "y"), ("h1", "x", "x"), ("h2", "y", "y"), ("h2", "z", "y")] {
+            w.push(&[k], Some(1.0), &[s(a), s(b)], &mut out).unwrap();
+        }
+        w.flush(&mut out);
+        assert_eq!(
+            out,
+            vec![
+                win("h1", 0.0, 60.0, false, vec![text("x"), num(2.0), text("y"), num(3.0), num(2.0)]),
+                win("h2", 0.0, 60.0, false, vec![text("y"), num(1.0), text("y"), num(3.0), num(1.0)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn window_spec_check() {
+        let ok = spec(Some(60.0), 0.0, 1, vec![agg("n", AggOp::Count, None)]);
+        assert!(ok.check().is_ok());
+        assert!(spec(Some(0.0), 0.0, 1, vec![]).check().is_err());
+        assert!(spec(Some(f64::NAN), 0.0, 1, vec![]).check().is_err());
+        assert!(spec(None, -1.0, 1, vec![]).check().is_err());
+        assert!(spec(None, 0.0, 0, vec![]).check().is_err());
+        assert!(spec(None, 0.0, 1, vec![agg("t", AggOp::Top, None)]).check().is_err());
+    }
+}
