@@ -83,6 +83,28 @@ fn main() {
     }
     println!("component vs native at batches of 1000 (best passes): {:.2}x slower", native_rate / wasm_rate);
 
+    // Per-key aggregation: the per-origin-host recipe (count, unique, top,
+    // freq of id.resp_p; window "all"), every event absorbed, one aggregate
+    // per host (6,059 keys) scored at the flush.
+    let spec = common::repo().join("pipeline-examples/kerberos-per-host/conn-hosts.toml");
+    let hosts = common::train_rita_with(&spec, "2024-04-19");
+    let mut native = Scorer::new(&hosts, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
+    measure("aggregation, native (6,059 hosts, window all)", events.len(), || {
+        let mut n = 0;
+        for chunk in events.chunks(1000) {
+            n += native.score_batch(chunk).emitted.len();
+        }
+        n + native.flush().len()
+    });
+    let mut inst = rt.instantiate(&hosts, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
+    measure("aggregation, component (batches of 1000)", events.len(), || {
+        let mut n = 0;
+        for chunk in events.chunks(1000) {
+            n += inst.score_batch(chunk).unwrap().emitted.len();
+        }
+        n + inst.flush().unwrap().len()
+    });
+
     // Start-up: compile once into a cache, then load precompiled + instantiate.
     let cache = std::env::temp_dir().join(format!("logsieve-bench-cache-{}", std::process::id()));
     let t = Instant::now();

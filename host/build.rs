@@ -18,14 +18,7 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for p in [
-        "plugin/src",
-        "plugin/Cargo.toml",
-        "artifact/src",
-        "artifact/Cargo.toml",
-        "wit",
-        "Cargo.lock",
-    ] {
+    for p in ["plugin/src", "plugin/Cargo.toml", "artifact/src", "artifact/Cargo.toml", "wit", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=LOGSIEVE_PLUGIN_CORE");
@@ -44,9 +37,7 @@ fn main() {
 
 /// The shared target directory: `CARGO_TARGET_DIR`, else `<root>/target`.
 fn target_dir(root: &Path) -> PathBuf {
-    env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
+    env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"))
 }
 
 fn build_core(root: &Path, _out: &Path) -> PathBuf {
@@ -54,25 +45,12 @@ fn build_core(root: &Path, _out: &Path) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args([
-            "build",
-            "-p",
-            "logsieve-plugin",
-            "--lib",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--profile",
-            "plugin",
-        ])
+        .args(["build", "-p", "logsieve-plugin", "--lib", "--target", "wasm32-unknown-unknown", "--profile", "plugin"])
         .arg("--target-dir")
         .arg(&dir);
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
+    for var in
+        ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER"]
+    {
         cmd.env_remove(var);
     }
     let output = cmd.output().expect("running cargo to build the plugin");

@@ -89,9 +89,7 @@ pub fn model_id(sha256: &[u8]) -> String {
 /// Encode a model as an artifact file. Validates first: an inconsistent
 /// model is never written.
 pub fn encode(model: &Model) -> Result<Vec<u8>, DecodeError> {
-    model
-        .validate()
-        .map_err(|e| DecodeError::Invalid(e.join("; ")))?;
+    model.validate().map_err(|e| DecodeError::Invalid(e.join("; ")))?;
     encode_unvalidated(model)
 }
 
@@ -100,12 +98,7 @@ pub fn encode(model: &Model) -> Result<Vec<u8>, DecodeError> {
 pub fn encode_unvalidated(model: &Model) -> Result<Vec<u8>, DecodeError> {
     let body = rmp_serde::to_vec_named(model).map_err(|e| DecodeError::Invalid(e.to_string()))?;
     let digest = Sha256::digest(&body);
-    let env = Envelope {
-        format: FORMAT_NAME,
-        version: FORMAT_VERSION,
-        sha256: &digest,
-        model: &body,
-    };
+    let env = Envelope { format: FORMAT_NAME, version: FORMAT_VERSION, sha256: &digest, model: &body };
     rmp_serde::to_vec_named(&env).map_err(|e| DecodeError::Invalid(e.to_string()))
 }
 
@@ -121,9 +114,7 @@ pub struct Decoded {
 fn is_eof(e: &rmp_serde::decode::Error) -> bool {
     use rmp_serde::decode::Error as E;
     match e {
-        E::InvalidMarkerRead(io) | E::InvalidDataRead(io) => {
-            io.kind() == std::io::ErrorKind::UnexpectedEof
-        }
+        E::InvalidMarkerRead(io) | E::InvalidDataRead(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
         // rmp-serde reports a bin/str length past the end of a slice as a
         // length mismatch or a syntax error mentioning EOF.
         other => other.to_string().contains("EOF") || other.to_string().contains("eof"),
@@ -155,55 +146,32 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         match EnvelopeIn::deserialize(&mut de) {
             Ok(env) => env,
             Err(e) if is_eof(&e) => {
-                return Err(DecodeError::Truncated(format!(
-                    "the file ends after {} bytes",
-                    bytes.len()
-                )));
+                return Err(DecodeError::Truncated(format!("the file ends after {} bytes", bytes.len())));
             }
             Err(e) => {
                 // A map that is not our envelope: say what it is not.
-                return Err(DecodeError::Foreign(format!(
-                    "not a logsieve envelope ({e})"
-                )));
+                return Err(DecodeError::Foreign(format!("not a logsieve envelope ({e})")));
             }
         }
     };
     if env.format != FORMAT_NAME {
-        return Err(DecodeError::Foreign(format!(
-            "format is '{}', expected '{FORMAT_NAME}'",
-            env.format
-        )));
+        return Err(DecodeError::Foreign(format!("format is '{}', expected '{FORMAT_NAME}'", env.format)));
     }
     if env.version > FORMAT_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            found: env.version,
-            supported: FORMAT_VERSION,
-        });
+        return Err(DecodeError::UnsupportedVersion { found: env.version, supported: FORMAT_VERSION });
     }
     if env.version == 0 {
-        return Err(DecodeError::Corrupted(
-            "format version 0 does not exist".into(),
-        ));
+        return Err(DecodeError::Corrupted("format version 0 does not exist".into()));
     }
     if !rest.is_empty() {
-        return Err(DecodeError::Corrupted(format!(
-            "{} unexpected bytes after the end of the artifact",
-            rest.len()
-        )));
+        return Err(DecodeError::Corrupted(format!("{} unexpected bytes after the end of the artifact", rest.len())));
     }
     let digest = Sha256::digest(&env.model);
     if env.sha256.as_slice() != digest.as_slice() {
-        return Err(DecodeError::Corrupted(
-            "the SHA-256 checksum does not match the model bytes".into(),
-        ));
+        return Err(DecodeError::Corrupted("the SHA-256 checksum does not match the model bytes".into()));
     }
     let model: Model = rmp_serde::from_slice(&env.model)
         .map_err(|e| DecodeError::Invalid(format!("the model does not decode: {e}")))?;
-    model
-        .validate()
-        .map_err(|e| DecodeError::Invalid(e.join("; ")))?;
-    Ok(Decoded {
-        model,
-        id: model_id(&digest),
-    })
+    model.validate().map_err(|e| DecodeError::Invalid(e.join("; ")))?;
+    Ok(Decoded { model, id: model_id(&digest) })
 }

@@ -68,8 +68,8 @@ pub struct Cluster {
     /// `size / rows`.
     pub share: f64,
     /// Distance beyond which an event is `far_from_centroid`: the spec's
-    /// quantile of the training distances in this cluster (at least
-    /// [`MIN_THRESHOLD`]).
+    /// quantile of the training distances in this cluster (over all rows
+    /// for clusters of fewer than 10 rows; at least [`MIN_THRESHOLD`]).
     pub threshold: f64,
     /// Whether the cluster is rare (`share < scoring.rare_share`).
     pub rare: bool,
@@ -105,9 +105,7 @@ pub struct TrainingMeta {
 impl Model {
     /// Width of the encoded vector, if fitted.
     pub fn dimension(&self) -> Option<usize> {
-        self.fitted
-            .as_ref()
-            .map(|f| f.features.iter().map(FeatureState::width).sum())
+        self.fitted.as_ref().map(|f| f.features.iter().map(FeatureState::width).sum())
     }
 
     /// Check that a decoded model is consistent; every problem is listed.
@@ -128,19 +126,8 @@ impl Model {
         }
         for (i, (spec, state)) in self.spec.features.iter().zip(&fitted.features).enumerate() {
             match (spec.kind, state) {
-                (
-                    FeatureKind::Numeric,
-                    FeatureState::Numeric {
-                        offset,
-                        scale,
-                        fill,
-                    },
-                ) => {
-                    if !(offset.is_finite()
-                        && fill.is_finite()
-                        && scale.is_finite()
-                        && *scale > 0.0)
-                    {
+                (FeatureKind::Numeric, FeatureState::Numeric { offset, scale, fill }) => {
+                    if !(offset.is_finite() && fill.is_finite() && scale.is_finite() && *scale > 0.0) {
                         errs.push(format!(
                             "feature {i} ({}): scaler offset {offset}, scale {scale}, fill {fill} must be finite with scale > 0",
                             spec.name()
@@ -149,10 +136,7 @@ impl Model {
                 }
                 (FeatureKind::Categorical, FeatureState::Categorical { vocabulary }) => {
                     if vocabulary.windows(2).any(|w| w[0] >= w[1]) {
-                        errs.push(format!(
-                            "feature {i} ({}): vocabulary is not sorted and unique",
-                            spec.name()
-                        ));
+                        errs.push(format!("feature {i} ({}): vocabulary is not sorted and unique", spec.name()));
                     }
                 }
                 _ => errs.push(format!(
@@ -183,10 +167,7 @@ impl Model {
                 errs.push(format!("cluster {c}: centroid has a non-finite coordinate"));
             }
             if !(cl.threshold.is_finite() && cl.threshold >= MIN_THRESHOLD) {
-                errs.push(format!(
-                    "cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}",
-                    cl.threshold
-                ));
+                errs.push(format!("cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}", cl.threshold));
             }
             if !(cl.share.is_finite() && (0.0..=1.0).contains(&cl.share)) {
                 errs.push(format!("cluster {c}: share {} must be in [0, 1]", cl.share));

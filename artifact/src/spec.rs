@@ -281,8 +281,19 @@ pub fn parse_utc_offset(s: &str) -> Result<i32, String> {
 pub const FILTER_OPS: &[&str] = &["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "exists", "missing"];
 /// The operators `[[derive]]` accepts.
 pub const DERIVE_OPS: &[&str] = &[
-    "product", "sum", "difference", "ratio", "log1p", "clamp", "hour", "weekday", "day_bucket", "equals", "in_set",
-    "cidr_group", "inter_arrival",
+    "product",
+    "sum",
+    "difference",
+    "ratio",
+    "log1p",
+    "clamp",
+    "hour",
+    "weekday",
+    "day_bucket",
+    "equals",
+    "in_set",
+    "cidr_group",
+    "inter_arrival",
 ];
 /// The operators `[[aggregate.fields]]` accepts.
 pub const AGGREGATE_OPS: &[&str] = &["count", "unique", "top", "freq", "sum", "mean", "min", "max", "top_total"];
@@ -400,10 +411,7 @@ const fn default_rare_share() -> f64 {
 
 impl Default for ScoringParams {
     fn default() -> Self {
-        ScoringParams {
-            threshold_quantile: default_threshold_quantile(),
-            rare_share: default_rare_share(),
-        }
+        ScoringParams { threshold_quantile: default_threshold_quantile(), rare_share: default_rare_share() }
     }
 }
 
@@ -501,16 +509,11 @@ impl ModelSpec {
             errs.push("model.max_iter must be at least 1".to_string());
         }
         if !(m.tol.is_finite() && m.tol >= 0.0) {
-            errs.push(format!(
-                "model.tol must be a finite number >= 0, got {}",
-                m.tol
-            ));
+            errs.push(format!("model.tol must be a finite number >= 0, got {}", m.tol));
         }
         let q = self.scoring.threshold_quantile;
         if !(q > 0.0 && q <= 1.0) {
-            errs.push(format!(
-                "scoring.threshold_quantile must be in (0, 1], got {q}"
-            ));
+            errs.push(format!("scoring.threshold_quantile must be in (0, 1], got {q}"));
         }
         let r = self.scoring.rare_share;
         if !(0.0..1.0).contains(&r) {
@@ -526,18 +529,13 @@ impl ModelSpec {
                 errs.push(format!("{at}: field must not be empty"));
             }
             if !seen.insert(f.name().to_string()) {
-                errs.push(format!(
-                    "{at}: the name '{}' is used twice; give one a `name`",
-                    f.name()
-                ));
+                errs.push(format!("{at}: the name '{}' is used twice; give one a `name`", f.name()));
             }
             match (f.kind, f.missing_policy()) {
-                (FeatureKind::Numeric, Missing::Category) => {
-                    errs.push(format!("{at}: missing = \"category\" is for categorical features; use zero, mean or error"))
-                }
-                (FeatureKind::Categorical, Missing::Zero | Missing::Mean) => {
-                    errs.push(format!("{at}: missing = \"zero\"/\"mean\" is for numeric features; use category or error"))
-                }
+                (FeatureKind::Numeric, Missing::Category) => errs
+                    .push(format!("{at}: missing = \"category\" is for categorical features; use zero, mean or error")),
+                (FeatureKind::Categorical, Missing::Zero | Missing::Mean) => errs
+                    .push(format!("{at}: missing = \"zero\"/\"mean\" is for numeric features; use category or error")),
                 _ => {}
             }
             if f.log1p && f.kind != FeatureKind::Numeric {
@@ -571,8 +569,12 @@ impl ModelSpec {
                 "product" | "sum" if d.fields.len() < 2 => Some("needs at least two `fields`"),
                 "difference" | "ratio" if !need(2) => Some("needs exactly two `fields`"),
                 "log1p" | "equals" | "in_set" | "cidr_group" if !need(1) => Some("needs exactly one field in `fields`"),
-                "clamp" if !need(1) || (d.min.is_none() && d.max.is_none()) => Some("needs one field and `min` and/or `max`"),
-                "hour" | "weekday" | "day_bucket" | "inter_arrival" if d.fields.len() > 1 => Some("takes at most one field (default: the time field)"),
+                "clamp" if !need(1) || (d.min.is_none() && d.max.is_none()) => {
+                    Some("needs one field and `min` and/or `max`")
+                }
+                "hour" | "weekday" | "day_bucket" | "inter_arrival" if d.fields.len() > 1 => {
+                    Some("takes at most one field (default: the time field)")
+                }
                 "equals" if d.value.is_none() => Some("needs `value`"),
                 "in_set" if d.values.is_empty() => Some("needs `values`"),
                 "cidr_group" if d.cidr_table.is_empty() && d.cidr_file.is_none() => Some("needs `cidr_file`"),
@@ -638,19 +640,8 @@ mod tests {
         );
         assert_eq!(spec.model.max_iter, 300);
         let errs = spec.validate().unwrap_err();
-        for want in [
-            "n_clusters",
-            "n_init",
-            "tol",
-            "threshold_quantile",
-            "used twice",
-            "category",
-            "log1p",
-        ] {
-            assert!(
-                errs.iter().any(|e| e.contains(want)),
-                "no problem mentions {want}: {errs:?}"
-            );
+        for want in ["n_clusters", "n_init", "tol", "threshold_quantile", "used twice", "category", "log1p"] {
+            assert!(errs.iter().any(|e| e.contains(want)), "no problem mentions {want}: {errs:?}");
         }
     }
 

@@ -65,11 +65,7 @@ fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => train::train(&args)?,
-        Command::Run {
-            pipeline: path,
-            summary_json,
-            quiet,
-        } => {
+        Command::Run { pipeline: path, summary_json, quiet } => {
             let cfg = PipelineConfig::load(&path)?;
             let summary = pipeline::run(&cfg, quiet)?;
             if let Some(p) = summary_json {
@@ -80,10 +76,7 @@ fn real_main() -> Result<ExitCode> {
                 eprint!("{}", summary.render());
             }
             if let Err(errs) = summary.check() {
-                eprintln!(
-                    "error: the run's counts do not add up:\n  {}",
-                    errs.join("\n  ")
-                );
+                eprintln!("error: the run's counts do not add up:\n  {}", errs.join("\n  "));
                 return Ok(ExitCode::from(3));
             }
         }

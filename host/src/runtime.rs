@@ -25,7 +25,10 @@ wasmtime::component::bindgen!({
 });
 
 use exports::logsieve::transform::scoring as wit;
-pub use wit::{EventError, Extracted, ExtractedBatch, FeatureValue, ModelError, ModelInfo, Options, Outcome, ScoredBatch, StateStats};
+pub use wit::{
+    EventError, Extracted, ExtractedBatch, FeatureValue, ModelError, ModelInfo, Options, Outcome, ScoredBatch,
+    StateStats,
+};
 
 /// The component this binary was built with.
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/logsieve.wasm"));
@@ -34,11 +37,7 @@ pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 /// `$XDG_CACHE_HOME/logsieve`, else `~/.cache/logsieve`. `None` disables.
 pub fn default_cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("LOGSIEVE_CACHE_DIR") {
-        return if d.is_empty() {
-            None
-        } else {
-            Some(PathBuf::from(d))
-        };
+        return if d.is_empty() { None } else { Some(PathBuf::from(d)) };
     }
     if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
         return Some(PathBuf::from(d).join("logsieve"));
@@ -84,13 +83,7 @@ impl Runtime {
             None => (compile(&engine, component_bytes)?, LoadedFrom::Compiled),
         };
         let linker = Linker::new(&engine);
-        Ok(Runtime {
-            engine,
-            component,
-            linker,
-            loaded_from,
-            load_ms: t0.elapsed().as_secs_f64() * 1e3,
-        })
+        Ok(Runtime { engine, component, linker, loaded_from, load_ms: t0.elapsed().as_secs_f64() * 1e3 })
     }
 
     /// The embedded component, with the default cache.
@@ -100,50 +93,32 @@ impl Runtime {
 
     /// Names of the component's imports (empty for logsieve's own).
     pub fn imports(&self) -> Vec<String> {
-        self.component
-            .component_type()
-            .imports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect()
+        self.component.component_type().imports(&self.engine).map(|(name, _)| name.to_string()).collect()
     }
 
     /// Names of the component's exports.
     pub fn exports(&self) -> Vec<String> {
-        self.component
-            .component_type()
-            .exports(&self.engine)
-            .map(|(name, _)| name.to_string())
-            .collect()
+        self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect()
     }
 
     /// Instantiate the component and load a model into it. The outer error
     /// is a host/wasm failure; the inner one is the component refusing the
     /// model.
-    pub fn instantiate(
-        &self,
-        model: &[u8],
-        options: Options,
-    ) -> Result<std::result::Result<Instance, ModelError>> {
+    pub fn instantiate(&self, model: &[u8], options: Options) -> Result<std::result::Result<Instance, ModelError>> {
         let mut store = Store::new(&self.engine, ());
         let bindings = Plugin::instantiate(&mut store, &self.component, &self.linker)
             .map_err(anyhow::Error::from)
             .context("instantiating the logsieve component")?;
         let scorer = bindings.logsieve_transform_scoring().scorer();
         match scorer.call_constructor(&mut store, model, options)? {
-            Ok(handle) => Ok(Ok(Instance {
-                store,
-                bindings,
-                handle,
-            })),
+            Ok(handle) => Ok(Ok(Instance { store, bindings, handle })),
             Err(e) => Ok(Err(e)),
         }
     }
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
-    Component::new(engine, bytes)
-        .map_err(anyhow::Error::from)
-        .context("compiling the logsieve component")
+    Component::new(engine, bytes).map_err(anyhow::Error::from).context("compiling the logsieve component")
 }
 
 fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
@@ -257,8 +232,7 @@ pub fn load(plugin: Option<&Path>) -> Result<Runtime> {
     match plugin {
         None => Runtime::embedded(),
         Some(p) => {
-            let bytes = std::fs::read(p)
-                .with_context(|| format!("reading the component {}", p.display()))?;
+            let bytes = std::fs::read(p).with_context(|| format!("reading the component {}", p.display()))?;
             Runtime::new(&bytes, default_cache_dir().as_deref())
                 .with_context(|| format!("loading the component {}", p.display()))
         }
@@ -267,12 +241,6 @@ pub fn load(plugin: Option<&Path>) -> Result<Runtime> {
 
 /// Instantiate with a model, turning a refused model into an error that
 /// names the file.
-pub fn instantiate_model(
-    rt: &Runtime,
-    model: &[u8],
-    model_path: &Path,
-    options: Options,
-) -> Result<Instance> {
-    rt.instantiate(model, options)?
-        .map_err(|e| anyhow!("{}: {}", model_path.display(), describe(&e)))
+pub fn instantiate_model(rt: &Runtime, model: &[u8], model_path: &Path, options: Options) -> Result<Instance> {
+    rt.instantiate(model, options)?.map_err(|e| anyhow!("{}: {}", model_path.display(), describe(&e)))
 }

@@ -38,21 +38,13 @@ fn model_error(e: DecodeError) -> wit::ModelError {
 }
 
 fn event_error(e: EventError) -> wit::EventError {
-    wit::EventError {
-        reason: e.reason.to_string(),
-        detail: e.detail,
-    }
+    wit::EventError { reason: e.reason.to_string(), detail: e.detail }
 }
 
 impl wit::GuestScorer for ScorerResource {
     fn new(model: Vec<u8>, options: wit::Options) -> Result<Self, wit::ModelError> {
-        let options = Options {
-            top_features: options.top_features,
-            emit_vector: options.emit_vector,
-        };
-        Scorer::new(&model, options)
-            .map(|s| ScorerResource(RefCell::new(s)))
-            .map_err(model_error)
+        let options = Options { top_features: options.top_features, emit_vector: options.emit_vector };
+        Scorer::new(&model, options).map(|s| ScorerResource(RefCell::new(s))).map_err(model_error)
     }
 
     fn info(&self) -> wit::ModelInfo {

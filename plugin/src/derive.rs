@@ -523,9 +523,17 @@ fn parse_iso(s: &str) -> Option<f64> {
     let s = s.trim();
     let mut c = Cursor { b: s.as_bytes(), at: 0 };
     let year = c.digits(4)?;
-    c.eat(b'-').then_some(())?;
+    // `-` (ISO 8601), or `/` as Argus writes dates (`2013/12/17 22:09:19.5`);
+    // the same separator both times.
+    let sep = if c.eat(b'-') {
+        b'-'
+    } else if c.eat(b'/') {
+        b'/'
+    } else {
+        return None;
+    };
     let month = c.digits(2)?;
-    c.eat(b'-').then_some(())?;
+    c.eat(sep).then_some(())?;
     let day = c.digits(2)?;
     if !(1..=12).contains(&month) {
         return None;
@@ -1437,5 +1445,14 @@ mod tests {
         let d = ok(&Op::Product, &[Some(n(3.0)), Some(n(4.0))]);
         let c = cond(CmpOp::Gt, Some(n(10.0)));
         assert!(matches(&c, d.to_scalar().as_ref()));
+    }
+
+    #[test]
+    fn argus_slash_dates_parse() {
+        let t = |x: &str| parse_time(&Scalar::Str(x.to_string().into())).unwrap().unwrap();
+        // 2013-12-17 22:09:19 UTC = 1387318159
+        assert_eq!(t("2013/12/17 22:09:19"), 1_387_318_159.0);
+        assert!((t("2013/12/17 22:09:19.500617") - 1_387_318_159.500617).abs() < 1e-6);
+        assert!(parse_time(&Scalar::Str("2013/12-17 22:09:19".into())).is_err());
     }
 }

@@ -25,10 +25,7 @@ pub struct EventError {
 impl EventError {
     /// A new error.
     pub fn new(reason: &'static str, detail: impl Into<String>) -> Self {
-        EventError {
-            reason,
-            detail: detail.into(),
-        }
+        EventError { reason, detail: detail.into() }
     }
 }
 
@@ -73,11 +70,9 @@ impl<'a> Scalar<'a> {
             Scalar::Null => Ok(None),
             Scalar::Number(x) => Ok(Some(*x)),
             Scalar::Bool(b) => Ok(Some(f64::from(u8::from(*b)))),
-            Scalar::Str(s) => s
-                .trim()
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| Coerce::WrongType(format!("the string {:?}", clip(s)))),
+            Scalar::Str(s) => {
+                s.trim().parse::<f64>().map(Some).map_err(|_| Coerce::WrongType(format!("the string {:?}", clip(s))))
+            }
             Scalar::Composite(kind) => Err(Coerce::WrongType((*kind).to_string())),
         }
     }
@@ -180,11 +175,7 @@ pub struct Shape {
 /// Scan one event. `slots` is cleared and filled with one entry per field of
 /// `table` (`None` when the event lacks it). Fails with `invalid_json`,
 /// `not_an_object` or `field_conflict`.
-pub fn scan<'a>(
-    text: &'a str,
-    table: &FieldTable,
-    slots: &mut Vec<Option<Scalar<'a>>>,
-) -> Result<Shape, EventError> {
+pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar<'a>>>) -> Result<Shape, EventError> {
     slots.clear();
     slots.resize(table.len(), None);
     let trimmed_start = text.trim_start();
@@ -192,10 +183,7 @@ pub fn scan<'a>(
         return Err(match serde_json::from_str::<IgnoredAny>(text) {
             Ok(_) => EventError::new(
                 "not_an_object",
-                format!(
-                    "the event is JSON but not an object: {}",
-                    kind_of(trimmed_start)
-                ),
+                format!("the event is JSON but not an object: {}", kind_of(trimmed_start)),
             ),
             Err(e) => invalid_json(&e),
         });
@@ -203,11 +191,7 @@ pub fn scan<'a>(
     let mut de = serde_json::Deserializer::from_str(text);
     let mut conflict = false;
     let keys = de
-        .deserialize_map(ObjectVisitor {
-            table,
-            slots,
-            conflict: &mut conflict,
-        })
+        .deserialize_map(ObjectVisitor { table, slots, conflict: &mut conflict })
         .and_then(|k| de.end().map(|_| k))
         .map_err(|e| invalid_json(&e))?;
     if conflict {

@@ -47,9 +47,14 @@ pub fn field_table(spec: &ModelSpec) -> FieldTable {
 
 /// Coerce a numeric feature's field (transform applied). `Ok(None)` is missing.
 pub fn numeric(spec: &FeatureSpec, v: Option<&Scalar>) -> Result<Option<f64>, EventError> {
-    let Some(x) = v.map(Scalar::as_number).transpose().map_err(|Coerce::WrongType(got)| {
-        EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
-    })?.flatten() else {
+    let Some(x) = v
+        .map(Scalar::as_number)
+        .transpose()
+        .map_err(|Coerce::WrongType(got)| {
+            EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
+        })?
+        .flatten()
+    else {
         return Ok(None);
     };
     let y = if spec.log1p { libm::log1p(x) } else { x };
@@ -71,22 +76,16 @@ pub fn category<'a>(spec: &FeatureSpec, v: Option<&'a Scalar<'a>>) -> Result<Opt
 }
 
 /// Extract every spec feature from a scanned event (the trainer's path).
-pub fn extract(
-    spec: &ModelSpec,
-    slots: &[Option<Scalar>],
-) -> Result<Vec<FeatureValue>, EventError> {
+pub fn extract(spec: &ModelSpec, slots: &[Option<Scalar>]) -> Result<Vec<FeatureValue>, EventError> {
     spec.features
         .iter()
         .zip(slots)
         .map(|(f, v)| {
             Ok(match f.kind {
-                FeatureKind::Numeric => {
-                    numeric(f, v.as_ref())?.map_or(FeatureValue::Missing, FeatureValue::Number)
+                FeatureKind::Numeric => numeric(f, v.as_ref())?.map_or(FeatureValue::Missing, FeatureValue::Number),
+                FeatureKind::Categorical => {
+                    category(f, v.as_ref())?.map_or(FeatureValue::Missing, |c| FeatureValue::Category(c.into_owned()))
                 }
-                FeatureKind::Categorical => category(f, v.as_ref())?
-                    .map_or(FeatureValue::Missing, |c| {
-                        FeatureValue::Category(c.into_owned())
-                    }),
             })
         })
         .collect()
@@ -102,16 +101,8 @@ pub struct Unseen {
 }
 
 enum Column {
-    Numeric {
-        at: usize,
-        offset: f64,
-        scale: f64,
-        fill: f64,
-    },
-    Categorical {
-        start: usize,
-        index: HashMap<String, usize>,
-    },
+    Numeric { at: usize, offset: f64, scale: f64, fill: f64 },
+    Categorical { start: usize, index: HashMap<String, usize> },
 }
 
 /// Encodes extracted values into the scaled vector the centroids live in.
@@ -130,34 +121,19 @@ impl Encoder {
             .iter()
             .map(|st| {
                 let c = match st {
-                    FeatureState::Numeric {
-                        offset,
-                        scale,
-                        fill,
-                    } => Column::Numeric {
-                        at: start,
-                        offset: *offset,
-                        scale: *scale,
-                        fill: *fill,
-                    },
+                    FeatureState::Numeric { offset, scale, fill } => {
+                        Column::Numeric { at: start, offset: *offset, scale: *scale, fill: *fill }
+                    }
                     FeatureState::Categorical { vocabulary } => Column::Categorical {
                         start,
-                        index: vocabulary
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| (v.clone(), i))
-                            .collect(),
+                        index: vocabulary.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
                     },
                 };
                 start += st.width();
                 c
             })
             .collect();
-        Encoder {
-            spec: spec.features.clone(),
-            columns,
-            dim: start,
-        }
+        Encoder { spec: spec.features.clone(), columns, dim: start }
     }
 
     /// Width of the encoded vector.
@@ -178,9 +154,7 @@ impl Encoder {
         for (i, ((f, col), v)) in self.spec.iter().zip(&self.columns).zip(slots).enumerate() {
             match col {
                 Column::Numeric { .. } => self.put_number(i, numeric(f, v.as_ref())?, out)?,
-                Column::Categorical { .. } => {
-                    self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?
-                }
+                Column::Categorical { .. } => self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?,
             }
         }
         Ok(())
@@ -210,23 +184,12 @@ impl Encoder {
     fn missing(&self, i: usize) -> EventError {
         EventError::new(
             "missing_field",
-            format!(
-                "field '{}' is absent or null (missing = \"error\")",
-                self.spec[i].field
-            ),
+            format!("field '{}' is absent or null (missing = \"error\")", self.spec[i].field),
         )
     }
 
     fn put_number(&self, i: usize, x: Option<f64>, out: &mut [f64]) -> Result<(), EventError> {
-        let Column::Numeric {
-            at,
-            offset,
-            scale,
-            fill,
-        } = self.columns[i]
-        else {
-            unreachable!("numeric column")
-        };
+        let Column::Numeric { at, offset, scale, fill } = self.columns[i] else { unreachable!("numeric column") };
         let x = match x {
             Some(x) => x,
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
@@ -243,9 +206,7 @@ impl Encoder {
         out: &mut [f64],
         unseen: &mut Vec<Unseen>,
     ) -> Result<(), EventError> {
-        let Column::Categorical { start, index } = &self.columns[i] else {
-            unreachable!("categorical column")
-        };
+        let Column::Categorical { start, index } = &self.columns[i] else { unreachable!("categorical column") };
         let c = match c {
             Some(c) => c,
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
@@ -253,10 +214,7 @@ impl Encoder {
         };
         match index.get(c) {
             Some(&j) => out[start + j] = 1.0,
-            None => unseen.push(Unseen {
-                feature: i,
-                value: c.to_string(),
-            }),
+            None => unseen.push(Unseen { feature: i, value: c.to_string() }),
         }
         Ok(())
     }
@@ -301,23 +259,11 @@ mod tests {
     }
 
     fn num(field: &str, log1p: bool, missing: Option<Missing>) -> FeatureSpec {
-        FeatureSpec {
-            field: field.into(),
-            name: None,
-            kind: FeatureKind::Numeric,
-            log1p,
-            missing,
-        }
+        FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Numeric, log1p, missing }
     }
 
     fn cat(field: &str, missing: Option<Missing>) -> FeatureSpec {
-        FeatureSpec {
-            field: field.into(),
-            name: None,
-            kind: FeatureKind::Categorical,
-            log1p: false,
-            missing,
-        }
+        FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Categorical, log1p: false, missing }
     }
 
     fn extract_one(s: &ModelSpec, event: &str) -> Result<Vec<FeatureValue>, EventError> {
@@ -328,55 +274,19 @@ mod tests {
 
     #[test]
     fn coercion_rules() {
-        let s = spec(vec![
-            num("n", false, None),
-            num("l", true, None),
-            cat("c", None),
-        ]);
+        let s = spec(vec![num("n", false, None), num("l", true, None), cat("c", None)]);
         let v = extract_one(&s, r#"{"n":"2.5","l":0,"c":22}"#).unwrap();
-        assert_eq!(
-            v,
-            vec![
-                FeatureValue::Number(2.5),
-                FeatureValue::Number(0.0),
-                FeatureValue::Category("22".into())
-            ]
-        );
+        assert_eq!(v, vec![FeatureValue::Number(2.5), FeatureValue::Number(0.0), FeatureValue::Category("22".into())]);
         let v = extract_one(&s, r#"{"n":true,"c":false,"l":null}"#).unwrap();
-        assert_eq!(
-            v,
-            vec![
-                FeatureValue::Number(1.0),
-                FeatureValue::Missing,
-                FeatureValue::Category("false".into())
-            ]
-        );
+        assert_eq!(v, vec![FeatureValue::Number(1.0), FeatureValue::Missing, FeatureValue::Category("false".into())]);
         let v = extract_one(&s, r#"{"c":1.5}"#).unwrap();
         assert_eq!(v[2], FeatureValue::Category("1.5".into()));
-        assert_eq!(
-            extract_one(&s, r#"{"n":"abc"}"#).unwrap_err().reason,
-            "wrong_type"
-        );
-        assert_eq!(
-            extract_one(&s, r#"{"n":{"a":1}}"#).unwrap_err().reason,
-            "wrong_type"
-        );
-        assert_eq!(
-            extract_one(&s, r#"{"c":[1]}"#).unwrap_err().reason,
-            "wrong_type"
-        );
-        assert_eq!(
-            extract_one(&s, r#"{"l":-1}"#).unwrap_err().reason,
-            "non_finite"
-        );
-        assert_eq!(
-            extract_one(&s, r#"{"n":"inf"}"#).unwrap_err().reason,
-            "non_finite"
-        );
-        assert_eq!(
-            extract_one(&s, r#"{"n":"NaN"}"#).unwrap_err().reason,
-            "non_finite"
-        );
+        assert_eq!(extract_one(&s, r#"{"n":"abc"}"#).unwrap_err().reason, "wrong_type");
+        assert_eq!(extract_one(&s, r#"{"n":{"a":1}}"#).unwrap_err().reason, "wrong_type");
+        assert_eq!(extract_one(&s, r#"{"c":[1]}"#).unwrap_err().reason, "wrong_type");
+        assert_eq!(extract_one(&s, r#"{"l":-1}"#).unwrap_err().reason, "non_finite");
+        assert_eq!(extract_one(&s, r#"{"n":"inf"}"#).unwrap_err().reason, "non_finite");
+        assert_eq!(extract_one(&s, r#"{"n":"NaN"}"#).unwrap_err().reason, "non_finite");
     }
 
     fn encoder(s: &ModelSpec, states: Vec<FeatureState>) -> Encoder {
@@ -398,27 +308,13 @@ mod tests {
 
     #[test]
     fn encoding_scales_one_hots_and_fills() {
-        let s = spec(vec![
-            num("a", false, Some(Missing::Mean)),
-            cat("c", None),
-            num("b", false, None),
-        ]);
+        let s = spec(vec![num("a", false, Some(Missing::Mean)), cat("c", None), num("b", false, None)]);
         let e = encoder(
             &s,
             vec![
-                FeatureState::Numeric {
-                    offset: 10.0,
-                    scale: 2.0,
-                    fill: 12.0,
-                },
-                FeatureState::Categorical {
-                    vocabulary: vec!["missing".into(), "tcp".into(), "udp".into()],
-                },
-                FeatureState::Numeric {
-                    offset: 1.0,
-                    scale: 4.0,
-                    fill: 0.0,
-                },
+                FeatureState::Numeric { offset: 10.0, scale: 2.0, fill: 12.0 },
+                FeatureState::Categorical { vocabulary: vec!["missing".into(), "tcp".into(), "udp".into()] },
+                FeatureState::Numeric { offset: 1.0, scale: 4.0, fill: 0.0 },
             ],
         );
         assert_eq!(e.dimension(), 5);
@@ -439,21 +335,11 @@ mod tests {
         // Unseen category: all zeros, reported.
         enc(r#"{"c":"sctp"}"#, &mut out, &mut unseen).unwrap();
         assert_eq!(&out[1..4], &[0.0, 0.0, 0.0]);
-        assert_eq!(
-            unseen,
-            vec![Unseen {
-                feature: 1,
-                value: "sctp".into()
-            }]
-        );
+        assert_eq!(unseen, vec![Unseen { feature: 1, value: "sctp".into() }]);
         // The trainer's path gives the same vector.
         let mut out2 = vec![0.0; 5];
         e.encode_values(
-            &[
-                FeatureValue::Number(14.0),
-                FeatureValue::Category("udp".into()),
-                FeatureValue::Number(5.0),
-            ],
+            &[FeatureValue::Number(14.0), FeatureValue::Category("udp".into()), FeatureValue::Number(5.0)],
             &mut out2,
             &mut unseen,
         )
@@ -463,21 +349,12 @@ mod tests {
 
     #[test]
     fn missing_error_policy_refuses_the_event() {
-        let s = spec(vec![
-            num("a", false, Some(Missing::Error)),
-            cat("c", Some(Missing::Error)),
-        ]);
+        let s = spec(vec![num("a", false, Some(Missing::Error)), cat("c", Some(Missing::Error))]);
         let e = encoder(
             &s,
             vec![
-                FeatureState::Numeric {
-                    offset: 0.0,
-                    scale: 1.0,
-                    fill: 0.0,
-                },
-                FeatureState::Categorical {
-                    vocabulary: vec!["x".into()],
-                },
+                FeatureState::Numeric { offset: 0.0, scale: 1.0, fill: 0.0 },
+                FeatureState::Categorical { vocabulary: vec!["x".into()] },
             ],
         );
         let mut out = vec![0.0; 2];
@@ -485,16 +362,8 @@ mod tests {
         let mut slots = Vec::new();
         scan(r#"{"c":"x"}"#, &field_table(&s), &mut slots).unwrap();
         let err = e.encode_slots(&slots, &mut out, &mut unseen).unwrap_err();
-        assert_eq!(
-            (err.reason, err.detail.contains("'a'")),
-            ("missing_field", true)
-        );
+        assert_eq!((err.reason, err.detail.contains("'a'")), ("missing_field", true));
         scan(r#"{"a":1,"c":null}"#, &field_table(&s), &mut slots).unwrap();
-        assert_eq!(
-            e.encode_slots(&slots, &mut out, &mut unseen)
-                .unwrap_err()
-                .reason,
-            "missing_field"
-        );
+        assert_eq!(e.encode_slots(&slots, &mut out, &mut unseen).unwrap_err().reason, "missing_field");
     }
 }

@@ -16,7 +16,9 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use logsieve_artifact::{AggregateSpec, DeriveSpec, FilterSpec, Literal, ModelSpec, Unmatched, parse_duration, parse_utc_offset};
+use logsieve_artifact::{
+    AggregateSpec, DeriveSpec, FilterSpec, Literal, ModelSpec, Unmatched, parse_duration, parse_utc_offset,
+};
 
 use crate::derive::{self, CidrTable, CmpOp, Condition, Derived, InterArrival, Op};
 use crate::event::{EventError, FieldTable, Scalar, Shape, scan};
@@ -302,11 +304,12 @@ impl Recipe {
                         vals[0] = t.map(Scalar::Number);
                     }
                     let refs: Vec<Option<&Scalar>> = vals.iter().map(Option::as_ref).collect();
-                    derive::apply(op, &refs).map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
+                    derive::apply(op, &refs)
+                        .map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
                 }
                 DeriveStep::InterArrival { state, time, key } => {
                     let Some(ts) = get(time, &derived).as_ref().map(derive::parse_time).transpose()?.flatten() else {
-                        return Err(EventError::new("missing_time", format!("derive {name}: the event has no time")));
+                        return Err(EventError::new("missing_field", format!("derive {name}: the event has no time")));
                     };
                     let key = key_text(key.iter().map(|s| get(s, &derived)))?;
                     state.push(&key, ts).map_or(Derived::Missing, Derived::Number)
@@ -330,9 +333,14 @@ impl Recipe {
                 .iter()
                 .zip(&w.group_by)
                 .map(|(s, name)| match get(s) {
-                    Some(v) => v.as_text().map(|t| t.map(|t| Cow::Owned(t.into_owned()))).ok().flatten().ok_or_else(|| {
-                        EventError::new("wrong_type", format!("group-by field '{name}' is not a value that can key a window"))
-                    }),
+                    Some(v) => {
+                        v.as_text().map(|t| t.map(|t| Cow::Owned(t.into_owned()))).ok().flatten().ok_or_else(|| {
+                            EventError::new(
+                                "wrong_type",
+                                format!("group-by field '{name}' is not a value that can key a window"),
+                            )
+                        })
+                    }
                     None => Err(EventError::new("missing_field", format!("group-by field '{name}' is absent or null"))),
                 })
                 .collect::<Result<_, _>>()?;
@@ -349,7 +357,9 @@ impl Recipe {
                 Pushed::Absorbed => Ok((Step::Absorbed, shape)),
                 Pushed::Late { window_end, watermark } => Err(EventError::new(
                     "late_event",
-                    format!("its window ended at {window_end} but event time has reached {watermark} (allowed_lateness)"),
+                    format!(
+                        "its window ended at {window_end} but event time has reached {watermark} (allowed_lateness)"
+                    ),
                 )),
             };
         }
@@ -401,7 +411,14 @@ pub fn render(group_by: &[String], names: &[String], a: &Aggregate) -> String {
     for (g, k) in group_by.iter().zip(&a.key) {
         m.insert(g.clone(), serde_json::Value::String(k.clone()));
     }
-    let num = |x: f64| serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number);
+    // Integral values (counts, whole-second bounds) are written as integers.
+    let num = |x: f64| {
+        if x.fract() == 0.0 && x.abs() < 9.0e15 {
+            serde_json::Value::Number((x as i64).into())
+        } else {
+            serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
+    };
     if let Some(s) = a.start {
         m.insert("window_start".into(), num(s));
     }

@@ -41,10 +41,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            top_features: 3,
-            emit_vector: false,
-        }
+        Options { top_features: 3, emit_vector: false }
     }
 }
 
@@ -167,21 +164,13 @@ impl Scorer {
         let model = decoded.model;
         let stage1 = Recipe::new(&model.spec).map_err(DecodeError::Invalid)?;
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
-        let names_json = model
-            .spec
-            .features
-            .iter()
-            .map(|f| serde_json::to_string(f.name()).expect("a string serializes"))
-            .collect();
+        let names_json =
+            model.spec.features.iter().map(|f| serde_json::to_string(f.name()).expect("a string serializes")).collect();
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
             Fit {
-                centroids: fitted
-                    .clusters
-                    .iter()
-                    .flat_map(|c| c.centroid.iter().copied())
-                    .collect(),
+                centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
                 ranges,
@@ -218,13 +207,7 @@ impl Scorer {
             id: self.core.id.clone(),
             kind: self.model.spec.model.kind.as_str().to_string(),
             format_version: logsieve_artifact::FORMAT_VERSION,
-            features: self
-                .model
-                .spec
-                .features
-                .iter()
-                .map(|f| f.name().to_string())
-                .collect(),
+            features: self.model.spec.features.iter().map(|f| f.name().to_string()).collect(),
             dimension: fit.as_ref().map_or(0, |f| f.encoder.dimension() as u32),
             n_clusters: fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
         }
@@ -364,7 +347,13 @@ pub enum Kind {
 
 impl Core {
     /// Encode, find the nearest centroid, and append the scored event.
-    fn score_features(&mut self, event: &str, shape: Shape, feats: &[Option<Scalar>], out: &mut String) -> Result<(), EventError> {
+    fn score_features(
+        &mut self,
+        event: &str,
+        shape: Shape,
+        feats: &[Option<Scalar>],
+        out: &mut String,
+    ) -> Result<(), EventError> {
         let fit = self.fit.as_ref().expect("checked by the caller");
         self.unseen.clear();
         fit.encoder.encode_slots(feats, &mut self.vector, &mut self.unseen)?;
@@ -406,18 +395,10 @@ impl Core {
         out.push_str(",\"score\":");
         push_f64(out, distance / threshold);
         out.push_str(",\"anomaly\":");
-        out.push_str(if far || rare || unseen {
-            "true"
-        } else {
-            "false"
-        });
+        out.push_str(if far || rare || unseen { "true" } else { "false" });
         out.push_str(",\"reasons\":[");
         let mut first = true;
-        for (on, name) in [
-            (far, "far_from_centroid"),
-            (rare, "rare_cluster"),
-            (unseen, "unseen_value"),
-        ] {
+        for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")] {
             if on {
                 if !first {
                     out.push(',');
@@ -435,23 +416,14 @@ impl Core {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 self.contrib.clear();
                 for (f, r) in fit.ranges.iter().enumerate() {
-                    let s: f64 = r
-                        .clone()
-                        .map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j]))
-                        .sum();
+                    let s: f64 = r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum();
                     if s > 0.0 {
                         self.contrib.push((s / best_d2, f));
                     }
                 }
                 // Largest share first; equal shares in spec order.
-                self.contrib
-                    .sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                for (n, &(share, f)) in self
-                    .contrib
-                    .iter()
-                    .take(self.options.top_features as usize)
-                    .enumerate()
-                {
+                self.contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                for (n, &(share, f)) in self.contrib.iter().take(self.options.top_features as usize).enumerate() {
                     if n > 0 {
                         out.push(',');
                     }
@@ -494,7 +466,6 @@ impl Core {
         debug_assert!(out.len() > start);
         Ok(())
     }
-
 }
 
 /// Append a finite f64 in its shortest round-trip form (valid JSON).

@@ -21,11 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => patterns.push(a),
         }
     }
-    let reader = if patterns.is_empty() {
-        Reader::stdin(format)
-    } else {
-        Reader::open(expand_inputs(&patterns)?, format)
-    };
+    let reader =
+        if patterns.is_empty() { Reader::stdin(format) } else { Reader::open(expand_inputs(&patterns)?, format) };
     let mut reader = reader;
     let out = std::io::stdout();
     let mut out = std::io::BufWriter::new(out.lock());

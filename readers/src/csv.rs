@@ -62,10 +62,7 @@ impl CsvState {
         let raw = std::mem::take(&mut self.pending);
         Some(CsvOut {
             line: self.pending_line,
-            outcome: Outcome::Error(
-                reason::CSV_UNTERMINATED_QUOTE,
-                "end of input inside a quoted field".into(),
-            ),
+            outcome: Outcome::Error(reason::CSV_UNTERMINATED_QUOTE, "end of input inside a quoted field".into()),
             raw: Some(raw),
         })
     }
@@ -73,9 +70,7 @@ impl CsvState {
     /// Handles one line (stripped of `\r\n`, valid UTF-8). Empty lines are
     /// handled by the caller unless a quoted field is open.
     pub(crate) fn line(&mut self, line: &str, line_no: u64) -> Option<CsvOut> {
-        let delim = *self
-            .delim
-            .get_or_insert(if line.contains('\t') { b'\t' } else { b',' });
+        let delim = *self.delim.get_or_insert(if line.contains('\t') { b'\t' } else { b',' });
         if !delim.is_ascii() {
             return Some(CsvOut {
                 line: line_no,
@@ -119,22 +114,15 @@ impl CsvState {
 
         let outcome = match &self.names {
             None => {
-                let names: Vec<String> = self
-                    .bounds
-                    .iter()
-                    .map(|&(a, b)| self.scratch[a..b].trim().to_owned())
-                    .collect();
+                let names: Vec<String> =
+                    self.bounds.iter().map(|&(a, b)| self.scratch[a..b].trim().to_owned()).collect();
                 self.keys = names.iter().map(|n| json::key_prefix(n)).collect();
                 self.names = Some(names);
                 return None;
             }
             Some(names) if names.len() != self.bounds.len() => Outcome::Error(
                 reason::CSV_COLUMN_COUNT,
-                format!(
-                    "row has {} fields but the header has {}",
-                    self.bounds.len(),
-                    names.len()
-                ),
+                format!("row has {} fields but the header has {}", self.bounds.len(), names.len()),
             ),
             Some(_) => {
                 let mut out = String::with_capacity(self.out_hint);
@@ -159,11 +147,7 @@ impl CsvState {
                 Outcome::Record(out)
             }
         };
-        Some(CsvOut {
-            line: start_line,
-            outcome,
-            raw,
-        })
+        Some(CsvOut { line: start_line, outcome, raw })
     }
 }
 
@@ -238,35 +222,18 @@ mod tests {
     fn fields(text: &str, delim: u8) -> Option<Vec<String>> {
         let mut s = String::new();
         let mut b = Vec::new();
-        split(text, delim, &mut s, &mut b)
-            .then(|| b.iter().map(|&(x, y)| s[x..y].to_string()).collect())
+        split(text, delim, &mut s, &mut b).then(|| b.iter().map(|&(x, y)| s[x..y].to_string()).collect())
     }
 
     #[test]
     fn rfc4180_splitting() {
-        assert_eq!(
-            fields("a,b,,c,", b','),
-            Some(
-                vec!["a", "b", "", "c", ""]
-                    .into_iter()
-                    .map(String::from)
-                    .collect()
-            )
-        );
+        assert_eq!(fields("a,b,,c,", b','), Some(vec!["a", "b", "", "c", ""].into_iter().map(String::from).collect()));
         assert_eq!(
             fields(r#""a,1","say ""hi""",x"y,"""#, b','),
-            Some(vec![
-                "a,1".to_string(),
-                "say \"hi\"".into(),
-                "x\"y".into(),
-                "".into()
-            ])
+            Some(vec!["a,1".to_string(), "say \"hi\"".into(), "x\"y".into(), "".into()])
         );
         assert_eq!(fields("\"open,x", b','), None);
-        assert_eq!(
-            fields("a\tb,c", b'\t'),
-            Some(vec!["a".to_string(), "b,c".into()])
-        );
+        assert_eq!(fields("a\tb,c", b'\t'), Some(vec!["a".to_string(), "b,c".into()]));
     }
 
     fn run(lines: &[&str], delim: Option<u8>) -> Vec<(u64, Result<String, &'static str>)> {

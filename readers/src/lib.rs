@@ -186,15 +186,7 @@ pub enum Format {
 }
 
 /// The names [`Format::from_str`] accepts.
-pub const FORMAT_NAMES: &[&str] = &[
-    "auto",
-    "zeek_tsv",
-    "zeek_json",
-    "ndjson",
-    "json",
-    "csv",
-    "tsv",
-];
+pub const FORMAT_NAMES: &[&str] = &["auto", "zeek_tsv", "zeek_json", "ndjson", "json", "csv", "tsv"];
 
 /// Error of [`Format::from_str`]: the name is not a known format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,12 +194,7 @@ pub struct UnknownFormat(pub String);
 
 impl fmt::Display for UnknownFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown input format {:?}; valid formats: {}",
-            self.0,
-            FORMAT_NAMES.join(", ")
-        )
+        write!(f, "unknown input format {:?}; valid formats: {}", self.0, FORMAT_NAMES.join(", "))
     }
 }
 
@@ -226,9 +213,7 @@ impl FromStr for Format {
             "zeek_tsv" => Format::ZeekTsv,
             "zeek_json" | "ndjson" | "json" => Format::Ndjson,
             "csv" => Format::Csv { delimiter: None },
-            "tsv" => Format::Csv {
-                delimiter: Some(b'\t'),
-            },
+            "tsv" => Format::Csv { delimiter: Some(b'\t') },
             _ => return Err(UnknownFormat(s.to_string())),
         })
     }
@@ -316,10 +301,7 @@ impl std::error::Error for OpenError {}
 pub fn expand_inputs(patterns: &[String]) -> Result<Vec<PathBuf>, OpenError> {
     let mut out = Vec::new();
     for p in patterns {
-        let err = |message: String| OpenError {
-            pattern: p.clone(),
-            message,
-        };
+        let err = |message: String| OpenError { pattern: p.clone(), message };
         let path = Path::new(p);
         if path.exists() {
             out.push(path.to_path_buf());
@@ -390,10 +372,7 @@ impl fmt::Debug for Reader {
         f.debug_struct("Reader")
             .field("format", &self.format)
             .field("max_line", &self.max_line)
-            .field(
-                "current",
-                &self.current.as_ref().map(|s| (&s.name, s.line_no)),
-            )
+            .field("current", &self.current.as_ref().map(|s| (&s.name, s.line_no)))
             .field("inputs_left", &self.inputs.len())
             .field("stats", &self.stats)
             .finish()
@@ -446,26 +425,15 @@ impl Reader {
 
     fn open_input(&self, input: Input) -> Result<Source, Item> {
         let whole_file = |name: &Arc<str>, reason: &'static str, detail: String| Item {
-            origin: Origin {
-                file: name.clone(),
-                line: 0,
-            },
-            result: Err(ReadError {
-                reason,
-                detail,
-                raw: String::new(),
-            }),
+            origin: Origin { file: name.clone(), line: 0 },
+            result: Err(ReadError { reason, detail, raw: String::new() }),
         };
         let (name, raw): (Arc<str>, Box<dyn Read + Send>) = match input {
             Input::Stream(name, r) => (name, r),
             Input::Path(path) => {
                 let name: Arc<str> = path.to_string_lossy().into();
                 if path.is_dir() {
-                    return Err(whole_file(
-                        &name,
-                        reason::OPEN_FAILED,
-                        format!("{}: is a directory", path.display()),
-                    ));
+                    return Err(whole_file(&name, reason::OPEN_FAILED, format!("{}: is a directory", path.display())));
                 }
                 match std::fs::File::open(&path) {
                     Ok(f) => (name, Box::new(f)),
@@ -479,29 +447,15 @@ impl Reader {
                 }
             }
         };
-        let (input, gzip) = line::open_stream(raw).map_err(|e| {
-            whole_file(
-                &name,
-                reason::READ_FAILED,
-                format!("cannot read {name}: {e}"),
-            )
-        })?;
+        let (input, gzip) = line::open_stream(raw)
+            .map_err(|e| whole_file(&name, reason::READ_FAILED, format!("cannot read {name}: {e}")))?;
         let parser = match self.format {
             Format::Auto => Parser::Undecided,
             Format::ZeekTsv => Parser::Zeek(Box::new(zeek::ZeekState::new())),
             Format::Ndjson => Parser::Ndjson,
-            Format::Csv { delimiter } => {
-                Parser::Csv(Box::new(csv::CsvState::new(delimiter, self.max_line)))
-            }
+            Format::Csv { delimiter } => Parser::Csv(Box::new(csv::CsvState::new(delimiter, self.max_line))),
         };
-        Ok(Source {
-            name,
-            input,
-            gzip,
-            line_no: 0,
-            parser,
-            max_line: self.max_line,
-        })
+        Ok(Source { name, input, gzip, line_no: 0, parser, max_line: self.max_line })
     }
 
     fn count(&mut self, item: Item) -> Item {
@@ -515,24 +469,11 @@ impl Reader {
 
 impl Source {
     fn item(&self, line: u64, result: Result<String, ReadError>) -> Item {
-        Item {
-            origin: Origin {
-                file: self.name.clone(),
-                line,
-            },
-            result,
-        }
+        Item { origin: Origin { file: self.name.clone(), line }, result }
     }
 
     fn error(&self, line: u64, reason: &'static str, detail: String, raw: &[u8]) -> Item {
-        self.item(
-            line,
-            Err(ReadError {
-                reason,
-                detail,
-                raw: line::raw_text(raw),
-            }),
-        )
+        self.item(line, Err(ReadError { reason, detail, raw: line::raw_text(raw) }))
     }
 
     fn reset_pending(&mut self) {
@@ -555,11 +496,7 @@ impl Source {
             Outcome::Record(s) => self.item(out.line, Ok(s)),
             Outcome::Error(reason, detail) => self.item(
                 out.line,
-                Err(ReadError {
-                    reason,
-                    detail,
-                    raw: out.raw.unwrap_or_else(|| line::raw_text(line)),
-                }),
+                Err(ReadError { reason, detail, raw: out.raw.unwrap_or_else(|| line::raw_text(line)) }),
             ),
             Outcome::Nothing => unreachable!("CSV reports nothing as None"),
         }
@@ -635,12 +572,7 @@ impl Iterator for Reader {
                 }
                 continue;
             };
-            let status = line::read_line(
-                &mut *src.input,
-                &mut self.buf,
-                self.max_line,
-                &mut self.stats.bytes,
-            );
+            let status = line::read_line(&mut *src.input, &mut self.buf, self.max_line, &mut self.stats.bytes);
             let item = match status {
                 Ok(LineStatus::Eof) => {
                     let item = src.finish();
@@ -663,9 +595,7 @@ impl Iterator for Reader {
                 }
                 Err(e) => {
                     let (reason, what) = match (src.gzip, e.kind()) {
-                        (true, io::ErrorKind::UnexpectedEof) => {
-                            (reason::TRUNCATED_GZIP, "gzip stream ends early")
-                        }
+                        (true, io::ErrorKind::UnexpectedEof) => (reason::TRUNCATED_GZIP, "gzip stream ends early"),
                         (true, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
                             (reason::CORRUPT_GZIP, "corrupt gzip stream")
                         }

@@ -24,9 +24,7 @@ pub(crate) enum LineStatus {
 /// Wraps a raw byte stream, transparently decompressing gzip (detected by
 /// the magic bytes `1f 8b`, not by the name). Returns the buffered stream
 /// and whether it is gzip.
-pub(crate) fn open_stream(
-    mut r: Box<dyn Read + Send>,
-) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
+pub(crate) fn open_stream(mut r: Box<dyn Read + Send>) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
     // Peek at the first two bytes without relying on one `read` call
     // returning both (pipes may deliver a single byte).
     let mut head = [0u8; 2];
@@ -45,10 +43,7 @@ pub(crate) fn open_stream(
         let dec = flate2::read::MultiGzDecoder::new(chained);
         Ok((Box::new(BufReader::with_capacity(BUF_CAPACITY, dec)), true))
     } else {
-        Ok((
-            Box::new(BufReader::with_capacity(BUF_CAPACITY, chained)),
-            false,
-        ))
+        Ok((Box::new(BufReader::with_capacity(BUF_CAPACITY, chained)), false))
     }
 }
 
@@ -100,11 +95,7 @@ pub(crate) fn read_line(
         r.consume(used);
         *consumed += used as u64;
         if done {
-            return Ok(if too_long {
-                LineStatus::TooLong
-            } else {
-                LineStatus::Line
-            });
+            return Ok(if too_long { LineStatus::TooLong } else { LineStatus::Line });
         }
     }
 }

@@ -162,11 +162,7 @@ impl ZeekState {
 
     /// Handles one line (already stripped of `\r\n`, valid UTF-8, not empty).
     pub(crate) fn line(&mut self, line: &str) -> Outcome {
-        if line.starts_with('#') {
-            self.header(line)
-        } else {
-            self.row(line)
-        }
+        if line.starts_with('#') { self.header(line) } else { self.row(line) }
     }
 
     fn header(&mut self, line: &str) -> Outcome {
@@ -177,20 +173,14 @@ impl ZeekState {
                     self.sep = s;
                     Outcome::Nothing
                 }
-                _ => Outcome::Error(
-                    reason::ZEEK_BAD_HEADER,
-                    format!("unusable #separator value {rest:?}"),
-                ),
+                _ => Outcome::Error(reason::ZEEK_BAD_HEADER, format!("unusable #separator value {rest:?}")),
             };
         }
         let (name, value) = line.split_once(self.sep.as_str()).unwrap_or((line, ""));
         match name {
             "#set_separator" | "#empty_field" | "#unset_field" => {
                 let Some(v) = unescape(value).filter(|v| !v.is_empty()) else {
-                    return Outcome::Error(
-                        reason::ZEEK_BAD_HEADER,
-                        format!("unusable {name} value {value:?}"),
-                    );
+                    return Outcome::Error(reason::ZEEK_BAD_HEADER, format!("unusable {name} value {value:?}"));
                 };
                 match name {
                     "#set_separator" => self.set_sep = v,
@@ -234,10 +224,7 @@ impl ZeekState {
 
     fn row(&mut self, line: &str) -> Outcome {
         if !self.have_fields {
-            return Outcome::Error(
-                reason::ZEEK_NO_HEADER,
-                "data row before any #fields header line".into(),
-            );
+            return Outcome::Error(reason::ZEEK_NO_HEADER, "data row before any #fields header line".into());
         }
         self.ranges.clear();
         let mut start = 0;
@@ -256,11 +243,7 @@ impl ZeekState {
         if self.ranges.len() != self.names.len() {
             return Outcome::Error(
                 reason::ZEEK_COLUMN_COUNT,
-                format!(
-                    "row has {} columns but #fields declares {}",
-                    self.ranges.len(),
-                    self.names.len()
-                ),
+                format!("row has {} columns but #fields declares {}", self.ranges.len(), self.names.len()),
             );
         }
 
@@ -305,10 +288,7 @@ impl ZeekState {
             if !ok {
                 return Outcome::Error(
                     reason::ZEEK_BAD_VALUE,
-                    format!(
-                        "field `{}` ({}): value {:?} does not parse",
-                        self.names[i], self.type_names[i], v
-                    ),
+                    format!("field `{}` ({}): value {:?} does not parse", self.names[i], self.type_names[i], v),
                 );
             }
         }
@@ -384,10 +364,7 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str) -> bool {
             }
             // Not JSON syntax (".5", "1.", "+2"): accept plain decimal
             // forms only (no inf/nan words), re-emitted via f64.
-            if !v
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E'))
-            {
+            if !v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'.' | b'-' | b'+' | b'e' | b'E')) {
                 return false;
             }
             match v.parse::<f64>() {
@@ -424,14 +401,8 @@ mod tests {
         for l in HEADER.lines() {
             assert!(matches!(z.line(l), Outcome::Nothing));
         }
-        assert!(matches!(
-            z.line(&format!("#fields\t{fields}")),
-            Outcome::Nothing
-        ));
-        assert!(matches!(
-            z.line(&format!("#types\t{types}")),
-            Outcome::Nothing
-        ));
+        assert!(matches!(z.line(&format!("#fields\t{fields}")), Outcome::Nothing));
+        assert!(matches!(z.line(&format!("#types\t{types}")), Outcome::Nothing));
         z
     }
 
@@ -465,14 +436,8 @@ mod tests {
             s,
             r#"{"ts":1713484800.123456,"dur":0.5,"d":-1.5e3,"c":42,"i":-7,"p":443,"b":true,"s":"a \"q\"\\","a":"10.0.0.1","n":"10.0.0.0/8","e":"tcp","pat":"/^a.*$/","x":"whatever"}"#
         );
-        let s = rec(
-            &mut z,
-            "1713484800\t.5\t1.\t007\t+3\t0\tF\t(empty)\t-\t-\t-\t-\t-",
-        );
-        assert_eq!(
-            s,
-            r#"{"ts":1713484800.0,"dur":0.5,"d":1.0,"c":7,"i":3,"p":0,"b":false,"s":""}"#
-        );
+        let s = rec(&mut z, "1713484800\t.5\t1.\t007\t+3\t0\tF\t(empty)\t-\t-\t-\t-\t-");
+        assert_eq!(s, r#"{"ts":1713484800.0,"dur":0.5,"d":1.0,"c":7,"i":3,"p":0,"b":false,"s":""}"#);
         assert_eq!(
             rec(
                 &mut z,
@@ -484,19 +449,14 @@ mod tests {
 
     #[test]
     fn containers_empty_and_unset() {
-        let mut z = state_with(
-            "a\tb\tc\td\te",
-            "set[string]\tvector[count]\tvector[interval]\tset[enum]\ttable[string]",
-        );
+        let mut z =
+            state_with("a\tb\tc\td\te", "set[string]\tvector[count]\tvector[interval]\tset[enum]\ttable[string]");
         assert_eq!(
             rec(&mut z, "x,y\"\t1,2,3\t0.5,1\t(empty)\t-"),
             r#"{"a":["x","y\""],"b":[1,2,3],"c":[0.5,1.0],"d":[]}"#
         );
         assert_eq!(rec(&mut z, "-\t-\t-\t-\t-"), "{}");
-        assert_eq!(
-            rec(&mut z, "(empty)\t5,-\t-\tA\tq"),
-            r#"{"a":[],"b":[5,null],"d":["A"],"e":["q"]}"#
-        );
+        assert_eq!(rec(&mut z, "(empty)\t5,-\t-\tA\tq"), r#"{"a":[],"b":[5,null],"d":["A"],"e":["q"]}"#);
         let (r, d) = err(&mut z, "a\t1,x\t-\t-\t-");
         assert_eq!(r, reason::ZEEK_BAD_VALUE);
         assert!(d.contains("`b`") && d.contains("vector[count]"), "{d}");
@@ -534,10 +494,7 @@ mod tests {
         assert!(matches!(z.line("#set_separator|;"), Outcome::Nothing));
         assert!(matches!(z.line("#unset_field|NONE"), Outcome::Nothing));
         assert!(matches!(z.line("#fields|x|y|z"), Outcome::Nothing));
-        assert!(matches!(
-            z.line("#types|bool|set[port]|string"),
-            Outcome::Nothing
-        ));
+        assert!(matches!(z.line("#types|bool|set[port]|string"), Outcome::Nothing));
         assert_eq!(rec(&mut z, "T|1;2|NONE"), r#"{"x":true,"y":[1,2]}"#);
         assert_eq!(err(&mut z, "1\tx").0, reason::ZEEK_COLUMN_COUNT);
     }
@@ -548,23 +505,14 @@ mod tests {
         assert_eq!(err(&mut z, "1\t2").0, reason::ZEEK_NO_HEADER);
         assert!(matches!(z.line("#fields\ta\tb"), Outcome::Nothing));
         assert_eq!(rec(&mut z, "1\t2"), r#"{"a":"1","b":"2"}"#);
-        assert!(matches!(
-            z.line("#types\tcount"),
-            Outcome::Error(reason::ZEEK_BAD_HEADER, _)
-        ));
+        assert!(matches!(z.line("#types\tcount"), Outcome::Error(reason::ZEEK_BAD_HEADER, _)));
     }
 
     #[test]
     fn value_escapes_are_decoded() {
-        assert_eq!(
-            unescape_value(r"\\\\10.47.21.25\\ADMIN$"),
-            r"\\10.47.21.25\ADMIN$"
-        );
+        assert_eq!(unescape_value(r"\\\\10.47.21.25\\ADMIN$"), r"\\10.47.21.25\ADMIN$");
         assert_eq!(unescape_value(r"a\x09b\xc3\xa9"), "a\tbé");
-        assert_eq!(
-            unescape_value(r"\x16\xe8\x9bZ\xff"),
-            "\u{16}\\xe8\\x9bZ\\xff"
-        );
+        assert_eq!(unescape_value(r"\x16\xe8\x9bZ\xff"), "\u{16}\\xe8\\x9bZ\\xff");
         assert_eq!(unescape_value(r"odd\ \xZZ \x4"), r"odd\ \xZZ \x4");
         let mut z = state_with("s\tset", "string\tset[string]");
         assert_eq!(

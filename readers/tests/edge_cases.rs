@@ -44,9 +44,7 @@ fn zeek_every_type_through_the_reader() {
 
 #[test]
 fn zeek_bad_rows_are_reported_and_reading_goes_on() {
-    let text = format!(
-        "{ZEEK_HEADER}#fields\tid\tn\n#types\tstring\tcount\na\t1\nb\t2\textra\nc\tabc\nd\n\ne\t5\n"
-    );
+    let text = format!("{ZEEK_HEADER}#fields\tid\tn\n#types\tstring\tcount\na\t1\nb\t2\textra\nc\tabc\nd\n\ne\t5\n");
     let items = read_bytes(text.as_bytes(), Format::ZeekTsv);
     assert_eq!(
         summary(&items),
@@ -85,47 +83,30 @@ fn zeek_reopened_header_blocks_and_missing_close() {
 #[test]
 fn bom_is_skipped_in_every_format() {
     let zeek = format!("\u{feff}{ZEEK_HEADER}#fields\ta\n#types\tcount\n7\n");
-    assert_eq!(
-        summary(&read_bytes(zeek.as_bytes(), Format::Auto)),
-        vec![Ok(r#"{"a":7}"#.to_string())]
-    );
+    assert_eq!(summary(&read_bytes(zeek.as_bytes(), Format::Auto)), vec![Ok(r#"{"a":7}"#.to_string())]);
     let json = "\u{feff}{\"a\":1}\n{\"b\":2}\n";
     assert_eq!(
         summary(&read_bytes(json.as_bytes(), Format::Auto)),
         vec![Ok(r#"{"a":1}"#.to_string()), Ok(r#"{"b":2}"#.to_string())]
     );
     let csv = "\u{feff}x,y\n1,2\n";
-    assert_eq!(
-        summary(&read_bytes(csv.as_bytes(), Format::Auto)),
-        vec![Ok(r#"{"x":1,"y":2}"#.to_string())]
-    );
+    assert_eq!(summary(&read_bytes(csv.as_bytes(), Format::Auto)), vec![Ok(r#"{"x":1,"y":2}"#.to_string())]);
     // Only at the start of a file.
     let mid = "{\"a\":1}\n\u{feff}{\"b\":2}\n";
-    assert_eq!(
-        read_bytes(mid.as_bytes(), Format::Ndjson)[1]
-            .result
-            .as_deref(),
-        Ok("\u{feff}{\"b\":2}")
-    );
+    assert_eq!(read_bytes(mid.as_bytes(), Format::Ndjson)[1].result.as_deref(), Ok("\u{feff}{\"b\":2}"));
 }
 
 #[test]
 fn crlf_line_ends() {
-    let zeek = format!("{ZEEK_HEADER}#fields\ta\tb\n#types\tstring\tbool\n").replace('\n', "\r\n")
-        + "x\tT\r\ny\tF\r\n";
+    let zeek = format!("{ZEEK_HEADER}#fields\ta\tb\n#types\tstring\tbool\n").replace('\n', "\r\n") + "x\tT\r\ny\tF\r\n";
     assert_eq!(
         summary(&read_bytes(zeek.as_bytes(), Format::Auto)),
-        vec![
-            Ok(r#"{"a":"x","b":true}"#.to_string()),
-            Ok(r#"{"a":"y","b":false}"#.to_string())
-        ]
+        vec![Ok(r#"{"a":"x","b":true}"#.to_string()), Ok(r#"{"a":"y","b":false}"#.to_string())]
     );
     let csv = "StartTime,Dur,Label\r\n2024/01/01 00:00:00,1.5,flow=x\r\n";
     assert_eq!(
         summary(&read_bytes(csv.as_bytes(), Format::Auto)),
-        vec![Ok(
-            r#"{"StartTime":"2024/01/01 00:00:00","Dur":1.5,"Label":"flow=x"}"#.to_string()
-        )]
+        vec![Ok(r#"{"StartTime":"2024/01/01 00:00:00","Dur":1.5,"Label":"flow=x"}"#.to_string())]
     );
     let json = "{\"a\":1}\r\n{\"b\":2}\r\n";
     assert_eq!(
@@ -149,10 +130,7 @@ fn ndjson_empty_lines_and_final_newline() {
             Ok("not json at all".to_string()),
         ]
     );
-    assert_eq!(
-        items.iter().map(|i| i.origin.line).collect::<Vec<_>>(),
-        vec![1, 2, 3, 4, 5]
-    );
+    assert_eq!(items.iter().map(|i| i.origin.line).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
     // No trailing newline: the last line still counts, nothing extra.
     assert_eq!(read_bytes(b"{\"a\":1}", Format::Ndjson).len(), 1);
     assert_eq!(read_bytes(b"", Format::Auto).len(), 0);
@@ -164,11 +142,7 @@ fn invalid_utf8_lines() {
     let items = read_bytes(&data, Format::Auto);
     assert_eq!(
         summary(&items),
-        vec![
-            Ok(r#"{"a":1}"#.to_string()),
-            Err(reason::INVALID_UTF8),
-            Ok(r#"{"c":3}"#.to_string())
-        ]
+        vec![Ok(r#"{"a":1}"#.to_string()), Err(reason::INVALID_UTF8), Ok(r#"{"c":3}"#.to_string())]
     );
     let e = items[1].result.as_ref().unwrap_err();
     assert_eq!(e.raw, "{\"b\":\"\u{fffd}\u{fffd}\"}");
@@ -182,10 +156,7 @@ fn invalid_utf8_lines() {
     );
     assert_eq!(
         summary(&read_bytes(b"a,b\n1,\x80\n2,3\n", Format::Auto)),
-        vec![
-            Err(reason::INVALID_UTF8),
-            Ok(r#"{"a":2,"b":3}"#.to_string())
-        ]
+        vec![Err(reason::INVALID_UTF8), Ok(r#"{"a":2,"b":3}"#.to_string())]
     );
 }
 
@@ -193,20 +164,12 @@ fn invalid_utf8_lines() {
 fn line_too_long_is_skipped_without_stopping() {
     let long = format!("{{\"a\":\"{}\"}}", "x".repeat(100_000));
     let data = format!("{{\"first\":1}}\n{long}\n{{\"last\":2}}\n");
-    let mut reader = Reader::from_reader(
-        "mem",
-        Box::new(std::io::Cursor::new(data.into_bytes())),
-        Format::Ndjson,
-    )
-    .with_max_line(1000);
+    let mut reader = Reader::from_reader("mem", Box::new(std::io::Cursor::new(data.into_bytes())), Format::Ndjson)
+        .with_max_line(1000);
     let items: Vec<Item> = reader.by_ref().collect();
     assert_eq!(
         summary(&items),
-        vec![
-            Ok(r#"{"first":1}"#.to_string()),
-            Err(reason::LINE_TOO_LONG),
-            Ok(r#"{"last":2}"#.to_string())
-        ]
+        vec![Ok(r#"{"first":1}"#.to_string()), Err(reason::LINE_TOO_LONG), Ok(r#"{"last":2}"#.to_string())]
     );
     let e = items[1].result.as_ref().unwrap_err();
     assert_eq!(e.raw.len(), 4096);
@@ -217,12 +180,7 @@ fn line_too_long_is_skipped_without_stopping() {
 
     // The default limit lets the same line through.
     let data = format!("{long}\n");
-    assert_eq!(
-        read_bytes(data.as_bytes(), Format::Ndjson)[0]
-            .result
-            .as_deref(),
-        Ok(long.as_str())
-    );
+    assert_eq!(read_bytes(data.as_bytes(), Format::Ndjson)[0].result.as_deref(), Ok(long.as_str()));
 }
 
 #[test]
@@ -248,12 +206,7 @@ fn csv_rows_quoting_and_column_count() {
         vec![Ok(r#"{"a":1,"b,c":"2,3"}"#.to_string())]
     );
     assert_eq!(
-        summary(&read_bytes(
-            tsv.as_bytes(),
-            Format::Csv {
-                delimiter: Some(b',')
-            }
-        )),
+        summary(&read_bytes(tsv.as_bytes(), Format::Csv { delimiter: Some(b',') })),
         vec![Ok(r#"{"a\tb":"1\t2","c":3}"#.to_string())]
     );
 }
@@ -269,11 +222,7 @@ fn gzip_detected_by_content_not_name() {
     let items: Vec<Item> = Reader::open(vec![plain_name, gz_name], Format::Auto).collect();
     assert_eq!(
         summary(&items),
-        vec![
-            Ok(r#"{"a":1}"#.to_string()),
-            Ok(r#"{"b":2}"#.to_string()),
-            Ok(r#"{"c":3}"#.to_string())
-        ]
+        vec![Ok(r#"{"a":1}"#.to_string()), Ok(r#"{"b":2}"#.to_string()), Ok(r#"{"c":3}"#.to_string())]
     );
     // Concatenated members read as one stream.
     let mut two = gzip(b"{\"a\":1}\n");
@@ -284,18 +233,13 @@ fn gzip_detected_by_content_not_name() {
 
 #[test]
 fn truncated_gzip_in_memory() {
-    let body: String = (0..20_000)
-        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", i * 7919))
-        .collect();
+    let body: String = (0..20_000).map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", i * 7919)).collect();
     let gz = gzip(body.as_bytes());
     let items = read_bytes(&gz[..gz.len() * 2 / 3], Format::Auto);
     let (last, good) = items.split_last().unwrap();
     assert!(good.len() > 1000 && good.len() < 20_000, "{}", good.len());
     assert!(good.iter().all(|i| i.result.is_ok()));
-    assert_eq!(
-        last.result.as_ref().unwrap_err().reason,
-        reason::TRUNCATED_GZIP
-    );
+    assert_eq!(last.result.as_ref().unwrap_err().reason, reason::TRUNCATED_GZIP);
     assert_eq!(last.origin.line, good.len() as u64 + 1);
 }
 
@@ -307,27 +251,12 @@ fn missing_file_is_reported_and_reading_goes_on() {
     let missing = dir.join("nope.log");
     let mut reader = Reader::open(vec![missing.clone(), dir.clone(), ok.clone()], Format::Auto);
     let items: Vec<Item> = reader.by_ref().collect();
-    assert_eq!(
-        summary(&items),
-        vec![
-            Err(reason::OPEN_FAILED),
-            Err(reason::OPEN_FAILED),
-            Ok(r#"{"a":1}"#.to_string())
-        ]
-    );
+    assert_eq!(summary(&items), vec![Err(reason::OPEN_FAILED), Err(reason::OPEN_FAILED), Ok(r#"{"a":1}"#.to_string())]);
     let e = items[0].result.as_ref().unwrap_err();
     assert!(e.detail.contains("nope.log"), "{}", e.detail);
     assert_eq!(&*items[0].origin.file, missing.to_string_lossy());
     assert_eq!(items[0].origin.line, 0);
-    assert_eq!(
-        *reader.stats(),
-        logsieve_readers::ReadStats {
-            files: 1,
-            records: 1,
-            errors: 2,
-            bytes: 8
-        }
-    );
+    assert_eq!(*reader.stats(), logsieve_readers::ReadStats { files: 1, records: 1, errors: 2, bytes: 8 });
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -340,10 +269,7 @@ fn expand_inputs_globs_sorted_and_errors_name_the_pattern() {
     std::fs::create_dir(dir.join("d.log")).unwrap();
     let d = dir.display();
     let got = expand_inputs(&[format!("{d}/x.txt"), format!("{d}/*.log")]).unwrap();
-    let names: Vec<String> = got
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names: Vec<String> = got.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["x.txt", "a.log", "b.log", "c.log"]);
 
     let pat = format!("{d}/*.nothing");
@@ -365,12 +291,7 @@ fn format_names() {
         ("ndjson", Format::Ndjson),
         ("json", Format::Ndjson),
         ("csv", Format::Csv { delimiter: None }),
-        (
-            "tsv",
-            Format::Csv {
-                delimiter: Some(b'\t'),
-            },
-        ),
+        ("tsv", Format::Csv { delimiter: Some(b'\t') }),
         ("Zeek-TSV", Format::ZeekTsv),
     ];
     for (name, want) in cases {
@@ -378,15 +299,7 @@ fn format_names() {
     }
     let err = "parquet".parse::<Format>().unwrap_err().to_string();
     assert!(err.contains("parquet"), "{err}");
-    for name in [
-        "auto",
-        "zeek_tsv",
-        "zeek_json",
-        "ndjson",
-        "json",
-        "csv",
-        "tsv",
-    ] {
+    for name in ["auto", "zeek_tsv", "zeek_json", "ndjson", "json", "csv", "tsv"] {
         assert!(err.contains(name), "{err}");
     }
 }
@@ -395,10 +308,7 @@ fn format_names() {
 fn auto_detects_per_file_and_counts_stats() {
     let dir = temp_dir("auto");
     let files = [
-        (
-            "1.log",
-            format!("{ZEEK_HEADER}#fields\ta\n#types\tcount\n1\n2\n"),
-        ),
+        ("1.log", format!("{ZEEK_HEADER}#fields\ta\n#types\tcount\n1\n2\n")),
         ("2.log", "{\"j\":1}\n".to_string()),
         ("3.log", "h1\th2\nx\ty\n".to_string()),
     ];
@@ -421,15 +331,7 @@ fn auto_detects_per_file_and_counts_stats() {
         ]
     );
     assert!(items[3].origin.file.ends_with("3.log"));
-    assert_eq!(
-        *reader.stats(),
-        logsieve_readers::ReadStats {
-            files: 3,
-            records: 4,
-            errors: 0,
-            bytes
-        }
-    );
+    assert_eq!(*reader.stats(), logsieve_readers::ReadStats { files: 3, records: 4, errors: 0, bytes });
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -10,18 +10,12 @@ use serde_json::{Map, Value};
 
 fn object(item: &Item) -> Map<String, Value> {
     let text = item.result.as_ref().unwrap_or_else(|e| {
-        panic!(
-            "{}:{}: unexpected error {e} (raw {:?})",
-            item.origin.file, item.origin.line, e.raw
-        )
+        panic!("{}:{}: unexpected error {e} (raw {:?})", item.origin.file, item.origin.line, e.raw)
     });
     assert!(!text.contains('\n'), "event text spans lines: {text}");
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(m)) => m,
-        other => panic!(
-            "{}:{}: not a JSON object: {other:?}\n{text}",
-            item.origin.file, item.origin.line
-        ),
+        other => panic!("{}:{}: not a JSON object: {other:?}\n{text}", item.origin.file, item.origin.line),
     }
 }
 
@@ -29,20 +23,14 @@ fn errors(items: &[Item]) -> Vec<String> {
     items
         .iter()
         .filter_map(|i| {
-            i.result
-                .as_ref()
-                .err()
-                .map(|e| format!("{}:{}: {e} raw={:?}", i.origin.file, i.origin.line, e.raw))
+            i.result.as_ref().err().map(|e| format!("{}:{}: {e} raw={:?}", i.origin.file, i.origin.line, e.raw))
         })
         .collect()
 }
 
 #[test]
 fn rita_conn_day_reads_every_row() {
-    let pattern = format!(
-        "{}/zeek/rita-missing-host/2024-04-19/conn.*.log.gz",
-        data_dir().display()
-    );
+    let pattern = format!("{}/zeek/rita-missing-host/2024-04-19/conn.*.log.gz", data_dir().display());
     let paths = expand_inputs(&[pattern]).unwrap();
     assert_eq!(paths.len(), 24);
     let mut sorted = paths.clone();
@@ -66,39 +54,18 @@ fn rita_conn_day_reads_every_row() {
         // set[string]: absent when unset (`-`), else an array.
         assert!(m.get("tunnel_parents").is_none_or(Value::is_array), "{m:?}");
         for (k, v) in &m {
-            assert!(
-                v.as_str() != Some("-"),
-                "unset field {k} must be absent: {m:?}"
-            );
+            assert!(v.as_str() != Some("-"), "unset field {k} must be absent: {m:?}");
         }
     }
     // First row of the first file, digits kept verbatim; `-` absent.
     let first = items[0].result.as_ref().unwrap();
     assert!(first.starts_with(r#"{"_node_name":"worker-eth0-1","ts":1713484795.943239,"uid":"CYl7H53iN6mY9NyXJ8","id.orig_h":"167.94.138.145","id.orig_p":25320,"#), "{first}");
-    assert!(
-        first.contains(r#""proto":"tcp","duration":0.000064,"orig_bytes":0,"#),
-        "{first}"
-    );
-    assert!(
-        first.contains(r#""local_orig":false,"local_resp":true,"#),
-        "{first}"
-    );
+    assert!(first.contains(r#""proto":"tcp","duration":0.000064,"orig_bytes":0,"#), "{first}");
+    assert!(first.contains(r#""local_orig":false,"local_resp":true,"#), "{first}");
     assert!(!first.contains("service"), "{first}");
-    assert!(
-        items[0]
-            .origin
-            .file
-            .ends_with("conn.00:00:00-01:00:00.log.gz")
-    );
+    assert!(items[0].origin.file.ends_with("conn.00:00:00-01:00:00.log.gz"));
     assert_eq!(items[0].origin.line, 9);
-    assert!(
-        items
-            .last()
-            .unwrap()
-            .origin
-            .file
-            .ends_with("conn.23:00:00-00:00:00.log.gz")
-    );
+    assert!(items.last().unwrap().origin.file.ends_with("conn.23:00:00-00:00:00.log.gz"));
 }
 
 /// Seconds since the epoch of `2018-03-24T17:16:39.739898Z`.
@@ -123,16 +90,10 @@ fn iso_to_epoch(s: &str) -> f64 {
 fn wrccdc_tsv_and_json_agree() {
     let mut compared = 0;
     for log in ["ssh", "rdp", "ntlm", "kerberos", "smb_mapping", "dce_rpc"] {
-        let tsv: Vec<Item> = Reader::open(
-            vec![data(&format!("zeek/wrccdc2018/tsv/{log}.log.gz"))],
-            Format::ZeekTsv,
-        )
-        .collect();
-        let json: Vec<Item> = Reader::open(
-            vec![data(&format!("zeek/wrccdc2018/json/{log}.json.gz"))],
-            Format::Auto,
-        )
-        .collect();
+        let tsv: Vec<Item> =
+            Reader::open(vec![data(&format!("zeek/wrccdc2018/tsv/{log}.log.gz"))], Format::ZeekTsv).collect();
+        let json: Vec<Item> =
+            Reader::open(vec![data(&format!("zeek/wrccdc2018/json/{log}.json.gz"))], Format::Auto).collect();
         assert_eq!(errors(&tsv), Vec::<String>::new(), "{log}");
         assert_eq!(errors(&json), Vec::<String>::new(), "{log}");
         assert_eq!(tsv.len(), json.len(), "{log}: event counts differ");
@@ -157,9 +118,7 @@ fn wrccdc_tsv_and_json_agree() {
                     // Zeek TSV prints doubles with 6 decimals.
                     (Some(a), Some(b), _) => (a - b).abs() <= 1e-6 + 1e-9 * a.abs(),
                     // Other `time` fields: ISO text in JSON.
-                    (Some(a), None, Some(iso)) if iso.ends_with('Z') => {
-                        (a - iso_to_epoch(iso)).abs() < 1e-5
-                    }
+                    (Some(a), None, Some(iso)) if iso.ends_with('Z') => (a - iso_to_epoch(iso)).abs() < 1e-5,
                     _ => tv == jv,
                 };
                 assert!(same, "{log}: field {k}: TSV {tv} vs JSON {jv}");
@@ -202,12 +161,7 @@ fn other_zeek_logs_read_without_errors() {
     // Data rows = lines not starting with '#'.
     let expected: usize = paths
         .iter()
-        .map(|p| {
-            file_bytes(p)
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty() && l[0] != b'#')
-                .count()
-        })
+        .map(|p| file_bytes(p).split(|&b| b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count())
         .sum();
     assert_eq!(n, expected as u64);
 }
@@ -228,11 +182,7 @@ fn apt29_json_passes_through_unchanged() {
 
 #[test]
 fn ctu_binetflow_files_read_with_expected_row_counts() {
-    let paths = expand_inputs(&[format!(
-        "{}/netflow/ctu/*.binetflow.gz",
-        data_dir().display()
-    )])
-    .unwrap();
+    let paths = expand_inputs(&[format!("{}/netflow/ctu/*.binetflow.gz", data_dir().display())]).unwrap();
     assert_eq!(paths.len(), 5);
     for path in paths {
         let content = file_bytes(&path);
@@ -247,17 +197,10 @@ fn ctu_binetflow_files_read_with_expected_row_counts() {
         let mut hex_ports = 0;
         for item in &items {
             let m = object(item);
-            assert!(
-                m.get("StartTime").is_some_and(Value::is_string),
-                "{name}: {m:?}"
-            );
+            assert!(m.get("StartTime").is_some_and(Value::is_string), "{name}: {m:?}");
             assert!(m.get("TotPkts").is_some_and(Value::is_i64), "{name}: {m:?}");
             assert!(m.get("Dur").is_some_and(Value::is_number), "{name}: {m:?}");
-            assert!(
-                m.get("Dir")
-                    .is_none_or(|d| d.as_str().is_some_and(|s| s == s.trim())),
-                "{name}: {m:?}"
-            );
+            assert!(m.get("Dir").is_none_or(|d| d.as_str().is_some_and(|s| s == s.trim())), "{name}: {m:?}");
             for port in ["Sport", "Dport"] {
                 match m.get(port) {
                     Some(Value::String(s)) if s.starts_with("0x") => hex_ports += 1,
@@ -270,12 +213,7 @@ fn ctu_binetflow_files_read_with_expected_row_counts() {
             // Tab-separated file: labels land under their own key.
             let labels = items
                 .iter()
-                .filter(|i| {
-                    object(i)
-                        .get("Label")
-                        .and_then(Value::as_str)
-                        .is_some_and(|l| l.starts_with("flow="))
-                })
+                .filter(|i| object(i).get("Label").and_then(Value::as_str).is_some_and(|l| l.starts_with("flow=")))
                 .count();
             assert!(labels > 6000, "{labels}");
         }
@@ -295,32 +233,20 @@ fn truncated_gzip_yields_events_then_one_error_then_next_file() {
     let next = data("zeek/zat/conn.log");
 
     let items: Vec<Item> = Reader::open(vec![cut.clone(), next.clone()], Format::Auto).collect();
-    let from_cut: Vec<&Item> = items
-        .iter()
-        .filter(|i| i.origin.file.ends_with("cut.log.gz"))
-        .collect();
+    let from_cut: Vec<&Item> = items.iter().filter(|i| i.origin.file.ends_with("cut.log.gz")).collect();
     let errs: Vec<&&Item> = from_cut.iter().filter(|i| i.result.is_err()).collect();
     assert_eq!(errs.len(), 1, "{:?}", errs);
-    assert_eq!(
-        errs[0].result.as_ref().unwrap_err().reason,
-        reason::TRUNCATED_GZIP
-    );
+    assert_eq!(errs[0].result.as_ref().unwrap_err().reason, reason::TRUNCATED_GZIP);
     // The error is the last item of that file, after some good events.
     assert!(from_cut.last().unwrap().result.is_err());
     let good = from_cut.len() - 1;
-    let total = file_bytes(&full)
-        .split(|&b| b == b'\n')
-        .filter(|l| !l.is_empty() && l[0] != b'#')
-        .count();
+    let total = file_bytes(&full).split(|&b| b == b'\n').filter(|l| !l.is_empty() && l[0] != b'#').count();
     assert!(good > 100 && good < total, "{good} of {total}");
     for i in &from_cut[..good] {
         object(i);
     }
     // Then the next file is read normally.
-    let from_next = items
-        .iter()
-        .filter(|i| *i.origin.file == *next.to_string_lossy())
-        .count();
+    let from_next = items.iter().filter(|i| *i.origin.file == *next.to_string_lossy()).count();
     assert!(from_next > 0);
     assert_eq!(items.len(), from_cut.len() + from_next);
     std::fs::remove_dir_all(dir).unwrap();

@@ -52,8 +52,13 @@ pub fn conn_spec() -> PathBuf {
 /// Train the conn-kmeans example's model on one rita day, through the same
 /// library calls `logsieve train` makes; returns the artifact bytes.
 pub fn train_rita(day: &str) -> Vec<u8> {
+    train_rita_with(&conn_spec(), day)
+}
+
+/// Train a model from a spec file on one rita day's conn logs.
+pub fn train_rita_with(spec: &Path, day: &str) -> Vec<u8> {
     use logsieve::commands::train::{extract, load_spec};
-    let spec = load_spec(&conn_spec()).unwrap();
+    let spec = load_spec(spec).unwrap();
     let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
     let ex = extract(&spec, paths, logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
     let prov = logsieve_train::model::Provenance { inputs: vec![rita_conn(day)], skipped: 0, created_unix: 0 };

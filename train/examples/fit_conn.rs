@@ -14,10 +14,7 @@ use logsieve_train::kmeans::{KMeansParams, fit};
 use ndarray::Array2;
 
 fn main() {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("integer"))
-        .collect();
+    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("integer")).collect();
     let n_init = *args.first().unwrap_or(&10) as usize;
     let first_seed = *args.get(1).unwrap_or(&0);
     let n_seeds = *args.get(2).unwrap_or(&1);
@@ -28,27 +25,16 @@ fn main() {
     let path = format!("{shared}/reference/kmeans_conn.matrix.csv.gz");
     let t = Instant::now();
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&path).expect(&path))
-        .read_to_string(&mut text)
-        .unwrap();
-    let rows: Vec<Vec<f64>> = text
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split(',').map(|v| v.parse().unwrap()).collect())
-        .collect();
+    flate2::read::GzDecoder::new(std::fs::File::open(&path).expect(&path)).read_to_string(&mut text).unwrap();
+    let rows: Vec<Vec<f64>> =
+        text.lines().filter(|l| !l.is_empty()).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
     let (n, d) = (rows.len(), rows[0].len());
-    let flat: Vec<f64> = (0..repeat)
-        .flat_map(|_| rows.iter().flatten().copied())
-        .collect();
+    let flat: Vec<f64> = (0..repeat).flat_map(|_| rows.iter().flatten().copied()).collect();
     let x = Array2::from_shape_vec((n * repeat, d), flat).unwrap();
     println!("loaded {} x {} in {:.3?}", x.nrows(), d, t.elapsed());
 
     for seed in first_seed..first_seed + n_seeds {
-        let params = KMeansParams::new(7)
-            .with_n_init(n_init)
-            .with_random_state(seed)
-            .validate(x.nrows())
-            .unwrap();
+        let params = KMeansParams::new(7).with_n_init(n_init).with_random_state(seed).validate(x.nrows()).unwrap();
         let mut iters = 0usize;
         let t = Instant::now();
         let f = fit(x.view(), &params, &mut |p| iters += (!p.run_done) as usize).unwrap();

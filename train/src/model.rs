@@ -8,13 +8,14 @@
 //!    score), into an n × d matrix;
 //! 3. fit k-means ([`crate::kmeans`]);
 //! 4. per cluster: size, share, the threshold (a quantile of the rows'
-//!    distances, numpy's linear interpolation), rare flag.
+//!    distances, numpy's linear interpolation; clusters of fewer than
+//!    [`MIN_ROWS_FOR_OWN_THRESHOLD`] rows use the quantile over all rows),
+//!    rare flag.
 
 use std::collections::BTreeSet;
 
 use logsieve_artifact::{
-    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling,
-    TrainingMeta,
+    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling, TrainingMeta,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
@@ -36,10 +37,7 @@ pub enum FitError {
 impl std::fmt::Display for FitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FitError::NoRows => write!(
-                f,
-                "no usable training rows (every event was skipped or the input is empty)"
-            ),
+            FitError::NoRows => write!(f, "no usable training rows (every event was skipped or the input is empty)"),
             FitError::KMeans(e) => write!(f, "k-means: {e}"),
             FitError::Encode(e) => write!(f, "encoding a training row: {e}"),
         }
@@ -76,11 +74,7 @@ pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<Feature
                     })
                     .collect();
                 let (offset, scale) = scaler(spec.scaling.method, &col);
-                FeatureState::Numeric {
-                    offset,
-                    scale,
-                    fill,
-                }
+                FeatureState::Numeric { offset, scale, fill }
             }
             FeatureKind::Categorical => {
                 let mut vocab = BTreeSet::new();
@@ -94,9 +88,7 @@ pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<Feature
                         }
                     }
                 }
-                FeatureState::Categorical {
-                    vocabulary: vocab.into_iter().map(str::to_string).collect(),
-                }
+                FeatureState::Categorical { vocabulary: vocab.into_iter().map(str::to_string).collect() }
             }
         })
         .collect()
@@ -123,14 +115,7 @@ pub fn scaler(method: Scaling, col: &[f64]) -> (f64, f64) {
             (min, max - min)
         }
     };
-    (
-        offset,
-        if scale > 0.0 && scale.is_finite() {
-            scale
-        } else {
-            1.0
-        },
-    )
+    (offset, if scale > 0.0 && scale.is_finite() { scale } else { 1.0 })
 }
 
 /// Encode rows with the plugin's encoder into an n × d matrix.
@@ -140,9 +125,7 @@ pub fn encode_rows(encoder: &Encoder, rows: &[Vec<FeatureValue>]) -> Result<Arra
     let mut unseen = Vec::new();
     for (r, mut out) in rows.iter().zip(x.outer_iter_mut()) {
         let out = out.as_slice_mut().expect("a fresh array is contiguous");
-        encoder
-            .encode_values(r, out, &mut unseen)
-            .map_err(|e| FitError::Encode(e.to_string()))?;
+        encoder.encode_values(r, out, &mut unseen).map_err(|e| FitError::Encode(e.to_string()))?;
     }
     Ok(x)
 }
@@ -158,6 +141,10 @@ pub fn quantile(v: &mut [f64], q: f64) -> f64 {
     let hi = pos.ceil() as usize;
     v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
 }
+
+/// Clusters with fewer training rows than this use the threshold learned
+/// over all rows: one or two distances say nothing about a 99.9 % quantile.
+pub const MIN_ROWS_FOR_OWN_THRESHOLD: usize = 10;
 
 /// Metadata the caller knows (inputs, skipped rows, time).
 pub struct Provenance {
@@ -208,6 +195,10 @@ pub fn fit_model(
 
     let k = m.n_clusters as usize;
     let n = rows.len() as f64;
+    // A cluster with too few rows cannot estimate its own quantile: it
+    // takes the one learned over all rows.
+    let mut all = fit.distances.clone();
+    let global = quantile(&mut all, spec.scoring.threshold_quantile).max(MIN_THRESHOLD);
     let mut per: Vec<Vec<f64>> = vec![Vec::new(); k];
     for (&l, &d) in fit.labels.iter().zip(&fit.distances) {
         per[l as usize].push(d);
@@ -218,13 +209,13 @@ pub fn fit_model(
         .map(|(c, mut ds)| {
             let size = ds.len() as u64;
             let share = size as f64 / n;
-            let mean_distance = if ds.is_empty() {
-                0.0
-            } else {
-                ds.iter().sum::<f64>() / ds.len() as f64
-            };
+            let mean_distance = if ds.is_empty() { 0.0 } else { ds.iter().sum::<f64>() / ds.len() as f64 };
             let max_distance = ds.iter().copied().fold(0.0, f64::max);
-            let threshold = quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD);
+            let threshold = if ds.len() < MIN_ROWS_FOR_OWN_THRESHOLD {
+                global
+            } else {
+                quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD)
+            };
             Cluster {
                 centroid: fit.centroids.row(c).to_vec(),
                 size,
@@ -238,10 +229,7 @@ pub fn fit_model(
         .collect();
     fitted.training.inertia = fit.inertia;
     fitted.training.n_iter = fit.n_iter as u32;
-    Ok(Model {
-        spec: spec.clone(),
-        fitted: Some(fitted),
-    })
+    Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
 }
 
 #[cfg(test)]

@@ -50,11 +50,7 @@ impl Xoshiro256StarStar {
     /// Uses `s` as the raw state. An all-zero state is a fixed point of the
     /// generator, so it is replaced by the state `seed_from_u64(0)` gives.
     pub fn from_state(s: [u64; 4]) -> Self {
-        if s == [0; 4] {
-            Self::seed_from_u64(0)
-        } else {
-            Self { s }
-        }
+        if s == [0; 4] { Self::seed_from_u64(0) } else { Self { s } }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -96,12 +92,8 @@ impl Xoshiro256StarStar {
     /// Advances the state by 2^128 calls to `next_u64`: the streams before and
     /// after a jump do not overlap for any practical length.
     pub fn jump(&mut self) {
-        const JUMP: [u64; 4] = [
-            0x180e_c6d3_3cfd_0aba,
-            0xd5a6_1266_f0c9_392c,
-            0xa958_2618_e03f_c9aa,
-            0x39ab_dc45_29b1_661c,
-        ];
+        const JUMP: [u64; 4] =
+            [0x180e_c6d3_3cfd_0aba, 0xd5a6_1266_f0c9_392c, 0xa958_2618_e03f_c9aa, 0x39ab_dc45_29b1_661c];
         let mut acc = [0u64; 4];
         for word in JUMP {
             for b in 0..64 {

@@ -32,8 +32,7 @@ fn shared_dir() -> PathBuf {
 
 fn reference() -> Value {
     let p = shared_dir().join("kmeans_conn.json");
-    let text =
-        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("cannot parse {}: {e}", p.display()))
 }
 
@@ -48,17 +47,10 @@ fn matrix(n_rows: usize, n_cols: usize) -> Array2<f64> {
     let mut rows = 0;
     for (i, line) in text.lines().filter(|l| !l.is_empty()).enumerate() {
         let before = values.len();
-        values.extend(line.split(',').map(|v| {
-            v.trim()
-                .parse::<f64>()
-                .unwrap_or_else(|e| panic!("line {}: {v:?}: {e}", i + 1))
-        }));
-        assert_eq!(
-            values.len() - before,
-            n_cols,
-            "line {} has the wrong number of fields",
-            i + 1
+        values.extend(
+            line.split(',').map(|v| v.trim().parse::<f64>().unwrap_or_else(|e| panic!("line {}: {v:?}: {e}", i + 1))),
         );
+        assert_eq!(values.len() - before, n_cols, "line {} has the wrong number of fields", i + 1);
         rows += 1;
     }
     assert_eq!(rows, n_rows, "row count differs from the JSON's n_rows");
@@ -66,11 +58,7 @@ fn matrix(n_rows: usize, n_cols: usize) -> Array2<f64> {
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|x| x.as_f64().expect("number"))
-        .collect()
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
 }
 
 fn array2(v: &Value) -> Array2<f64> {
@@ -109,22 +97,12 @@ fn lloyd_from_given_init_matches_scikit_learn() {
     }
     let want_centroids = array2(&l["final_centroids"]);
     let want_inertia = l["inertia"].as_f64().unwrap();
-    let want_sizes: Vec<u64> = l["cluster_sizes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let want_sizes: Vec<u64> = l["cluster_sizes"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     let want_n_iter = l["n_iter"].as_u64().unwrap() as usize;
 
     let f = lloyd_from(x.view(), init.view(), 300, 0.0).unwrap();
 
-    let max_rel = f
-        .centroids
-        .iter()
-        .zip(want_centroids.iter())
-        .map(|(&a, &b)| rel(a, b))
-        .fold(0.0, f64::max);
+    let max_rel = f.centroids.iter().zip(want_centroids.iter()).map(|(&a, &b)| rel(a, b)).fold(0.0, f64::max);
     eprintln!(
         "lloyd_from: inertia rel diff {:e}, max centroid rel diff {:e}, n_iter {} (scikit-learn {})",
         rel(f.inertia, want_inertia),
@@ -170,23 +148,11 @@ fn kmeanspp_best_of_10_reaches_scikit_learn_quality() {
     let (r, x) = load();
     let b = &r["best_of_10_kmeanspp"];
     let bar = b["inertia"].as_f64().unwrap();
-    let params = KMeansParams::new(7)
-        .with_n_init(10)
-        .with_random_state(RANDOM_STATE)
-        .validate(x.nrows())
-        .unwrap();
+    let params = KMeansParams::new(7).with_n_init(10).with_random_state(RANDOM_STATE).validate(x.nrows()).unwrap();
     let mut runs_done = 0;
     let f = fit(x.view(), &params, &mut |p| runs_done += p.run_done as usize).unwrap();
     assert_eq!(runs_done, 10);
-    eprintln!(
-        "best of 10 (random_state {RANDOM_STATE}): inertia {} vs scikit-learn {bar}",
-        f.inertia
-    );
-    assert!(
-        f.inertia <= bar * 1.001,
-        "best-of-10 inertia {} is worse than scikit-learn's {} × 1.001",
-        f.inertia,
-        bar
-    );
+    eprintln!("best of 10 (random_state {RANDOM_STATE}): inertia {} vs scikit-learn {bar}", f.inertia);
+    assert!(f.inertia <= bar * 1.001, "best-of-10 inertia {} is worse than scikit-learn's {} × 1.001", f.inertia, bar);
     assert_eq!(f.cluster_sizes.iter().sum::<u64>(), x.nrows() as u64);
 }

@@ -35,11 +35,7 @@ pub struct Trait {
 
 fn raw_value(spec: &ModelSpec, j: usize, offset: f64, scale: f64, z: f64) -> f64 {
     let v = offset + scale * z;
-    if spec.features[j].log1p {
-        v.exp_m1()
-    } else {
-        v
-    }
+    if spec.features[j].log1p { v.exp_m1() } else { v }
 }
 
 /// The traits of cluster `c`, strongest first.
@@ -100,20 +96,11 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let model = &d.model;
     let traits: Vec<Vec<Trait>> = match &model.fitted {
-        Some(f) => (0..f.clusters.len())
-            .map(|c| traits(model, f, c, 3))
-            .collect(),
+        Some(f) => (0..f.clusters.len()).map(|c| traits(model, f, c, 3)).collect(),
         None => Vec::new(),
     };
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Report {
-                id: &d.id,
-                model,
-                traits: traits.clone()
-            })?
-        );
+        println!("{}", serde_json::to_string_pretty(&Report { id: &d.id, model, traits: traits.clone() })?);
         return Ok(());
     }
     print!("{}", render(&d.id, model, &traits));
@@ -124,28 +111,17 @@ fn fmt_num(x: f64) -> String {
     // Centroids that sit on an unset/zero value come back as ±1e-13 after
     // the inverse transform: that is 0.
     let x = if x.abs() < 1e-9 { 0.0 } else { x };
-    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) {
-        format!("{x:.3e}")
-    } else {
-        format!("{x:.3}")
-    }
+    if x.abs() >= 1e6 || (x != 0.0 && x.abs() < 1e-3) { format!("{x:.3e}") } else { format!("{x:.3}") }
 }
 
 /// The text report.
 pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
     let spec = &model.spec;
-    let mut s = format!(
-        "model {id}  kind {}  format v{}\n",
-        spec.model.kind.as_str(),
-        logsieve_artifact::FORMAT_VERSION
-    );
+    let mut s =
+        format!("model {id}  kind {}  format v{}\n", spec.model.kind.as_str(), logsieve_artifact::FORMAT_VERSION);
     s += &format!(
         "  n_clusters {}  n_init {}  random_state {}  max_iter {}  tol {}\n",
-        spec.model.n_clusters,
-        spec.model.n_init,
-        spec.model.random_state,
-        spec.model.max_iter,
-        spec.model.tol
+        spec.model.n_clusters, spec.model.n_init, spec.model.random_state, spec.model.max_iter, spec.model.tol
     );
     s += &format!(
         "  scaling {}  threshold quantile {}  rare share < {}\n",
@@ -170,11 +146,7 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
     s += "\nfeatures:\n";
     for (f, st) in spec.features.iter().zip(&fitted.features) {
         match st {
-            FeatureState::Numeric {
-                offset,
-                scale,
-                fill,
-            } => {
+            FeatureState::Numeric { offset, scale, fill } => {
                 s += &format!(
                     "  {:<22} numeric{}  offset {}  scale {}  missing {} -> {}\n",
                     f.name(),
@@ -187,11 +159,8 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
             }
             FeatureState::Categorical { vocabulary } => {
                 let shown: Vec<&str> = vocabulary.iter().take(8).map(String::as_str).collect();
-                let more = if vocabulary.len() > 8 {
-                    format!(" … (+{})", vocabulary.len() - 8)
-                } else {
-                    String::new()
-                };
+                let more =
+                    if vocabulary.len() > 8 { format!(" … (+{})", vocabulary.len() - 8) } else { String::new() };
                 s += &format!(
                     "  {:<22} categorical  {} values: {}{more}\n",
                     f.name(),
@@ -200,28 +169,15 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
                 );
             }
         }
-        debug_assert!(matches!(
-            f.kind,
-            FeatureKind::Numeric | FeatureKind::Categorical
-        ));
+        debug_assert!(matches!(f.kind, FeatureKind::Numeric | FeatureKind::Categorical));
     }
     s += "\nclusters:\n  #   size      share    threshold  mean dist  rare  distinguished by\n";
     for (c, cl) in fitted.clusters.iter().enumerate() {
         let what: Vec<String> = traits[c]
             .iter()
             .map(|t| match (&t.category, t.scaled) {
-                (Some(cat), _) => format!(
-                    "{}={} ({:.0}%)",
-                    t.feature,
-                    cat,
-                    100.0 * t.share.unwrap_or(0.0)
-                ),
-                (None, Some(z)) => format!(
-                    "{} {:+.2} (≈{})",
-                    t.feature,
-                    z,
-                    fmt_num(t.raw.unwrap_or(0.0))
-                ),
+                (Some(cat), _) => format!("{}={} ({:.0}%)", t.feature, cat, 100.0 * t.share.unwrap_or(0.0)),
+                (None, Some(z)) => format!("{} {:+.2} (≈{})", t.feature, z, fmt_num(t.raw.unwrap_or(0.0))),
                 _ => t.feature.clone(),
             })
             .collect();

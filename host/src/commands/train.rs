@@ -142,7 +142,9 @@ pub fn extract(
                 WitExtracted::Features(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
                 WitExtracted::Passed | WitExtracted::Dropped => out.filtered += 1,
                 WitExtracted::Absorbed => out.absorbed += 1,
-                WitExtracted::Failed(e) => skip(&e.reason, format!("{}:{}: {}", origin.file, origin.line, e.detail), &mut out),
+                WitExtracted::Failed(e) => {
+                    skip(&e.reason, format!("{}:{}: {}", origin.file, origin.line, e.detail), &mut out)
+                }
             }
         }
         aggregates(result.emitted, &mut out);

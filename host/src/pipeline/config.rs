@@ -166,19 +166,12 @@ impl PipelineConfig {
     /// Read, parse and validate a pipeline file; relative paths become
     /// relative to its folder.
     pub fn load(path: &Path) -> Result<PipelineConfig> {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut cfg: PipelineConfig =
-            toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut cfg: PipelineConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve(base);
         if let Err(errs) = cfg.validate() {
-            bail!(
-                "{} has {} problem(s):\n  - {}",
-                path.display(),
-                errs.len(),
-                errs.join("\n  - ")
-            );
+            bail!("{} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
         }
         Ok(cfg)
     }
@@ -190,11 +183,7 @@ impl PipelineConfig {
             }
         };
         let fix_str = |s: &String| {
-            if Path::new(s).is_relative() {
-                base.join(s).to_string_lossy().into_owned()
-            } else {
-                s.clone()
-            }
+            if Path::new(s).is_relative() { base.join(s).to_string_lossy().into_owned() } else { s.clone() }
         };
         for s in self.sources.values_mut() {
             if let SourceConfig::File { path, .. } = s {
@@ -236,9 +225,7 @@ impl PipelineConfig {
             }
         }
         for (id, t) in &self.transforms {
-            let TransformConfig::Logsieve {
-                inputs, batch_size, ..
-            } = t;
+            let TransformConfig::Logsieve { inputs, batch_size, .. } = t;
             if inputs.is_empty() {
                 errs.push(format!("transforms.{id}: `inputs` is empty"));
             }
@@ -265,14 +252,11 @@ impl PipelineConfig {
                 let t = i.strip_suffix(ERRORS_SUFFIX).unwrap_or(i);
                 if !self.transforms.contains_key(t) {
                     let hint = if self.sources.contains_key(i) {
-                        " (it is a source; sinks take a transform's output `<id>` or `<id>.errors`)"
-                            .to_string()
+                        " (it is a source; sinks take a transform's output `<id>` or `<id>.errors`)".to_string()
                     } else {
                         format!(" (outputs: {})", self.list_outputs())
                     };
-                    errs.push(format!(
-                        "sinks.{id}: input '{i}' is not a transform output{hint}"
-                    ));
+                    errs.push(format!("sinks.{id}: input '{i}' is not a transform output{hint}"));
                 }
             }
         }
@@ -284,10 +268,6 @@ impl PipelineConfig {
     }
 
     fn list_outputs(&self) -> String {
-        self.transforms
-            .keys()
-            .flat_map(|t| [t.clone(), format!("{t}{ERRORS_SUFFIX}")])
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.transforms.keys().flat_map(|t| [t.clone(), format!("{t}{ERRORS_SUFFIX}")]).collect::<Vec<_>>().join(", ")
     }
 }

@@ -359,7 +359,8 @@ fn emitted(
     stderr: &mut dyn Write,
     to_stderr: &mut u64,
 ) -> Result<()> {
-    let origin = Item { origin: logsieve_readers::Origin { file: "<aggregate>".into(), line: 0 }, result: Ok(String::new()) };
+    let origin =
+        Item { origin: logsieve_readers::Origin { file: "<aggregate>".into(), line: 0 }, result: Ok(String::new()) };
     for r in out {
         t.stats.emitted += 1;
         match r {

@@ -30,20 +30,12 @@ pub fn data(rel: &str) -> PathBuf {
 
 /// Reads an in-memory input completely.
 pub fn read_bytes(bytes: &[u8], format: Format) -> Vec<Item> {
-    Reader::from_reader(
-        "mem",
-        Box::new(std::io::Cursor::new(bytes.to_vec())),
-        format,
-    )
-    .collect()
+    Reader::from_reader("mem", Box::new(std::io::Cursor::new(bytes.to_vec())), format).collect()
 }
 
 /// `Ok` texts and `Err` reasons of items, for compact assertions.
 pub fn summary(items: &[Item]) -> Vec<Result<String, &'static str>> {
-    items
-        .iter()
-        .map(|i| i.result.clone().map_err(|e| e.reason))
-        .collect()
+    items.iter().map(|i| i.result.clone().map_err(|e| e.reason)).collect()
 }
 
 /// Decompressed content of a (possibly gzip) file.
@@ -51,9 +43,7 @@ pub fn file_bytes(path: &std::path::Path) -> Vec<u8> {
     let raw = std::fs::read(path).unwrap();
     if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .unwrap();
+        flate2::read::MultiGzDecoder::new(&raw[..]).read_to_end(&mut out).unwrap();
         out
     } else {
         raw

@@ -19,17 +19,9 @@ pub enum KMeansError {
     /// A data value (or an initial centre coordinate) is NaN or infinite.
     /// `row` and `column` are 0-based; the first such value in row-major order
     /// is reported.
-    NonFinite {
-        what: &'static str,
-        row: usize,
-        column: usize,
-        value: f64,
-    },
+    NonFinite { what: &'static str, row: usize, column: usize, value: f64 },
     /// Explicit initial centres do not have the expected shape.
-    InitShape {
-        expected: (usize, usize),
-        found: (usize, usize),
-    },
+    InitShape { expected: (usize, usize), found: (usize, usize) },
     /// The parameters were validated for one number of rows but used on data
     /// with fewer rows than clusters.
     TooFewRows { n_clusters: usize, n_rows: usize },
@@ -48,24 +40,17 @@ impl fmt::Display for KMeansError {
                 write!(f, "tol = {t} is invalid: it must be finite and >= 0")
             }
             KMeansError::NoFeatures => write!(f, "the data has no columns"),
-            KMeansError::NonFinite {
-                what,
-                row,
-                column,
-                value,
-            } => write!(
-                f,
-                "{what} contains a non-finite value ({value}) at row {row}, column {column} (0-based)"
-            ),
+            KMeansError::NonFinite { what, row, column, value } => {
+                write!(f, "{what} contains a non-finite value ({value}) at row {row}, column {column} (0-based)")
+            }
             KMeansError::InitShape { expected, found } => write!(
                 f,
                 "initial centres have shape {}x{}, expected {}x{} (n_clusters x n_columns)",
                 found.0, found.1, expected.0, expected.1
             ),
-            KMeansError::TooFewRows { n_clusters, n_rows } => write!(
-                f,
-                "the data has {n_rows} rows, fewer than n_clusters = {n_clusters}"
-            ),
+            KMeansError::TooFewRows { n_clusters, n_rows } => {
+                write!(f, "the data has {n_rows} rows, fewer than n_clusters = {n_clusters}")
+            }
         }
     }
 }

@@ -41,10 +41,7 @@ pub fn kmeans_plusplus(
 ) -> Result<(Array2<f64>, Vec<usize>), KMeansError> {
     let data = Data::new(x)?;
     if n_clusters == 0 || n_clusters > data.n {
-        return Err(KMeansError::InvalidNClusters {
-            n_clusters,
-            n_rows: data.n,
-        });
+        return Err(KMeansError::InvalidNClusters { n_clusters, n_rows: data.n });
     }
     let idx = plusplus_indices(data.rows(), data.d, n_clusters, rng);
     let mut centres = Array2::zeros((n_clusters, data.d));
@@ -96,13 +93,7 @@ fn fmin(a: f64, b: f64) -> f64 {
 /// For each candidate row `c_t`, the potential `Σ_i min(closest_i, ‖x_i − c_t‖²)`,
 /// in one pass over `x` (the data are read once, not once per candidate).
 #[inline(always)]
-fn candidate_pots<const D: usize>(
-    x: &[f64],
-    d: usize,
-    candidates: &[usize],
-    closest: &[f64],
-    pots: &mut [f64],
-) {
+fn candidate_pots<const D: usize>(x: &[f64], d: usize, candidates: &[usize], closest: &[f64], pots: &mut [f64]) {
     let d = dim::<D>(d);
     let cands: Vec<&[f64]> = candidates.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
     let mut parts = vec![[0.0f64; BLOCK]; cands.len()];
@@ -156,12 +147,7 @@ fn update_closest<const D: usize>(x: &[f64], d: usize, c: &[f64], closest: &mut 
 }
 
 /// The k-means++ core on contiguous row-major data (`x.len() = n·d`, `k ≤ n`).
-pub(crate) fn plusplus_indices(
-    x: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut Xoshiro256StarStar,
-) -> Vec<usize> {
+pub(crate) fn plusplus_indices(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: AVX support was just checked.
@@ -180,12 +166,7 @@ fn plusplus_avx(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> 
 }
 
 #[inline(always)]
-fn plusplus<const D: usize>(
-    x: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut Xoshiro256StarStar,
-) -> Vec<usize> {
+fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
     let d = dim::<D>(d);
     let n = x.len() / d;
     debug_assert!(k >= 1 && k <= n);
@@ -250,15 +231,7 @@ mod tests {
     #[test]
     fn picks_distinct_far_apart_rows() {
         // Three tight groups: k-means++ must take one row from each.
-        let x = array![
-            [0.0, 0.0],
-            [0.1, 0.0],
-            [0.0, 0.1],
-            [10.0, 10.0],
-            [10.1, 10.0],
-            [-10.0, 10.0],
-            [-10.0, 10.1]
-        ];
+        let x = array![[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0], [10.1, 10.0], [-10.0, 10.0], [-10.0, 10.1]];
         for seed in 0..20 {
             let mut rng = Xoshiro256StarStar::seed_from_u64(seed);
             let (c, idx) = kmeans_plusplus(x.view(), 3, &mut rng).unwrap();
@@ -288,9 +261,7 @@ mod tests {
         // width seeding pick the same rows from the same generator state.
         for d in [2, 7, 19] {
             let mut g = Xoshiro256StarStar::seed_from_u64(d as u64);
-            let x: Vec<f64> = (0..1001 * d)
-                .map(|i| (i % 13) as f64 + g.next_f64())
-                .collect();
+            let x: Vec<f64> = (0..1001 * d).map(|i| (i % 13) as f64 + g.next_f64()).collect();
             for k in [1, 2, 9] {
                 let mut r1 = Xoshiro256StarStar::seed_from_u64(5);
                 let mut r2 = r1.clone();

@@ -54,29 +54,15 @@ pub fn lloyd_from(
     let data = Data::new(x)?;
     let k = init_centres.nrows();
     if init_centres.ncols() != data.d || k == 0 {
-        return Err(KMeansError::InitShape {
-            expected: (k.max(1), data.d),
-            found: init_centres.dim(),
-        });
+        return Err(KMeansError::InitShape { expected: (k.max(1), data.d), found: init_centres.dim() });
     }
-    KMeansParams::new(k)
-        .with_n_init(1)
-        .with_max_iter(max_iter)
-        .with_tol(tol)
-        .validate(data.n)?;
+    KMeansParams::new(k).with_n_init(1).with_max_iter(max_iter).with_tol(tol).validate(data.n)?;
     check_finite("initial centres", init_centres)?;
     let mut init = Vec::with_capacity(k * data.d);
     for c in init_centres.rows() {
         init.extend(c.iter().zip(&data.mean).map(|(v, m)| v - m));
     }
-    let out = run(
-        &data,
-        init,
-        k,
-        max_iter,
-        tol * data.mean_var,
-        &mut |_, _| {},
-    );
+    let out = run(&data, init, k, max_iter, tol * data.mean_var, &mut |_, _| {});
     Ok(out.into_fit(&data, k))
 }
 
@@ -155,8 +141,7 @@ pub(crate) fn run(
         new_centres.fill(0.0);
         counts.fill(0.0);
         kernel.set_centres(&centres);
-        let (changed, approx) =
-            kernel.assign(data, &mut labels, Some((&mut new_centres, &mut counts)));
+        let (changed, approx) = kernel.assign(data, &mut labels, Some((&mut new_centres, &mut counts)));
         relocate_empty_clusters(data, &centres, &labels, &mut new_centres, &mut counts, k);
         for (c, &w) in new_centres.chunks_exact_mut(d).zip(&counts) {
             if w > 0.0 {
@@ -164,11 +149,7 @@ pub(crate) fn run(
                 c.iter_mut().for_each(|v| *v *= alpha);
             }
         }
-        let shift: f64 = centres
-            .iter()
-            .zip(&new_centres)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum();
+        let shift: f64 = centres.iter().zip(&new_centres).map(|(a, b)| (a - b) * (a - b)).sum();
         std::mem::swap(&mut centres, &mut new_centres);
         on_iter(n_iter, approx);
         if !changed {
@@ -184,12 +165,7 @@ pub(crate) fn run(
         kernel.assign(data, &mut labels, None);
     }
     let inertia = with_dim!(d, D => inertia::<D>(data, &centres, &labels));
-    RunOutput {
-        centres,
-        labels,
-        inertia,
-        n_iter,
-    }
+    RunOutput { centres, labels, inertia, n_iter }
 }
 
 /// Sum of squared distances of the rows to their assigned (centred) centres,
@@ -275,13 +251,7 @@ struct Kernel {
 
 impl Kernel {
     fn new(k: usize, d: usize) -> Self {
-        Self {
-            k,
-            d,
-            c: vec![0.0; k * d],
-            cn: vec![0.0; k],
-            xt: vec![0.0; d * BLOCK],
-        }
+        Self { k, d, c: vec![0.0; k * d], cn: vec![0.0; k], xt: vec![0.0; d * BLOCK] }
     }
 
     fn set_centres(&mut self, centres: &[f64]) {
@@ -294,12 +264,7 @@ impl Kernel {
     /// Assigns every row; returns whether any label changed and the
     /// (expanded-form) inertia of the assignment. With `acc`, adds each
     /// centred row to `sums[label]` and 1 to `counts[label]`.
-    fn assign(
-        &mut self,
-        data: &Data,
-        labels: &mut [u32],
-        acc: Option<(&mut [f64], &mut [f64])>,
-    ) -> (bool, f64) {
+    fn assign(&mut self, data: &Data, labels: &mut [u32], acc: Option<(&mut [f64], &mut [f64])>) -> (bool, f64) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx") {
             // SAFETY: AVX support was just checked.
@@ -310,12 +275,7 @@ impl Kernel {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx")]
-    fn assign_avx(
-        &mut self,
-        data: &Data,
-        labels: &mut [u32],
-        acc: Option<(&mut [f64], &mut [f64])>,
-    ) -> (bool, f64) {
+    fn assign_avx(&mut self, data: &Data, labels: &mut [u32], acc: Option<(&mut [f64], &mut [f64])>) -> (bool, f64) {
         with_dim!(self.d, D => self.assign_d::<D>(data, labels, acc))
     }
 
@@ -412,9 +372,7 @@ mod tests {
 
     fn random_matrix(n: usize, d: usize, seed: u64) -> ndarray::Array2<f64> {
         let mut rng = crate::rng::Xoshiro256StarStar::seed_from_u64(seed);
-        ndarray::Array2::from_shape_fn((n, d), |(i, f)| {
-            (i % 5) as f64 * (f as f64 + 1.0) + 3.0 * rng.next_f64() - 40.0
-        })
+        ndarray::Array2::from_shape_fn((n, d), |(i, f)| (i % 5) as f64 * (f as f64 + 1.0) + 3.0 * rng.next_f64() - 40.0)
     }
 
     #[test]
@@ -426,9 +384,7 @@ mod tests {
             let x = random_matrix(1003, d, d as u64);
             let data = Data::new(x.view()).unwrap();
             let k = 6;
-            let centres: Vec<f64> = (0..k * d)
-                .map(|i| x[[i / d * 7, i % d]] - data.mean[i % d])
-                .collect();
+            let centres: Vec<f64> = (0..k * d).map(|i| x[[i / d * 7, i % d]] - data.mean[i % d]).collect();
             let mut kern = Kernel::new(k, d);
             kern.set_centres(&centres);
             let (mut l1, mut s1, mut c1) = (vec![u32::MAX; 1003], vec![0.0; k * d], vec![0.0; k]);
@@ -438,10 +394,7 @@ mod tests {
             assert_eq!(l1, l2, "d = {d}");
             assert_eq!((ch1, a1.to_bits()), (ch2, a2.to_bits()), "d = {d}");
             assert_eq!(c1, c2, "d = {d}");
-            assert!(
-                s1.iter().zip(&s2).all(|(a, b)| a.to_bits() == b.to_bits()),
-                "d = {d}"
-            );
+            assert!(s1.iter().zip(&s2).all(|(a, b)| a.to_bits() == b.to_bits()), "d = {d}");
             // And the labels are the true nearest centres.
             for (r, &l) in x.rows().into_iter().zip(&l1) {
                 let r: Vec<f64> = r.iter().zip(&data.mean).map(|(v, m)| v - m).collect();
@@ -459,16 +412,8 @@ mod tests {
         let x = array![[0.0], [1.0], [2.0], [10.0]];
         let fit = lloyd_from(x.view(), array![[1.0], [100.0]].view(), 1, 0.0).unwrap();
         // After one iteration: centre 0 = mean(0, 1, 2), centre 1 = 10.
-        assert!(
-            (fit.centroids[[0, 0]] - 1.0).abs() < 1e-12,
-            "{}",
-            fit.centroids
-        );
-        assert!(
-            (fit.centroids[[1, 0]] - 10.0).abs() < 1e-12,
-            "{}",
-            fit.centroids
-        );
+        assert!((fit.centroids[[0, 0]] - 1.0).abs() < 1e-12, "{}", fit.centroids);
+        assert!((fit.centroids[[1, 0]] - 10.0).abs() < 1e-12, "{}", fit.centroids);
         assert_eq!(fit.n_iter, 1);
         // The final re-assignment (not strict convergence) gives consistent labels.
         assert_eq!(fit.labels, vec![0, 0, 0, 1]);

@@ -292,10 +292,7 @@ pub fn fit(
     let data = Data::new(x)?;
     let k = params.n_clusters();
     if k > data.n {
-        return Err(KMeansError::TooFewRows {
-            n_clusters: k,
-            n_rows: data.n,
-        });
+        return Err(KMeansError::TooFewRows { n_clusters: k, n_rows: data.n });
     }
     let d = data.d;
     let n_runs = params.n_init();
@@ -313,24 +310,9 @@ pub fn fit(
             centres.extend(r.iter().zip(&data.mean).map(|(v, m)| v - m));
         }
         let best_inertia = best.as_ref().map(|b| b.inertia);
-        let out = lloyd::run(
-            &data,
-            centres,
-            k,
-            max_iter,
-            tol_scaled,
-            &mut |iteration, inertia| {
-                progress(Progress {
-                    run,
-                    n_runs,
-                    iteration,
-                    max_iter,
-                    inertia,
-                    best_inertia,
-                    run_done: false,
-                })
-            },
-        );
+        let out = lloyd::run(&data, centres, k, max_iter, tol_scaled, &mut |iteration, inertia| {
+            progress(Progress { run, n_runs, iteration, max_iter, inertia, best_inertia, run_done: false })
+        });
         let better = best.as_ref().is_none_or(|b| out.inertia < b.inertia);
         progress(Progress {
             run,
@@ -338,11 +320,7 @@ pub fn fit(
             iteration: out.n_iter,
             max_iter,
             inertia: out.inertia,
-            best_inertia: Some(if better {
-                out.inertia
-            } else {
-                best_inertia.unwrap()
-            }),
+            best_inertia: Some(if better { out.inertia } else { best_inertia.unwrap() }),
             run_done: true,
         });
         if better {
@@ -359,11 +337,7 @@ pub fn fit(
 /// If `centroids` has no rows or `row.len() != centroids.ncols()`.
 pub fn predict(centroids: ArrayView2<f64>, row: &[f64]) -> (usize, f64) {
     assert!(centroids.nrows() > 0, "predict: no centroids");
-    assert_eq!(
-        row.len(),
-        centroids.ncols(),
-        "predict: row length differs from the centroids'"
-    );
+    assert_eq!(row.len(), centroids.ncols(), "predict: row length differs from the centroids'");
     let mut best = (0, f64::INFINITY);
     for (j, c) in centroids.rows().into_iter().enumerate() {
         let d: f64 = c.iter().zip(row).map(|(c, x)| (x - c) * (x - c)).sum();
@@ -412,12 +386,7 @@ pub(crate) fn check_finite(what: &'static str, a: ArrayView2<f64>) -> Result<(),
     for (row, r) in a.rows().into_iter().enumerate() {
         for (column, &value) in r.iter().enumerate() {
             if !value.is_finite() {
-                return Err(KMeansError::NonFinite {
-                    what,
-                    row,
-                    column,
-                    value,
-                });
+                return Err(KMeansError::NonFinite { what, row, column, value });
             }
         }
     }
@@ -442,34 +411,20 @@ impl<'a> Data<'a> {
         if d == 0 {
             return Err(KMeansError::NoFeatures);
         }
-        let x: CowArray<'a, f64, Ix2> = if x.is_standard_layout() {
-            x.into()
-        } else {
-            x.as_standard_layout().into_owned().into()
-        };
+        let x: CowArray<'a, f64, Ix2> =
+            if x.is_standard_layout() { x.into() } else { x.as_standard_layout().into_owned().into() };
         let s = x.as_slice().expect("standard layout is contiguous");
         // Branch-free check per chunk (vectorises); locate only on failure.
         const CHUNK: usize = 1024;
         for (ci, chunk) in s.chunks(CHUNK).enumerate() {
             if !chunk.iter().fold(true, |ok, v| ok & v.is_finite()) {
                 let pos = ci * CHUNK + chunk.iter().position(|v| !v.is_finite()).unwrap();
-                return Err(KMeansError::NonFinite {
-                    what: "data",
-                    row: pos / d,
-                    column: pos % d,
-                    value: s[pos],
-                });
+                return Err(KMeansError::NonFinite { what: "data", row: pos / d, column: pos % d, value: s[pos] });
             }
         }
         let (mean, var) = with_dim!(d, D => column_mean_var::<D>(s, d));
         let mean_var = var.iter().sum::<f64>() / d as f64;
-        Ok(Self {
-            x,
-            n,
-            d,
-            mean,
-            mean_var,
-        })
+        Ok(Self { x, n, d, mean, mean_var })
     }
 
     /// Row-major `n·d` values.
@@ -510,12 +465,7 @@ mod tests {
 
     fn blobs(n_per: usize, seed: u64) -> Array2<f64> {
         // Four 3-d Gaussian-ish blobs (sum of uniforms) of different spreads.
-        let centres = [
-            [0.0, 0.0, 0.0],
-            [5.0, 5.0, 0.0],
-            [0.0, 6.0, 3.0],
-            [8.0, -2.0, 4.0],
-        ];
+        let centres = [[0.0, 0.0, 0.0], [5.0, 5.0, 0.0], [0.0, 6.0, 3.0], [8.0, -2.0, 4.0]];
         let spreads = [1.0, 0.5, 1.5, 0.8];
         let mut rng = Xoshiro256StarStar::seed_from_u64(seed);
         let mut x = Array2::zeros((4 * n_per, 3));
@@ -544,12 +494,7 @@ mod tests {
         x.rows()
             .into_iter()
             .zip(&fit.labels)
-            .map(|(r, &l)| {
-                sq_dist::<0>(
-                    r.as_slice().unwrap(),
-                    fit.centroids.row(l as usize).as_slice().unwrap(),
-                )
-            })
+            .map(|(r, &l)| sq_dist::<0>(r.as_slice().unwrap(), fit.centroids.row(l as usize).as_slice().unwrap()))
             .sum()
     }
 
@@ -623,11 +568,7 @@ mod tests {
             let f = lloyd_from(x.view(), init.view(), 1, 0.0).unwrap();
             // Centre 0 = mean of its two rows, centre 1 = the other row.
             let got = (f.centroids[[0, 0]], f.centroids[[1, 0]]);
-            let want = if init[[0, 0]] < 0.0 {
-                (-0.5, 1.0)
-            } else {
-                (0.5, -1.0)
-            };
+            let want = if init[[0, 0]] < 0.0 { (-0.5, 1.0) } else { (0.5, -1.0) };
             assert_eq!(got, want);
         }
     }
@@ -683,60 +624,19 @@ mod tests {
         x[[9, 0]] = f64::INFINITY;
         let p = KMeansParams::new(2).validate(x.nrows()).unwrap();
         let err = fit(x.view(), &p, &mut |_| {}).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                KMeansError::NonFinite {
-                    row: 7,
-                    column: 2,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, KMeansError::NonFinite { row: 7, column: 2, .. }), "{err:?}");
         let msg = err.to_string();
-        assert!(
-            msg.contains("row 7") && msg.contains("column 2") && msg.contains("NaN"),
-            "{msg}"
-        );
+        assert!(msg.contains("row 7") && msg.contains("column 2") && msg.contains("NaN"), "{msg}");
         // Same position through a column-major view.
         let xt = column_major(&x);
         let err = fit(xt.t(), &p, &mut |_| {}).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                KMeansError::NonFinite {
-                    row: 7,
-                    column: 2,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, KMeansError::NonFinite { row: 7, column: 2, .. }), "{err:?}");
         // And in explicit initial centres.
         let y = blobs(5, 3);
-        let err = lloyd_from(
-            y.view(),
-            array![[0.0, 0.0, 0.0], [1.0, f64::NEG_INFINITY, 0.0]].view(),
-            10,
-            0.0,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                KMeansError::NonFinite {
-                    row: 1,
-                    column: 1,
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
-        assert!(matches!(
-            lloyd_from(y.view(), array![[0.0, 0.0]].view(), 10, 0.0),
-            Err(KMeansError::InitShape { .. })
-        ));
+        let err =
+            lloyd_from(y.view(), array![[0.0, 0.0, 0.0], [1.0, f64::NEG_INFINITY, 0.0]].view(), 10, 0.0).unwrap_err();
+        assert!(matches!(err, KMeansError::NonFinite { row: 1, column: 1, .. }), "{err:?}");
+        assert!(matches!(lloyd_from(y.view(), array![[0.0, 0.0]].view(), 10, 0.0), Err(KMeansError::InitShape { .. })));
     }
 
     #[test]
@@ -744,10 +644,7 @@ mod tests {
         let x = blobs(300, 4);
         let a = run(&x, KMeansParams::new(6).with_random_state(11));
         let b = run(&x, KMeansParams::new(6).with_random_state(11));
-        assert_eq!(
-            a.centroids.as_slice().unwrap(),
-            b.centroids.as_slice().unwrap()
-        );
+        assert_eq!(a.centroids.as_slice().unwrap(), b.centroids.as_slice().unwrap());
         for (u, v) in a.centroids.iter().zip(b.centroids.iter()) {
             assert_eq!(u.to_bits(), v.to_bits());
         }
@@ -756,10 +653,7 @@ mod tests {
         // Column-major input gives the same bits too.
         let xt = column_major(&x);
         assert!(!xt.t().is_standard_layout());
-        let p = KMeansParams::new(6)
-            .with_random_state(11)
-            .validate(x.nrows())
-            .unwrap();
+        let p = KMeansParams::new(6).with_random_state(11).validate(x.nrows()).unwrap();
         let c = fit(xt.t(), &p, &mut |_| {}).unwrap();
         assert_eq!(a, c);
     }
@@ -779,20 +673,8 @@ mod tests {
             }
         }
         // And through fit with n_init = 1 and an early stop, the centroids differ.
-        let a = run(
-            &x,
-            KMeansParams::new(5)
-                .with_n_init(1)
-                .with_max_iter(1)
-                .with_random_state(0),
-        );
-        let b = run(
-            &x,
-            KMeansParams::new(5)
-                .with_n_init(1)
-                .with_max_iter(1)
-                .with_random_state(1),
-        );
+        let a = run(&x, KMeansParams::new(5).with_n_init(1).with_max_iter(1).with_random_state(0));
+        let b = run(&x, KMeansParams::new(5).with_n_init(1).with_max_iter(1).with_random_state(1));
         assert_ne!(a.centroids, b.centroids);
     }
 
@@ -800,11 +682,7 @@ mod tests {
     fn best_of_n_init_is_no_worse_than_each_run() {
         let x = blobs(100, 6);
         let best = run(&x, KMeansParams::new(7).with_n_init(5).with_random_state(9));
-        let p = KMeansParams::new(7)
-            .with_n_init(5)
-            .with_random_state(9)
-            .validate(400)
-            .unwrap();
+        let p = KMeansParams::new(7).with_n_init(5).with_random_state(9).validate(400).unwrap();
         let mut finals = vec![];
         let mut last_iter = 0;
         fit(x.view(), &p, &mut |pr| {
@@ -826,12 +704,7 @@ mod tests {
     #[test]
     fn max_iter_and_tol_stop_early() {
         let x = blobs(200, 7);
-        let init = array![
-            [0.0, 0.0, 0.0],
-            [0.1, 0.0, 0.0],
-            [0.0, 0.1, 0.0],
-            [0.0, 0.0, 0.1]
-        ];
+        let init = array![[0.0, 0.0, 0.0], [0.1, 0.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.0, 0.1]];
         let exact = lloyd_from(x.view(), init.view(), 300, 0.0).unwrap();
         let one = lloyd_from(x.view(), init.view(), 1, 0.0).unwrap();
         assert_eq!(one.n_iter, 1);
@@ -842,10 +715,7 @@ mod tests {
         // Labels are always consistent with the returned centroids.
         for f in [&one, &loose, &exact] {
             for (r, &l) in x.rows().into_iter().zip(&f.labels) {
-                assert_eq!(
-                    predict(f.centroids.view(), r.as_slice().unwrap()).0,
-                    l as usize
-                );
+                assert_eq!(predict(f.centroids.view(), r.as_slice().unwrap()).0, l as usize);
             }
         }
     }

@@ -28,13 +28,7 @@ pub struct KMeansParams {
 impl KMeansParams {
     /// Defaults: `n_init = 10`, `random_state = 0`, `max_iter = 300`, `tol = 1e-4`.
     pub fn new(n_clusters: usize) -> Self {
-        Self {
-            n_clusters,
-            n_init: 10,
-            random_state: 0,
-            max_iter: 300,
-            tol: 1e-4,
-        }
+        Self { n_clusters, n_init: 10, random_state: 0, max_iter: 300, tol: 1e-4 }
     }
 
     pub fn with_n_init(mut self, n_init: usize) -> Self {
@@ -60,10 +54,7 @@ impl KMeansParams {
     /// Checks the parameters against a data set of `n_rows` rows.
     pub fn validate(&self, n_rows: usize) -> Result<ValidKMeansParams, KMeansError> {
         if self.n_clusters == 0 || self.n_clusters > n_rows {
-            return Err(KMeansError::InvalidNClusters {
-                n_clusters: self.n_clusters,
-                n_rows,
-            });
+            return Err(KMeansError::InvalidNClusters { n_clusters: self.n_clusters, n_rows });
         }
         if self.n_init == 0 {
             return Err(KMeansError::InvalidNInit);
@@ -112,50 +103,20 @@ mod tests {
     #[test]
     fn defaults_match_scikit_learn() {
         let p = KMeansParams::new(3);
-        assert_eq!(
-            (p.n_init, p.random_state, p.max_iter, p.tol),
-            (10, 0, 300, 1e-4)
-        );
+        assert_eq!((p.n_init, p.random_state, p.max_iter, p.tol), (10, 0, 300, 1e-4));
         let v = p.validate(3).unwrap();
         assert_eq!(v.n_clusters(), 3);
     }
 
     #[test]
     fn rejects_bad_values() {
-        assert_eq!(
-            KMeansParams::new(0).validate(5),
-            Err(KMeansError::InvalidNClusters {
-                n_clusters: 0,
-                n_rows: 5
-            })
-        );
-        assert_eq!(
-            KMeansParams::new(6).validate(5),
-            Err(KMeansError::InvalidNClusters {
-                n_clusters: 6,
-                n_rows: 5
-            })
-        );
-        assert_eq!(
-            KMeansParams::new(2).with_n_init(0).validate(5),
-            Err(KMeansError::InvalidNInit)
-        );
-        assert_eq!(
-            KMeansParams::new(2).with_max_iter(0).validate(5),
-            Err(KMeansError::InvalidMaxIter)
-        );
-        assert!(matches!(
-            KMeansParams::new(2).with_tol(-1e-3).validate(5),
-            Err(KMeansError::InvalidTol(_))
-        ));
-        assert!(matches!(
-            KMeansParams::new(2).with_tol(f64::NAN).validate(5),
-            Err(KMeansError::InvalidTol(_))
-        ));
-        assert!(matches!(
-            KMeansParams::new(2).with_tol(f64::INFINITY).validate(5),
-            Err(KMeansError::InvalidTol(_))
-        ));
+        assert_eq!(KMeansParams::new(0).validate(5), Err(KMeansError::InvalidNClusters { n_clusters: 0, n_rows: 5 }));
+        assert_eq!(KMeansParams::new(6).validate(5), Err(KMeansError::InvalidNClusters { n_clusters: 6, n_rows: 5 }));
+        assert_eq!(KMeansParams::new(2).with_n_init(0).validate(5), Err(KMeansError::InvalidNInit));
+        assert_eq!(KMeansParams::new(2).with_max_iter(0).validate(5), Err(KMeansError::InvalidMaxIter));
+        assert!(matches!(KMeansParams::new(2).with_tol(-1e-3).validate(5), Err(KMeansError::InvalidTol(_))));
+        assert!(matches!(KMeansParams::new(2).with_tol(f64::NAN).validate(5), Err(KMeansError::InvalidTol(_))));
+        assert!(matches!(KMeansParams::new(2).with_tol(f64::INFINITY).validate(5), Err(KMeansError::InvalidTol(_))));
         assert!(KMeansParams::new(5).with_tol(0.0).validate(5).is_ok());
     }
 }
