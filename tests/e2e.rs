@@ -8,12 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn logsieve(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+    Command::new(env!("CARGO_BIN_EXE_logsieve"))
         .args(args)
         .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .output()
-        .expect("running logsieve");
-    out
+        .expect("running logsieve")
 }
 
 fn ok(args: &[&str]) -> Output {

@@ -84,7 +84,7 @@ pub struct Cluster {
 pub const MIN_THRESHOLD: f64 = 1e-9;
 
 /// How a model was made.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrainingMeta {
     /// Rows the model was fitted on.
     pub rows: u64,

@@ -584,10 +584,10 @@ impl ModelSpec {
             if let Some(p) = problem {
                 errs.push(format!("{at}: op '{}' {p} (ops: {})", d.op, DERIVE_OPS.join(", ")));
             }
-            if let Some(o) = &d.utc_offset {
-                if let Err(e) = parse_utc_offset(o) {
-                    errs.push(format!("{at}: {e}"));
-                }
+            if let Some(o) = &d.utc_offset
+                && let Err(e) = parse_utc_offset(o)
+            {
+                errs.push(format!("{at}: {e}"));
             }
             for (a, b, _) in &d.buckets {
                 if a > b || *b > 23 {

@@ -145,12 +145,12 @@ fn load_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Result<(Component, 
     }
     let component = compile(engine, bytes)?;
     // The cache is an optimisation: failing to write it is not an error.
-    if let Ok(serialized) = component.serialize() {
-        if std::fs::create_dir_all(dir).is_ok() {
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, serialized).is_ok() {
-                let _ = std::fs::rename(&tmp, &path);
-            }
+    if let Ok(serialized) = component.serialize()
+        && std::fs::create_dir_all(dir).is_ok()
+    {
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, serialized).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
         }
     }
     Ok((component, LoadedFrom::Compiled))

@@ -290,19 +290,7 @@ mod tests {
     }
 
     fn encoder(s: &ModelSpec, states: Vec<FeatureState>) -> Encoder {
-        let fitted = Fitted {
-            features: states,
-            clusters: vec![],
-            training: TrainingMeta {
-                rows: 0,
-                skipped: 0,
-                inertia: 0.0,
-                n_iter: 0,
-                inputs: vec![],
-                created_unix: 0,
-                logsieve_version: String::new(),
-            },
-        };
+        let fitted = Fitted { features: states, clusters: vec![], training: TrainingMeta::default() };
         Encoder::new(s, &fitted)
     }
 

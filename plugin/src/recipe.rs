@@ -390,10 +390,10 @@ fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> Result<Strin
         if n > 0 {
             key.push('\u{1f}');
         }
-        if let Some(p) = p {
-            if let Ok(Some(t)) = p.as_text() {
-                key.push_str(&t);
-            }
+        if let Some(p) = p
+            && let Ok(Some(t)) = p.as_text()
+        {
+            key.push_str(&t);
         }
     }
     Ok(key)
