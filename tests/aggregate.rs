@@ -218,6 +218,11 @@ type = "numeric"
     assert_eq!(n("in"), 10);
     assert_eq!((n("absorbed"), n("dropped"), n("errors"), n("scored"), n("passed")), (6, 1, 3, 0, 0));
     assert_eq!((n("emitted"), n("emitted_scored"), n("emitted_errors")), (4, 4, 0));
+
+    // `inspect` says what the model does before it clusters.
+    let text = String::from_utf8(logsieve(&dir, &["inspect", "m.msgpack"]).stdout).unwrap();
+    assert!(text.contains("where proto != \"icmp\"  (other events: dropped)"), "{text}");
+    assert!(text.contains("aggregate by h window 60s"), "{text}");
 }
 
 /// Derived fields and a pass-through filter, per event.

@@ -129,6 +129,48 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         spec.scoring.threshold_quantile,
         spec.scoring.rare_share
     );
+    let lit = |l: &logsieve_artifact::Literal| match l {
+        logsieve_artifact::Literal::Bool(b) => b.to_string(),
+        logsieve_artifact::Literal::Number(x) => x.to_string(),
+        logsieve_artifact::Literal::Text(t) => format!("{t:?}"),
+    };
+    for w in &spec.filters {
+        let what = match (&w.value, w.values.is_empty()) {
+            (Some(v), _) => lit(v),
+            (None, false) => format!("[{}]", w.values.iter().map(lit).collect::<Vec<_>>().join(", ")),
+            _ => String::new(),
+        };
+        let others = match spec.filter.unmatched {
+            logsieve_artifact::Unmatched::Pass => "passed on unscored",
+            logsieve_artifact::Unmatched::Drop => "dropped",
+        };
+        s += &format!("  where {} {} {what}  (other events: {others})\n", w.field, w.op);
+    }
+    for d in &spec.derive {
+        let mut args = d.fields.join(", ");
+        if !d.key.is_empty() {
+            args += &format!("; per {}", d.key.join(", "));
+        }
+        if !d.cidr_table.is_empty() {
+            args += &format!("; {} CIDR entries", d.cidr_table.len());
+        }
+        s += &format!("  derive {} = {}({args})\n", d.name, d.op);
+    }
+    if let Some(a) = &spec.aggregate {
+        let fields: Vec<String> = a
+            .fields
+            .iter()
+            .map(|f| format!("{}={}({})", f.name, f.op, f.field.as_deref().unwrap_or("")))
+            .collect();
+        s += &format!(
+            "  aggregate by {} window {} (lateness {}, max_keys {}): {}\n",
+            a.group_by.join(", "),
+            a.window,
+            a.allowed_lateness,
+            a.max_keys,
+            fields.join(" ")
+        );
+    }
     let Some(fitted) = &model.fitted else {
         s += "  (spec only: not trained)\n";
         return s;
