@@ -289,4 +289,12 @@ fn inspect_describes_the_model_and_component_writes_the_wasm() {
     .unwrap();
     ok(&["run", dir.join("p.toml").to_str().unwrap(), "--quiet"]);
     assert_eq!(lines(&dir.join("o.ndjson")).len(), 1);
+    // `run --plugin` overrides every transform's component; a file that is
+    // not a component is refused with its name.
+    std::fs::write(dir.join("not.wasm"), b"not a component").unwrap();
+    let out =
+        logsieve(&["run", dir.join("p.toml").to_str().unwrap(), "--plugin", dir.join("not.wasm").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not.wasm"), "{}", String::from_utf8_lossy(&out.stderr));
+    ok(&["run", dir.join("p.toml").to_str().unwrap(), "--quiet", "--plugin", wasm.to_str().unwrap()]);
 }

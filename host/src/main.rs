@@ -31,6 +31,10 @@ enum Command {
         /// Write the run summary as JSON to this file.
         #[arg(long)]
         summary_json: Option<PathBuf>,
+        /// Use this component for every transform instead of the embedded
+        /// one (and instead of a transform's own `plugin`).
+        #[arg(long)]
+        plugin: Option<PathBuf>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -65,8 +69,11 @@ fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => train::train(&args)?,
-        Command::Run { pipeline: path, summary_json, quiet } => {
-            let cfg = PipelineConfig::load(&path)?;
+        Command::Run { pipeline: path, summary_json, plugin, quiet } => {
+            let mut cfg = PipelineConfig::load(&path)?;
+            if let Some(p) = plugin {
+                cfg.override_plugin(&p);
+            }
             let summary = pipeline::run(&cfg, quiet)?;
             if let Some(p) = summary_json {
                 std::fs::write(&p, serde_json::to_vec_pretty(&summary)?)

@@ -157,11 +157,8 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         s += &format!("  derive {} = {}({args})\n", d.name, d.op);
     }
     if let Some(a) = &spec.aggregate {
-        let fields: Vec<String> = a
-            .fields
-            .iter()
-            .map(|f| format!("{}={}({})", f.name, f.op, f.field.as_deref().unwrap_or("")))
-            .collect();
+        let fields: Vec<String> =
+            a.fields.iter().map(|f| format!("{}={}({})", f.name, f.op, f.field.as_deref().unwrap_or(""))).collect();
         s += &format!(
             "  aggregate by {} window {} (lateness {}, max_keys {}): {}\n",
             a.group_by.join(", "),

@@ -207,6 +207,14 @@ impl PipelineConfig {
         }
     }
 
+    /// Use one component file for every transform (`logsieve run --plugin`).
+    pub fn override_plugin(&mut self, path: &Path) {
+        for t in self.transforms.values_mut() {
+            let TransformConfig::Logsieve { plugin, .. } = t;
+            *plugin = Some(path.to_path_buf());
+        }
+    }
+
     /// Check the topology; every problem is listed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
