@@ -24,7 +24,7 @@
 
 use std::fmt::Write as _;
 
-use logsieve_artifact::{DecodeError, Model, decode};
+use logsieve_artifact::{DecodeError, Model, ModelSpec, decode};
 
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
@@ -234,17 +234,28 @@ impl Scorer {
 
     /// Score the aggregate events emitted so far.
     pub fn take_emitted(&mut self) -> Vec<Result<String, EventError>> {
+        self.each_emitted(|core, _, text, shape, feats| {
+            let mut out = String::with_capacity(text.len() + 256);
+            core.score_features(text, shape, feats, &mut out)?;
+            Ok(out)
+        })
+    }
+
+    /// Run each pending aggregate event through stage 2 (its features) and
+    /// hand them to `f`; the pending list is emptied.
+    fn each_emitted<T>(
+        &mut self,
+        mut f: impl FnMut(&mut Core, &ModelSpec, &str, Shape, &[Option<Scalar>]) -> Result<T, EventError>,
+    ) -> Vec<Result<T, EventError>> {
         let pending = std::mem::take(&mut self.pending);
-        let stage2 = self.stage2.as_mut().expect("only aggregate models emit");
-        let mut sink = Vec::new();
+        let Some(stage2) = self.stage2.as_mut() else { return Vec::new() };
+        let mut none = Vec::new();
         pending
             .iter()
             .map(|text| {
-                let (step, shape) = stage2.run(text, &mut sink)?;
+                let (step, shape) = stage2.run(text, &mut none)?;
                 let Step::Features(feats) = step else { unreachable!("stage 2 only extracts features") };
-                let mut out = String::with_capacity(text.len() + 256);
-                self.core.score_features(text, shape, &feats, &mut out)?;
-                Ok(out)
+                f(&mut self.core, &self.model.spec, text, shape, &feats)
             })
             .collect()
     }
@@ -290,17 +301,7 @@ impl Scorer {
     }
 
     fn extract_emitted(&mut self) -> Vec<Result<Vec<FeatureValue>, EventError>> {
-        let pending = std::mem::take(&mut self.pending);
-        let Some(stage2) = self.stage2.as_mut() else { return Vec::new() };
-        let mut sink = Vec::new();
-        pending
-            .iter()
-            .map(|text| {
-                let (step, _) = stage2.run(text, &mut sink)?;
-                let Step::Features(feats) = step else { unreachable!("stage 2 only extracts features") };
-                extract(&self.model.spec, &feats)
-            })
-            .collect()
+        self.each_emitted(|_, spec, _, _, feats| extract(spec, feats))
     }
 
     /// Extract a batch.
