@@ -133,7 +133,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::event::{Coerce, EventError, Scalar};
+use crate::event::{Coerce, EventError, Scalar, clip};
 
 // ---------------------------------------------------------------------------
 // Operations
@@ -462,13 +462,6 @@ pub fn parse_time(v: &Scalar<'_>) -> Result<Option<f64>, EventError> {
             "wrong_type",
             format!("a time should be epoch seconds or an ISO 8601 text, got {kind}"),
         )),
-    }
-}
-
-fn clip(s: &str) -> &str {
-    match s.char_indices().nth(64) {
-        Some((i, _)) => &s[..i],
-        None => s,
     }
 }
 

@@ -111,7 +111,8 @@ pub fn number_text(x: f64) -> String {
     }
 }
 
-fn clip(s: &str) -> &str {
+/// At most the first 64 characters of a value, for error messages.
+pub(crate) fn clip(s: &str) -> &str {
     match s.char_indices().nth(64) {
         Some((i, _)) => &s[..i],
         None => s,

@@ -252,10 +252,9 @@ impl Recipe {
     /// Stage 2 of an `[aggregate]` model: the features read from aggregate
     /// events, nothing else.
     pub fn features_only(spec: &ModelSpec) -> Recipe {
-        let names: Vec<String> = spec.features.iter().map(|f| f.field.clone()).collect();
-        let n = names.len();
+        let n = spec.features.len();
         Recipe {
-            table: FieldTable::new(names),
+            table: crate::features::field_table(spec),
             filters: Vec::new(),
             unmatched: Unmatched::Pass,
             derives: Vec::new(),
@@ -290,15 +289,9 @@ impl Recipe {
         }
         let mut derived: Vec<Option<Scalar<'static>>> = Vec::with_capacity(self.derives.len());
         for (name, step) in &mut self.derives {
-            let get = |s: &Source, derived: &[Option<Scalar<'static>>]| -> Option<Scalar<'a>> {
-                match *s {
-                    Source::Raw(i) => slots[i].clone(),
-                    Source::Derived(j) => derived[j].clone(),
-                }
-            };
             let value = match step {
                 DeriveStep::Pure { op, inputs, time } => {
-                    let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| get(s, &derived)).collect();
+                    let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| fetch(*s, &slots, &derived)).collect();
                     if *time {
                         let t = vals[0].as_ref().map(derive::parse_time).transpose()?.flatten();
                         vals[0] = t.map(Scalar::Number);
@@ -308,10 +301,12 @@ impl Recipe {
                         .map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
                 }
                 DeriveStep::InterArrival { state, time, key } => {
-                    let Some(ts) = get(time, &derived).as_ref().map(derive::parse_time).transpose()?.flatten() else {
+                    let Some(ts) =
+                        fetch(*time, &slots, &derived).as_ref().map(derive::parse_time).transpose()?.flatten()
+                    else {
                         return Err(EventError::new("missing_field", format!("derive {name}: the event has no time")));
                     };
-                    let key = key_text(key.iter().map(|s| get(s, &derived)))?;
+                    let key = key_text(key.iter().map(|s| fetch(*s, &slots, &derived)));
                     state.push(&key, ts).map_or(Derived::Missing, Derived::Number)
                 }
             };
@@ -321,12 +316,7 @@ impl Recipe {
                 Derived::Missing => None,
             });
         }
-        let get = |s: &Source| -> Option<Scalar<'a>> {
-            match *s {
-                Source::Raw(i) => slots[i].clone(),
-                Source::Derived(j) => derived[j].clone(),
-            }
-        };
+        let get = |s: &Source| fetch(*s, &slots, &derived);
         if let Some(w) = &mut self.window {
             let parts: Vec<Cow<str>> = w
                 .key
@@ -384,7 +374,16 @@ impl Recipe {
     }
 }
 
-fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> Result<String, EventError> {
+/// The value a source names: a scanned field or a derived one.
+fn fetch<'a>(s: Source, slots: &[Option<Scalar<'a>>], derived: &[Option<Scalar<'static>>]) -> Option<Scalar<'a>> {
+    match s {
+        Source::Raw(i) => slots[i].clone(),
+        Source::Derived(j) => derived[j].clone(),
+    }
+}
+
+/// The key of an inter-arrival state: the key fields' texts joined by U+001F.
+fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> String {
     let mut key = String::new();
     for (n, p) in parts.enumerate() {
         if n > 0 {
@@ -396,7 +395,7 @@ fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> Result<Strin
             key.push_str(&t);
         }
     }
-    Ok(key)
+    key
 }
 
 fn render_all(group_by: &[String], names: &[String], aggs: &[Aggregate], out: &mut Vec<String>) {
@@ -435,11 +434,4 @@ pub fn render(group_by: &[String], names: &[String], a: &Aggregate) -> String {
         m.insert(name.clone(), v);
     }
     serde_json::Value::Object(m).to_string()
-}
-
-impl Recipe {
-    /// The field table stage 1 scans with (for tests and tools).
-    pub fn table(&self) -> &FieldTable {
-        &self.table
-    }
 }

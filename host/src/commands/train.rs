@@ -84,6 +84,14 @@ pub struct Extracted {
     pub absorbed: u64,
 }
 
+impl Extracted {
+    /// Count an event that could not be used; keep the first example per reason.
+    fn skip(&mut self, reason: &str, at: String) {
+        *self.skipped.entry(reason.to_string()).or_default() += 1;
+        self.examples.entry(reason.to_string()).or_insert(at);
+    }
+}
+
 /// Read inputs and extract the spec's features through the component.
 pub fn extract(
     spec: &ModelSpec,
@@ -102,10 +110,6 @@ pub fn extract(
     )?;
     let mut out =
         Extracted { rows: Vec::new(), skipped: BTreeMap::new(), examples: BTreeMap::new(), filtered: 0, absorbed: 0 };
-    let skip = |reason: &str, at: String, out: &mut Extracted| {
-        *out.skipped.entry(reason.to_string()).or_default() += 1;
-        out.examples.entry(reason.to_string()).or_insert(at);
-    };
     let mut reader = Reader::open(paths, format);
     let mut batch = Vec::with_capacity(1000);
     let mut origins = Vec::with_capacity(1000);
@@ -127,7 +131,7 @@ pub fn extract(
                     batch.push(text);
                     origins.push(item.origin);
                 }
-                Err(e) => skip(e.reason, format!("{}:{}: {}", item.origin.file, item.origin.line, e.detail), &mut out),
+                Err(e) => out.skip(e.reason, format!("{}:{}: {}", item.origin.file, item.origin.line, e.detail)),
             }
         }
         if taken == 0 {
@@ -143,7 +147,7 @@ pub fn extract(
                 WitExtracted::Passed | WitExtracted::Dropped => out.filtered += 1,
                 WitExtracted::Absorbed => out.absorbed += 1,
                 WitExtracted::Failed(e) => {
-                    skip(&e.reason, format!("{}:{}: {}", origin.file, origin.line, e.detail), &mut out)
+                    out.skip(&e.reason, format!("{}:{}: {}", origin.file, origin.line, e.detail))
                 }
             }
         }
@@ -161,10 +165,7 @@ fn aggregates(emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, o
     for r in emitted {
         match r {
             Ok(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
-            Err(e) => {
-                *out.skipped.entry(e.reason.clone()).or_default() += 1;
-                out.examples.entry(e.reason).or_insert(format!("<aggregate>: {}", e.detail));
-            }
+            Err(e) => out.skip(&e.reason, format!("<aggregate>: {}", e.detail)),
         }
     }
 }
