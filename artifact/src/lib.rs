@@ -17,7 +17,7 @@ pub mod spec;
 pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id};
 pub use model::{Cluster, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
-    AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, InputParams,
+    AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, Init, InputParams,
     Literal, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams, Unmatched,
     parse_duration, parse_utc_offset,
 };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{FeatureKind, ModelSpec};
+use crate::spec::{FeatureKind, ModelKind, ModelSpec};
 
 /// A model artifact's content. A *spec-only* model (`fitted: None`) is what
 /// the trainer hands the plugin for its first pass: it can extract features
@@ -22,6 +22,10 @@ pub struct Fitted {
     pub features: Vec<FeatureState>,
     /// The clusters, in label order.
     pub clusters: Vec<Cluster>,
+    /// k-prototypes: the weight of a categorical mismatch in effect (the
+    /// spec's `gamma`, or the default learned from the data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
     /// How the model was made.
     pub training: TrainingMeta,
 }
@@ -40,8 +44,12 @@ pub enum FeatureState {
         /// (the training mean after `log1p`), else the zero value.
         fill: f64,
     },
-    /// A categorical feature one-hot encodes over its vocabulary (sorted);
-    /// a value outside it encodes as all zeros and is reported.
+    /// A categorical feature, over its vocabulary (sorted, as numpy's
+    /// `unique`). k-means one-hot encodes it (a value outside the
+    /// vocabulary encodes as all zeros); k-modes and k-prototypes use the
+    /// value's index in the vocabulary as its code (a value outside it is
+    /// -1, as the `kmodes` package does, and differs from every mode).
+    /// Unseen values are reported.
     Categorical {
         /// The values seen in training, sorted.
         vocabulary: Vec<String>,
@@ -49,11 +57,12 @@ pub enum FeatureState {
 }
 
 impl FeatureState {
-    /// Width of this feature in the encoded vector.
-    pub fn width(&self) -> usize {
+    /// Width of this feature in the encoded vector: one coordinate, or
+    /// one per vocabulary value when one-hot encoded.
+    pub fn width(&self, one_hot: bool) -> usize {
         match self {
-            FeatureState::Numeric { .. } => 1,
-            FeatureState::Categorical { vocabulary } => vocabulary.len(),
+            FeatureState::Categorical { vocabulary } if one_hot => vocabulary.len(),
+            _ => 1,
         }
     }
 }
@@ -61,7 +70,9 @@ impl FeatureState {
 /// One cluster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
-    /// The centroid in the encoded, scaled space.
+    /// The centroid in the encoded, scaled space. For k-modes and
+    /// k-prototypes a categorical coordinate is the mode's code (its index
+    /// in the feature's vocabulary).
     pub centroid: Vec<f64>,
     /// Training rows assigned to it.
     pub size: u64,
@@ -90,9 +101,11 @@ pub struct TrainingMeta {
     pub rows: u64,
     /// Events read that could not be used (they had errors).
     pub skipped: u64,
-    /// Sum of squared distances of the rows to their centroids.
+    /// The objective of the winning start: the sum of squared distances of
+    /// the rows to their centroids (k-means), or the cost (k-modes: the sum
+    /// of mismatches; k-prototypes: the sum of mixed costs).
     pub inertia: f64,
-    /// Lloyd iterations of the winning start.
+    /// Iterations of the winning start.
     pub n_iter: u32,
     /// The input files or patterns.
     pub inputs: Vec<String>,
@@ -105,7 +118,8 @@ pub struct TrainingMeta {
 impl Model {
     /// Width of the encoded vector, if fitted.
     pub fn dimension(&self) -> Option<usize> {
-        self.fitted.as_ref().map(|f| f.features.iter().map(FeatureState::width).sum())
+        let one_hot = self.spec.model.kind.one_hot();
+        self.fitted.as_ref().map(|f| f.features.iter().map(|s| s.width(one_hot)).sum())
     }
 
     /// Check that a decoded model is consistent; every problem is listed.
@@ -148,14 +162,37 @@ impl Model {
         if fitted.clusters.is_empty() {
             errs.push("the model has no clusters".to_string());
         }
-        if fitted.clusters.len() != self.spec.model.n_clusters as usize {
-            errs.push(format!(
-                "the spec asks for {} clusters but the model has {}",
-                self.spec.model.n_clusters,
-                fitted.clusters.len()
-            ));
+        let (k, want) = (fitted.clusters.len(), self.spec.model.n_clusters as usize);
+        // k-modes, like the `kmodes` package, makes one cluster per distinct
+        // row when there are fewer distinct rows than n_clusters.
+        let fewer_ok = !self.spec.model.kind.one_hot() && k < want;
+        if k != want && !fewer_ok {
+            errs.push(format!("the spec asks for {want} clusters but the model has {k}"));
+        }
+        match (self.spec.model.kind, fitted.gamma) {
+            (ModelKind::Kprototypes, Some(g)) if g.is_finite() && g >= 0.0 => {}
+            (ModelKind::Kprototypes, g) => {
+                errs.push(format!("a kprototypes model needs a finite gamma >= 0, has {g:?}"))
+            }
+            (_, None) => {}
+            (kind, Some(_)) => errs.push(format!("a {} model has no gamma", kind.as_str())),
         }
         let dim = self.dimension().unwrap_or(0);
+        // Where the codes are: (coordinate, vocabulary size) of each
+        // categorical feature of a k-modes / k-prototypes model.
+        let codes: Vec<(usize, usize)> = if self.spec.model.kind.one_hot() {
+            Vec::new()
+        } else {
+            fitted
+                .features
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| match s {
+                    FeatureState::Categorical { vocabulary } => Some((i, vocabulary.len())),
+                    FeatureState::Numeric { .. } => None,
+                })
+                .collect()
+        };
         for (c, cl) in fitted.clusters.iter().enumerate() {
             if cl.centroid.len() != dim {
                 errs.push(format!(
@@ -165,6 +202,16 @@ impl Model {
             }
             if cl.centroid.iter().any(|v| !v.is_finite()) {
                 errs.push(format!("cluster {c}: centroid has a non-finite coordinate"));
+            }
+            for &(at, n) in &codes {
+                if let Some(&v) = cl.centroid.get(at)
+                    && !(v >= 0.0 && v < n as f64 && v.fract() == 0.0)
+                {
+                    errs.push(format!(
+                        "cluster {c}: the mode of feature {at} ({}) is code {v}, not one of the {n} vocabulary indices",
+                        self.spec.features.get(at).map_or("?", |f| f.name())
+                    ));
+                }
             }
             if !(cl.threshold.is_finite() && cl.threshold >= MIN_THRESHOLD) {
                 errs.push(format!("cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}", cl.threshold));

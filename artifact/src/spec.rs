@@ -302,24 +302,74 @@ pub const AGGREGATE_OPS: &[&str] = &["count", "unique", "top", "freq", "sum", "m
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelParams {
-    /// The model kind. Only `"kmeans"` for now.
+    /// The model kind: `kmeans` (default), `kmodes` or `kprototypes`.
     #[serde(default)]
     pub kind: ModelKind,
     /// Number of clusters (k).
     pub n_clusters: u32,
-    /// Number of k-means++ starts; the lowest inertia wins.
+    /// Number of starts; the lowest inertia (k-means) or cost (k-modes,
+    /// k-prototypes) wins.
     #[serde(default = "default_n_init")]
     pub n_init: u32,
     /// Seed of the random starts; the same seed gives the same model.
     #[serde(default)]
     pub random_state: u64,
-    /// Maximum Lloyd iterations per start.
+    /// Maximum iterations per start (Lloyd passes, or k-modes passes over
+    /// the rows).
     #[serde(default = "default_max_iter")]
     pub max_iter: u32,
-    /// Convergence tolerance, relative to the mean column variance (as
-    /// scikit-learn); Lloyd also stops when no label changes.
+    /// k-means: convergence tolerance, relative to the mean column variance
+    /// (as scikit-learn); Lloyd also stops when no label changes. k-modes
+    /// stops when no row moves or the cost stops falling.
     #[serde(default = "default_tol")]
     pub tol: f64,
+    /// How the starts are chosen: `k-means++` (k-means, the default there),
+    /// `huang` or `cao` (k-modes and k-prototypes; default `cao`, as the
+    /// `kmodes` package). `cao` is deterministic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// k-prototypes: the weight of one categorical mismatch against the
+    /// squared Euclidean distance of the scaled numeric part. Default: half
+    /// the mean standard deviation of the scaled numeric columns (as
+    /// `kmodes.KPrototypes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gamma: Option<f64>,
+}
+
+/// How the starts of a clustering run are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Init {
+    /// k-means++ (scikit-learn's greedy variant).
+    #[serde(rename = "k-means++")]
+    KMeansPlusPlus,
+    /// Huang (1997): modes drawn by value frequency, then moved to the
+    /// nearest distinct row.
+    #[serde(rename = "huang")]
+    Huang,
+    /// Cao et al. (2009): by density and distance; deterministic.
+    #[serde(rename = "cao")]
+    Cao,
+}
+
+impl Init {
+    /// The name as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Init::KMeansPlusPlus => "k-means++",
+            Init::Huang => "huang",
+            Init::Cao => "cao",
+        }
+    }
+}
+
+impl ModelParams {
+    /// The init method in effect: the spec's, or the kind's default.
+    pub fn init_method(&self) -> Init {
+        self.init.unwrap_or(match self.kind {
+            ModelKind::Kmeans => Init::KMeansPlusPlus,
+            ModelKind::Kmodes | ModelKind::Kprototypes => Init::Cao,
+        })
+    }
 }
 
 const fn default_n_init() -> u32 {
@@ -336,9 +386,17 @@ const fn default_tol() -> f64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
-    /// k-means: Euclidean distance to the nearest centroid.
+    /// k-means: Euclidean distance to the nearest centroid; categorical
+    /// features are one-hot encoded.
     #[default]
     Kmeans,
+    /// k-modes: categorical features only; the distance is the number of
+    /// fields that differ from the nearest mode.
+    Kmodes,
+    /// k-prototypes: numeric and categorical features; the distance is the
+    /// squared Euclidean distance of the scaled numeric part plus `gamma`
+    /// times the number of categorical mismatches.
+    Kprototypes,
 }
 
 impl ModelKind {
@@ -346,7 +404,15 @@ impl ModelKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::Kmeans => "kmeans",
+            ModelKind::Kmodes => "kmodes",
+            ModelKind::Kprototypes => "kprototypes",
         }
+    }
+
+    /// Whether categorical features are one-hot encoded (k-means) rather
+    /// than compared as codes (k-modes, k-prototypes).
+    pub fn one_hot(self) -> bool {
+        self == ModelKind::Kmeans
     }
 }
 
@@ -400,6 +466,12 @@ pub struct ScoringParams {
     /// clusters are the outliers"). 0 disables.
     #[serde(default = "default_rare_share")]
     pub rare_share: f64,
+    /// An absolute threshold instead of the learned quantile: an event whose
+    /// distance is greater is `far_from_centroid` (the DCE-RPC notebook's
+    /// "more than 5 fields differ from the mode" is `threshold = 5` with
+    /// `kind = "kmodes"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
 }
 
 const fn default_threshold_quantile() -> f64 {
@@ -411,7 +483,11 @@ const fn default_rare_share() -> f64 {
 
 impl Default for ScoringParams {
     fn default() -> Self {
-        ScoringParams { threshold_quantile: default_threshold_quantile(), rare_share: default_rare_share() }
+        ScoringParams {
+            threshold_quantile: default_threshold_quantile(),
+            rare_share: default_rare_share(),
+            threshold: None,
+        }
     }
 }
 
@@ -515,6 +591,12 @@ impl ModelSpec {
         if !(q > 0.0 && q <= 1.0) {
             errs.push(format!("scoring.threshold_quantile must be in (0, 1], got {q}"));
         }
+        if let Some(t) = self.scoring.threshold
+            && !(t.is_finite() && t >= 0.0)
+        {
+            errs.push(format!("scoring.threshold must be a finite number >= 0, got {t}"));
+        }
+        self.validate_kind(&mut errs);
         let r = self.scoring.rare_share;
         if !(0.0..1.0).contains(&r) {
             errs.push(format!("scoring.rare_share must be in [0, 1), got {r}"));
@@ -544,6 +626,45 @@ impl ModelSpec {
         }
         self.validate_language(&mut errs);
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    fn validate_kind(&self, errs: &mut Vec<String>) {
+        let m = &self.model;
+        let kind = m.kind.as_str();
+        let count = |k: FeatureKind| self.features.iter().filter(|f| f.kind == k).count();
+        let (numeric, categorical) = (count(FeatureKind::Numeric), count(FeatureKind::Categorical));
+        match m.kind {
+            ModelKind::Kmeans => {
+                if matches!(m.init, Some(Init::Huang | Init::Cao)) {
+                    errs.push(format!(
+                        "model.init = \"{}\" is for kmodes and kprototypes; kmeans uses \"k-means++\"",
+                        m.init_method().as_str()
+                    ));
+                }
+            }
+            ModelKind::Kmodes | ModelKind::Kprototypes => {
+                if m.init == Some(Init::KMeansPlusPlus) {
+                    errs.push(format!("model.init = \"k-means++\" is for kmeans; {kind} uses \"huang\" or \"cao\""));
+                }
+            }
+        }
+        match m.kind {
+            ModelKind::Kmodes if numeric > 0 => errs.push(format!(
+                "kind = \"kmodes\" takes categorical features only, but {numeric} are numeric; use kind = \"kprototypes\" for mixed records"
+            )),
+            ModelKind::Kprototypes if numeric == 0 || categorical == 0 => errs.push(format!(
+                "kind = \"kprototypes\" needs numeric and categorical features (has {numeric} numeric, {categorical} categorical); use kmeans or kmodes"
+            )),
+            _ => {}
+        }
+        if m.gamma.is_some() && m.kind != ModelKind::Kprototypes {
+            errs.push(format!("model.gamma is for kprototypes, not {kind}"));
+        }
+        if let Some(g) = m.gamma
+            && !(g.is_finite() && g >= 0.0)
+        {
+            errs.push(format!("model.gamma must be a finite number >= 0, got {g}"));
+        }
     }
 
     fn validate_language(&self, errs: &mut Vec<String>) {
@@ -650,6 +771,40 @@ mod tests {
         let r: Result<ModelSpec, _> =
             serde_json::from_str(r#"{"model":{"n_clusters":2,"n_clustres":3},"features":[]}"#);
         assert!(r.unwrap_err().to_string().contains("n_clustres"));
+    }
+
+    #[test]
+    fn model_kinds_check_their_features_init_and_gamma() {
+        let cats = r#"[{"field":"a","type":"categorical"},{"field":"b","type":"categorical"}]"#;
+        let mixed = r#"[{"field":"a","type":"categorical"},{"field":"n","type":"numeric"}]"#;
+        let problems = |model: &str, features: &str| {
+            toml_like(&format!(r#"{{"model":{model},"features":{features}}}"#)).validate().err().unwrap_or_default()
+        };
+        let ok = |model: &str, features: &str| assert_eq!(problems(model, features), Vec::<String>::new(), "{model}");
+        let bad = |model: &str, features: &str, want: &str| {
+            let e = problems(model, features);
+            assert!(e.iter().any(|e| e.contains(want)), "{model}: no problem mentions {want}: {e:?}");
+        };
+        ok(r#"{"kind":"kmodes","n_clusters":2,"init":"huang"}"#, cats);
+        ok(r#"{"kind":"kprototypes","n_clusters":2,"gamma":0.3}"#, mixed);
+        ok(r#"{"n_clusters":2,"init":"k-means++"}"#, mixed);
+        bad(r#"{"kind":"kmodes","n_clusters":2}"#, mixed, "categorical features only");
+        bad(r#"{"kind":"kprototypes","n_clusters":2}"#, cats, "needs numeric and categorical");
+        bad(r#"{"kind":"kmodes","n_clusters":2,"init":"k-means++"}"#, cats, "is for kmeans");
+        bad(r#"{"n_clusters":2,"init":"cao"}"#, mixed, "is for kmodes and kprototypes");
+        bad(r#"{"kind":"kmodes","n_clusters":2,"gamma":1.0}"#, cats, "gamma is for kprototypes");
+        bad(r#"{"kind":"kprototypes","n_clusters":2,"gamma":-1.0}"#, mixed, "finite number >= 0");
+        assert_eq!(
+            toml_like(&format!(r#"{{"model":{{"kind":"kmodes","n_clusters":2}},"features":{cats}}}"#))
+                .model
+                .init_method(),
+            Init::Cao
+        );
+        let e = problems(r#"{"n_clusters":2}"#, r#"[{"field":"a","type":"numeric"}],"scoring":{"threshold":-1}"#);
+        assert!(e.iter().any(|e| e.contains("scoring.threshold")), "{e:?}");
+        let r: Result<ModelSpec, _> =
+            serde_json::from_str(r#"{"model":{"n_clusters":2,"init":"kmeans++"},"features":[]}"#);
+        assert!(r.unwrap_err().to_string().contains("k-means++"));
     }
 
     fn toml_like(json: &str) -> ModelSpec {

@@ -7,8 +7,11 @@
 //!    text, or missing. The trainer learns scalers and vocabularies from
 //!    these values.
 //! 2. **Encode**: missing values are filled by policy, numbers are scaled as
-//!    `(x - offset) / scale`, categories are one-hot encoded over the learned
-//!    vocabulary (an unseen value encodes as all zeros and is reported).
+//!    `(x - offset) / scale`. For k-means, categories are one-hot encoded
+//!    over the learned vocabulary (an unseen value encodes as all zeros);
+//!    for k-modes and k-prototypes a category is one coordinate holding its
+//!    code, the index in the vocabulary (an unseen value is -1, as in the
+//!    `kmodes` package). Unseen values are reported.
 //!
 //! Coercion rules (the same in both steps):
 //! - numeric: a JSON number; a boolean as 1/0; a string that parses as a
@@ -101,9 +104,24 @@ pub struct Unseen {
 }
 
 enum Column {
-    Numeric { at: usize, offset: f64, scale: f64, fill: f64 },
-    Categorical { start: usize, index: HashMap<String, usize> },
+    Numeric {
+        at: usize,
+        offset: f64,
+        scale: f64,
+        fill: f64,
+    },
+    /// One-hot over `index.len()` coordinates from `start`, or (codes) one
+    /// coordinate at `start` holding the value's index.
+    Categorical {
+        start: usize,
+        index: HashMap<String, usize>,
+        one_hot: bool,
+    },
 }
+
+/// The code of a categorical value outside the vocabulary (k-modes,
+/// k-prototypes): it differs from every mode.
+pub const UNSEEN_CODE: f64 = -1.0;
 
 /// Encodes extracted values into the scaled vector the centroids live in.
 pub struct Encoder {
@@ -113,8 +131,9 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// The encoder of a fitted model.
+    /// The encoder of a fitted model (one-hot or codes by the model kind).
     pub fn new(spec: &ModelSpec, fitted: &Fitted) -> Self {
+        let one_hot = spec.model.kind.one_hot();
         let mut start = 0;
         let columns = fitted
             .features
@@ -127,9 +146,10 @@ impl Encoder {
                     FeatureState::Categorical { vocabulary } => Column::Categorical {
                         start,
                         index: vocabulary.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
+                        one_hot,
                     },
                 };
-                start += st.width();
+                start += st.width(one_hot);
                 c
             })
             .collect();
@@ -206,15 +226,23 @@ impl Encoder {
         out: &mut [f64],
         unseen: &mut Vec<Unseen>,
     ) -> Result<(), EventError> {
-        let Column::Categorical { start, index } = &self.columns[i] else { unreachable!("categorical column") };
+        let Column::Categorical { start, index, one_hot } = &self.columns[i] else {
+            unreachable!("categorical column")
+        };
         let c = match c {
             Some(c) => c,
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
             None => MISSING_CATEGORY,
         };
-        match index.get(c) {
-            Some(&j) => out[start + j] = 1.0,
-            None => unseen.push(Unseen { feature: i, value: c.to_string() }),
+        match (index.get(c), one_hot) {
+            (Some(&j), true) => out[start + j] = 1.0,
+            (Some(&j), false) => out[*start] = j as f64,
+            (None, one_hot) => {
+                if !one_hot {
+                    out[*start] = UNSEEN_CODE;
+                }
+                unseen.push(Unseen { feature: i, value: c.to_string() })
+            }
         }
         Ok(())
     }
@@ -225,7 +253,8 @@ impl Encoder {
             .iter()
             .map(|c| match c {
                 Column::Numeric { at, .. } => *at..*at + 1,
-                Column::Categorical { start, index } => *start..*start + index.len(),
+                Column::Categorical { start, index, one_hot: true } => *start..*start + index.len(),
+                Column::Categorical { start, one_hot: false, .. } => *start..*start + 1,
             })
             .collect()
     }
@@ -246,6 +275,8 @@ mod tests {
                 random_state: 0,
                 max_iter: 10,
                 tol: 0.0,
+                init: None,
+                gamma: None,
             },
             scaling: ScalingParams::default(),
             scoring: ScoringParams::default(),
@@ -290,7 +321,7 @@ mod tests {
     }
 
     fn encoder(s: &ModelSpec, states: Vec<FeatureState>) -> Encoder {
-        let fitted = Fitted { features: states, clusters: vec![], training: TrainingMeta::default() };
+        let fitted = Fitted { features: states, clusters: vec![], gamma: None, training: TrainingMeta::default() };
         Encoder::new(s, &fitted)
     }
 

@@ -3,8 +3,8 @@
 //! wrapper around it, so native and wasm outputs are the same bytes.
 //!
 //! For each event: scan the fields ([`crate::event`]), encode them
-//! ([`crate::features`]), find the nearest centroid (squared Euclidean
-//! distance, ties to the lowest cluster index), and append
+//! ([`crate::features`]), find the nearest centroid (ties to the lowest
+//! cluster index), and append
 //!
 //! ```json
 //! "logsieve":{"cluster":2,"distance":4.1,"threshold":3.2,"score":1.28,
@@ -12,11 +12,22 @@
 //!   "top_features":[{"feature":"resp_bytes","share":0.71}],"model":"3f2a…"}
 //! ```
 //!
+//! The distance depends on the model kind:
+//! - k-means: Euclidean distance to the centroid;
+//! - k-modes: the number of features that differ from the cluster's mode;
+//! - k-prototypes: squared Euclidean distance of the scaled numeric part
+//!   plus `gamma` × the number of categorical mismatches (the `kmodes`
+//!   package's cost).
+//!
 //! `score` = distance / threshold. Reasons: `far_from_centroid` (distance >
 //! threshold), `rare_cluster` (the cluster's training share is below
 //! `rare_share`), `unseen_value` (a category outside the vocabulary; the
 //! values are listed under `unseen`). `anomaly` is true when any reason is.
-//! `top_features` gives each feature's share of the squared distance.
+//! `top_features` gives each feature's share of the distance (of the
+//! squared distance for k-means). k-modes and k-prototypes also list every
+//! categorical feature that differs from the mode, with the value the mode
+//! expected: `"mismatches":[{"feature":"endpoint","value":"svcctl",
+//! "expected":"epmapper"}]`.
 //!
 //! Before scoring, each event goes through the spec's plan
 //! ([`crate::recipe`]): filters, derived fields, and for `[aggregate]`
@@ -24,7 +35,7 @@
 
 use std::fmt::Write as _;
 
-use logsieve_artifact::{DecodeError, Model, ModelSpec, decode};
+use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
@@ -69,6 +80,46 @@ struct Fit {
     thresholds: Vec<f64>,
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
+    metric: Metric,
+}
+
+/// How distances are measured.
+enum Metric {
+    /// k-means: Euclidean over the one-hot encoded vector.
+    Euclidean,
+    /// k-modes / k-prototypes: one coordinate per feature; numeric ones add
+    /// their squared difference, categorical ones `gamma` per mismatch (1
+    /// for k-modes, whose distance is the mismatch count).
+    Mixed {
+        /// Per coordinate: is it a categorical code?
+        categorical: Vec<bool>,
+        gamma: f64,
+        /// Per feature: its vocabulary, JSON-escaped with quotes (empty for
+        /// numeric features), to name values in `mismatches`.
+        vocabulary_json: Vec<Vec<String>>,
+    },
+}
+
+impl Metric {
+    fn new(model: &Model, fitted: &logsieve_artifact::Fitted) -> Metric {
+        if model.spec.model.kind.one_hot() {
+            return Metric::Euclidean;
+        }
+        let json = |v: &String| serde_json::to_string(v).expect("a string serializes");
+        let vocabulary_json = fitted
+            .features
+            .iter()
+            .map(|st| match st {
+                FeatureState::Categorical { vocabulary } => vocabulary.iter().map(json).collect(),
+                FeatureState::Numeric { .. } => Vec::new(),
+            })
+            .collect();
+        Metric::Mixed {
+            categorical: fitted.features.iter().map(|st| matches!(st, FeatureState::Categorical { .. })).collect(),
+            gamma: fitted.gamma.unwrap_or(1.0),
+            vocabulary_json,
+        }
+    }
 }
 
 /// What became of one event (the WIT `outcome`).
@@ -170,6 +221,7 @@ impl Scorer {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
             Fit {
+                metric: Metric::new(&model, fitted),
                 centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
@@ -361,22 +413,39 @@ impl Core {
         let x = &self.vector;
         let dim = x.len();
 
-        // Nearest centroid; ties go to the lowest index.
-        let (mut best, mut best_d2) = (0usize, f64::INFINITY);
+        // Nearest centroid; ties go to the lowest index. `best_d` is the
+        // value compared: the squared distance (k-means) or the cost.
+        let (mut best, mut best_d) = (0usize, f64::INFINITY);
         for (c, centroid) in fit.centroids.chunks_exact(dim.max(1)).enumerate() {
-            let d2: f64 = x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum();
-            if d2 < best_d2 {
+            let d = match &fit.metric {
+                Metric::Euclidean => x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum(),
+                Metric::Mixed { categorical, gamma, .. } => {
+                    let (mut num, mut mismatches) = (0.0, 0u32);
+                    for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
+                        if cat {
+                            mismatches += u32::from(a != b);
+                        } else {
+                            num += (a - b) * (a - b);
+                        }
+                    }
+                    num + gamma * f64::from(mismatches)
+                }
+            };
+            if d < best_d {
                 best = c;
-                best_d2 = d2;
+                best_d = d;
             }
         }
-        if !best_d2.is_finite() {
+        if !best_d.is_finite() {
             return Err(EventError::new(
                 "non_finite",
                 "the event's features are too large to score (distance overflows)",
             ));
         }
-        let distance = best_d2.sqrt();
+        let distance = match fit.metric {
+            Metric::Euclidean => best_d.sqrt(),
+            Metric::Mixed { .. } => best_d,
+        };
         let threshold = fit.thresholds[best];
         let far = distance > threshold;
         let rare = fit.rare[best];
@@ -413,13 +482,22 @@ impl Core {
         out.push(']');
         if self.options.top_features > 0 {
             out.push_str(",\"top_features\":[");
-            if best_d2 > 0.0 {
+            if best_d > 0.0 {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 self.contrib.clear();
                 for (f, r) in fit.ranges.iter().enumerate() {
-                    let s: f64 = r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum();
+                    let s: f64 = match &fit.metric {
+                        Metric::Mixed { categorical, gamma, .. } if categorical[f] => {
+                            if x[f] != centroid[f] {
+                                *gamma
+                            } else {
+                                0.0
+                            }
+                        }
+                        _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
+                    };
                     if s > 0.0 {
-                        self.contrib.push((s / best_d2, f));
+                        self.contrib.push((s / best_d, f));
                     }
                 }
                 // Largest share first; equal shares in spec order.
@@ -434,6 +512,34 @@ impl Core {
                     push_f64(out, share);
                     out.push('}');
                 }
+            }
+            out.push(']');
+        }
+        if let Metric::Mixed { categorical, vocabulary_json, .. } = &fit.metric {
+            let centroid = &fit.centroids[best * dim..(best + 1) * dim];
+            out.push_str(",\"mismatches\":[");
+            let mut first = true;
+            for (f, &cat) in categorical.iter().enumerate() {
+                if !cat || x[f] == centroid[f] {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str("{\"feature\":");
+                out.push_str(&self.names_json[f]);
+                out.push_str(",\"value\":");
+                match vocabulary_json[f].get(x[f] as usize).filter(|_| x[f] >= 0.0) {
+                    Some(v) => out.push_str(v),
+                    None => {
+                        let u = self.unseen.iter().find(|u| u.feature == f).expect("an unseen code is reported");
+                        out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
+                    }
+                }
+                out.push_str(",\"expected\":");
+                out.push_str(&vocabulary_json[f][centroid[f] as usize]);
+                out.push('}');
             }
             out.push(']');
         }
@@ -474,4 +580,192 @@ fn push_f64(out: &mut String, v: f64) {
     debug_assert!(v.is_finite());
     let mut b = ryu::Buffer::new();
     out.push_str(b.format_finite(v));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logsieve_artifact::{
+        Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, ScalingParams, ScoringParams, TrainingMeta,
+        encode,
+    };
+    use serde_json::Value;
+
+    fn cat(field: &str) -> FeatureSpec {
+        FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Categorical, log1p: false, missing: None }
+    }
+
+    fn num(field: &str) -> FeatureSpec {
+        FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Numeric, log1p: false, missing: None }
+    }
+
+    fn vocab(values: &[&str]) -> FeatureState {
+        FeatureState::Categorical { vocabulary: values.iter().map(|v| v.to_string()).collect() }
+    }
+
+    fn cluster(centroid: Vec<f64>, threshold: f64, rare: bool) -> Cluster {
+        Cluster { centroid, size: 10, share: 0.5, threshold, rare, mean_distance: 1.0, max_distance: 2.0 }
+    }
+
+    /// A model of `kind` with hand-set state, encoded and loaded.
+    fn scorer(
+        kind: ModelKind,
+        features: Vec<FeatureSpec>,
+        states: Vec<FeatureState>,
+        clusters: Vec<Cluster>,
+        gamma: Option<f64>,
+    ) -> Scorer {
+        let spec = ModelSpec {
+            model: ModelParams {
+                kind,
+                n_clusters: clusters.len() as u32,
+                n_init: 1,
+                random_state: 0,
+                max_iter: 10,
+                tol: 0.0,
+                init: None,
+                gamma: None,
+            },
+            scaling: ScalingParams::default(),
+            scoring: ScoringParams::default(),
+            features,
+            input: Default::default(),
+            filters: vec![],
+            filter: Default::default(),
+            derive: vec![],
+            aggregate: None,
+        };
+        let model = Model {
+            spec,
+            fitted: Some(Fitted { features: states, clusters, gamma, training: TrainingMeta::default() }),
+        };
+        Scorer::new(&encode(&model).expect("a valid model"), Options { top_features: 5, emit_vector: true }).unwrap()
+    }
+
+    fn verdict(s: &mut Scorer, event: &str) -> Value {
+        let out: Value = serde_json::from_str(&s.score(event).unwrap()).unwrap();
+        out["logsieve"].clone()
+    }
+
+    fn kmodes() -> Scorer {
+        // Modes: (tcp, S0, a) and (udp, S0, b); "c" is a single-valued column.
+        scorer(
+            ModelKind::Kmodes,
+            vec![cat("proto"), cat("state"), cat("c")],
+            vec![vocab(&["tcp", "udp"]), vocab(&["S0", "SF", "missing"]), vocab(&["only"])],
+            vec![cluster(vec![0.0, 0.0, 0.0], 1.0, false), cluster(vec![1.0, 0.0, 0.0], 1.0, true)],
+            None,
+        )
+    }
+
+    #[test]
+    fn kmodes_distance_is_the_number_of_fields_that_differ_from_the_mode() {
+        let mut s = kmodes();
+        let v = verdict(&mut s, r#"{"proto":"udp","state":"S0","c":"only"}"#);
+        assert_eq!((v["cluster"].as_u64(), v["distance"].as_f64()), (Some(1), Some(0.0)));
+        assert_eq!(v["reasons"], serde_json::json!(["rare_cluster"]));
+        assert_eq!(v["mismatches"], serde_json::json!([]));
+        assert_eq!(v["vector"], serde_json::json!([1.0, 0.0, 0.0]));
+        // Two fields differ from mode 0: distance 2 > threshold 1.
+        let v = verdict(&mut s, r#"{"proto":"tcp","state":"SF"}"#);
+        assert_eq!((v["cluster"].as_u64(), v["distance"].as_f64()), (Some(0), Some(2.0)));
+        assert_eq!(v["reasons"], serde_json::json!(["far_from_centroid", "unseen_value"]));
+        // A missing field is the category "missing" when the vocabulary has
+        // it; here "c" has only "only", so "missing" is unseen.
+        assert_eq!(
+            v["mismatches"],
+            serde_json::json!([
+                {"feature": "state", "value": "SF", "expected": "S0"},
+                {"feature": "c", "value": "missing", "expected": "only"}
+            ])
+        );
+        let shares: Vec<f64> =
+            v["top_features"].as_array().unwrap().iter().map(|t| t["share"].as_f64().unwrap()).collect();
+        assert_eq!(shares, vec![0.5, 0.5]);
+    }
+
+    #[test]
+    fn kmodes_ties_go_to_the_lowest_cluster_and_unseen_values_differ_from_every_mode() {
+        let mut s = kmodes();
+        // "sctp" is unseen: code -1, one mismatch against both modes; the
+        // tie goes to cluster 0.
+        let v = verdict(&mut s, r#"{"proto":"sctp","state":"S0","c":"only"}"#);
+        assert_eq!((v["cluster"].as_u64(), v["distance"].as_f64()), (Some(0), Some(1.0)));
+        assert_eq!(v["vector"], serde_json::json!([-1.0, 0.0, 0.0]));
+        assert_eq!(v["reasons"], serde_json::json!(["unseen_value"]));
+        assert_eq!(v["mismatches"], serde_json::json!([{"feature": "proto", "value": "sctp", "expected": "tcp"}]));
+        assert_eq!(v["unseen"], serde_json::json!([{"feature": "proto", "value": "sctp"}]));
+        // Numbers are categories by their text; a wrong type is an error.
+        let err = s.score(r#"{"proto":["tcp"]}"#).unwrap_err();
+        assert_eq!(err.reason, "wrong_type");
+    }
+
+    #[test]
+    fn kprototypes_cost_adds_gamma_per_mismatch_to_the_squared_numeric_distance() {
+        let mut s = scorer(
+            ModelKind::Kprototypes,
+            vec![num("bytes"), cat("proto")],
+            vec![FeatureState::Numeric { offset: 0.0, scale: 2.0, fill: 0.0 }, vocab(&["tcp", "udp"])],
+            vec![cluster(vec![0.0, 0.0], 10.0, false), cluster(vec![3.0, 1.0], 10.0, false)],
+            Some(0.5),
+        );
+        // bytes 4 scales to 2: cluster 0 costs 4 + 0.5, cluster 1 costs 1 + 0.5.
+        let v = verdict(&mut s, r#"{"bytes":4,"proto":"tcp"}"#);
+        assert_eq!((v["cluster"].as_u64(), v["distance"].as_f64()), (Some(1), Some(1.5)));
+        let top = &v["top_features"];
+        assert_eq!(top[0]["feature"], "bytes");
+        assert!((top[0]["share"].as_f64().unwrap() - 1.0 / 1.5).abs() < 1e-12);
+        assert!((top[1]["share"].as_f64().unwrap() - 0.5 / 1.5).abs() < 1e-12);
+        assert_eq!(v["mismatches"], serde_json::json!([{"feature": "proto", "value": "tcp", "expected": "udp"}]));
+    }
+
+    #[test]
+    fn inconsistent_code_models_are_refused() {
+        let spec_model = |clusters: Vec<Cluster>, gamma: Option<f64>, kind: ModelKind| {
+            let features = match kind {
+                ModelKind::Kprototypes => vec![num("n"), cat("proto")],
+                _ => vec![cat("proto"), cat("state")],
+            };
+            let states = match kind {
+                ModelKind::Kprototypes => {
+                    vec![FeatureState::Numeric { offset: 0.0, scale: 1.0, fill: 0.0 }, vocab(&["tcp", "udp"])]
+                }
+                _ => vec![vocab(&["tcp", "udp"]), vocab(&["S0"])],
+            };
+            let mut m = Model {
+                spec: ModelSpec {
+                    model: ModelParams {
+                        kind,
+                        n_clusters: 1,
+                        n_init: 1,
+                        random_state: 0,
+                        max_iter: 1,
+                        tol: 0.0,
+                        init: None,
+                        gamma: None,
+                    },
+                    scaling: ScalingParams::default(),
+                    scoring: ScoringParams::default(),
+                    features,
+                    input: Default::default(),
+                    filters: vec![],
+                    filter: Default::default(),
+                    derive: vec![],
+                    aggregate: None,
+                },
+                fitted: None,
+            };
+            m.fitted = Some(Fitted { features: states, clusters, gamma, training: TrainingMeta::default() });
+            m.validate().map_err(|e| e.join("; "))
+        };
+        let e = spec_model(vec![cluster(vec![2.0, 0.0], 1.0, false)], None, ModelKind::Kmodes).unwrap_err();
+        assert!(e.contains("code 2, not one of the 2 vocabulary indices"), "{e}");
+        let e = spec_model(vec![cluster(vec![0.5, 0.0], 1.0, false)], None, ModelKind::Kmodes).unwrap_err();
+        assert!(e.contains("code 0.5"), "{e}");
+        let e = spec_model(vec![cluster(vec![0.0, 0.0], 1.0, false)], None, ModelKind::Kprototypes).unwrap_err();
+        assert!(e.contains("needs a finite gamma"), "{e}");
+        let e = spec_model(vec![cluster(vec![0.0, 0.0], 1.0, false)], Some(1.0), ModelKind::Kmodes).unwrap_err();
+        assert!(e.contains("has no gamma"), "{e}");
+        assert!(spec_model(vec![cluster(vec![0.0, 1.0], 1.0, false)], Some(0.5), ModelKind::Kprototypes).is_ok());
+    }
 }

@@ -2,11 +2,18 @@
 //!
 //! * [`kmeans`] — k-means clustering (k-means++ seeding, Lloyd iterations) with
 //!   the semantics of scikit-learn's `KMeans(algorithm="lloyd")`.
+//! * [`kmodes`] — k-modes and k-prototypes with the iteration semantics of
+//!   the Python `kmodes` package (Huang and Cao starts).
 //! * [`model`] — a whole logsieve model from extracted features: scalers,
-//!   vocabularies, k-means, per-cluster thresholds.
+//!   vocabularies, the clustering, per-cluster thresholds.
+//! * [`numpy_rng`] — numpy's legacy `RandomState` (MT19937), so a k-modes
+//!   `random_state` draws what the `kmodes` package draws.
 //! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
 //!   results are reproducible bit for bit from a `random_state`.
 
 pub mod kmeans;
+pub mod kmodes;
 pub mod model;
+pub mod numpy_rng;
 pub mod rng;
+pub mod synthetic;

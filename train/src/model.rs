@@ -6,22 +6,28 @@
 //!    (z-score with ddof = 0, or min-max), vocabulary (sorted);
 //! 2. encode every row with the plugin's own [`Encoder`] (the code that will
 //!    score), into an n × d matrix;
-//! 3. fit k-means ([`crate::kmeans`]);
-//! 4. per cluster: size, share, the threshold (a quantile of the rows'
-//!    distances, numpy's linear interpolation; clusters of fewer than
+//!    (one-hot for k-means, one code per categorical feature for k-modes
+//!    and k-prototypes);
+//! 3. fit k-means ([`crate::kmeans`]) or k-modes / k-prototypes
+//!    ([`crate::kmodes`]);
+//! 4. per cluster: size, share, the threshold (the spec's absolute
+//!    `scoring.threshold`, or a quantile of the rows' distances, numpy's
+//!    linear interpolation; clusters of fewer than
 //!    [`MIN_ROWS_FOR_OWN_THRESHOLD`] rows use the quantile over all rows),
 //!    rare flag.
 
 use std::collections::BTreeSet;
 
 use logsieve_artifact::{
-    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, Scaling, TrainingMeta,
+    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, Scaling,
+    TrainingMeta,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
 use ndarray::Array2;
 
 use crate::kmeans::{self, KMeansError, KMeansParams, Progress};
+use crate::kmodes::{self, Codes, KModesError, KModesParams};
 
 /// Why a model could not be fitted.
 #[derive(Debug)]
@@ -30,6 +36,8 @@ pub enum FitError {
     NoRows,
     /// k-means refused the data or the parameters.
     KMeans(KMeansError),
+    /// k-modes / k-prototypes refused the data or the parameters.
+    KModes(KModesError),
     /// A row failed to encode (should not happen for extracted rows).
     Encode(String),
 }
@@ -39,6 +47,7 @@ impl std::fmt::Display for FitError {
         match self {
             FitError::NoRows => write!(f, "no usable training rows (every event was skipped or the input is empty)"),
             FitError::KMeans(e) => write!(f, "k-means: {e}"),
+            FitError::KModes(e) => write!(f, "k-modes: {e}"),
             FitError::Encode(e) => write!(f, "encoding a training row: {e}"),
         }
     }
@@ -171,6 +180,7 @@ pub fn fit_model(
     let mut fitted = Fitted {
         features,
         clusters: Vec::new(),
+        gamma: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,
@@ -184,40 +194,123 @@ pub fn fit_model(
     let encoder = Encoder::new(spec, &fitted);
     let x = encode_rows(&encoder, rows)?;
     let m = &spec.model;
-    let params = KMeansParams::new(m.n_clusters as usize)
-        .with_n_init(m.n_init as usize)
-        .with_random_state(m.random_state)
-        .with_max_iter(m.max_iter as usize)
-        .with_tol(m.tol)
-        .validate(x.nrows())
-        .map_err(FitError::KMeans)?;
-    let fit = kmeans::fit(x.view(), &params, progress).map_err(FitError::KMeans)?;
+    // Each row's cluster and distance, and the centroids in encoded space.
+    let (labels, distances, centroids) = match m.kind {
+        ModelKind::Kmeans => {
+            let params = KMeansParams::new(m.n_clusters as usize)
+                .with_n_init(m.n_init as usize)
+                .with_random_state(m.random_state)
+                .with_max_iter(m.max_iter as usize)
+                .with_tol(m.tol)
+                .validate(x.nrows())
+                .map_err(FitError::KMeans)?;
+            let fit = kmeans::fit(x.view(), &params, progress).map_err(FitError::KMeans)?;
+            fitted.training.inertia = fit.inertia;
+            fitted.training.n_iter = fit.n_iter as u32;
+            let centroids = fit.centroids.outer_iter().map(|r| r.to_vec()).collect();
+            (fit.labels, fit.distances, centroids)
+        }
+        ModelKind::Kmodes | ModelKind::Kprototypes => {
+            let split = split_codes(&fitted.features, &x)?;
+            let data = kmodes::Data { codes: &split.codes, numeric: &split.numeric, p: split.numeric_cols.len() };
+            let params = KModesParams {
+                n_clusters: m.n_clusters as usize,
+                init: m.init_method(),
+                n_init: m.n_init as usize,
+                max_iter: m.max_iter as usize,
+                random_state: m.random_state,
+                gamma: m.gamma,
+                threads: 0,
+            };
+            let fit = kmodes::fit(&data, &params, progress).map_err(FitError::KModes)?;
+            fitted.training.inertia = fit.cost;
+            fitted.training.n_iter = fit.n_iter as u32;
+            if m.kind == ModelKind::Kprototypes {
+                fitted.gamma = Some(fit.gamma);
+            }
+            let centroids = (0..fit.n_clusters).map(|c| split.centroid(&fit, c)).collect();
+            (fit.labels, fit.distances, centroids)
+        }
+    };
+    fitted.clusters = cluster_stats(spec, &labels, &distances, centroids);
+    Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
+}
 
-    let k = m.n_clusters as usize;
-    let n = rows.len() as f64;
+/// The encoded matrix of a k-modes / k-prototypes model split into packed
+/// codes and numeric columns.
+struct Split {
+    codes: Codes,
+    numeric: Vec<f64>,
+    /// Encoded column of each code column / numeric column.
+    code_cols: Vec<usize>,
+    numeric_cols: Vec<usize>,
+}
+
+impl Split {
+    /// Cluster `c`'s centroid in encoded space (codes as numbers).
+    fn centroid(&self, fit: &kmodes::KModesFit, c: usize) -> Vec<f64> {
+        let (m, p) = (self.code_cols.len(), self.numeric_cols.len());
+        let mut v = vec![0.0; m + p];
+        for (j, &col) in self.code_cols.iter().enumerate() {
+            v[col] = f64::from(fit.modes[c * m + j]);
+        }
+        for (j, &col) in self.numeric_cols.iter().enumerate() {
+            v[col] = fit.means[c * p + j];
+        }
+        v
+    }
+}
+
+fn split_codes(features: &[FeatureState], x: &Array2<f64>) -> Result<Split, FitError> {
+    let mut code_cols = Vec::new();
+    let mut numeric_cols = Vec::new();
+    let mut levels = Vec::new();
+    for (j, st) in features.iter().enumerate() {
+        match st {
+            FeatureState::Categorical { vocabulary } => {
+                code_cols.push(j);
+                levels.push(vocabulary.len() as u32);
+            }
+            FeatureState::Numeric { .. } => numeric_cols.push(j),
+        }
+    }
+    let n = x.nrows();
+    let mut codes = Vec::with_capacity(n * code_cols.len());
+    let mut numeric = Vec::with_capacity(n * numeric_cols.len());
+    for row in x.outer_iter() {
+        codes.extend(code_cols.iter().map(|&j| row[j] as u32));
+        numeric.extend(numeric_cols.iter().map(|&j| row[j]));
+    }
+    let codes = Codes::new(&codes, n, levels).map_err(FitError::Encode)?;
+    Ok(Split { codes, numeric, code_cols, numeric_cols })
+}
+
+/// Per-cluster size, share, threshold and distance statistics.
+fn cluster_stats(spec: &ModelSpec, labels: &[u32], distances: &[f64], centroids: Vec<Vec<f64>>) -> Vec<Cluster> {
+    let k = centroids.len();
+    let n = labels.len() as f64;
     // A cluster with too few rows cannot estimate its own quantile: it
     // takes the one learned over all rows.
-    let mut all = fit.distances.clone();
+    let mut all = distances.to_vec();
     let global = quantile(&mut all, spec.scoring.threshold_quantile).max(MIN_THRESHOLD);
     let mut per: Vec<Vec<f64>> = vec![Vec::new(); k];
-    for (&l, &d) in fit.labels.iter().zip(&fit.distances) {
+    for (&l, &d) in labels.iter().zip(distances) {
         per[l as usize].push(d);
     }
-    fitted.clusters = per
-        .into_iter()
-        .enumerate()
-        .map(|(c, mut ds)| {
+    per.into_iter()
+        .zip(centroids)
+        .map(|(mut ds, centroid)| {
             let size = ds.len() as u64;
             let share = size as f64 / n;
             let mean_distance = if ds.is_empty() { 0.0 } else { ds.iter().sum::<f64>() / ds.len() as f64 };
             let max_distance = ds.iter().copied().fold(0.0, f64::max);
-            let threshold = if ds.len() < MIN_ROWS_FOR_OWN_THRESHOLD {
-                global
-            } else {
-                quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD)
+            let threshold = match spec.scoring.threshold {
+                Some(t) => t.max(MIN_THRESHOLD),
+                None if ds.len() < MIN_ROWS_FOR_OWN_THRESHOLD => global,
+                None => quantile(&mut ds, spec.scoring.threshold_quantile).max(MIN_THRESHOLD),
             };
             Cluster {
-                centroid: fit.centroids.row(c).to_vec(),
+                centroid,
                 size,
                 share,
                 threshold,
@@ -226,10 +319,7 @@ pub fn fit_model(
                 max_distance,
             }
         })
-        .collect();
-    fitted.training.inertia = fit.inertia;
-    fitted.training.n_iter = fit.n_iter as u32;
-    Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
+        .collect()
 }
 
 #[cfg(test)]

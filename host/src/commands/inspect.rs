@@ -3,7 +3,8 @@
 //! For each cluster it says what distinguishes it: the numeric features
 //! whose centroid is farthest from the overall centre (in scaled units, with
 //! the raw value they correspond to) and the categories most of its rows
-//! share.
+//! share. For k-modes and k-prototypes it shows the whole mode: the value
+//! each categorical feature takes in the cluster's centre.
 
 use std::path::Path;
 
@@ -28,7 +29,8 @@ pub struct Trait {
     /// Share of the cluster's rows with that category (centroid weight).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub share: Option<f64>,
-    /// How strongly it distinguishes (|scaled| or share), for ordering.
+    /// How strongly it distinguishes (|scaled| or share; a mode's values
+    /// come first), for ordering.
     #[serde(skip)]
     weight: f64,
 }
@@ -41,6 +43,8 @@ fn raw_value(spec: &ModelSpec, j: usize, offset: f64, scale: f64, z: f64) -> f64
 /// The traits of cluster `c`, strongest first.
 pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait> {
     let centroid = &fitted.clusters[c].centroid;
+    let one_hot = model.spec.model.kind.one_hot();
+    let mut mode_values = 0;
     let mut at = 0;
     let mut out = Vec::new();
     for (j, st) in fitted.features.iter().enumerate() {
@@ -62,6 +66,18 @@ pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait
                     weight,
                 });
             }
+            FeatureState::Categorical { vocabulary } if !one_hot => {
+                // The mode's value, in spec order before everything else.
+                mode_values += 1;
+                out.push(Trait {
+                    feature: name,
+                    scaled: None,
+                    raw: None,
+                    category: vocabulary.get(centroid[at] as usize).cloned(),
+                    share: None,
+                    weight: f64::INFINITY,
+                });
+            }
             FeatureState::Categorical { vocabulary } => {
                 let w = &centroid[at..at + vocabulary.len()];
                 if let Some((i, &s)) = w.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
@@ -76,10 +92,10 @@ pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait
                 }
             }
         }
-        at += st.width();
+        at += st.width(one_hot);
     }
     out.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    out.truncate(top);
+    out.truncate(top + mode_values);
     out
 }
 
@@ -119,16 +135,26 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
     let spec = &model.spec;
     let mut s =
         format!("model {id}  kind {}  format v{}\n", spec.model.kind.as_str(), logsieve_artifact::FORMAT_VERSION);
+    let m = &spec.model;
     s += &format!(
-        "  n_clusters {}  n_init {}  random_state {}  max_iter {}  tol {}\n",
-        spec.model.n_clusters, spec.model.n_init, spec.model.random_state, spec.model.max_iter, spec.model.tol
+        "  n_clusters {}  init {}  n_init {}  random_state {}  max_iter {}{}\n",
+        m.n_clusters,
+        m.init_method().as_str(),
+        m.n_init,
+        m.random_state,
+        m.max_iter,
+        if m.kind.one_hot() { format!("  tol {}", m.tol) } else { String::new() }
     );
-    s += &format!(
-        "  scaling {}  threshold quantile {}  rare share < {}\n",
-        spec.scaling.method.as_str(),
-        spec.scoring.threshold_quantile,
-        spec.scoring.rare_share
-    );
+    let threshold = match spec.scoring.threshold {
+        Some(t) => format!("threshold distance > {t}"),
+        None => format!("threshold quantile {}", spec.scoring.threshold_quantile),
+    };
+    let scaling = if spec.features.iter().any(|f| f.kind == FeatureKind::Numeric) {
+        format!("scaling {}  ", spec.scaling.method.as_str())
+    } else {
+        String::new()
+    };
+    s += &format!("  {scaling}{threshold}  rare share < {}\n", spec.scoring.rare_share);
     let lit = |l: &logsieve_artifact::Literal| match l {
         logsieve_artifact::Literal::Bool(b) => b.to_string(),
         logsieve_artifact::Literal::Number(x) => x.to_string(),
@@ -173,10 +199,14 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         return s;
     };
     let t = &fitted.training;
+    if let Some(g) = fitted.gamma {
+        s += &format!("  gamma {} (weight of one categorical mismatch)\n", fmt_num(g));
+    }
     s += &format!(
-        "  trained on {} rows ({} skipped), inertia {}, {} iterations, logsieve {}, inputs: {}\n",
+        "  trained on {} rows ({} skipped), {} {}, {} iterations, logsieve {}, inputs: {}\n",
         t.rows,
         t.skipped,
+        if m.kind.one_hot() { "inertia" } else { "cost" },
         fmt_num(t.inertia),
         t.n_iter,
         t.logsieve_version,
@@ -210,11 +240,16 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         }
         debug_assert!(matches!(f.kind, FeatureKind::Numeric | FeatureKind::Categorical));
     }
-    s += "\nclusters:\n  #   size      share    threshold  mean dist  rare  distinguished by\n";
+    s += if m.kind.one_hot() {
+        "\nclusters:\n  #   size      share    threshold  mean dist  rare  distinguished by\n"
+    } else {
+        "\nclusters:\n  #   size      share    threshold  mean dist  rare  mode (then numeric centre)\n"
+    };
     for (c, cl) in fitted.clusters.iter().enumerate() {
         let what: Vec<String> = traits[c]
             .iter()
             .map(|t| match (&t.category, t.scaled) {
+                (Some(cat), _) if t.share.is_none() => format!("{}={}", t.feature, cat),
                 (Some(cat), _) => format!("{}={} ({:.0}%)", t.feature, cat, 100.0 * t.share.unwrap_or(0.0)),
                 (None, Some(z)) => format!("{} {:+.2} (≈{})", t.feature, z, fmt_num(t.raw.unwrap_or(0.0))),
                 _ => t.feature.clone(),

@@ -210,6 +210,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
 
     let m = &spec.model;
+    // k-means minimises the inertia; k-modes and k-prototypes a cost.
+    let objective = if m.kind.one_hot() { "inertia" } else { "cost" };
     let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
     fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
     let mut on_progress = |p: logsieve_train::kmeans::Progress| {
@@ -217,7 +219,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             fbar.inc(1);
         }
         let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
-        fbar.set_message(format!("iteration {} inertia {:.6e}{best}", p.iteration, p.inertia));
+        fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
     };
     let created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
@@ -230,12 +232,21 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
         let fitted = model.fitted.as_ref().expect("fit_model returns a fitted model");
         let sizes: Vec<String> = fitted.clusters.iter().map(|c| c.size.to_string()).collect();
+        if fitted.clusters.len() < m.n_clusters as usize {
+            eprintln!(
+                "note: only {} distinct rows, so {} clusters instead of n_clusters = {} (as the kmodes package does)",
+                fitted.clusters.len(),
+                fitted.clusters.len(),
+                m.n_clusters
+            );
+        }
         eprintln!(
-            "wrote {} ({} bytes, model {}): {} rows, k={}, inertia {:.6}, cluster sizes [{}], {:.2} s",
+            "wrote {} ({} bytes, model {}): {} rows, {} k={}, {objective} {:.6}, cluster sizes [{}], {:.2} s",
             args.out.display(),
             bytes.len(),
             decoded.id,
             fitted.training.rows,
+            m.kind.as_str(),
             fitted.clusters.len(),
             fitted.training.inertia,
             sizes.join(", "),

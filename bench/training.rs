@@ -1,0 +1,62 @@
+//! Training speed on the synthetic sets of `../shared/bench/gen_data.py`
+//! (regenerated bit for bit in Rust by `logsieve_train::synthetic`, so no
+//! Python is needed):
+//!
+//!     cargo bench -p logsieve-train --bench training
+//!
+//! - k-modes, 200,000 × 6 categorical, 10 levels, k=15, Huang, `n_init=4`
+//!   (the `kmodes` package: 88 s on these machines,
+//!   `shared/reference/peers/kmodes_Huang_200000_4.json`), on all cores and
+//!   on one; and Cao, `n_init=1` (the package: 30.6 s).
+//!
+//! Each fit runs five times; the best and the median wall time are printed
+//! with the cost, so a regression in speed or in quality shows.
+
+use std::time::Instant;
+
+use logsieve_artifact::Init;
+use logsieve_train::kmodes::{Codes, Data, KModesParams, fit};
+
+fn time(name: &str, runs: usize, mut f: impl FnMut() -> (f64, usize)) {
+    let mut times = Vec::new();
+    let mut result = (0.0, 0);
+    for _ in 0..runs {
+        let t = Instant::now();
+        result = f();
+        times.push(t.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!(
+        "{name:<52} best {:>7.3} s   median {:>7.3} s   cost {}  passes {}",
+        times[0],
+        times[times.len() / 2],
+        result.0,
+        result.1
+    );
+}
+
+fn main() {
+    let t = Instant::now();
+    let data = logsieve_train::synthetic::categorical();
+    let codes: Vec<u32> = data.x.iter().map(|&v| u32::from(v)).collect();
+    let c = Codes::new(&codes, data.n_rows, vec![10; data.n_cols]).expect("codes below 10");
+    println!(
+        "categorical set {} × {} regenerated and packed in {:.2} s; {} cores",
+        data.n_rows,
+        data.n_cols,
+        t.elapsed().as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let d = Data { codes: &c, numeric: &[], p: 0 };
+    let huang = KModesParams { init: Init::Huang, n_init: 4, max_iter: 100, random_state: 0, ..KModesParams::new(15) };
+    for (name, params) in [
+        ("k-modes Huang n_init=4, all cores", huang.clone()),
+        ("k-modes Huang n_init=4, 1 thread", KModesParams { threads: 1, ..huang.clone() }),
+        ("k-modes Cao n_init=1", KModesParams { init: Init::Cao, n_init: 1, ..huang.clone() }),
+    ] {
+        time(name, 5, || {
+            let f = fit(&d, &params, &mut |_| {}).expect("fits");
+            (f.cost, f.n_iter)
+        });
+    }
+}
