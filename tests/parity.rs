@@ -43,7 +43,13 @@ fn our_matrix() -> (Array2<f64>, Vec<FeatureState>) {
     let ex = extract(&spec, paths, Format::Auto, None, &ProgressBar::hidden()).unwrap();
     assert!(ex.skipped.is_empty(), "no event of the reference day should be skipped: {:?}", ex.examples);
     let states = fit_features(&spec, &ex.rows);
-    let fitted = Fitted { features: states.clone(), clusters: vec![], gamma: None, training: TrainingMeta::default() };
+    let fitted = Fitted {
+        features: states.clone(),
+        clusters: vec![],
+        gamma: None,
+        embedding: None,
+        training: TrainingMeta::default(),
+    };
     let x = encode_rows(&Encoder::new(&spec, &fitted), &ex.rows).unwrap();
     (x, states)
 }

@@ -15,9 +15,9 @@ pub mod model;
 pub mod spec;
 
 pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id};
-pub use model::{Cluster, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
+pub use model::{Cluster, Embedding, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
-    AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, Init, InputParams,
-    Literal, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams, Unmatched,
-    parse_duration, parse_utc_offset,
+    AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, Flow2VecParams,
+    Init, InputParams, Literal, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams,
+    Unmatched, VectorMetric, VectorPrecision, parse_duration, parse_utc_offset,
 };

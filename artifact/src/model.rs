@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{FeatureKind, ModelKind, ModelSpec};
+use crate::spec::{FeatureKind, ModelKind, ModelSpec, VectorPrecision};
 
 /// A model artifact's content. A *spec-only* model (`fitted: None`) is what
 /// the trainer hands the plugin for its first pass: it can extract features
@@ -26,6 +26,9 @@ pub struct Fitted {
     /// spec's `gamma`, or the default learned from the data).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// flow2vec: the tokens, their vectors, and each token's cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Embedding>,
     /// How the model was made.
     pub training: TrainingMeta,
 }
@@ -90,6 +93,166 @@ pub struct Cluster {
     pub max_distance: f64,
 }
 
+/// A flow2vec model's embedding. Token `i` is `tokens[i]`; its vector is
+/// row `i` of `vectors` (`dim` little-endian `f32`, or `f16` under
+/// `precision = "f16"`); its nearest cluster and the distance to it are
+/// `labels[i]` and `distances[i]`, computed once when training, so scoring a
+/// known token is a look-up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Embedding {
+    /// The vocabulary, most frequent first.
+    pub tokens: Vec<String>,
+    /// Each token's count in training.
+    pub counts: Vec<u64>,
+    /// Vector dimensions.
+    pub dim: u32,
+    /// How `vectors` stores each value.
+    pub precision: VectorPrecision,
+    /// tokens × dim values.
+    #[serde(with = "serde_bytes")]
+    pub vectors: Vec<u8>,
+    /// Each token's nearest cluster.
+    pub labels: Vec<u32>,
+    /// Each token's distance to it.
+    pub distances: Vec<f64>,
+}
+
+impl Embedding {
+    /// Bytes per stored value.
+    pub fn value_bytes(precision: VectorPrecision) -> usize {
+        match precision {
+            VectorPrecision::F32 => 4,
+            VectorPrecision::F16 => 2,
+        }
+    }
+
+    /// Store `values` (row-major) at `precision`.
+    pub fn pack(values: &[f32], precision: VectorPrecision) -> Vec<u8> {
+        match precision {
+            VectorPrecision::F32 => values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            VectorPrecision::F16 => values.iter().flat_map(|v| f32_to_f16(*v).to_le_bytes()).collect(),
+        }
+    }
+
+    /// Token `i`'s vector into `out` (length `dim`).
+    pub fn vector_into(&self, i: usize, out: &mut [f32]) {
+        let dim = self.dim as usize;
+        let b = Self::value_bytes(self.precision);
+        let row = &self.vectors[i * dim * b..(i + 1) * dim * b];
+        for (o, c) in out.iter_mut().zip(row.chunks_exact(b)) {
+            *o = match self.precision {
+                VectorPrecision::F32 => f32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                VectorPrecision::F16 => f16_to_f32(u16::from_le_bytes([c[0], c[1]])),
+            };
+        }
+    }
+
+    /// All vectors, row-major, as f32.
+    pub fn values(&self) -> Vec<f32> {
+        let dim = self.dim as usize;
+        let mut out = vec![0.0; self.tokens.len() * dim];
+        for (i, row) in out.chunks_exact_mut(dim.max(1)).enumerate() {
+            self.vector_into(i, row);
+        }
+        out
+    }
+
+    fn validate(&self, k: usize, errs: &mut Vec<String>) {
+        let (n, dim) = (self.tokens.len(), self.dim as usize);
+        if n == 0 || dim == 0 {
+            errs.push(format!("embedding: {n} tokens of dimension {dim}; both must be at least 1"));
+            return;
+        }
+        let want = n * dim * Self::value_bytes(self.precision);
+        if self.vectors.len() != want {
+            errs.push(format!(
+                "embedding: {} bytes of vectors, but {n} tokens × {dim} dimensions at {:?} need {want}",
+                self.vectors.len(),
+                self.precision
+            ));
+            return;
+        }
+        if self.counts.len() != n || self.labels.len() != n || self.distances.len() != n {
+            errs.push(format!(
+                "embedding: {n} tokens but {} counts, {} labels, {} distances",
+                self.counts.len(),
+                self.labels.len(),
+                self.distances.len()
+            ));
+        }
+        if self.counts.contains(&0) {
+            errs.push("embedding: a token has count 0".to_string());
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        if let Some(t) = self.tokens.iter().find(|t| !seen.insert(t.as_str())) {
+            errs.push(format!("embedding: the token {t:?} appears twice"));
+        }
+        if let Some((i, l)) = self.labels.iter().enumerate().find(|(_, l)| **l as usize >= k) {
+            errs.push(format!("embedding: token {i} is in cluster {l}, but there are {k} clusters"));
+        }
+        if self.distances.iter().any(|d| !(d.is_finite() && *d >= 0.0)) {
+            errs.push("embedding: a token distance is negative or not finite".to_string());
+        }
+        if self.values().iter().any(|v| !v.is_finite()) {
+            errs.push("embedding: a vector value is not finite".to_string());
+        }
+    }
+}
+
+/// IEEE 754 half precision from single, rounding to nearest even.
+pub fn f32_to_f16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    let sign = ((bits >> 16) & 0x8000) as u16;
+    let exp = ((bits >> 23) & 0xff) as i32;
+    let man = bits & 0x7f_ffff;
+    if exp == 0xff {
+        // Infinity or NaN (a quiet NaN keeps a mantissa bit).
+        return sign | 0x7c00 | if man != 0 { 0x200 } else { 0 };
+    }
+    let e = exp - 127 + 15;
+    if e >= 0x1f {
+        return sign | 0x7c00;
+    }
+    if e <= 0 {
+        // Subnormal half (or zero): shift the implicit bit in.
+        if e < -10 {
+            return sign;
+        }
+        let m = man | 0x80_0000;
+        let shift = (14 - e) as u32;
+        let half = m >> shift;
+        let rest = m & ((1 << shift) - 1);
+        let mid = 1 << (shift - 1);
+        let round = rest > mid || (rest == mid && half & 1 == 1);
+        return sign | (half + u32::from(round)) as u16;
+    }
+    let half = ((e as u32) << 10) | (man >> 13);
+    let rest = man & 0x1fff;
+    let round = rest > 0x1000 || (rest == 0x1000 && half & 1 == 1);
+    // A carry out of the mantissa correctly bumps the exponent (to
+    // infinity at the top).
+    sign | (half + u32::from(round)) as u16
+}
+
+/// Single precision from IEEE 754 half precision (exact).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = u32::from(h & 0x8000) << 16;
+    let exp = u32::from((h >> 10) & 0x1f);
+    let man = u32::from(h & 0x3ff);
+    let bits = match (exp, man) {
+        (0, 0) => sign,
+        (0, m) => {
+            // Subnormal: normalise.
+            let shift = m.leading_zeros() - 21;
+            let m = (m << shift) & 0x3ff;
+            sign | ((127 - 15 + 1 - shift) << 23) | (m << 13)
+        }
+        (0x1f, m) => sign | 0x7f80_0000 | (m << 13),
+        (e, m) => sign | ((e + 127 - 15) << 23) | (m << 13),
+    };
+    f32::from_bits(bits)
+}
+
 /// The smallest threshold a cluster gets, so that `score = distance /
 /// threshold` stays finite for clusters of identical rows.
 pub const MIN_THRESHOLD: f64 = 1e-9;
@@ -119,7 +282,11 @@ impl Model {
     /// Width of the encoded vector, if fitted.
     pub fn dimension(&self) -> Option<usize> {
         let one_hot = self.spec.model.kind.one_hot();
-        self.fitted.as_ref().map(|f| f.features.iter().map(|s| s.width(one_hot)).sum())
+        self.fitted.as_ref().map(|f| match (&f.embedding, self.spec.model.kind) {
+            (Some(e), ModelKind::Flow2vec) => e.dim as usize,
+            (None, ModelKind::Flow2vec) => 0,
+            _ => f.features.iter().map(|s| s.width(one_hot)).sum(),
+        })
     }
 
     /// Check that a decoded model is consistent; every problem is listed.
@@ -164,9 +331,12 @@ impl Model {
         }
         let (k, want) = (fitted.clusters.len(), self.spec.model.n_clusters as usize);
         // k-modes, like the `kmodes` package, makes one cluster per distinct
-        // row when there are fewer distinct rows than n_clusters.
-        let fewer_ok = !self.spec.model.kind.one_hot() && k < want;
-        if k != want && !fewer_ok {
+        // row when there are fewer distinct rows than n_clusters; flow2vec's
+        // n_clusters = 0 means "vocabulary / 5".
+        let kind = self.spec.model.kind;
+        let fewer_ok = matches!(kind, ModelKind::Kmodes | ModelKind::Kprototypes) && k < want;
+        let auto = kind == ModelKind::Flow2vec && want == 0;
+        if k != want && !fewer_ok && !auto {
             errs.push(format!("the spec asks for {want} clusters but the model has {k}"));
         }
         match (self.spec.model.kind, fitted.gamma) {
@@ -177,10 +347,21 @@ impl Model {
             (_, None) => {}
             (kind, Some(_)) => errs.push(format!("a {} model has no gamma", kind.as_str())),
         }
+        match (kind, &fitted.embedding) {
+            (ModelKind::Flow2vec, Some(e)) => {
+                e.validate(k, &mut errs);
+                if Some(e.precision) != self.spec.flow2vec.as_ref().map(|f| f.precision) {
+                    errs.push("embedding: stored at another precision than the spec's".to_string());
+                }
+            }
+            (ModelKind::Flow2vec, None) => errs.push("a flow2vec model needs its embedding".to_string()),
+            (_, Some(_)) => errs.push(format!("a {} model has no embedding", kind.as_str())),
+            (_, None) => {}
+        }
         let dim = self.dimension().unwrap_or(0);
         // Where the codes are: (coordinate, vocabulary size) of each
         // categorical feature of a k-modes / k-prototypes model.
-        let codes: Vec<(usize, usize)> = if self.spec.model.kind.one_hot() {
+        let codes: Vec<(usize, usize)> = if matches!(kind, ModelKind::Kmeans | ModelKind::Flow2vec) {
             Vec::new()
         } else {
             fitted
@@ -221,5 +402,54 @@ impl Model {
             }
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_round_trips_and_rounds_to_nearest_even() {
+        // Every half value (NaNs aside) survives the trip through f32.
+        for h in 0..=u16::MAX {
+            let f = f16_to_f32(h);
+            if f.is_nan() {
+                assert!(f32_to_f16(f) & 0x7c00 == 0x7c00 && f32_to_f16(f) & 0x3ff != 0);
+                continue;
+            }
+            assert_eq!(f32_to_f16(f), h, "half {h:#06x} = {f}");
+        }
+        for (x, h) in [
+            (1.0f32, 0x3c00u16),
+            (-2.0, 0xc000),
+            (65504.0, 0x7bff),
+            (65520.0, 0x7c00),        // rounds up to infinity
+            (5.960_464_5e-8, 0x0001), // 2^-24, the smallest subnormal
+            (2.980_232_2e-8, 0x0000), // half of it: ties to even (0)
+            (0.1, 0x2e66),
+            (1.0 + 1.0 / 2048.0, 0x3c00), // halfway between 1 and the next: even
+            (1.0 + 3.0 / 2048.0, 0x3c02), // halfway, odd below: up
+            (f32::INFINITY, 0x7c00),
+        ] {
+            assert_eq!(f32_to_f16(x), h, "{x}");
+        }
+        let v = [0.5f32, -0.25, 3.0e-3, 1234.5];
+        for p in [VectorPrecision::F32, VectorPrecision::F16] {
+            let e = Embedding {
+                tokens: vec!["a".into()],
+                counts: vec![1],
+                dim: 4,
+                precision: p,
+                vectors: Embedding::pack(&v, p),
+                labels: vec![0],
+                distances: vec![0.0],
+            };
+            let back = e.values();
+            for (a, b) in v.iter().zip(&back) {
+                assert!((a - b).abs() <= a.abs() * 1e-3, "{p:?}: {a} -> {b}");
+            }
+            assert_eq!(e.vectors.len(), 4 * Embedding::value_bytes(p));
+        }
     }
 }

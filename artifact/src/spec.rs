@@ -65,6 +65,131 @@ pub struct ModelSpec {
     /// event per key and window instead of each event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aggregate: Option<AggregateSpec>,
+    /// `[flow2vec]`: the embedding's parameters (`kind = "flow2vec"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow2vec: Option<Flow2VecParams>,
+}
+
+/// `[flow2vec]`: each event is a token — its categorical features joined
+/// with `|` (the flow tuple) — and runs of `sentence_length` consecutive
+/// events are sentences; skip-gram word2vec embeds the tokens, k-means
+/// clusters the vectors. Names and defaults as gensim's `Word2Vec`, except
+/// those the flow2vec notebook sets (`vector_size`, `window`, `negative`,
+/// `min_count`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow2VecParams {
+    /// Flows per sentence (default 30).
+    #[serde(default = "default_sentence_length")]
+    pub sentence_length: u32,
+    /// Dimensions of a token's vector (default 100).
+    #[serde(default = "default_vector_size")]
+    pub vector_size: u32,
+    /// Context tokens on each side (default 30; drawn smaller per position).
+    #[serde(default = "default_w2v_window")]
+    pub window: u32,
+    /// Noise tokens per positive pair (default 10).
+    #[serde(default = "default_negative")]
+    pub negative: u32,
+    /// Down-sampling of frequent tokens (default 1e-3; 0 disables).
+    #[serde(default = "default_sample")]
+    pub sample: f64,
+    /// Tokens seen fewer times are left out of the vocabulary (default 1).
+    #[serde(default = "default_min_count")]
+    pub min_count: u64,
+    /// Passes over the sentences (default 5).
+    #[serde(default = "default_epochs")]
+    pub epochs: u32,
+    /// Initial learning rate (default 0.025), decaying linearly to
+    /// `min_alpha` (default 0.0001).
+    #[serde(default = "default_alpha")]
+    pub alpha: f64,
+    /// Final learning rate.
+    #[serde(default = "default_min_alpha")]
+    pub min_alpha: f64,
+    /// How a vector is compared with the centroids: `euclidean` (default,
+    /// as k-means on the raw vectors in the notebook) or `cosine` (vectors
+    /// and centroids unit-length; distance = 1 − cosine similarity).
+    #[serde(default)]
+    pub metric: VectorMetric,
+    /// How vectors are stored in the artifact: `f32` (default) or `f16`
+    /// (half the size).
+    #[serde(default)]
+    pub precision: VectorPrecision,
+    /// Features an unseen token's stand-in shares: the most frequent known
+    /// token with the same values of these features is scored in its place
+    /// (e.g. `["SrcAddr", "Dport"]`: same source, same port). Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relative: Vec<String>,
+}
+
+const fn default_sentence_length() -> u32 {
+    30
+}
+const fn default_vector_size() -> u32 {
+    100
+}
+const fn default_w2v_window() -> u32 {
+    30
+}
+const fn default_negative() -> u32 {
+    10
+}
+const fn default_sample() -> f64 {
+    1e-3
+}
+const fn default_min_count() -> u64 {
+    1
+}
+const fn default_epochs() -> u32 {
+    5
+}
+const fn default_alpha() -> f64 {
+    0.025
+}
+const fn default_min_alpha() -> f64 {
+    0.0001
+}
+
+impl Default for Flow2VecParams {
+    fn default() -> Self {
+        Flow2VecParams {
+            sentence_length: default_sentence_length(),
+            vector_size: default_vector_size(),
+            window: default_w2v_window(),
+            negative: default_negative(),
+            sample: default_sample(),
+            min_count: default_min_count(),
+            epochs: default_epochs(),
+            alpha: default_alpha(),
+            min_alpha: default_min_alpha(),
+            metric: VectorMetric::default(),
+            precision: VectorPrecision::default(),
+            relative: Vec::new(),
+        }
+    }
+}
+
+/// How token vectors are compared with centroids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorMetric {
+    /// Euclidean distance on the raw vectors.
+    #[default]
+    Euclidean,
+    /// 1 − cosine similarity; vectors and centroids are unit-length.
+    Cosine,
+}
+
+/// How vectors are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorPrecision {
+    /// 4 bytes per value.
+    #[default]
+    F32,
+    /// 2 bytes per value (IEEE half precision).
+    F16,
 }
 
 /// `[input]`.
@@ -368,6 +493,7 @@ impl ModelParams {
         self.init.unwrap_or(match self.kind {
             ModelKind::Kmeans => Init::KMeansPlusPlus,
             ModelKind::Kmodes | ModelKind::Kprototypes => Init::Cao,
+            ModelKind::Flow2vec => Init::KMeansPlusPlus,
         })
     }
 }
@@ -397,6 +523,10 @@ pub enum ModelKind {
     /// squared Euclidean distance of the scaled numeric part plus `gamma`
     /// times the number of categorical mismatches.
     Kprototypes,
+    /// flow2vec: each event's categorical features form a token, embedded
+    /// by skip-gram word2vec; k-means on the vectors; the distance is the
+    /// token vector's to its centroid (see `[flow2vec]`).
+    Flow2vec,
 }
 
 impl ModelKind {
@@ -406,11 +536,13 @@ impl ModelKind {
             ModelKind::Kmeans => "kmeans",
             ModelKind::Kmodes => "kmodes",
             ModelKind::Kprototypes => "kprototypes",
+            ModelKind::Flow2vec => "flow2vec",
         }
     }
 
     /// Whether categorical features are one-hot encoded (k-means) rather
-    /// than compared as codes (k-modes, k-prototypes).
+    /// than compared as codes (k-modes, k-prototypes) or joined into a
+    /// token (flow2vec).
     pub fn one_hot(self) -> bool {
         self == ModelKind::Kmeans
     }
@@ -575,8 +707,8 @@ impl ModelSpec {
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
         let m = &self.model;
-        if m.n_clusters == 0 {
-            errs.push("model.n_clusters must be at least 1".to_string());
+        if m.n_clusters == 0 && m.kind != ModelKind::Flow2vec {
+            errs.push("model.n_clusters must be at least 1 (0 means \"vocabulary / 5\" for flow2vec only)".to_string());
         }
         if m.n_init == 0 {
             errs.push("model.n_init must be at least 1".to_string());
@@ -647,6 +779,41 @@ impl ModelSpec {
                     errs.push(format!("model.init = \"k-means++\" is for kmeans; {kind} uses \"huang\" or \"cao\""));
                 }
             }
+            ModelKind::Flow2vec => {
+                if matches!(m.init, Some(Init::Huang | Init::Cao)) {
+                    errs.push("model.init: flow2vec clusters its vectors with k-means (\"k-means++\")".to_string());
+                }
+            }
+        }
+        match (&self.flow2vec, m.kind) {
+            (Some(_), k) if k != ModelKind::Flow2vec => {
+                errs.push(format!("[flow2vec] is for kind = \"flow2vec\", not {kind}"))
+            }
+            (Some(f), _) => {
+                if f.sentence_length < 2 {
+                    errs.push("flow2vec.sentence_length must be at least 2".to_string());
+                }
+                for (name, v) in [("vector_size", f.vector_size), ("window", f.window), ("epochs", f.epochs)] {
+                    if v == 0 {
+                        errs.push(format!("flow2vec.{name} must be at least 1"));
+                    }
+                }
+                if !(f.sample.is_finite() && f.sample >= 0.0) {
+                    errs.push(format!("flow2vec.sample must be a finite number >= 0, got {}", f.sample));
+                }
+                if !(f.alpha > 0.0 && f.alpha.is_finite() && f.min_alpha >= 0.0 && f.min_alpha <= f.alpha) {
+                    errs.push(format!(
+                        "flow2vec.alpha ({}) must be > 0 and min_alpha ({}) in [0, alpha]",
+                        f.alpha, f.min_alpha
+                    ));
+                }
+                for r in &f.relative {
+                    if !self.features.iter().any(|x| x.name() == r) {
+                        errs.push(format!("flow2vec.relative names '{r}', which is not a feature"));
+                    }
+                }
+            }
+            (None, _) => {}
         }
         match m.kind {
             ModelKind::Kmodes if numeric > 0 => errs.push(format!(
@@ -655,6 +822,12 @@ impl ModelSpec {
             ModelKind::Kprototypes if numeric == 0 || categorical == 0 => errs.push(format!(
                 "kind = \"kprototypes\" needs numeric and categorical features (has {numeric} numeric, {categorical} categorical); use kmeans or kmodes"
             )),
+            ModelKind::Flow2vec if numeric > 0 => errs.push(format!(
+                "kind = \"flow2vec\" makes its token from categorical features, but {numeric} are numeric (a port is a category here)"
+            )),
+            ModelKind::Flow2vec if self.aggregate.is_some() => {
+                errs.push("kind = \"flow2vec\" embeds each event; it takes no [aggregate]".to_string())
+            }
             _ => {}
         }
         if m.gamma.is_some() && m.kind != ModelKind::Kprototypes {

@@ -286,6 +286,7 @@ mod tests {
             filter: Default::default(),
             derive: vec![],
             aggregate: None,
+            flow2vec: None,
         }
     }
 
@@ -321,7 +322,13 @@ mod tests {
     }
 
     fn encoder(s: &ModelSpec, states: Vec<FeatureState>) -> Encoder {
-        let fitted = Fitted { features: states, clusters: vec![], gamma: None, training: TrainingMeta::default() };
+        let fitted = Fitted {
+            features: states,
+            clusters: vec![],
+            gamma: None,
+            embedding: None,
+            training: TrainingMeta::default(),
+        };
         Encoder::new(s, &fitted)
     }
 

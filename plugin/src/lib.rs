@@ -8,6 +8,7 @@
 //!
 //! - [`event`]: reading an event's JSON text, only the fields needed.
 //! - [`features`]: where features are extracted and encoded.
+//! - [`flow2vec`]: flow tuples as tokens, sentences, token scoring.
 //! - [`recipe`]: the per-event plan: filters, derived fields, windows.
 //! - [`derive`]: derived fields, time features, mappings, filters.
 //! - [`window`]: per-key tumbling windows and their aggregates.
@@ -17,6 +18,7 @@
 pub mod derive;
 pub mod event;
 pub mod features;
+pub mod flow2vec;
 pub mod recipe;
 pub mod scorer;
 pub mod window;

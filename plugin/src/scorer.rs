@@ -39,6 +39,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
+use crate::flow2vec::Flow2VecFit;
 use crate::recipe::{Recipe, Step};
 
 /// Options fixed when a scorer is created (the WIT `options`).
@@ -81,6 +82,8 @@ struct Fit {
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     metric: Metric,
+    /// flow2vec models: the token look-up.
+    flow2vec: Option<Flow2VecFit>,
 }
 
 /// How distances are measured.
@@ -189,11 +192,14 @@ struct Core {
     options: Options,
     /// Feature names, already JSON-escaped with quotes.
     names_json: Vec<String>,
+    /// The spec's features (flow2vec builds its token from them).
+    features: Vec<logsieve_artifact::FeatureSpec>,
     fit: Option<Fit>,
     // Buffers reused across events.
     vector: Vec<f64>,
     contrib: Vec<(f64, usize)>,
     unseen: Vec<Unseen>,
+    token: String,
 }
 
 /// A loaded model, ready to extract and (if fitted) score.
@@ -221,6 +227,7 @@ impl Scorer {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
             Fit {
+                flow2vec: Flow2VecFit::new(&model.spec, fitted),
                 metric: Metric::new(&model, fitted),
                 centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
@@ -234,9 +241,11 @@ impl Scorer {
             id: decoded.id,
             options,
             names_json,
+            features: model.spec.features.clone(),
             vector: vec![0.0; dim],
             contrib: Vec::new(),
             unseen: Vec::new(),
+            token: String::new(),
             fit,
         };
         Ok(Scorer { model, core, stage1, stage2, pending: Vec::new() })
@@ -260,7 +269,7 @@ impl Scorer {
             kind: self.model.spec.model.kind.as_str().to_string(),
             format_version: logsieve_artifact::FORMAT_VERSION,
             features: self.model.spec.features.iter().map(|f| f.name().to_string()).collect(),
-            dimension: fit.as_ref().map_or(0, |f| f.encoder.dimension() as u32),
+            dimension: self.model.dimension().unwrap_or(0) as u32,
             n_clusters: fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
         }
     }
@@ -408,6 +417,11 @@ impl Core {
         out: &mut String,
     ) -> Result<(), EventError> {
         let fit = self.fit.as_ref().expect("checked by the caller");
+        if let Some(f2v) = &fit.flow2vec {
+            let t = f2v.score(&self.features, feats, &mut self.token)?;
+            push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &t, &self.token, self);
+            return Ok(());
+        }
         self.unseen.clear();
         fit.encoder.encode_slots(feats, &mut self.vector, &mut self.unseen)?;
         let x = &self.vector;
@@ -575,6 +589,80 @@ impl Core {
     }
 }
 
+/// Append a flow2vec verdict: the event up to its closing brace, then
+/// `"logsieve":{…}`.
+#[allow(clippy::too_many_arguments)]
+fn push_token_verdict(
+    out: &mut String,
+    head: &str,
+    has_keys: bool,
+    fit: &Fit,
+    f2v: &Flow2VecFit,
+    t: &crate::flow2vec::TokenScore,
+    token: &str,
+    core: &Core,
+) {
+    out.push_str(head);
+    if has_keys {
+        out.push(',');
+    }
+    out.push_str("\"logsieve\":{\"cluster\":");
+    let (mut far, mut rare) = (false, false);
+    match t.scored {
+        Some(i) => {
+            let c = f2v.label(i);
+            let d = f2v.distance(i);
+            let threshold = fit.thresholds[c];
+            far = d > threshold;
+            rare = fit.rare[c];
+            let _ = write!(out, "{c}");
+            out.push_str(",\"distance\":");
+            push_f64(out, d);
+            out.push_str(",\"threshold\":");
+            push_f64(out, threshold);
+            out.push_str(",\"score\":");
+            push_f64(out, d / threshold);
+        }
+        None => out.push_str("null,\"distance\":null,\"threshold\":null,\"score\":null"),
+    }
+    out.push_str(",\"anomaly\":");
+    out.push_str(if far || rare || t.unseen { "true" } else { "false" });
+    out.push_str(",\"reasons\":[");
+    let mut first = true;
+    for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow")] {
+        if on {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push('"');
+            out.push_str(name);
+            out.push('"');
+        }
+    }
+    out.push_str("],\"token\":");
+    out.push_str(&serde_json::to_string(token).expect("a string serializes"));
+    if let Some(r) = t.relative {
+        out.push_str(",\"relative\":");
+        out.push_str(&serde_json::to_string(f2v.token(r)).expect("a string serializes"));
+    }
+    if core.options.emit_vector
+        && let Some(i) = t.scored
+    {
+        out.push_str(",\"vector\":[");
+        for (n, v) in f2v.vector(i).iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            push_f64(out, f64::from(*v));
+        }
+        out.push(']');
+    }
+    out.push_str(",\"model\":\"");
+    out.push_str(&core.id);
+    out.push_str("\"}}");
+}
+
 /// Append a finite f64 in its shortest round-trip form (valid JSON).
 fn push_f64(out: &mut String, v: f64) {
     debug_assert!(v.is_finite());
@@ -634,10 +722,17 @@ mod tests {
             filter: Default::default(),
             derive: vec![],
             aggregate: None,
+            flow2vec: None,
         };
         let model = Model {
             spec,
-            fitted: Some(Fitted { features: states, clusters, gamma, training: TrainingMeta::default() }),
+            fitted: Some(Fitted {
+                features: states,
+                clusters,
+                gamma,
+                embedding: None,
+                training: TrainingMeta::default(),
+            }),
         };
         Scorer::new(&encode(&model).expect("a valid model"), Options { top_features: 5, emit_vector: true }).unwrap()
     }
@@ -752,10 +847,12 @@ mod tests {
                     filter: Default::default(),
                     derive: vec![],
                     aggregate: None,
+                    flow2vec: None,
                 },
                 fitted: None,
             };
-            m.fitted = Some(Fitted { features: states, clusters, gamma, training: TrainingMeta::default() });
+            m.fitted =
+                Some(Fitted { features: states, clusters, gamma, embedding: None, training: TrainingMeta::default() });
             m.validate().map_err(|e| e.join("; "))
         };
         let e = spec_model(vec![cluster(vec![2.0, 0.0], 1.0, false)], None, ModelKind::Kmodes).unwrap_err();

@@ -2,6 +2,8 @@
 //!
 //! * [`kmeans`] — k-means clustering (k-means++ seeding, Lloyd iterations) with
 //!   the semantics of scikit-learn's `KMeans(algorithm="lloyd")`.
+//! * [`flow2vec`] — a flow2vec model: tokens, skip-gram vectors, k-means on
+//!   them, each token's cluster.
 //! * [`kmodes`] — k-modes and k-prototypes with the iteration semantics of
 //!   the Python `kmodes` package (Huang and Cao starts).
 //! * [`model`] — a whole logsieve model from extracted features: scalers,
@@ -10,10 +12,14 @@
 //!   `random_state` draws what the `kmodes` package draws.
 //! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
 //!   results are reproducible bit for bit from a `random_state`.
+//! * [`word2vec`] — skip-gram with negative sampling (gensim's / word2vec.c's
+//!   `Word2Vec(sg=1)`), AVX2-dispatched and multi-threaded (Hogwild).
 
+pub mod flow2vec;
 pub mod kmeans;
 pub mod kmodes;
 pub mod model;
 pub mod numpy_rng;
 pub mod rng;
 pub mod synthetic;
+pub mod word2vec;

@@ -181,6 +181,7 @@ pub fn fit_model(
         features,
         clusters: Vec::new(),
         gamma: None,
+        embedding: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,
@@ -196,6 +197,9 @@ pub fn fit_model(
     let m = &spec.model;
     // Each row's cluster and distance, and the centroids in encoded space.
     let (labels, distances, centroids) = match m.kind {
+        ModelKind::Flow2vec => {
+            return Err(FitError::Encode("flow2vec models are fitted by flow2vec::fit_flow2vec".into()));
+        }
         ModelKind::Kmeans => {
             let params = KMeansParams::new(m.n_clusters as usize)
                 .with_n_init(m.n_init as usize)
@@ -221,6 +225,7 @@ pub fn fit_model(
                 random_state: m.random_state,
                 gamma: m.gamma,
                 threads: 0,
+                start: None,
             };
             let fit = kmodes::fit(&data, &params, progress).map_err(FitError::KModes)?;
             fitted.training.inertia = fit.cost;
@@ -286,7 +291,12 @@ fn split_codes(features: &[FeatureState], x: &Array2<f64>) -> Result<Split, FitE
 }
 
 /// Per-cluster size, share, threshold and distance statistics.
-fn cluster_stats(spec: &ModelSpec, labels: &[u32], distances: &[f64], centroids: Vec<Vec<f64>>) -> Vec<Cluster> {
+pub(crate) fn cluster_stats(
+    spec: &ModelSpec,
+    labels: &[u32],
+    distances: &[f64],
+    centroids: Vec<Vec<f64>>,
+) -> Vec<Cluster> {
     let k = centroids.len();
     let n = labels.len() as f64;
     // A cluster with too few rows cannot estimate its own quantile: it

@@ -134,6 +134,25 @@ mod tests {
     }
 
     #[test]
+    fn matches_numpy_legacy_random_state() {
+        // Printed by numpy 2.4 (tests/fixtures/kmodes/make_fixtures.py).
+        let mut r = RandomState::new(0);
+        let raw: Vec<u32> = (0..5).map(|_| r.next_u32()).collect();
+        assert_eq!(raw, vec![2_357_136_044, 2_546_248_239, 3_071_714_933, 3_626_093_760, 2_588_848_963]);
+        // RandomState(0).randint(2147483647, size=5)
+        assert_eq!(
+            RandomState::new(0).start_seeds(5),
+            vec![209_652_396, 398_764_591, 924_231_285, 1_478_610_112, 441_365_315]
+        );
+        // RandomState(123).choice(list(range(1000)), 5)
+        let mut r = RandomState::new(123);
+        let picks: Vec<usize> = (0..5).map(|_| r.choice(1000)).collect();
+        assert_eq!(picks, vec![510, 365, 382, 322, 988]);
+        // RandomState(5).choice(list(range(7)))
+        assert_eq!(RandomState::new(5).choice(7), 3);
+    }
+
+    #[test]
     fn randint_stays_in_range_and_uses_the_mask() {
         let mut r = RandomState::new(1);
         for high in [1i64, 2, 3, 7, 8, 1000, i64::from(i32::MAX)] {

@@ -167,3 +167,62 @@ fn cao_reproduces_the_kmodes_package_on_the_synthetic_benchmark_set() {
     s.sort_unstable();
     assert_eq!(s, u64s(&r["cluster_sizes"]), "cluster sizes (the reference lists them sorted)");
 }
+
+/// The small cases of `tests/fixtures/kmodes/cases.json`, made with kmodes
+/// 0.12.2 by `make_fixtures.py` next to it: ties, a single-valued column,
+/// fewer distinct rows than clusters, clusters emptied during the passes
+/// (refilled with numpy's random draws) or by the first assignment.
+#[test]
+fn small_cases_match_the_kmodes_package_exactly() {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/kmodes/cases.json"));
+    let cases = json(p);
+    let cases = cases.as_array().unwrap();
+    assert!(cases.len() >= 10, "expected the fixture cases");
+    let mut refills = 0;
+    for c in cases {
+        let name = c["name"].as_str().unwrap();
+        let rows = strings(&c["X"]);
+        let e = encode(&rows);
+        let p = &c["params"];
+        let k = p["n_clusters"].as_u64().unwrap() as usize;
+        let start = c.get("init_centroids").filter(|v| !v.is_null()).map(|v| {
+            strings(v)
+                .iter()
+                .flat_map(|r| r.iter().enumerate().map(|(j, x)| e.vocab[j].binary_search(x).unwrap() as u32))
+                .collect()
+        });
+        let init = match p["init"].as_str().unwrap() {
+            "Cao" | "array" => Init::Cao,
+            other => panic!("{name}: init {other}"),
+        };
+        let params = KModesParams {
+            init,
+            n_init: p["n_init"].as_u64().unwrap() as usize,
+            max_iter: p["max_iter"].as_u64().unwrap() as usize,
+            random_state: p["random_state"].as_u64().unwrap(),
+            start,
+            ..KModesParams::new(k)
+        };
+        let f = run(&e, &params);
+        assert_eq!(f.cost, c["cost"].as_f64().unwrap(), "{name}: cost");
+        assert_eq!(f.n_iter as u64, c["n_iter"].as_u64().unwrap(), "{name}: passes");
+        let costs: Vec<f64> = c["epoch_costs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert_eq!(f.epoch_costs, costs, "{name}: cost after each pass");
+        let modes = decoded_modes(&e, &f);
+        let want = strings(&c["centroids"]);
+        if c["labels"].is_null() {
+            // Distinct rows as modes: the package lists them in set order.
+            let (mut a, mut b) = (modes.clone(), want.clone());
+            a.sort();
+            b.sort();
+            assert_eq!(a, b, "{name}: modes (as a set)");
+        } else {
+            assert_eq!(modes, want, "{name}: modes");
+            assert_eq!(f.labels, u64s(&c["labels"]).into_iter().map(|l| l as u32).collect::<Vec<_>>(), "{name}");
+        }
+        if c["refilled"].as_bool().unwrap() {
+            refills += 1;
+        }
+    }
+    assert!(refills >= 2, "the cases include clusters emptied and refilled");
+}

@@ -20,7 +20,9 @@
 //!   largest cluster; iteration stops when no row moves, the cost stops
 //!   falling, or after `max_iter` passes;
 //! - the random draws are numpy's `RandomState` ([`crate::numpy_rng`]):
-//!   per start a seed from `randint(2^31 - 1)`, as the package does.
+//!   per start a seed from `randint(2^31 - 1)`, as the package does;
+//! - Cao starts are deterministic, so (as the package) `n_init` is 1 with
+//!   them.
 //!
 //! Differences, all documented where they happen: Huang's "nearest row"
 //! breaks distance ties by row order (the package's `argsort` is not
@@ -78,6 +80,9 @@ pub struct KModesParams {
     pub gamma: Option<f64>,
     /// Threads for the starts; 0 = the machine's cores.
     pub threads: usize,
+    /// Explicit starting modes, k × m codes (the package's `init=ndarray`);
+    /// k-modes only. Overrides `init`; one start.
+    pub start: Option<Vec<u32>>,
 }
 
 impl KModesParams {
@@ -92,6 +97,7 @@ impl KModesParams {
             random_state: 0,
             gamma: None,
             threads: 0,
+            start: None,
         }
     }
 }
@@ -181,10 +187,31 @@ pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn FnMut(Progress
         (p, None) => default_gamma(data.numeric, n, p),
     };
     let mut rng = RandomState::new(params.random_state);
-    // Fewer distinct rows than clusters: they are the modes, one pass.
+    if let Some(s) = &params.start
+        && (data.p > 0 || s.len() != params.n_clusters * data.codes.n_cols())
+    {
+        return Err(KModesError::Invalid(format!(
+            "explicit starts are k-modes only, k × m = {} × {} codes (got {})",
+            params.n_clusters,
+            data.codes.n_cols(),
+            s.len()
+        )));
+    }
+    if let Some(s) = &params.start {
+        let levels = data.codes.levels();
+        if let Some((i, v)) = s.iter().enumerate().find(|(i, v)| **v >= levels[i % levels.len()]) {
+            return Err(KModesError::Invalid(format!("explicit start code {v} (at {i}) is outside its column")));
+        }
+    }
+    // Fewer distinct rows than clusters: they are the modes, one pass. A
+    // deterministic start (Cao, or given) runs once, as the package does.
     let distinct = run::distinct_rows(data, params.n_clusters + 1);
     let (start, n_init, max_iter) = if distinct.len() <= params.n_clusters {
         (run::Start::Rows(distinct), 1, 0)
+    } else if let Some(s) = &params.start {
+        (run::Start::Given(s.clone()), 1, params.max_iter)
+    } else if params.init == Init::Cao {
+        (run::Start::Method(Init::Cao), 1, params.max_iter)
     } else {
         (run::Start::Method(params.init), params.n_init, params.max_iter)
     };

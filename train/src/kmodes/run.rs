@@ -13,6 +13,8 @@ pub(super) enum Start {
     Rows(Vec<usize>),
     /// Huang or Cao.
     Method(Init),
+    /// Given modes, k × m codes.
+    Given(Vec<u32>),
 }
 
 /// Progress of a start.
@@ -381,7 +383,7 @@ pub(super) fn single(
     let (n, p, w) = (data.n(), data.p, data.codes.words());
     let k = match start {
         Start::Rows(rows) => rows.len(),
-        Start::Method(_) => k_wanted,
+        Start::Method(_) | Start::Given(_) => k_wanted,
     };
     let mut st = State::new(data, k, gamma);
     match start {
@@ -390,6 +392,11 @@ pub(super) fn single(
                 st.modes[c * w..(c + 1) * w].copy_from_slice(data.codes.row(r));
                 st.means[c * p..(c + 1) * p].copy_from_slice(&data.numeric[r * p..(r + 1) * p]);
             }
+            st.assign_all();
+        }
+        Start::Given(codes) => {
+            let m = data.codes.n_cols();
+            st.modes = codes.chunks_exact(m).flat_map(|c| data.codes.pack(c)).collect();
             st.assign_all();
         }
         Start::Method(init) if p == 0 => {

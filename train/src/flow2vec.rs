@@ -1,0 +1,173 @@
+//! Fitting a flow2vec model: tokens → sentences → skip-gram vectors →
+//! k-means on the vectors → each token's cluster and distance, per-cluster
+//! thresholds.
+//!
+//! The tokens and sentences are the plugin's ([`logsieve_plugin::flow2vec`]),
+//! computed from the features the component extracted, so the token a model
+//! learns is byte for byte the token it is scored by.
+
+use logsieve_artifact::{Embedding, Fitted, Model, ModelSpec, TrainingMeta, VectorMetric};
+use logsieve_plugin::FeatureValue;
+use logsieve_plugin::flow2vec::{sentences, token_of_values};
+use ndarray::Array2;
+
+use crate::kmeans::{self, KMeansParams, Progress};
+use crate::model::{FitError, Provenance, cluster_stats, fit_features};
+use crate::word2vec::{self, Embeddings, Word2VecParams};
+
+/// What the embedding step did, for the trainer's report.
+#[derive(Debug, Clone)]
+pub struct Flow2VecReport {
+    /// Word2vec's statistics (speed, words).
+    pub word2vec: word2vec::TrainStats,
+    /// Distinct tokens in the vocabulary.
+    pub vocabulary: usize,
+    /// Sentences.
+    pub sentences: usize,
+    /// Clusters fitted.
+    pub n_clusters: usize,
+}
+
+/// The word2vec parameters of a spec; `threads` as the caller asks (1 is
+/// deterministic).
+pub fn word2vec_params(spec: &ModelSpec, threads: usize) -> Word2VecParams {
+    let f = spec.flow2vec.clone().unwrap_or_default();
+    Word2VecParams {
+        vector_size: f.vector_size as usize,
+        window: f.window as usize,
+        negative: f.negative as usize,
+        sample: f.sample,
+        min_count: f.min_count,
+        epochs: f.epochs as usize,
+        alpha: f.alpha,
+        min_alpha: f.min_alpha,
+        ns_exponent: 0.75,
+        random_state: spec.model.random_state,
+        threads,
+    }
+}
+
+/// Fit a flow2vec model from extracted rows (one per event, in input
+/// order). `threads`: word2vec workers (0 = all cores; 1 = the same vectors
+/// for the same `random_state`, bit for bit).
+pub fn fit_flow2vec(
+    spec: &ModelSpec,
+    rows: &[Vec<FeatureValue>],
+    provenance: Provenance,
+    threads: usize,
+    on_word2vec: &mut dyn FnMut(word2vec::Progress),
+    on_kmeans: &mut dyn FnMut(Progress),
+) -> Result<(Model, Flow2VecReport), FitError> {
+    if rows.is_empty() {
+        return Err(FitError::NoRows);
+    }
+    let f = spec.flow2vec.clone().unwrap_or_default();
+    let tokens: Vec<String> = rows.iter().map(|r| token_of_values(r)).collect();
+    let sents = sentences(&tokens, f.sentence_length as usize);
+    let params = word2vec_params(spec, threads);
+    let (emb, stats) = word2vec::fit(sents.iter().map(|s| s.iter().map(String::as_str)), &params, on_word2vec)
+        .map_err(|e| FitError::Encode(format!("word2vec: {e}")))?;
+    let (v, dim) = (emb.len(), emb.dim);
+
+    // The vectors clustered: raw (euclidean) or unit-length (cosine).
+    let unit = f.metric == VectorMetric::Cosine;
+    let rows_of = |i: u32| if unit { emb.unit_vector_at(i) } else { emb.vector_at(i) };
+    let mut x = Array2::<f64>::zeros((v, dim));
+    for (i, mut row) in x.outer_iter_mut().enumerate() {
+        for (o, a) in row.iter_mut().zip(rows_of(i as u32)) {
+            *o = f64::from(*a);
+        }
+    }
+    let k = match spec.model.n_clusters {
+        0 => (v / 5).max(1),
+        k => (k as usize).min(v),
+    };
+    let m = &spec.model;
+    let kp = KMeansParams::new(k)
+        .with_n_init(m.n_init as usize)
+        .with_random_state(m.random_state)
+        .with_max_iter(m.max_iter as usize)
+        .with_tol(m.tol)
+        .validate(v)
+        .map_err(FitError::KMeans)?;
+    let fit = kmeans::fit(x.view(), &kp, on_kmeans).map_err(FitError::KMeans)?;
+    let mut centroids: Vec<Vec<f64>> = fit.centroids.outer_iter().map(|r| r.to_vec()).collect();
+    let (labels, distances) = if unit {
+        // Cosine: centroids made unit-length; each token's nearest by
+        // cosine and its distance 1 − cos.
+        for c in &mut centroids {
+            let n = c.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if n > 0.0 {
+                c.iter_mut().for_each(|a| *a /= n);
+            }
+        }
+        let mut labels = Vec::with_capacity(v);
+        let mut dists = Vec::with_capacity(v);
+        for row in x.outer_iter() {
+            let (mut best, mut best_cos) = (0, f64::NEG_INFINITY);
+            for (c, cen) in centroids.iter().enumerate() {
+                let cos: f64 = row.iter().zip(cen).map(|(a, b)| a * b).sum();
+                if cos > best_cos {
+                    best = c;
+                    best_cos = cos;
+                }
+            }
+            labels.push(best as u32);
+            dists.push((1.0 - best_cos).max(0.0));
+        }
+        (labels, dists)
+    } else {
+        (fit.labels.clone(), fit.distances.clone())
+    };
+
+    // Per-cluster statistics count events: a token stands for every
+    // occurrence of it in training.
+    let counts = emb.vocab.counts();
+    let mut occ_labels = Vec::new();
+    let mut occ_dists = Vec::new();
+    for ((&l, &d), &c) in labels.iter().zip(&distances).zip(counts) {
+        for _ in 0..c {
+            occ_labels.push(l);
+            occ_dists.push(d);
+        }
+    }
+    let clusters = cluster_stats(spec, &occ_labels, &occ_dists, centroids);
+    let embedding = Embedding {
+        tokens: emb.vocab.words().to_vec(),
+        counts: counts.to_vec(),
+        dim: dim as u32,
+        precision: f.precision,
+        vectors: Embedding::pack(&raw_vectors(&emb), f.precision),
+        labels,
+        distances,
+    };
+    let fitted = Fitted {
+        features: fit_features(spec, rows),
+        clusters,
+        gamma: None,
+        embedding: Some(embedding),
+        training: TrainingMeta {
+            rows: rows.len() as u64,
+            skipped: provenance.skipped,
+            inertia: fit.inertia,
+            n_iter: fit.n_iter as u32,
+            inputs: provenance.inputs,
+            created_unix: provenance.created_unix,
+            logsieve_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    };
+    let report = Flow2VecReport { word2vec: stats, vocabulary: v, sentences: sents.len(), n_clusters: k };
+    Ok((Model { spec: spec.clone(), fitted: Some(fitted) }, report))
+}
+
+/// The vectors, row-major, without padding.
+fn raw_vectors(e: &Embeddings) -> Vec<f32> {
+    (0..e.len() as u32).flat_map(|i| e.vector_at(i).iter().copied()).collect()
+}
+
+/// The embedding of a flow2vec artifact, ready for queries.
+pub fn embeddings_of(model: &Model) -> Option<Embeddings> {
+    let e = model.fitted.as_ref()?.embedding.as_ref()?;
+    let vocab = word2vec::Vocab::from_counts(e.tokens.iter().cloned().zip(e.counts.iter().copied()));
+    Some(Embeddings::new(vocab, e.values(), e.dim as usize))
+}

@@ -1,0 +1,243 @@
+//! The training loop: per-epoch subsampling, reduced windows, negative
+//! draws, and the Hogwild worker threads.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use super::noise::NoiseTable;
+use super::simd::{PairKernel, SigmoidTable};
+use super::vocab::Corpus;
+use crate::rng::Xoshiro256StarStar;
+
+/// gensim's `batch_words` (`MAX_WORDS_IN_BATCH`): sentences are grouped into
+/// jobs of at most this many raw words; the learning rate changes per job.
+pub const BATCH_WORDS: usize = 10_000;
+
+/// A 64-byte aligned block of floats: matrices are made of these so rows
+/// can start on cache lines.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+struct Line([f32; 16]);
+
+/// A rows × stride matrix of f32, 64-byte aligned, zero padded.
+pub(super) struct Matrix {
+    buf: Vec<Line>,
+    pub(super) rows: usize,
+    pub(super) stride: usize,
+}
+
+impl Matrix {
+    pub(super) fn zeros(rows: usize, stride: usize) -> Matrix {
+        let n = (rows * stride).div_ceil(16);
+        Matrix { buf: vec![Line([0.0; 16]); n], rows, stride }
+    }
+
+    pub(super) fn as_slice(&self) -> &[f32] {
+        // SAFETY: `Line` is 16 f32 with no padding.
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<f32>(), self.rows * self.stride) }
+    }
+
+    pub(super) fn as_mut_slice(&mut self) -> &mut [f32] {
+        // SAFETY: as above.
+        unsafe { std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<f32>(), self.rows * self.stride) }
+    }
+
+    pub(super) fn row(&self, r: usize) -> &[f32] {
+        &self.as_slice()[r * self.stride..(r + 1) * self.stride]
+    }
+}
+
+/// A pointer shared by the Hogwild workers.
+#[derive(Clone, Copy)]
+struct SharedPtr(*mut f32);
+// SAFETY: the workers write the matrices without locks, as word2vec.c and
+// gensim do (Hogwild): concurrent updates of one row may lose or mix
+// increments, which the algorithm tolerates. Nothing else accesses the
+// matrices while the workers run.
+unsafe impl Send for SharedPtr {}
+unsafe impl Sync for SharedPtr {}
+
+/// A job: consecutive sentences of at most [`BATCH_WORDS`] raw words
+/// (gensim's `_job_producer` packing).
+pub(super) struct Batch {
+    pub(super) sentences: std::ops::Range<usize>,
+    pub(super) raw_words: u64,
+    /// Raw words of the epoch before this job (the learning rate's progress).
+    pub(super) words_before: u64,
+}
+
+/// Packs sentences into jobs as gensim does: a sentence joins the current job
+/// if the job stays within `batch_words` raw words, else starts the next.
+pub(super) fn batches(corpus: &Corpus, batch_words: usize) -> Vec<Batch> {
+    let mut out = Vec::new();
+    let (mut start, mut size, mut before) = (0usize, 0usize, 0u64);
+    for s in 0..corpus.len() {
+        let len = corpus.raw_len(s);
+        if size + len > batch_words && s > start {
+            out.push(Batch { sentences: start..s, raw_words: size as u64, words_before: before });
+            before += size as u64;
+            start = s;
+            size = 0;
+        }
+        size += len;
+    }
+    if corpus.len() > start {
+        out.push(Batch { sentences: start..corpus.len(), raw_words: size as u64, words_before: before });
+    }
+    out
+}
+
+/// Everything the workers share during one epoch.
+pub(super) struct Shared<'a> {
+    pub(super) corpus: &'a Corpus,
+    pub(super) batches: &'a [Batch],
+    /// gensim's `sample_int` per word, `None` when `sample == 0`.
+    pub(super) keep: Option<&'a [u32]>,
+    pub(super) noise: &'a NoiseTable,
+    pub(super) sig: &'a SigmoidTable,
+    pub(super) kernel: PairKernel,
+    syn0: SharedPtr,
+    syn1: SharedPtr,
+    pub(super) stride: usize,
+    pub(super) lanes: usize,
+    pub(super) window: usize,
+    pub(super) negative: usize,
+    pub(super) seed: u64,
+    /// `(epoch, raw words before the job) → learning rate`.
+    pub(super) alpha_at: &'a (dyn Fn(usize, u64) -> f64 + Sync),
+    pub(super) next_batch: AtomicUsize,
+    pub(super) raw_done: AtomicU64,
+    pub(super) effective_done: AtomicU64,
+}
+
+impl<'a> Shared<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        corpus: &'a Corpus,
+        batches: &'a [Batch],
+        keep: Option<&'a [u32]>,
+        noise: &'a NoiseTable,
+        sig: &'a SigmoidTable,
+        kernel: PairKernel,
+        syn0: &'a mut Matrix,
+        syn1: &'a mut Matrix,
+        lanes: usize,
+        window: usize,
+        negative: usize,
+        seed: u64,
+        alpha_at: &'a (dyn Fn(usize, u64) -> f64 + Sync),
+    ) -> Shared<'a> {
+        assert_eq!(syn0.stride, syn1.stride);
+        assert!(lanes <= syn0.stride);
+        Shared {
+            corpus,
+            batches,
+            keep,
+            noise,
+            sig,
+            kernel,
+            stride: syn0.stride,
+            syn0: SharedPtr(syn0.as_mut_slice().as_mut_ptr()),
+            syn1: SharedPtr(syn1.as_mut_slice().as_mut_ptr()),
+            lanes,
+            window,
+            negative,
+            seed,
+            alpha_at,
+            next_batch: AtomicUsize::new(0),
+            raw_done: AtomicU64::new(0),
+            effective_done: AtomicU64::new(0),
+        }
+    }
+}
+
+/// The seed of job `batch`'s random stream in `epoch`: every job has its own
+/// stream, so the draws do not depend on which thread runs it.
+fn job_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    let mut sm = crate::rng::SplitMix64::new(seed ^ ((epoch as u64) << 40) ^ batch as u64);
+    sm.next_u64() ^ seed.rotate_left(17)
+}
+
+/// A uniform 32-bit random number.
+#[inline(always)]
+fn next_u32(rng: &mut Xoshiro256StarStar) -> u32 {
+    (rng.next_u64() >> 32) as u32
+}
+
+/// Runs jobs of `epoch` until none is left; `after_job` is called after
+/// each one.
+pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
+    let mut reduced: Vec<u32> = Vec::new();
+    let mut targets = vec![0u32; sh.negative + 1];
+    loop {
+        let b = sh.next_batch.fetch_add(1, Ordering::Relaxed);
+        let Some(batch) = sh.batches.get(b) else { break };
+        let alpha = (sh.alpha_at)(epoch, batch.words_before) as f32;
+        let mut rng = Xoshiro256StarStar::seed_from_u64(job_seed(sh.seed, epoch, b));
+        let mut effective = 0u64;
+        for s in batch.sentences.clone() {
+            let sentence = sh.corpus.sentence(s);
+            reduced.clear();
+            match sh.keep {
+                Some(keep) => {
+                    for &w in sentence {
+                        let k = keep[w as usize];
+                        if k == u32::MAX || next_u32(&mut rng) <= k {
+                            reduced.push(w);
+                        }
+                    }
+                }
+                None => reduced.extend_from_slice(sentence),
+            }
+            effective += reduced.len() as u64;
+            train_sentence(sh, &reduced, &mut rng, &mut targets, alpha);
+        }
+        sh.raw_done.fetch_add(batch.raw_words, Ordering::Relaxed);
+        sh.effective_done.fetch_add(effective, Ordering::Relaxed);
+        after_job();
+    }
+}
+
+/// Skip-gram over one (subsampled) sentence: for each position `i`, a
+/// reduced window `window − (r mod window)` each side; every context word
+/// `j` is the input predicting the word at `i` plus `negative` noise words
+/// (a noise draw equal to the word at `i` is skipped, as in word2vec.c).
+fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, targets: &mut [u32], alpha: f32) {
+    let n = sentence.len();
+    if n < 2 {
+        return;
+    }
+    let window = sh.window as u32;
+    for (i, &center) in sentence.iter().enumerate() {
+        let reach = (window - next_u32(rng) % window) as usize;
+        let lo = i.saturating_sub(reach);
+        let hi = (i + reach + 1).min(n);
+        for (j, &context) in sentence.iter().enumerate().take(hi).skip(lo) {
+            if j == i {
+                continue;
+            }
+            targets[0] = center;
+            let mut k = 1;
+            for _ in 0..sh.negative {
+                let t = sh.noise.sample_u32(next_u32(rng));
+                if t != center {
+                    targets[k] = t;
+                    k += 1;
+                }
+            }
+            // SAFETY: every id is below the vocabulary size (checked by
+            // `train`), the matrices have one row per word of `stride ≥
+            // lanes` floats, and `lanes` is a multiple of 8 (Shared::new).
+            unsafe {
+                (sh.kernel)(
+                    sh.syn0.0.add(context as usize * sh.stride),
+                    sh.syn1.0,
+                    sh.stride,
+                    sh.lanes,
+                    &targets[..k],
+                    alpha,
+                    sh.sig,
+                );
+            }
+        }
+    }
+}

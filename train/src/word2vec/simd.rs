@@ -1,0 +1,319 @@
+//! The inner loop of skip-gram with negative sampling, and dot products, with
+//! runtime CPU dispatch: AVX2 + FMA kernels (one per vector length in 8-lane
+//! chunks, fully unrolled) when the CPU has them, portable code that LLVM
+//! vectorises with the baseline instruction set otherwise.
+//!
+//! Rows are padded with zeros to a multiple of 8 lanes (`lanes`); the padding
+//! stays zero under every update, so it never changes a dot product.
+
+/// word2vec.c's `MAX_EXP`: the sigmoid is saturated outside `(−6, 6)`.
+pub const MAX_EXP: f32 = 6.0;
+/// word2vec.c's `EXP_TABLE_SIZE`.
+pub const EXP_TABLE_SIZE: usize = 1000;
+
+/// word2vec.c / gensim's precomputed logistic function: entry `i` is
+/// `σ((2i / 1000 − 1) · 6)`, looked up at `⌊(f + 6) · 1000 / 12⌋` (gensim's
+/// true-division scale; word2vec.c's integer `1000 / 6 / 2 = 83` leaves the
+/// top 4 entries unused).
+pub struct SigmoidTable {
+    table: Box<[f32; EXP_TABLE_SIZE]>,
+}
+
+impl Default for SigmoidTable {
+    fn default() -> Self {
+        let mut table = Box::new([0f32; EXP_TABLE_SIZE]);
+        for (i, t) in table.iter_mut().enumerate() {
+            let e = ((i as f64 / EXP_TABLE_SIZE as f64 * 2.0 - 1.0) * f64::from(MAX_EXP)).exp();
+            *t = (e / (e + 1.0)) as f32;
+        }
+        SigmoidTable { table }
+    }
+}
+
+impl SigmoidTable {
+    /// The table's σ(f): 0 for `f ≤ −6`, 1 for `f ≥ 6` (word2vec.c's clamping).
+    #[inline(always)]
+    pub fn sigmoid(&self, f: f32) -> f32 {
+        if f >= MAX_EXP {
+            1.0
+        } else if f <= -MAX_EXP {
+            0.0
+        } else {
+            // f + 6 in (0, 12): the index is in 0..=1000; 1000 only by rounding.
+            let i = ((f + MAX_EXP) * (EXP_TABLE_SIZE as f32 / MAX_EXP / 2.0)) as usize;
+            self.table[i.min(EXP_TABLE_SIZE - 1)]
+        }
+    }
+
+    /// The gradient step `(label − σ(f)) · alpha`.
+    #[inline(always)]
+    pub fn gradient(&self, f: f32, label: f32, alpha: f32) -> f32 {
+        (label - self.sigmoid(f)) * alpha
+    }
+}
+
+/// One (input word, targets) update of skip-gram with negative sampling:
+/// `targets[0]` is the positive target (label 1), the rest are noise words
+/// (label 0). For each target `t` in order, with `x` the input row of `syn0`
+/// and `y = syn1neg[t]`: `g = (label − σ(x·y)) · alpha`, `e += g · y`,
+/// `y += g · x`; then `x += e`.
+///
+/// # Safety
+/// `x` points to `lanes` writable floats, `syn1.add(t * stride)` to `lanes`
+/// writable floats for every target `t`; `lanes` is a multiple of 8. Other
+/// threads may write the same rows concurrently (Hogwild).
+pub(super) type PairKernel = unsafe fn(
+    x: *mut f32,
+    syn1: *mut f32,
+    stride: usize,
+    lanes: usize,
+    targets: &[u32],
+    alpha: f32,
+    sig: &SigmoidTable,
+);
+
+/// The fastest kernel for rows of `lanes` floats on this CPU.
+pub(super) fn pair_kernel(lanes: usize) -> PairKernel {
+    assert!(lanes % 8 == 0 && lanes > 0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2_fma() {
+            return x86::pair_kernel(lanes);
+        }
+    }
+    pair_portable
+}
+
+/// Whether the AVX2 + FMA kernels are used.
+pub fn has_avx2_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Portable kernel: 8-lane chunks that LLVM vectorises.
+///
+/// # Safety
+/// See [`PairKernel`].
+unsafe fn pair_portable(
+    x: *mut f32,
+    syn1: *mut f32,
+    stride: usize,
+    lanes: usize,
+    targets: &[u32],
+    alpha: f32,
+    sig: &SigmoidTable,
+) {
+    const MAX_LANES: usize = 1024;
+    let mut e_buf = [0f32; MAX_LANES];
+    let mut heap;
+    let e: &mut [f32] = if lanes <= MAX_LANES {
+        &mut e_buf[..lanes]
+    } else {
+        heap = vec![0f32; lanes];
+        &mut heap
+    };
+    // SAFETY: the caller guarantees the rows; they are distinct matrices, so
+    // `xs` and `ys` do not overlap (other threads may race, as in word2vec.c).
+    unsafe {
+        let xs = std::slice::from_raw_parts_mut(x, lanes);
+        for (d, &t) in targets.iter().enumerate() {
+            let ys = std::slice::from_raw_parts_mut(syn1.add(t as usize * stride), lanes);
+            let f = dot_portable(xs, ys);
+            let g = sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha);
+            for ((ec, yc), xc) in e.chunks_exact_mut(8).zip(ys.chunks_exact_mut(8)).zip(xs.chunks_exact(8)) {
+                for k in 0..8 {
+                    ec[k] += g * yc[k];
+                    yc[k] += g * xc[k];
+                }
+            }
+        }
+        for (xc, ec) in xs.chunks_exact_mut(8).zip(e.chunks_exact(8)) {
+            for k in 0..8 {
+                xc[k] += ec[k];
+            }
+        }
+    }
+}
+
+/// `a · b` with 8 independent accumulators (vectorisable); any length.
+#[inline]
+pub(super) fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0f32; 8];
+    let mut ac = a.chunks_exact(8);
+    let mut bc = b.chunks_exact(8);
+    for (x, y) in (&mut ac).zip(&mut bc) {
+        for k in 0..8 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ac.remainder().iter().zip(bc.remainder()) {
+        tail += x * y;
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
+}
+
+/// `out[r] = row_r · q` for the `rows` rows of `m` (`dim` floats each,
+/// contiguous).
+pub(super) fn dots(m: &[f32], dim: usize, q: &[f32], out: &mut [f32]) {
+    assert_eq!(q.len(), dim);
+    assert!(m.len() >= out.len() * dim);
+    #[cfg(target_arch = "x86_64")]
+    {
+        if has_avx2_fma() {
+            // SAFETY: the CPU has AVX2 and FMA; the lengths are checked above.
+            unsafe { x86::dots(m, dim, q, out) };
+            return;
+        }
+    }
+    for (o, row) in out.iter_mut().zip(m.chunks_exact(dim.max(1))) {
+        *o = dot_portable(row, q);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{PairKernel, SigmoidTable};
+
+    /// The unrolled kernel for `lanes / 8` chunks up to 16 (vectors of up
+    /// to 128 floats), the looped one beyond.
+    pub(super) fn pair_kernel(lanes: usize) -> PairKernel {
+        macro_rules! pick {
+            ($($n:literal)*) => {
+                match lanes / 8 {
+                    $($n => pair_avx2::<$n> as PairKernel,)*
+                    _ => pair_avx2_looped as PairKernel,
+                }
+            };
+        }
+        pick!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum(v: __m256) -> f32 {
+        let lo = _mm256_castps256_ps128(v);
+        let hi = _mm256_extractf128_ps::<1>(v);
+        let s = _mm_add_ps(lo, hi);
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        _mm_cvtss_f32(s)
+    }
+
+    /// # Safety
+    /// See [`PairKernel`]; the CPU has AVX2 and FMA; `lanes == 8 * N`.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_avx2<const N: usize>(
+        x: *mut f32,
+        syn1: *mut f32,
+        stride: usize,
+        _lanes: usize,
+        targets: &[u32],
+        alpha: f32,
+        sig: &SigmoidTable,
+    ) {
+        unsafe {
+            let mut xv = [_mm256_setzero_ps(); N];
+            let mut ev = [_mm256_setzero_ps(); N];
+            for (k, v) in xv.iter_mut().enumerate() {
+                *v = _mm256_loadu_ps(x.add(8 * k));
+            }
+            for (d, &t) in targets.iter().enumerate() {
+                let row = syn1.add(t as usize * stride);
+                let mut acc = [_mm256_setzero_ps(); 4];
+                for (k, v) in xv.iter().enumerate() {
+                    acc[k % 4] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * k)), acc[k % 4]);
+                }
+                let f = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
+                for k in 0..N {
+                    let y = _mm256_loadu_ps(row.add(8 * k));
+                    ev[k] = _mm256_fmadd_ps(g, y, ev[k]);
+                    _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, xv[k], y));
+                }
+            }
+            // Add to the row as it is now (another thread may have moved it).
+            for (k, e) in ev.iter().enumerate() {
+                _mm256_storeu_ps(x.add(8 * k), _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), *e));
+            }
+        }
+    }
+
+    /// # Safety
+    /// See [`PairKernel`]; the CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_avx2_looped(
+        x: *mut f32,
+        syn1: *mut f32,
+        stride: usize,
+        lanes: usize,
+        targets: &[u32],
+        alpha: f32,
+        sig: &SigmoidTable,
+    ) {
+        let mut e = vec![0f32; lanes];
+        unsafe {
+            let ep = e.as_mut_ptr();
+            for (d, &t) in targets.iter().enumerate() {
+                let row = syn1.add(t as usize * stride);
+                let mut acc = [_mm256_setzero_ps(); 4];
+                let mut k = 0;
+                while k < lanes {
+                    let c = (k / 8) % 4;
+                    acc[c] = _mm256_fmadd_ps(_mm256_loadu_ps(x.add(k)), _mm256_loadu_ps(row.add(k)), acc[c]);
+                    k += 8;
+                }
+                let f = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
+                let mut k = 0;
+                while k < lanes {
+                    let y = _mm256_loadu_ps(row.add(k));
+                    _mm256_storeu_ps(ep.add(k), _mm256_fmadd_ps(g, y, _mm256_loadu_ps(ep.add(k))));
+                    _mm256_storeu_ps(row.add(k), _mm256_fmadd_ps(g, _mm256_loadu_ps(x.add(k)), y));
+                    k += 8;
+                }
+            }
+            let mut k = 0;
+            while k < lanes {
+                _mm256_storeu_ps(x.add(k), _mm256_add_ps(_mm256_loadu_ps(x.add(k)), _mm256_loadu_ps(ep.add(k))));
+                k += 8;
+            }
+        }
+    }
+
+    /// See [`super::dots`].
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; `q.len() == dim`, `m.len() >= out.len() * dim`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn dots(m: &[f32], dim: usize, q: &[f32], out: &mut [f32]) {
+        let full = dim / 8 * 8;
+        unsafe {
+            for (r, o) in out.iter_mut().enumerate() {
+                let row = m.as_ptr().add(r * dim);
+                let mut acc = [_mm256_setzero_ps(); 4];
+                let mut k = 0;
+                while k < full {
+                    let c = (k / 8) % 4;
+                    acc[c] = _mm256_fmadd_ps(_mm256_loadu_ps(row.add(k)), _mm256_loadu_ps(q.as_ptr().add(k)), acc[c]);
+                    k += 8;
+                }
+                let mut s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+                for j in full..dim {
+                    s += *row.add(j) * q[j];
+                }
+                *o = s;
+            }
+        }
+    }
+}
