@@ -39,10 +39,30 @@ fn purity(e: &Embeddings) -> (f64, usize) {
     (sum / n as f64, n)
 }
 
+/// CPU seconds used by this process so far (all threads; `/proc/self/stat`,
+/// in clock ticks of 1/100 s), or NaN where that file does not exist.
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return f64::NAN };
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(14) + ticks(15)) / 100.0
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--epochs N` shortens a run (for profiling); the comparison with gensim
+    // needs the default 5.
+    let epochs = args.iter().position(|a| a == "--epochs").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(5);
     let threads: Vec<usize> = {
-        let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-        if args.is_empty() { vec![1, 2] } else { args }
+        let t: Vec<usize> = args
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i == 0 || args[i - 1] != "--epochs")
+            .filter_map(|(_, a)| a.parse().ok())
+            .collect();
+        if t.is_empty() { vec![1, 2] } else { t }
     };
     let t = Instant::now();
     let tokens = logsieve_train::synthetic::tokens();
@@ -65,11 +85,12 @@ fn main() {
         negative: 10,
         sample: 1e-3,
         min_count: 1,
-        epochs: 5,
+        epochs,
         ..Word2VecParams::default()
     };
     for &th in &threads {
         let params = Word2VecParams { threads: th, ..base.clone() };
+        let cpu0 = cpu_seconds();
         let (emb, stats) = train(&vocab, &corpus, &params, &mut |p| {
             if p.epoch_done {
                 eprintln!(
@@ -79,6 +100,7 @@ fn main() {
             }
         })
         .expect("trains");
+        let cpu = cpu_seconds() - cpu0;
         let t = Instant::now();
         let (pur, n) = purity(&emb);
         let gensim = match th {
@@ -87,7 +109,7 @@ fn main() {
             _ => None,
         };
         println!(
-            "word2vec sg threads={th}: {:>7.2} s  {:>9.0} effective words/s ({} raw, {} effective){}   purity@10 (count>=50, {n} words) {pur:.4}  [purity {:.1} s]",
+            "word2vec sg threads={th}: {:>7.2} s ({cpu:.2} s CPU)  {:>9.0} effective words/s ({} raw, {} effective){}   purity@10 (count>=50, {n} words) {pur:.4}  [purity {:.1} s]",
             stats.seconds,
             stats.effective_words_per_s,
             stats.raw_words,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use logsieve::commands::{inspect, train};
+use logsieve::commands::{inspect, similar, train};
 use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
@@ -44,6 +44,20 @@ enum Command {
         /// The artifact.
         model: PathBuf,
         /// Machine-readable JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// flow2vec: the tokens most similar to a token (cosine similarity).
+    Similar {
+        /// The flow2vec model.
+        model: PathBuf,
+        /// The token: the model's features joined with '|', e.g.
+        /// 147.32.84.165|147.32.80.9|53|udp.
+        token: String,
+        /// How many.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -88,6 +102,7 @@ fn real_main() -> Result<ExitCode> {
             }
         }
         Command::Inspect { model, json } => inspect::inspect(&model, json)?,
+        Command::Similar { model, token, top, json } => similar::similar(&model, &token, top, json)?,
         Command::Component { output } => {
             std::fs::write(&output, runtime::EMBEDDED_COMPONENT)
                 .with_context(|| format!("writing {}", output.display()))?;

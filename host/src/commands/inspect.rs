@@ -42,6 +42,22 @@ fn raw_value(spec: &ModelSpec, j: usize, offset: f64, scale: f64, z: f64) -> f64
 
 /// The traits of cluster `c`, strongest first.
 pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait> {
+    if let Some(e) = &fitted.embedding {
+        // flow2vec: the cluster's most frequent tokens.
+        let size = fitted.clusters[c].size.max(1) as f64;
+        return (0..e.tokens.len())
+            .filter(|&i| e.labels[i] as usize == c)
+            .take(top)
+            .map(|i| Trait {
+                feature: "token".into(),
+                scaled: None,
+                raw: None,
+                category: Some(e.tokens[i].clone()),
+                share: Some(e.counts[i] as f64 / size),
+                weight: e.counts[i] as f64,
+            })
+            .collect();
+    }
     let centroid = &fitted.clusters[c].centroid;
     let one_hot = model.spec.model.kind.one_hot();
     let mut mode_values = 0;
@@ -199,6 +215,27 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         return s;
     };
     let t = &fitted.training;
+    if let (Some(e), Some(f)) = (&fitted.embedding, &spec.flow2vec) {
+        s += &format!(
+            "  embedding: {} tokens × {} dimensions ({:?}, {:?} distance); sentences of {}, window {}, negative {}, sample {}, min_count {}, epochs {}\n",
+            e.tokens.len(),
+            e.dim,
+            e.precision,
+            f.metric,
+            f.sentence_length,
+            f.window,
+            f.negative,
+            f.sample,
+            f.min_count,
+            f.epochs
+        );
+        if !f.relative.is_empty() {
+            s += &format!(
+                "  an unseen token is scored by its most frequent relative with the same {}\n",
+                f.relative.join(", ")
+            );
+        }
+    }
     if let Some(g) = fitted.gamma {
         s += &format!("  gamma {} (weight of one categorical mismatch)\n", fmt_num(g));
     }
@@ -206,7 +243,11 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         "  trained on {} rows ({} skipped), {} {}, {} iterations, logsieve {}, inputs: {}\n",
         t.rows,
         t.skipped,
-        if m.kind.one_hot() { "inertia" } else { "cost" },
+        if matches!(m.kind, logsieve_artifact::ModelKind::Kmeans | logsieve_artifact::ModelKind::Flow2vec) {
+            "inertia"
+        } else {
+            "cost"
+        },
         fmt_num(t.inertia),
         t.n_iter,
         t.logsieve_version,

@@ -1,4 +1,5 @@
 //! The CLI's commands beyond `run`.
 
 pub mod inspect;
+pub mod similar;
 pub mod train;

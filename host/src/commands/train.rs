@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use logsieve_artifact::{Model, ModelSpec, encode};
+use logsieve_artifact::{Model, ModelKind, ModelSpec, encode};
 use logsieve_plugin::FeatureValue;
 use logsieve_readers::{Format, Reader};
 use logsieve_train::model::{Provenance, fit_model};
@@ -35,6 +35,10 @@ pub struct TrainArgs {
     /// Override the spec's `n_clusters`.
     #[arg(long)]
     pub n_clusters: Option<u32>,
+    /// flow2vec: word2vec threads (0 = all cores; 1 = the same vectors for
+    /// the same random_state, bit for bit).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     /// No progress bars or summary.
     #[arg(long, short)]
     pub quiet: bool,
@@ -209,9 +213,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         bail!("no usable events in {} (skipped {skipped})", args.input.join(" "));
     }
 
+    let created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
+    if spec.model.kind == ModelKind::Flow2vec {
+        return train_flow2vec(args, &spec, &ex.rows, provenance, t0);
+    }
     let m = &spec.model;
     // k-means minimises the inertia; k-modes and k-prototypes a cost.
-    let objective = if m.kind.one_hot() { "inertia" } else { "cost" };
+    let objective = if matches!(m.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
     let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
     fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
     let mut on_progress = |p: logsieve_train::kmeans::Progress| {
@@ -221,8 +230,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
         fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
     };
-    let created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
     let model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
     fbar.finish();
 
@@ -250,6 +257,69 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             fitted.clusters.len(),
             fitted.training.inertia,
             sizes.join(", "),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// The flow2vec half of `logsieve train`: word2vec, then k-means.
+fn train_flow2vec(
+    args: &TrainArgs,
+    spec: &ModelSpec,
+    rows: &[Vec<FeatureValue>],
+    provenance: Provenance,
+    t0: Instant,
+) -> Result<()> {
+    let target = || {
+        if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() }
+    };
+    let wbar = ProgressBar::with_draw_target(Some(100), target());
+    wbar.set_style(style("word2vec [{bar:30}] {pos}%  {msg}  ({elapsed})"));
+    let mut on_w2v = |p: logsieve_train::word2vec::Progress| {
+        wbar.set_position((100 * p.raw_words / p.total_raw_words.max(1)).min(100));
+        wbar.set_message(format!(
+            "epoch {}/{}  alpha {:.5}  {:.0} words/s",
+            p.epoch + 1,
+            p.epochs,
+            p.alpha,
+            p.effective_words_per_s
+        ));
+    };
+    let kbar = ProgressBar::with_draw_target(Some(u64::from(spec.model.n_init)), target());
+    kbar.set_style(style("k-means  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
+    let mut on_kmeans = |p: logsieve_train::kmeans::Progress| {
+        if p.run_done {
+            kbar.inc(1);
+        }
+        kbar.set_message(format!("iteration {} inertia {:.6e}", p.iteration, p.inertia));
+    };
+    let (model, report) =
+        logsieve_train::flow2vec::fit_flow2vec(spec, rows, provenance, args.threads, &mut on_w2v, &mut on_kmeans)?;
+    wbar.finish();
+    kbar.finish();
+    let bytes = encode(&model).map_err(anyhow::Error::msg)?;
+    write_atomically(&args.out, &bytes)?;
+    if !args.quiet {
+        let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
+        let w = &report.word2vec;
+        eprintln!(
+            "word2vec: {} tokens in {} sentences, {} effective words in {:.2} s ({:.0} words/s, {} thread(s){})",
+            report.vocabulary,
+            report.sentences,
+            w.effective_words,
+            w.seconds,
+            w.effective_words_per_s,
+            w.threads,
+            if w.avx2_fma { ", AVX2+FMA" } else { "" }
+        );
+        eprintln!(
+            "wrote {} ({} bytes, model {}): {} events, flow2vec k={}, {:.2} s",
+            args.out.display(),
+            bytes.len(),
+            decoded.id,
+            rows.len(),
+            report.n_clusters,
             t0.elapsed().as_secs_f64()
         );
     }

@@ -167,7 +167,7 @@ fn next_u32(rng: &mut Xoshiro256StarStar) -> u32 {
 /// each one.
 pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
     let mut reduced: Vec<u32> = Vec::new();
-    let mut targets = vec![0u32; sh.negative + 1];
+    let mut scratch = Scratch::new(sh.negative);
     loop {
         let b = sh.next_batch.fetch_add(1, Ordering::Relaxed);
         let Some(batch) = sh.batches.get(b) else { break };
@@ -189,7 +189,7 @@ pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
                 None => reduced.extend_from_slice(sentence),
             }
             effective += reduced.len() as u64;
-            train_sentence(sh, &reduced, &mut rng, &mut targets, alpha);
+            train_sentence(sh, &reduced, &mut rng, &mut scratch, alpha);
         }
         sh.raw_done.fetch_add(batch.raw_words, Ordering::Relaxed);
         sh.effective_done.fetch_add(effective, Ordering::Relaxed);
@@ -197,47 +197,100 @@ pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
     }
 }
 
+/// How many pairs ahead the noise words are drawn and their rows prefetched.
+const AHEAD: usize = 8;
+
+/// Per-worker buffers.
+pub(super) struct Scratch {
+    /// `(context, center)` pairs of the current sentence.
+    pairs: Vec<(u32, u32)>,
+    /// `AHEAD + 1` target lists of `negative + 1` ids, used as a ring.
+    targets: Vec<u32>,
+    lens: [usize; AHEAD + 1],
+}
+
+impl Scratch {
+    pub(super) fn new(negative: usize) -> Scratch {
+        Scratch { pairs: Vec::new(), targets: vec![0; (AHEAD + 1) * (negative + 1)], lens: [0; AHEAD + 1] }
+    }
+}
+
+/// Fills ring slot `slot` with the targets of `pair` (the center word, then
+/// the noise draws that differ from it) and prefetches their rows.
+#[inline(always)]
+fn draw_targets(sh: &Shared, sc: &mut Scratch, slot: usize, pair: (u32, u32), rng: &mut Xoshiro256StarStar) {
+    let width = sh.negative + 1;
+    let (context, center) = pair;
+    let t = &mut sc.targets[slot * width..(slot + 1) * width];
+    t[0] = center;
+    let mut k = 1;
+    for _ in 0..sh.negative {
+        let w = sh.noise.sample_u32(next_u32(rng));
+        if w != center {
+            t[k] = w;
+            k += 1;
+        }
+    }
+    sc.lens[slot] = k;
+    // SAFETY: ids are below the vocabulary size (checked by `train`); the
+    // prefetched rows lie in the matrices.
+    unsafe {
+        super::simd::prefetch(sh.syn0.0.add(context as usize * sh.stride), sh.lanes);
+        for &w in &t[..k] {
+            super::simd::prefetch(sh.syn1.0.add(w as usize * sh.stride), sh.lanes);
+        }
+    }
+}
+
 /// Skip-gram over one (subsampled) sentence: for each position `i`, a
 /// reduced window `window − (r mod window)` each side; every context word
 /// `j` is the input predicting the word at `i` plus `negative` noise words
 /// (a noise draw equal to the word at `i` is skipped, as in word2vec.c).
-fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, targets: &mut [u32], alpha: f32) {
+///
+/// The pairs are listed first; the noise words of a pair are drawn
+/// [`AHEAD`] pairs before it is trained, so that their rows are already on
+/// their way to the cache.
+fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, sc: &mut Scratch, alpha: f32) {
     let n = sentence.len();
     if n < 2 {
         return;
     }
     let window = sh.window as u32;
+    sc.pairs.clear();
     for (i, &center) in sentence.iter().enumerate() {
         let reach = (window - next_u32(rng) % window) as usize;
         let lo = i.saturating_sub(reach);
         let hi = (i + reach + 1).min(n);
         for (j, &context) in sentence.iter().enumerate().take(hi).skip(lo) {
-            if j == i {
-                continue;
+            if j != i {
+                sc.pairs.push((context, center));
             }
-            targets[0] = center;
-            let mut k = 1;
-            for _ in 0..sh.negative {
-                let t = sh.noise.sample_u32(next_u32(rng));
-                if t != center {
-                    targets[k] = t;
-                    k += 1;
-                }
-            }
-            // SAFETY: every id is below the vocabulary size (checked by
-            // `train`), the matrices have one row per word of `stride ≥
-            // lanes` floats, and `lanes` is a multiple of 8 (Shared::new).
-            unsafe {
-                (sh.kernel)(
-                    sh.syn0.0.add(context as usize * sh.stride),
-                    sh.syn1.0,
-                    sh.stride,
-                    sh.lanes,
-                    &targets[..k],
-                    alpha,
-                    sh.sig,
-                );
-            }
+        }
+    }
+    let n_pairs = sc.pairs.len();
+    let width = sh.negative + 1;
+    for p in 0..AHEAD.min(n_pairs) {
+        draw_targets(sh, sc, p, sc.pairs[p], rng);
+    }
+    for p in 0..n_pairs {
+        if p + AHEAD < n_pairs {
+            draw_targets(sh, sc, (p + AHEAD) % (AHEAD + 1), sc.pairs[p + AHEAD], rng);
+        }
+        let slot = p % (AHEAD + 1);
+        let context = sc.pairs[p].0;
+        // SAFETY: every id is below the vocabulary size (checked by
+        // `train`), the matrices have one row per word of `stride ≥
+        // lanes` floats, and `lanes` is a multiple of 8 (Shared::new).
+        unsafe {
+            (sh.kernel)(
+                sh.syn0.0.add(context as usize * sh.stride),
+                sh.syn1.0,
+                sh.stride,
+                sh.lanes,
+                &sc.targets[slot * width..slot * width + sc.lens[slot]],
+                alpha,
+                sh.sig,
+            );
         }
     }
 }

@@ -96,6 +96,25 @@ pub fn has_avx2_fma() -> bool {
     }
 }
 
+/// Asks for the `lanes` floats at `p` to be brought into the cache (a hint;
+/// nothing on other architectures).
+#[inline(always)]
+pub(super) fn prefetch(p: *const f32, lanes: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let mut off = 0;
+        while off < lanes {
+            // SAFETY: prefetching never faults; `p + off` stays within the
+            // row (or one past it), so the pointer arithmetic is in bounds.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off).cast::<i8>()) };
+            off += 16;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (p, lanes);
+}
+
 /// Portable kernel: 8-lane chunks that LLVM vectorises.
 ///
 /// # Safety

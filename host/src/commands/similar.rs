@@ -1,0 +1,35 @@
+//! `logsieve similar`: the tokens nearest a token in a flow2vec model
+//! (gensim's `most_similar`: cosine similarity of the vectors).
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use logsieve_artifact::decode;
+
+/// Print the `top` tokens most similar to `token`.
+pub fn similar(model: &Path, token: &str, top: usize, json: bool) -> Result<()> {
+    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+    let Some(emb) = logsieve_train::flow2vec::embeddings_of(&d.model) else {
+        bail!("{} is a {} model; `similar` needs a flow2vec model", model.display(), d.model.spec.model.kind.as_str());
+    };
+    if emb.vocab.index(token).is_none() {
+        let examples: Vec<&str> = emb.vocab.words().iter().take(3).map(String::as_str).collect();
+        bail!(
+            "the token {token:?} is not in the model's vocabulary ({} tokens, e.g. {}); a token is the features joined with '|'",
+            emb.len(),
+            examples.join(", ")
+        );
+    }
+    let near = emb.most_similar(token, top);
+    if json {
+        let rows: Vec<serde_json::Value> =
+            near.iter().map(|(t, s)| serde_json::json!({"token": t, "similarity": s})).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        for (t, s) in &near {
+            println!("{s:8.4}  {t}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,186 @@
+//! flow2vec end to end: training from real Argus flows through the
+//! component's extraction, deterministic single-thread training, inline
+//! scoring (native == component), unseen flows and their relatives,
+//! half-precision vectors, refused inconsistent artifacts, `logsieve similar`.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use logsieve::commands::train::{extract, load_spec};
+use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Outcome, Runtime};
+use logsieve_artifact::{DecodeError, Model, VectorPrecision, decode, encode, encode_unvalidated};
+use logsieve_plugin::Scorer;
+use serde_json::Value;
+
+fn example() -> PathBuf {
+    common::repo().join("pipeline-examples/netflow-flow2vec")
+}
+
+/// Train the example's model on its normal-7 sample, one word2vec thread.
+fn train(precision: VectorPrecision) -> Model {
+    let mut spec = load_spec(&example().join("model.toml")).unwrap();
+    spec.flow2vec.as_mut().unwrap().precision = precision;
+    let input = example().join("sample/normal-7.binetflow.gz");
+    let ex =
+        extract(&spec, vec![input], logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
+    assert_eq!(ex.rows.len(), 9797, "every flow of the normal capture is a row");
+    let prov = logsieve_train::model::Provenance { inputs: vec![], skipped: 0, created_unix: 0 };
+    let (model, report) =
+        logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {}).unwrap();
+    assert_eq!(report.sentences, 9797usize.div_ceil(30));
+    model
+}
+
+fn events(file: &str) -> Vec<String> {
+    let p = example().join("sample").join(file);
+    logsieve_readers::Reader::open(vec![p], logsieve_readers::Format::Auto).map(|i| i.result.unwrap()).collect()
+}
+
+fn logsieve_ls(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_logsieve")).args(args).output().unwrap()
+}
+
+#[test]
+fn single_thread_training_is_deterministic_and_the_artifact_is_consistent() {
+    let a = train(VectorPrecision::F32);
+    let b = train(VectorPrecision::F32);
+    assert_eq!(encode(&a).unwrap(), encode(&b).unwrap(), "same seed, one thread: the same artifact, bit for bit");
+    let f = a.fitted.as_ref().unwrap();
+    let e = f.embedding.as_ref().unwrap();
+    // n_clusters = 0: vocabulary / 5, as the notebook.
+    assert_eq!(f.clusters.len(), e.tokens.len() / 5);
+    // Cluster sizes count events (token occurrences).
+    assert_eq!(f.clusters.iter().map(|c| c.size).sum::<u64>(), 9797);
+    assert_eq!(e.counts.iter().sum::<u64>(), 9797);
+    assert!(e.counts.windows(2).all(|w| w[0] >= w[1]), "most frequent first");
+    // Every stored label is the token's nearest centroid by cosine.
+    let dim = e.dim as usize;
+    let values = e.values();
+    for (i, row) in values.chunks_exact(dim).enumerate().step_by(37) {
+        let n = row.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+        let cos = |c: &[f64]| row.iter().zip(c).map(|(a, b)| f64::from(*a) / n * b).sum::<f64>();
+        let best = (0..f.clusters.len())
+            .max_by(|&x, &y| cos(&f.clusters[x].centroid).total_cmp(&cos(&f.clusters[y].centroid)));
+        assert_eq!(best, Some(e.labels[i] as usize), "token {i}");
+        assert!((1.0 - cos(&f.clusters[e.labels[i] as usize].centroid) - e.distances[i]).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn the_component_scores_flows_as_the_native_library_and_explains_unseen_ones() {
+    let model = encode(&train(VectorPrecision::F32)).unwrap();
+    let mut evs = events("test5-old-full.binetflow.gz");
+    let normal = events("normal-7.binetflow.gz");
+    evs.extend(normal.iter().take(500).cloned());
+    evs.push(r#"{"SrcAddr":"10.9.9.9","DstAddr":"1.2.3.4","Dport":"31337","Proto":"tcp"}"#.into());
+    evs.push(r#"{"SrcAddr":"10.9.9.9","Dport":{"x":1}}"#.into());
+    let opts = logsieve_plugin::Options { top_features: 3, emit_vector: false };
+    let mut native = Scorer::new(&model, opts).unwrap();
+    let rt = Runtime::new(EMBEDDED_COMPONENT, None).unwrap();
+    let mut inst = rt.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
+    let mut out = Vec::new();
+    for chunk in evs.chunks(1000) {
+        for (e, o) in chunk.iter().zip(inst.score_batch(chunk).unwrap().outcomes) {
+            match (native.score(e), o) {
+                (Ok(n), Outcome::Scored(w)) => {
+                    assert_eq!(n, w);
+                    out.push(serde_json::from_str::<Value>(&n).unwrap());
+                }
+                (Err(n), Outcome::Failed(w)) => {
+                    assert_eq!(n.reason, "wrong_type");
+                    assert_eq!(n.reason, w.reason);
+                }
+                (n, w) => panic!("{e}: native {n:?}, wasm {w:?}"),
+            }
+        }
+    }
+    assert_eq!(out.len(), evs.len() - 1);
+    let n_test5 = evs.len() - 502;
+    // The training capture's own flows are known tokens, never unseen.
+    for v in &out[n_test5..n_test5 + 500] {
+        let s = &v["logsieve"];
+        assert!(!s["reasons"].as_array().unwrap().contains(&Value::from("unseen_flow")), "{v}");
+        assert!(s["cluster"].is_u64() && s["distance"].is_f64());
+    }
+    // test5 comes from another network: every flow is unseen; those with a
+    // known port and protocol are scored by their relative.
+    let mut via_relative = 0;
+    for v in &out[..n_test5] {
+        let s = &v["logsieve"];
+        assert!(s["reasons"].as_array().unwrap().contains(&Value::from("unseen_flow")));
+        assert_eq!(s["anomaly"], true);
+        if let Some(r) = s["relative"].as_str() {
+            via_relative += 1;
+            let parts: Vec<&str> = r.split('|').collect();
+            let mine: Vec<&str> = s["token"].as_str().unwrap().split('|').collect();
+            assert_eq!((parts[2], parts[3]), (mine[2], mine[3]), "same port and protocol");
+            assert!(s["cluster"].is_u64());
+        } else {
+            assert!(s["cluster"].is_null() && s["score"].is_null());
+        }
+    }
+    assert!(via_relative > n_test5 / 2, "{via_relative} of {n_test5}");
+    // A made-up flow on an unknown port has no relative.
+    let v = &out[out.len() - 1]["logsieve"];
+    assert_eq!(v["token"], "10.9.9.9|1.2.3.4|31337|tcp");
+    assert!(v["relative"].is_null() && v["cluster"].is_null());
+}
+
+#[test]
+fn half_precision_halves_the_vectors_and_keeps_the_verdicts() {
+    let full = train(VectorPrecision::F32);
+    let half = train(VectorPrecision::F16);
+    let (ef, eh) = (
+        full.fitted.as_ref().unwrap().embedding.as_ref().unwrap(),
+        half.fitted.as_ref().unwrap().embedding.as_ref().unwrap(),
+    );
+    assert_eq!(eh.vectors.len() * 2, ef.vectors.len());
+    assert_eq!((&ef.labels, &ef.distances), (&eh.labels, &eh.distances), "verdicts are computed before storing");
+    for (a, b) in ef.values().iter().zip(eh.values()) {
+        assert!((a - b).abs() <= a.abs() / 1024.0 + 1e-7, "{a} vs {b}");
+    }
+    assert!(encode(&half).unwrap().len() < encode(&full).unwrap().len() * 3 / 4);
+}
+
+fn emb(m: &mut Model) -> &mut logsieve_artifact::Embedding {
+    m.fitted.as_mut().unwrap().embedding.as_mut().unwrap()
+}
+
+#[test]
+fn inconsistent_flow2vec_artifacts_are_refused() {
+    let good = train(VectorPrecision::F32);
+    let bad = |f: &dyn Fn(&mut Model), want: &str| {
+        let mut m = good.clone();
+        f(&mut m);
+        match decode(&encode_unvalidated(&m).unwrap()) {
+            Err(DecodeError::Invalid(e)) => assert!(e.contains(want), "{e}"),
+            other => panic!("expected an invalid model ({want}), got {:?}", other.map(|d| d.id)),
+        }
+    };
+    bad(&|m| emb(m).vectors.truncate(10), "bytes of vectors");
+    bad(&|m| emb(m).labels[0] = 100_000, "clusters");
+    bad(&|m| emb(m).tokens[1] = emb(m).tokens[0].clone(), "appears twice");
+    bad(&|m| emb(m).precision = VectorPrecision::F16, "bytes of vectors");
+    bad(&|m| m.fitted.as_mut().unwrap().embedding = None, "needs its embedding");
+    bad(&|m| m.fitted.as_mut().unwrap().clusters[0].centroid.pop().map(|_| ()).unwrap(), "dimension");
+}
+
+#[test]
+fn similar_lists_the_nearest_tokens_by_cosine() {
+    let dir = common::tempdir("flow2vec-similar");
+    let model = dir.join("f.msgpack");
+    std::fs::write(&model, encode(&train(VectorPrecision::F32)).unwrap()).unwrap();
+    let m = model.to_str().unwrap();
+    let out = logsieve_ls(&["similar", m, "10.0.0.46|8.8.8.8|53|udp", "--top", "5", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 5);
+    let sims: Vec<f64> = rows.iter().map(|r| r["similarity"].as_f64().unwrap()).collect();
+    assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{sims:?}");
+    assert!(rows.iter().all(|r| r["token"] != "10.0.0.46|8.8.8.8|53|udp"), "the token itself is left out");
+    let out = logsieve_ls(&["similar", m, "no|such|token|x"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the model's vocabulary"));
+}
