@@ -163,6 +163,7 @@ fn inconsistent_flow2vec_artifacts_are_refused() {
     bad(&|m| emb(m).labels[0] = 100_000, "clusters");
     bad(&|m| emb(m).tokens[1] = emb(m).tokens[0].clone(), "appears twice");
     bad(&|m| emb(m).precision = VectorPrecision::F16, "bytes of vectors");
+    bad(&|m| emb(m).sequence_thresholds.clear(), "no sequence thresholds");
     bad(&|m| m.fitted.as_mut().unwrap().embedding = None, "needs its embedding");
     bad(&|m| m.fitted.as_mut().unwrap().clusters[0].centroid.pop().map(|_| ()).unwrap(), "dimension");
 }
@@ -183,4 +184,36 @@ fn similar_lists_the_nearest_tokens_by_cosine() {
     let out = logsieve_ls(&["similar", m, "no|such|token|x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the model's vocabulary"));
+}
+
+#[test]
+fn sequences_score_each_sources_last_known_flows_as_training_learned() {
+    let model = train(VectorPrecision::F32);
+    let spec = &model.spec;
+    let n = spec.flow2vec.as_ref().unwrap().sequence as usize;
+    assert!(n > 1, "the example scores sequences");
+    let e = model.fitted.as_ref().unwrap().embedding.as_ref().unwrap();
+    assert_eq!(e.sequence_thresholds.len(), model.fitted.as_ref().unwrap().clusters.len());
+    let mut scorer = Scorer::new(&encode(&model).unwrap(), logsieve_plugin::Options::default()).unwrap();
+    let mut per_source: std::collections::HashMap<String, usize> = Default::default();
+    let (mut sequences, mut unusual) = (0usize, 0usize);
+    for ev in events("normal-7.binetflow.gz") {
+        let v: Value = serde_json::from_str(&scorer.score(&ev).unwrap()).unwrap();
+        let src = v["SrcAddr"].as_str().map(str::to_string).unwrap_or_else(|| v["SrcAddr"].to_string());
+        let seen = per_source.entry(src).or_default();
+        *seen += 1;
+        let s = &v["logsieve"];
+        // Every training flow is known, so a source's window fills at its
+        // n-th flow.
+        assert_eq!(s["sequence"].is_object(), *seen >= n, "{v}");
+        if let Some(q) = s["sequence"].as_object() {
+            sequences += 1;
+            let far = q["distance"].as_f64().unwrap() > q["threshold"].as_f64().unwrap();
+            assert_eq!(far, s["reasons"].as_array().unwrap().contains(&Value::from("unusual_sequence")));
+            unusual += usize::from(far);
+        }
+    }
+    // The thresholds are the 99 % quantile of these very sequences: about
+    // 1 % lie beyond them (plus ties and small clusters' global quantile).
+    assert!(unusual > 0 && (unusual as f64) < 0.02 * sequences as f64, "{unusual} of {sequences}");
 }

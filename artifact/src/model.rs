@@ -115,6 +115,10 @@ pub struct Embedding {
     pub labels: Vec<u32>,
     /// Each token's distance to it.
     pub distances: Vec<f64>,
+    /// With `[flow2vec] sequence = N`: per cluster, the threshold of a
+    /// sequence's distance (the quantile of the training sequences').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequence_thresholds: Vec<f64>,
 }
 
 impl Embedding {
@@ -189,6 +193,12 @@ impl Embedding {
         }
         if let Some((i, l)) = self.labels.iter().enumerate().find(|(_, l)| **l as usize >= k) {
             errs.push(format!("embedding: token {i} is in cluster {l}, but there are {k} clusters"));
+        }
+        if !self.sequence_thresholds.is_empty() && self.sequence_thresholds.len() != k {
+            errs.push(format!("embedding: {} sequence thresholds for {k} clusters", self.sequence_thresholds.len()));
+        }
+        if self.sequence_thresholds.iter().any(|t| !(t.is_finite() && *t >= MIN_THRESHOLD)) {
+            errs.push(format!("embedding: a sequence threshold is not finite or below {MIN_THRESHOLD}"));
         }
         if self.distances.iter().any(|d| !(d.is_finite() && *d >= 0.0)) {
             errs.push("embedding: a token distance is negative or not finite".to_string());
@@ -350,6 +360,10 @@ impl Model {
         match (kind, &fitted.embedding) {
             (ModelKind::Flow2vec, Some(e)) => {
                 e.validate(k, &mut errs);
+                let wants = self.spec.flow2vec.as_ref().is_some_and(|f| f.sequence > 0);
+                if wants && e.sequence_thresholds.is_empty() {
+                    errs.push("embedding: the spec scores sequences but the model has no sequence thresholds".into());
+                }
                 if Some(e.precision) != self.spec.flow2vec.as_ref().map(|f| f.precision) {
                     errs.push("embedding: stored at another precision than the spec's".to_string());
                 }
@@ -444,6 +458,7 @@ mod tests {
                 vectors: Embedding::pack(&v, p),
                 labels: vec![0],
                 distances: vec![0.0],
+                sequence_thresholds: vec![],
             };
             let back = e.values();
             for (a, b) in v.iter().zip(&back) {

@@ -121,6 +121,20 @@ pub struct Flow2VecParams {
     /// (e.g. `["SrcAddr", "Dport"]`: same source, same port). Empty: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relative: Vec<String>,
+    /// N > 0: also score each key's *sequence* — the mean vector of its
+    /// last N flows with known tokens — against the centroids, to catch
+    /// unusual sequences of ordinary flows (reason `unusual_sequence`).
+    /// 0 (default): off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sequence: u32,
+    /// The features that key a sequence (default: the first feature, e.g.
+    /// the source address).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequence_key: Vec<String>,
+}
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 const fn default_sentence_length() -> u32 {
@@ -166,6 +180,8 @@ impl Default for Flow2VecParams {
             metric: VectorMetric::default(),
             precision: VectorPrecision::default(),
             relative: Vec::new(),
+            sequence: 0,
+            sequence_key: Vec::new(),
         }
     }
 }
@@ -807,9 +823,11 @@ impl ModelSpec {
                         f.alpha, f.min_alpha
                     ));
                 }
-                for r in &f.relative {
-                    if !self.features.iter().any(|x| x.name() == r) {
-                        errs.push(format!("flow2vec.relative names '{r}', which is not a feature"));
+                for (what, names) in [("relative", &f.relative), ("sequence_key", &f.sequence_key)] {
+                    for r in names {
+                        if !self.features.iter().any(|x| x.name() == r) {
+                            errs.push(format!("flow2vec.{what} names '{r}', which is not a feature"));
+                        }
                     }
                 }
             }

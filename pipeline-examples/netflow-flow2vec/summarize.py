@@ -30,7 +30,7 @@ for arg in sys.argv[1:]:
         by[group(name, r)].append(r["logsieve"])
 
 print(f"{'group':<30} {'flows':>6} {'known':>7} {'unseen':>7} {'via relative':>13} {'no relative':>12} "
-      f"{'far':>6} {'median score':>13}")
+      f"{'far':>6} {'median score':>13} {'sequences':>10} {'unusual':>8}")
 for g in sorted(by):
     s = by[g]
     n = len(s)
@@ -39,9 +39,11 @@ for g in sorted(by):
     scored = [x["score"] for x in s if x["score"] is not None]
     far = sum("far_from_centroid" in x["reasons"] for x in s)
     med = statistics.median(scored) if scored else float("nan")
+    seqs = [x for x in s if "sequence" in x]
+    unusual = sum("unusual_sequence" in x["reasons"] for x in s)
     pct = lambda k: f"{100 * k / n:6.1f}%"
     print(f"{g:<30} {n:>6} {pct(n - len(unseen)):>7} {pct(len(unseen)):>7} {pct(len(rel)):>13} "
-          f"{pct(len(unseen) - len(rel)):>12} {pct(far):>6} {med:>13.3f}")
+          f"{pct(len(unseen) - len(rel)):>12} {pct(far):>6} {med:>13.3f} {len(seqs):>10} {unusual:>8}")
 
 print("\nmost frequent relatives used for unseen flows:")
 rels = collections.Counter(x["relative"] for s in by.values() for x in s if "relative" in x)

@@ -13,10 +13,17 @@
 //!   token never seen in training is itself a finding (`unseen_flow`) and is
 //!   scored by its *relative* when the spec names `relative` features: the
 //!   most frequent known token that has the same values of those features.
+//! - **Sequences** (`sequence = N`): per key (default the first feature, the
+//!   source), the mean vector of its last N flows whose tokens are known is
+//!   compared with the centroids too ([`Sequences`], [`nearest`]); a mean
+//!   farther than the cluster's sequence threshold is `unusual_sequence`.
+//!   The trainer runs the same code over the training flows to learn those
+//!   thresholds. At most 100,000 keys are kept; a new key beyond that
+//!   forgets the oldest one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use logsieve_artifact::{Embedding, FeatureSpec, Fitted};
+use logsieve_artifact::{Embedding, FeatureSpec, Fitted, VectorMetric};
 
 use crate::event::{EventError, Scalar};
 use crate::features::{FeatureValue, MISSING_CATEGORY, category};
@@ -53,6 +60,134 @@ pub fn sentences<T: Clone>(tokens: &[T], len: usize) -> Vec<Vec<T>> {
     tokens.chunks(len.max(1)).map(<[T]>::to_vec).collect()
 }
 
+/// The nearest of `centroids` (k × dim, row-major; unit-length for cosine)
+/// to `v` and the distance: Euclidean, or 1 − cosine (`v` is normalised
+/// here). Ties go to the lowest index.
+pub fn nearest(v: &[f64], centroids: &[f64], metric: VectorMetric) -> (usize, f64) {
+    let dim = v.len().max(1);
+    match metric {
+        VectorMetric::Euclidean => {
+            let (mut best, mut best_d2) = (0, f64::INFINITY);
+            for (c, cen) in centroids.chunks_exact(dim).enumerate() {
+                let d2: f64 = v.iter().zip(cen).map(|(a, b)| (a - b) * (a - b)).sum();
+                if d2 < best_d2 {
+                    best = c;
+                    best_d2 = d2;
+                }
+            }
+            (best, best_d2.sqrt())
+        }
+        VectorMetric::Cosine => {
+            let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
+            let n = if n > 0.0 { n } else { 1.0 };
+            let (mut best, mut best_cos) = (0, f64::NEG_INFINITY);
+            for (c, cen) in centroids.chunks_exact(dim).enumerate() {
+                let cos: f64 = v.iter().zip(cen).map(|(a, b)| a / n * b).sum();
+                if cos > best_cos {
+                    best = c;
+                    best_cos = cos;
+                }
+            }
+            (best, (1.0 - best_cos).max(0.0))
+        }
+    }
+}
+
+/// The most keys [`Sequences`] keeps.
+pub const MAX_SEQUENCE_KEYS: usize = 100_000;
+
+/// Per key, the last `n` known tokens; when a key has `n`, their mean
+/// vector is its sequence.
+pub struct Sequences {
+    n: usize,
+    windows: HashMap<String, VecDeque<u32>>,
+    order: VecDeque<String>,
+}
+
+impl Sequences {
+    /// Windows of `n` tokens.
+    pub fn new(n: usize) -> Self {
+        Sequences { n: n.max(1), windows: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// Add token `token` (an index into `vectors`, `dim` wide) to `key`'s
+    /// window; when the window is full, write the mean vector into `mean`
+    /// and return true.
+    pub fn push(&mut self, key: &str, token: u32, vectors: &[f64], dim: usize, mean: &mut Vec<f64>) -> bool {
+        if !self.windows.contains_key(key) {
+            if self.windows.len() >= MAX_SEQUENCE_KEYS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.windows.remove(&old);
+            }
+            self.order.push_back(key.to_string());
+            self.windows.insert(key.to_string(), VecDeque::with_capacity(self.n));
+        }
+        let w = self.windows.get_mut(key).expect("inserted above");
+        if w.len() == self.n {
+            w.pop_front();
+        }
+        w.push_back(token);
+        if w.len() < self.n {
+            return false;
+        }
+        mean.clear();
+        mean.resize(dim, 0.0);
+        for &t in w.iter() {
+            for (m, v) in mean.iter_mut().zip(&vectors[t as usize * dim..(t as usize + 1) * dim]) {
+                *m += v;
+            }
+        }
+        let inv = 1.0 / self.n as f64;
+        mean.iter_mut().for_each(|m| *m *= inv);
+        true
+    }
+
+    /// Keys held.
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    /// No keys.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+/// Positions of the named features (the sequence key; default the first).
+pub fn sequence_key_at(spec: &logsieve_artifact::ModelSpec) -> Vec<usize> {
+    let names = spec.flow2vec.as_ref().map(|f| f.sequence_key.clone()).unwrap_or_default();
+    if names.is_empty() {
+        return vec![0];
+    }
+    names.iter().filter_map(|r| spec.features.iter().position(|x| x.name() == r)).collect()
+}
+
+/// A key's text from the parts at `at`.
+pub fn key_of<'a>(at: &[usize], part: impl Fn(usize) -> Option<&'a str>) -> String {
+    relative_key(at, part)
+}
+
+/// The sequence state of a scorer.
+struct SequenceScoring {
+    seqs: Sequences,
+    key_at: Vec<usize>,
+    /// All token vectors as f64, row-major.
+    vectors: Vec<f64>,
+    /// Centroids, k × dim (unit-length for cosine).
+    centroids: Vec<f64>,
+    thresholds: Vec<f64>,
+    metric: VectorMetric,
+    mean: Vec<f64>,
+}
+
+/// A sequence's verdict.
+pub(crate) struct SequenceScore {
+    pub cluster: usize,
+    pub distance: f64,
+    pub threshold: f64,
+}
+
 /// What a flow2vec model needs to score.
 pub(crate) struct Flow2VecFit {
     index: HashMap<String, u32>,
@@ -63,6 +198,7 @@ pub(crate) struct Flow2VecFit {
     /// Positions of the relative features among the features.
     relative_at: Vec<usize>,
     embedding: Embedding,
+    sequences: Option<SequenceScoring>,
 }
 
 /// A token's verdict.
@@ -95,6 +231,16 @@ impl Flow2VecFit {
                 }
             }
         }
+        let f = spec.flow2vec.clone().unwrap_or_default();
+        let sequences = (f.sequence > 0 && !e.sequence_thresholds.is_empty()).then(|| SequenceScoring {
+            seqs: Sequences::new(f.sequence as usize),
+            key_at: sequence_key_at(spec),
+            vectors: e.values().iter().map(|v| f64::from(*v)).collect(),
+            centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
+            thresholds: e.sequence_thresholds.clone(),
+            metric: f.metric,
+            mean: Vec::new(),
+        });
         Some(Flow2VecFit {
             index,
             labels: e.labels.clone(),
@@ -102,16 +248,18 @@ impl Flow2VecFit {
             relatives,
             relative_at,
             embedding: e.clone(),
+            sequences,
         })
     }
 
-    /// Build the event's token into `token` and look it up.
+    /// Build the event's token into `token` and look it up; with
+    /// sequences on, a known token also joins its key's window.
     pub(crate) fn score(
-        &self,
+        &mut self,
         features: &[FeatureSpec],
         slots: &[Option<Scalar>],
         token: &mut String,
-    ) -> Result<TokenScore, EventError> {
+    ) -> Result<(TokenScore, Option<SequenceScore>), EventError> {
         let mut parts = Vec::with_capacity(features.len());
         for (f, v) in features.iter().zip(slots) {
             let c = category(f, v.as_ref())?;
@@ -125,7 +273,15 @@ impl Flow2VecFit {
         }
         join(parts.iter().map(|p| p.as_deref()), token);
         if let Some(&i) = self.index.get(token.as_str()) {
-            return Ok(TokenScore { scored: Some(i), unseen: false, relative: None });
+            let dim = self.embedding.dim as usize;
+            let seq = self.sequences.as_mut().and_then(|s| {
+                let key = key_of(&s.key_at, |j| Some(parts[j].as_deref().unwrap_or(MISSING_CATEGORY)));
+                s.seqs.push(&key, i, &s.vectors, dim, &mut s.mean).then(|| {
+                    let (cluster, distance) = nearest(&s.mean, &s.centroids, s.metric);
+                    SequenceScore { cluster, distance, threshold: s.thresholds[cluster] }
+                })
+            });
+            return Ok((TokenScore { scored: Some(i), unseen: false, relative: None }, seq));
         }
         let relative = if self.relative_at.is_empty() {
             None
@@ -133,7 +289,7 @@ impl Flow2VecFit {
             let key = relative_key(&self.relative_at, |j| parts[j].as_deref());
             self.relatives.get(&key).copied()
         };
-        Ok(TokenScore { scored: relative, unseen: true, relative })
+        Ok((TokenScore { scored: relative, unseen: true, relative }, None))
     }
 
     pub(crate) fn label(&self, i: u32) -> usize {

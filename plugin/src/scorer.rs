@@ -416,12 +416,15 @@ impl Core {
         feats: &[Option<Scalar>],
         out: &mut String,
     ) -> Result<(), EventError> {
-        let fit = self.fit.as_ref().expect("checked by the caller");
-        if let Some(f2v) = &fit.flow2vec {
-            let t = f2v.score(&self.features, feats, &mut self.token)?;
-            push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &t, &self.token, self);
+        if let Some(f2v) = self.fit.as_mut().and_then(|f| f.flow2vec.as_mut()) {
+            let (t, seq) = f2v.score(&self.features, feats, &mut self.token)?;
+            let fit = self.fit.as_ref().expect("checked by the caller");
+            let f2v = fit.flow2vec.as_ref().expect("just used");
+            let verdict = TokenVerdict { t: &t, seq: seq.as_ref(), token: &self.token };
+            push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &verdict, self);
             return Ok(());
         }
+        let fit = self.fit.as_ref().expect("checked by the caller");
         self.unseen.clear();
         fit.encoder.encode_slots(feats, &mut self.vector, &mut self.unseen)?;
         let x = &self.vector;
@@ -589,19 +592,26 @@ impl Core {
     }
 }
 
+/// A flow2vec event's verdict, for [`push_token_verdict`].
+struct TokenVerdict<'a> {
+    t: &'a crate::flow2vec::TokenScore,
+    seq: Option<&'a crate::flow2vec::SequenceScore>,
+    token: &'a str,
+}
+
 /// Append a flow2vec verdict: the event up to its closing brace, then
 /// `"logsieve":{…}`.
-#[allow(clippy::too_many_arguments)]
 fn push_token_verdict(
     out: &mut String,
     head: &str,
     has_keys: bool,
     fit: &Fit,
     f2v: &Flow2VecFit,
-    t: &crate::flow2vec::TokenScore,
-    token: &str,
+    v: &TokenVerdict,
     core: &Core,
 ) {
+    let (t, token) = (v.t, v.token);
+    let unusual = v.seq.is_some_and(|s| s.distance > s.threshold);
     out.push_str(head);
     if has_keys {
         out.push(',');
@@ -626,10 +636,12 @@ fn push_token_verdict(
         None => out.push_str("null,\"distance\":null,\"threshold\":null,\"score\":null"),
     }
     out.push_str(",\"anomaly\":");
-    out.push_str(if far || rare || t.unseen { "true" } else { "false" });
+    out.push_str(if far || rare || t.unseen || unusual { "true" } else { "false" });
     out.push_str(",\"reasons\":[");
     let mut first = true;
-    for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow")] {
+    for (on, name) in
+        [(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow"), (unusual, "unusual_sequence")]
+    {
         if on {
             if !first {
                 out.push(',');
@@ -645,6 +657,16 @@ fn push_token_verdict(
     if let Some(r) = t.relative {
         out.push_str(",\"relative\":");
         out.push_str(&serde_json::to_string(f2v.token(r)).expect("a string serializes"));
+    }
+    if let Some(s) = v.seq {
+        let _ = write!(out, ",\"sequence\":{{\"cluster\":{}", s.cluster);
+        out.push_str(",\"distance\":");
+        push_f64(out, s.distance);
+        out.push_str(",\"threshold\":");
+        push_f64(out, s.threshold);
+        out.push_str(",\"score\":");
+        push_f64(out, s.distance / s.threshold);
+        out.push('}');
     }
     if core.options.emit_vector
         && let Some(i) = t.scored

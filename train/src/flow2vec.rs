@@ -6,13 +6,14 @@
 //! computed from the features the component extracted, so the token a model
 //! learns is byte for byte the token it is scored by.
 
-use logsieve_artifact::{Embedding, Fitted, Model, ModelSpec, TrainingMeta, VectorMetric};
+use logsieve_artifact::{Embedding, Fitted, MIN_THRESHOLD, Model, ModelSpec, TrainingMeta, VectorMetric};
 use logsieve_plugin::FeatureValue;
-use logsieve_plugin::flow2vec::{sentences, token_of_values};
+use logsieve_plugin::features::MISSING_CATEGORY;
+use logsieve_plugin::flow2vec::{Sequences, key_of, nearest, sentences, sequence_key_at, token_of_values};
 use ndarray::Array2;
 
 use crate::kmeans::{self, KMeansParams, Progress};
-use crate::model::{FitError, Provenance, cluster_stats, fit_features};
+use crate::model::{FitError, MIN_ROWS_FOR_OWN_THRESHOLD, Provenance, cluster_stats, fit_features, quantile};
 use crate::word2vec::{self, Embeddings, Word2VecParams};
 
 /// What the embedding step did, for the trainer's report.
@@ -92,33 +93,24 @@ pub fn fit_flow2vec(
         .map_err(FitError::KMeans)?;
     let fit = kmeans::fit(x.view(), &kp, on_kmeans).map_err(FitError::KMeans)?;
     let mut centroids: Vec<Vec<f64>> = fit.centroids.outer_iter().map(|r| r.to_vec()).collect();
-    let (labels, distances) = if unit {
-        // Cosine: centroids made unit-length; each token's nearest by
-        // cosine and its distance 1 − cos.
+    if unit {
+        // Cosine: unit-length centroids.
         for c in &mut centroids {
             let n = c.iter().map(|a| a * a).sum::<f64>().sqrt();
             if n > 0.0 {
                 c.iter_mut().for_each(|a| *a /= n);
             }
         }
-        let mut labels = Vec::with_capacity(v);
-        let mut dists = Vec::with_capacity(v);
-        for row in x.outer_iter() {
-            let (mut best, mut best_cos) = (0, f64::NEG_INFINITY);
-            for (c, cen) in centroids.iter().enumerate() {
-                let cos: f64 = row.iter().zip(cen).map(|(a, b)| a * b).sum();
-                if cos > best_cos {
-                    best = c;
-                    best_cos = cos;
-                }
-            }
-            labels.push(best as u32);
-            dists.push((1.0 - best_cos).max(0.0));
-        }
-        (labels, dists)
-    } else {
-        (fit.labels.clone(), fit.distances.clone())
-    };
+    }
+    // Each token's nearest centroid and distance, by the plugin's rule.
+    let flat: Vec<f64> = centroids.iter().flatten().copied().collect();
+    let (labels, distances): (Vec<u32>, Vec<f64>) = x
+        .outer_iter()
+        .map(|row| {
+            let (c, d) = nearest(row.as_slice().expect("contiguous"), &flat, f.metric);
+            (c as u32, d)
+        })
+        .unzip();
 
     // Per-cluster statistics count events: a token stands for every
     // occurrence of it in training.
@@ -132,7 +124,7 @@ pub fn fit_flow2vec(
         }
     }
     let clusters = cluster_stats(spec, &occ_labels, &occ_dists, centroids);
-    let embedding = Embedding {
+    let mut embedding = Embedding {
         tokens: emb.vocab.words().to_vec(),
         counts: counts.to_vec(),
         dim: dim as u32,
@@ -140,7 +132,11 @@ pub fn fit_flow2vec(
         vectors: Embedding::pack(&raw_vectors(&emb), f.precision),
         labels,
         distances,
+        sequence_thresholds: Vec::new(),
     };
+    if f.sequence > 0 {
+        embedding.sequence_thresholds = sequence_thresholds(spec, rows, &tokens, &emb, &embedding, &flat);
+    }
     let fitted = Fitted {
         features: fit_features(spec, rows),
         clusters,
@@ -158,6 +154,50 @@ pub fn fit_flow2vec(
     };
     let report = Flow2VecReport { word2vec: stats, vocabulary: v, sentences: sents.len(), n_clusters: k };
     Ok((Model { spec: spec.clone(), fitted: Some(fitted) }, report))
+}
+
+/// Per cluster, the threshold of a sequence's distance: the plugin's
+/// [`Sequences`] run over the training flows in order (on the vectors as
+/// stored), each full window's mean vector assigned to its nearest
+/// centroid; then the spec's quantile per cluster (the quantile over all
+/// sequences for clusters with fewer than 10), or the absolute threshold.
+fn sequence_thresholds(
+    spec: &ModelSpec,
+    rows: &[Vec<FeatureValue>],
+    tokens: &[String],
+    emb: &Embeddings,
+    stored: &Embedding,
+    centroids: &[f64],
+) -> Vec<f64> {
+    let f = spec.flow2vec.clone().unwrap_or_default();
+    let k = centroids.len() / stored.dim as usize;
+    let vectors: Vec<f64> = stored.values().iter().map(|v| f64::from(*v)).collect();
+    let key_at = sequence_key_at(spec);
+    let mut seqs = Sequences::new(f.sequence as usize);
+    let mut mean = Vec::new();
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); k];
+    let mut all = Vec::new();
+    for (row, token) in rows.iter().zip(tokens) {
+        let Some(i) = emb.vocab.index(token) else { continue };
+        let key = key_of(&key_at, |j| match &row[j] {
+            FeatureValue::Category(c) => Some(c.as_str()),
+            _ => Some(MISSING_CATEGORY),
+        });
+        if seqs.push(&key, i, &vectors, stored.dim as usize, &mut mean) {
+            let (c, d) = nearest(&mean, centroids, f.metric);
+            per[c].push(d);
+            all.push(d);
+        }
+    }
+    let q = spec.scoring.threshold_quantile;
+    let global = quantile(&mut all, q).max(MIN_THRESHOLD);
+    per.into_iter()
+        .map(|mut ds| match spec.scoring.threshold {
+            Some(t) => t.max(MIN_THRESHOLD),
+            None if ds.len() < MIN_ROWS_FOR_OWN_THRESHOLD => global,
+            None => quantile(&mut ds, q).max(MIN_THRESHOLD),
+        })
+        .collect()
 }
 
 /// The vectors, row-major, without padding.
