@@ -208,6 +208,25 @@ pub enum VectorPrecision {
     F16,
 }
 
+impl ModelSpec {
+    /// A spec of `model` and `features` with every other table at its
+    /// default (what a `model.toml` with only those tables gives).
+    pub fn new(model: ModelParams, features: Vec<FeatureSpec>) -> Self {
+        ModelSpec {
+            model,
+            scaling: ScalingParams::default(),
+            scoring: ScoringParams::default(),
+            features,
+            input: InputParams::default(),
+            filters: Vec::new(),
+            filter: FilterParams::default(),
+            derive: Vec::new(),
+            aggregate: None,
+            flow2vec: None,
+        }
+    }
+}
+
 /// `[input]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -504,6 +523,20 @@ impl Init {
 }
 
 impl ModelParams {
+    /// `kind` with `n_clusters` and every other parameter at its default.
+    pub fn new(kind: ModelKind, n_clusters: u32) -> Self {
+        ModelParams {
+            kind,
+            n_clusters,
+            n_init: default_n_init(),
+            random_state: 0,
+            max_iter: default_max_iter(),
+            tol: default_tol(),
+            init: None,
+            gamma: None,
+        }
+    }
+
     /// The init method in effect: the spec's, or the kind's default.
     pub fn init_method(&self) -> Init {
         self.init.unwrap_or(match self.kind {

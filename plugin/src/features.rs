@@ -264,30 +264,10 @@ impl Encoder {
 mod tests {
     use super::*;
     use crate::event::scan;
-    use logsieve_artifact::{ModelKind, ModelParams, ScalingParams, ScoringParams, TrainingMeta};
+    use logsieve_artifact::{ModelKind, ModelParams, TrainingMeta};
 
     fn spec(features: Vec<FeatureSpec>) -> ModelSpec {
-        ModelSpec {
-            model: ModelParams {
-                kind: ModelKind::Kmeans,
-                n_clusters: 1,
-                n_init: 1,
-                random_state: 0,
-                max_iter: 10,
-                tol: 0.0,
-                init: None,
-                gamma: None,
-            },
-            scaling: ScalingParams::default(),
-            scoring: ScoringParams::default(),
-            features,
-            input: Default::default(),
-            filters: vec![],
-            filter: Default::default(),
-            derive: vec![],
-            aggregate: None,
-            flow2vec: None,
-        }
+        ModelSpec::new(ModelParams::new(ModelKind::Kmeans, 1), features)
     }
 
     fn num(field: &str, log1p: bool, missing: Option<Missing>) -> FeatureSpec {

@@ -695,10 +695,7 @@ fn push_f64(out: &mut String, v: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use logsieve_artifact::{
-        Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, ScalingParams, ScoringParams, TrainingMeta,
-        encode,
-    };
+    use logsieve_artifact::{Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, TrainingMeta, encode};
     use serde_json::Value;
 
     fn cat(field: &str) -> FeatureSpec {
@@ -725,27 +722,7 @@ mod tests {
         clusters: Vec<Cluster>,
         gamma: Option<f64>,
     ) -> Scorer {
-        let spec = ModelSpec {
-            model: ModelParams {
-                kind,
-                n_clusters: clusters.len() as u32,
-                n_init: 1,
-                random_state: 0,
-                max_iter: 10,
-                tol: 0.0,
-                init: None,
-                gamma: None,
-            },
-            scaling: ScalingParams::default(),
-            scoring: ScoringParams::default(),
-            features,
-            input: Default::default(),
-            filters: vec![],
-            filter: Default::default(),
-            derive: vec![],
-            aggregate: None,
-            flow2vec: None,
-        };
+        let spec = ModelSpec::new(ModelParams::new(kind, clusters.len() as u32), features);
         let model = Model {
             spec,
             fitted: Some(Fitted {
@@ -849,30 +826,7 @@ mod tests {
                 }
                 _ => vec![vocab(&["tcp", "udp"]), vocab(&["S0"])],
             };
-            let mut m = Model {
-                spec: ModelSpec {
-                    model: ModelParams {
-                        kind,
-                        n_clusters: 1,
-                        n_init: 1,
-                        random_state: 0,
-                        max_iter: 1,
-                        tol: 0.0,
-                        init: None,
-                        gamma: None,
-                    },
-                    scaling: ScalingParams::default(),
-                    scoring: ScoringParams::default(),
-                    features,
-                    input: Default::default(),
-                    filters: vec![],
-                    filter: Default::default(),
-                    derive: vec![],
-                    aggregate: None,
-                    flow2vec: None,
-                },
-                fitted: None,
-            };
+            let mut m = Model { spec: ModelSpec::new(ModelParams::new(kind, 1), features), fitted: None };
             m.fitted =
                 Some(Fitted { features: states, clusters, gamma, embedding: None, training: TrainingMeta::default() });
             m.validate().map_err(|e| e.join("; "))

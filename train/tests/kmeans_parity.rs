@@ -7,28 +7,15 @@
 //! `shared/` is `$LOGSIEVE_SHARED`, else `<workspace>/../shared`. These tests
 //! fail (never skip) when it is missing.
 
+mod common;
+
 use std::io::Read;
-use std::path::PathBuf;
+
+use common::shared_dir;
 
 use logsieve_train::kmeans::{KMeansParams, fit, lloyd_from, predict};
 use ndarray::Array2;
 use serde_json::Value;
-
-fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("LOGSIEVE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    let refdir = dir.join("reference");
-    if !refdir.is_dir() {
-        panic!(
-            "k-means parity tests need the shared reference data: {} does not exist. \
-             Set LOGSIEVE_SHARED to the directory holding reference/kmeans_conn.json \
-             (default: <workspace>/../shared).",
-            refdir.display()
-        );
-    }
-    refdir
-}
 
 fn reference() -> Value {
     let p = shared_dir().join("kmeans_conn.json");

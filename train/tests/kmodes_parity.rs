@@ -17,29 +17,16 @@
 //! `shared/` is `$LOGSIEVE_SHARED`, else `<workspace>/../shared`. These tests
 //! fail (never skip) when it is missing.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::PathBuf;
 
+use common::shared_dir;
 use logsieve_artifact::Init;
 use logsieve_train::kmodes::{Codes, Data, KModesFit, KModesParams, fit};
 use serde_json::Value;
-
-fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("LOGSIEVE_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")));
-    let refdir = dir.join("reference");
-    if !refdir.is_dir() {
-        panic!(
-            "k-modes parity tests need the shared reference data: {} does not exist. \
-             Set LOGSIEVE_SHARED to the directory holding reference/kmodes_conn.json \
-             (default: <workspace>/../shared).",
-            refdir.display()
-        );
-    }
-    refdir
-}
 
 fn json(path: PathBuf) -> Value {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
