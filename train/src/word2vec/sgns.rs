@@ -12,39 +12,85 @@ use crate::rng::Xoshiro256StarStar;
 /// jobs of at most this many raw words; the learning rate changes per job.
 pub const BATCH_WORDS: usize = 10_000;
 
-/// A 64-byte aligned block of floats: matrices are made of these so rows
-/// can start on cache lines.
-#[repr(C, align(64))]
-#[derive(Clone, Copy)]
-struct Line([f32; 16]);
-
-/// A rows × stride matrix of f32, 64-byte aligned, zero padded.
+/// A rows × stride matrix of f32, zero padded, 64-byte aligned; matrices of
+/// 2 MiB or more are 2 MiB aligned and, on Linux x86-64, marked for
+/// transparent huge pages: rows are read at random, and with 4 KiB pages
+/// most of those reads would also miss the TLB.
 pub(super) struct Matrix {
-    buf: Vec<Line>,
+    ptr: std::ptr::NonNull<f32>,
+    layout: std::alloc::Layout,
     pub(super) rows: usize,
     pub(super) stride: usize,
 }
 
+// SAFETY: `Matrix` owns its allocation, like a `Vec<f32>`.
+unsafe impl Send for Matrix {}
+unsafe impl Sync for Matrix {}
+
+const HUGE_PAGE: usize = 2 << 20;
+
 impl Matrix {
     pub(super) fn zeros(rows: usize, stride: usize) -> Matrix {
-        let n = (rows * stride).div_ceil(16);
-        Matrix { buf: vec![Line([0.0; 16]); n], rows, stride }
+        let bytes = (rows * stride * 4).max(64);
+        let align = if bytes >= HUGE_PAGE { HUGE_PAGE } else { 64 };
+        let layout = std::alloc::Layout::from_size_align(bytes.next_multiple_of(align), align).expect("matrix size");
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<f32>()) else { std::alloc::handle_alloc_error(layout) };
+        if align == HUGE_PAGE {
+            advise_huge_pages(raw, layout.size());
+        }
+        Matrix { ptr, layout, rows, stride }
     }
 
     pub(super) fn as_slice(&self) -> &[f32] {
-        // SAFETY: `Line` is 16 f32 with no padding.
-        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<f32>(), self.rows * self.stride) }
+        // SAFETY: the allocation holds at least rows × stride zero-initialised f32.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.rows * self.stride) }
     }
 
     pub(super) fn as_mut_slice(&mut self) -> &mut [f32] {
-        // SAFETY: as above.
-        unsafe { std::slice::from_raw_parts_mut(self.buf.as_mut_ptr().cast::<f32>(), self.rows * self.stride) }
+        // SAFETY: as above, and `&mut self` is exclusive.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.rows * self.stride) }
     }
 
     pub(super) fn row(&self, r: usize) -> &[f32] {
         &self.as_slice()[r * self.stride..(r + 1) * self.stride]
     }
 }
+
+impl Drop for Matrix {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `zeros` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), self.layout) };
+    }
+}
+
+/// `madvise(addr, len, MADV_HUGEPAGE)`: a hint, its result is ignored (the
+/// standard library has no wrapper and the crate no libc dependency, so this
+/// is the raw system call).
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+fn advise_huge_pages(addr: *mut u8, len: usize) {
+    const SYS_MADVISE: usize = 28;
+    const MADV_HUGEPAGE: usize = 14;
+    // SAFETY: madvise with MADV_HUGEPAGE only changes how the kernel backs
+    // this range, which the allocator gave us; it reads and writes no memory
+    // of ours. The syscall instruction clobbers rcx and r11.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") SYS_MADVISE => _,
+            in("rdi") addr,
+            in("rsi") len,
+            in("rdx") MADV_HUGEPAGE,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+fn advise_huge_pages(_addr: *mut u8, _len: usize) {}
 
 /// A pointer shared by the Hogwild workers.
 #[derive(Clone, Copy)]
@@ -104,6 +150,8 @@ pub(super) struct Shared<'a> {
     pub(super) seed: u64,
     /// `(epoch, raw words before the job) → learning rate`.
     pub(super) alpha_at: &'a (dyn Fn(usize, u64) -> f64 + Sync),
+    pub(super) burst: bool,
+    pub(super) ahead: usize,
     pub(super) next_batch: AtomicUsize,
     pub(super) raw_done: AtomicU64,
     pub(super) effective_done: AtomicU64,
@@ -143,6 +191,8 @@ impl<'a> Shared<'a> {
             negative,
             seed,
             alpha_at,
+            ahead: std::env::var("W2V_AHEAD").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
+            burst: std::env::var("W2V_PF").as_deref() == Ok("burst"),
             next_batch: AtomicUsize::new(0),
             raw_done: AtomicU64::new(0),
             effective_done: AtomicU64::new(0),
@@ -199,6 +249,7 @@ pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
 
 /// How many pairs ahead the noise words are drawn and their rows prefetched.
 const AHEAD: usize = 8;
+const MAXA: usize = 16;
 
 /// Per-worker buffers.
 pub(super) struct Scratch {
@@ -206,12 +257,12 @@ pub(super) struct Scratch {
     pairs: Vec<(u32, u32)>,
     /// `AHEAD + 1` target lists of `negative + 1` ids, used as a ring.
     targets: Vec<u32>,
-    lens: [usize; AHEAD + 1],
+    lens: [usize; MAXA + 1],
 }
 
 impl Scratch {
     pub(super) fn new(negative: usize) -> Scratch {
-        Scratch { pairs: Vec::new(), targets: vec![0; (AHEAD + 1) * (negative + 1)], lens: [0; AHEAD + 1] }
+        Scratch { pairs: Vec::new(), targets: vec![0; (MAXA + 1) * (negative + 1)], lens: [0; MAXA + 1] }
     }
 }
 
@@ -236,8 +287,10 @@ fn draw_targets(sh: &Shared, sc: &mut Scratch, slot: usize, pair: (u32, u32), rn
     // prefetched rows lie in the matrices.
     unsafe {
         super::simd::prefetch(sh.syn0.0.add(context as usize * sh.stride), sh.lanes);
-        for &w in &t[..k] {
-            super::simd::prefetch(sh.syn1.0.add(w as usize * sh.stride), sh.lanes);
+        if sh.burst {
+            for &w in &t[..k] {
+                super::simd::prefetch(sh.syn1.0.add(w as usize * sh.stride), sh.lanes);
+            }
         }
     }
 }
@@ -269,15 +322,21 @@ fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, s
     }
     let n_pairs = sc.pairs.len();
     let width = sh.negative + 1;
-    for p in 0..AHEAD.min(n_pairs) {
+    for p in 0..sh.ahead.min(n_pairs) {
         draw_targets(sh, sc, p, sc.pairs[p], rng);
     }
     for p in 0..n_pairs {
-        if p + AHEAD < n_pairs {
-            draw_targets(sh, sc, (p + AHEAD) % (AHEAD + 1), sc.pairs[p + AHEAD], rng);
+        if p + sh.ahead < n_pairs {
+            draw_targets(sh, sc, (p + sh.ahead) % (sh.ahead + 1), sc.pairs[p + sh.ahead], rng);
         }
-        let slot = p % (AHEAD + 1);
+        let slot = p % (sh.ahead + 1);
         let context = sc.pairs[p].0;
+        let next = (p + sh.ahead) % (sh.ahead + 1);
+        let ahead: &[u32] = if p + sh.ahead < n_pairs && !sh.burst {
+            &sc.targets[next * width..next * width + sc.lens[next]]
+        } else {
+            &[]
+        };
         // SAFETY: every id is below the vocabulary size (checked by
         // `train`), the matrices have one row per word of `stride ≥
         // lanes` floats, and `lanes` is a multiple of 8 (Shared::new).
@@ -290,6 +349,7 @@ fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, s
                 &sc.targets[slot * width..slot * width + sc.lens[slot]],
                 alpha,
                 sh.sig,
+                ahead,
             );
         }
     }

@@ -70,6 +70,7 @@ pub(super) type PairKernel = unsafe fn(
     targets: &[u32],
     alpha: f32,
     sig: &SigmoidTable,
+    ahead: &[u32],
 );
 
 /// The fastest kernel for rows of `lanes` floats on this CPU.
@@ -127,6 +128,7 @@ unsafe fn pair_portable(
     targets: &[u32],
     alpha: f32,
     sig: &SigmoidTable,
+    _ahead: &[u32],
 ) {
     const MAX_LANES: usize = 1024;
     let mut e_buf = [0f32; MAX_LANES];
@@ -209,13 +211,20 @@ mod x86 {
     pub(super) fn pair_kernel(lanes: usize) -> PairKernel {
         macro_rules! pick {
             ($($n:literal)*) => {
-                match lanes / 8 {
-                    $($n => pair_avx2::<$n> as PairKernel,)*
+                match (std::env::var("W2V_KERNEL").as_deref(), lanes / 8) {
+                    $((Ok("b"), $n) => pair_avx2_b::<$n> as PairKernel,)*
+                    $((Ok("c"), $n) => pair_avx2_c::<$n> as PairKernel,)*
+                    $((_, $n) => pair_avx2::<$n> as PairKernel,)*
                     _ => pair_avx2_looped as PairKernel,
                 }
             };
         }
         pick!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+    }
+
+    #[inline(always)]
+    fn _lanes_pf(stride: usize) -> usize {
+        stride
     }
 
     #[inline]
@@ -240,6 +249,7 @@ mod x86 {
         targets: &[u32],
         alpha: f32,
         sig: &SigmoidTable,
+        ahead: &[u32],
     ) {
         unsafe {
             let mut xv = [_mm256_setzero_ps(); N];
@@ -248,6 +258,9 @@ mod x86 {
                 *v = _mm256_loadu_ps(x.add(8 * k));
             }
             for (d, &t) in targets.iter().enumerate() {
+                if let Some(&a) = ahead.get(d) {
+                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                }
                 let row = syn1.add(t as usize * stride);
                 let mut acc = [_mm256_setzero_ps(); 4];
                 for (k, v) in xv.iter().enumerate() {
@@ -261,7 +274,95 @@ mod x86 {
                     _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, xv[k], y));
                 }
             }
+            for &a in ahead.iter().skip(targets.len()) {
+                super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+            }
             // Add to the row as it is now (another thread may have moved it).
+            for (k, e) in ev.iter().enumerate() {
+                _mm256_storeu_ps(x.add(8 * k), _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), *e));
+            }
+        }
+    }
+
+    /// x in registers, e in memory.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_avx2_b<const N: usize>(
+        x: *mut f32,
+        syn1: *mut f32,
+        stride: usize,
+        _lanes: usize,
+        targets: &[u32],
+        alpha: f32,
+        sig: &SigmoidTable,
+        ahead: &[u32],
+    ) {
+        #[repr(align(32))]
+        struct Buf([f32; 128]);
+        let mut buf = Buf([0.0; 128]);
+        let ep = std::hint::black_box(buf.0.as_mut_ptr());
+        unsafe {
+            let mut xv = [_mm256_setzero_ps(); N];
+            for (k, v) in xv.iter_mut().enumerate() {
+                *v = _mm256_loadu_ps(x.add(8 * k));
+            }
+            for (d, &t) in targets.iter().enumerate() {
+                if let Some(&a) = ahead.get(d) {
+                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                }
+                let row = syn1.add(t as usize * stride);
+                let mut acc = [_mm256_setzero_ps(); 2];
+                for (k, v) in xv.iter().enumerate() {
+                    acc[k % 2] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * k)), acc[k % 2]);
+                }
+                let f = hsum(_mm256_add_ps(acc[0], acc[1]));
+                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
+                for k in 0..N {
+                    let y = _mm256_loadu_ps(row.add(8 * k));
+                    _mm256_store_ps(ep.add(8 * k), _mm256_fmadd_ps(g, y, _mm256_load_ps(ep.add(8 * k))));
+                    _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, xv[k], y));
+                }
+            }
+            for k in 0..N {
+                _mm256_storeu_ps(
+                    x.add(8 * k),
+                    _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), _mm256_load_ps(ep.add(8 * k))),
+                );
+            }
+        }
+    }
+
+    /// e in registers, x in memory.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn pair_avx2_c<const N: usize>(
+        x: *mut f32,
+        syn1: *mut f32,
+        stride: usize,
+        _lanes: usize,
+        targets: &[u32],
+        alpha: f32,
+        sig: &SigmoidTable,
+        ahead: &[u32],
+    ) {
+        unsafe {
+            let mut ev = [_mm256_setzero_ps(); N];
+            for (d, &t) in targets.iter().enumerate() {
+                if let Some(&a) = ahead.get(d) {
+                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                }
+                let row = syn1.add(t as usize * stride);
+                let mut acc = [_mm256_setzero_ps(); 2];
+                for k in 0..N {
+                    acc[k % 2] =
+                        _mm256_fmadd_ps(_mm256_loadu_ps(x.add(8 * k)), _mm256_loadu_ps(row.add(8 * k)), acc[k % 2]);
+                }
+                let f = hsum(_mm256_add_ps(acc[0], acc[1]));
+                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
+                for k in 0..N {
+                    let y = _mm256_loadu_ps(row.add(8 * k));
+                    ev[k] = _mm256_fmadd_ps(g, y, ev[k]);
+                    _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, _mm256_loadu_ps(x.add(8 * k)), y));
+                }
+            }
             for (k, e) in ev.iter().enumerate() {
                 _mm256_storeu_ps(x.add(8 * k), _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), *e));
             }
@@ -279,11 +380,15 @@ mod x86 {
         targets: &[u32],
         alpha: f32,
         sig: &SigmoidTable,
+        ahead: &[u32],
     ) {
         let mut e = vec![0f32; lanes];
         unsafe {
             let ep = e.as_mut_ptr();
             for (d, &t) in targets.iter().enumerate() {
+                if let Some(&a) = ahead.get(d) {
+                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                }
                 let row = syn1.add(t as usize * stride);
                 let mut acc = [_mm256_setzero_ps(); 4];
                 let mut k = 0;
