@@ -12,8 +12,16 @@
 //! (`shared/reference/peers/w2v_w{1,2}_win30_neg10.json`) and reaches a
 //! neighbour purity of 0.9999: the share of each word's 10 nearest neighbours
 //! (cosine) that belong to its topic, over the words seen at least 50 times.
-//! Speed and purity are printed side by side. Optional arguments: thread
-//! counts to run (default `1 2`).
+//! Speed and purity are printed side by side, with the CPU seconds of the
+//! run. Optional arguments: thread counts to run (default `1 2`) and
+//! `--epochs N` (shorter runs for profiling; the ratios need 5).
+//!
+//! Training is memory-bound, so the rate moves with what else shares the
+//! machine's caches: on the shared 2-core VMs, two threads have measured
+//! anywhere between 1× and 2× the one-thread rate from run to run. The
+//! slow runs use more CPU seconds, not less (steal time stays near zero), so
+//! the threads are slowed while running, presumably by cache and memory
+//! contention outside this VM.
 
 use std::time::Instant;
 

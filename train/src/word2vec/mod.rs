@@ -51,18 +51,36 @@
 //! * gensim 4 initialises `syn0` in `[−1, 1) / vector_size`; this is
 //!   word2vec.c's `[−0.5, 0.5) / vector_size`.
 //! * A noise draw maps `x` to the first word with `cum[i] > x` (gensim's
-//!   `bisect_left` takes `cum[i] ≥ x`: one value in 2^31 moves).
+//!   `bisect_left` takes `cum[i] ≥ x`: one value in 2^31 moves), and `x`
+//!   comes from a 32-bit random number by multiply-shift, not modulo.
+//! * σ is looked up at `⌊(f + 6) · 1000 / 12⌋`, as gensim does; word2vec.c's
+//!   integer scale `1000 / 6 / 2 = 83` never reaches the last 4 entries.
 //! * Sentences longer than 10,000 words are not truncated; the training
 //!   loss is not computed.
 //!
 //! # Speed
 //!
-//! The pair update is one fused kernel per input word: the input row stays
-//! in registers, each target's dot product and both updates run on 8-lane
-//! AVX2 + FMA vectors when the CPU has them (runtime detection; rows are
-//! padded with zeros to a multiple of 8 and aligned to 64 bytes), and noise
-//! draws use a guide table over the cumulative table (the same word as its
-//! binary search, in expected constant time).
+//! Training is bound by memory, not arithmetic: every (word, context) pair
+//! reads and writes `1 + negative` random rows of `syn1neg`, most of them
+//! outside the L2 cache. So:
+//!
+//! * the targets of the next pair are drawn one pair ahead and their rows
+//!   prefetched while the current pair is trained, one row per target step;
+//! * the matrices are 2 MiB aligned and marked for transparent huge pages
+//!   (Linux), so the random rows do not also miss the TLB; rows are padded
+//!   to a multiple of 16 floats (64 bytes) and start on a cache line;
+//! * the pair update is one fused kernel: for `vector_size ≤ 128`, a fully
+//!   unrolled AVX2 + FMA loop (runtime detection; the binary needs no
+//!   `target-cpu`) that keeps the input's update in registers; otherwise a
+//!   looped AVX2 kernel, or portable code that LLVM vectorises;
+//! * noise draws use a guide table over the cumulative table (the same word
+//!   as its binary search, in expected constant time); nothing is allocated
+//!   per sentence.
+//!
+//! On the 2-core AMD EPYC machines of the benchmark (`cargo bench -p
+//! logsieve-train --bench word2vec`: 1,000,000 tokens, `window=30,
+//! negative=10`), this trains about 2.5–3× as many effective words per second
+//! as gensim 4.4 on one thread and on two.
 
 mod embeddings;
 mod noise;
@@ -161,7 +179,9 @@ impl Word2VecParams {
         if !(self.sample >= 0.0 && self.sample.is_finite()) {
             return bad(format!("sample must be finite and ≥ 0, got {}", self.sample));
         }
-        if !(self.alpha > 0.0 && self.alpha.is_finite()) || !(self.min_alpha >= 0.0 && self.min_alpha.is_finite()) {
+        let alpha_ok = self.alpha > 0.0 && self.alpha.is_finite();
+        let min_alpha_ok = self.min_alpha >= 0.0 && self.min_alpha.is_finite();
+        if !alpha_ok || !min_alpha_ok {
             return bad(format!("alpha must be > 0 and min_alpha ≥ 0, got {} and {}", self.alpha, self.min_alpha));
         }
         if !self.ns_exponent.is_finite() {

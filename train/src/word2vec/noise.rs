@@ -4,11 +4,6 @@
 /// The integer range of gensim's cumulative table: `make_cum_table(domain=2**31 - 1)`.
 pub const CUM_TABLE_DOMAIN: u32 = (1 << 31) - 1;
 
-const SCAN: u32 = 1 << 31;
-thread_local! {
-    static FLAGS: bool = std::env::var("W2V_FLAGS").is_ok();
-}
-
 /// The negative-sampling distribution `count^ns_exponent / Σ count^ns_exponent`,
 /// as gensim's `make_cum_table`: `cum[i] = round(Σ_{j≤i} count_j^e / Σ_j count_j^e · (2^31 − 1))`
 /// (f64 sums in word order, Python's round-half-to-even), so
@@ -54,8 +49,7 @@ impl NoiseTable {
         debug_assert_eq!(*cum.last().unwrap(), CUM_TABLE_DOMAIN);
         // About one slice per word: a slice of the (uniform) domain then holds
         // on average one word boundary.
-        let extra: u32 = std::env::var("W2V_GB").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-        let bits = (usize::BITS - (cum.len().max(2) - 1).leading_zeros() + extra).min(24);
+        let bits = (usize::BITS - (cum.len().max(2) - 1).leading_zeros()).min(24);
         let shift = 31 - bits;
         let n_slices = ((cum[cum.len() - 1] - 1) >> shift) as usize + 1;
         let mut guide = Vec::with_capacity(n_slices);
@@ -65,9 +59,7 @@ impl NoiseTable {
             while cum[i] <= lo {
                 i += 1;
             }
-            let hi = ((b as u64 + 1) << shift).min(u64::from(CUM_TABLE_DOMAIN)) as u32;
-            let flag = if cum[i] >= hi || !FLAGS.with(|f| *f) { 0 } else { SCAN };
-            guide.push(i as u32 | flag);
+            guide.push(i as u32);
         }
         NoiseTable { cum, guide, shift }
     }
@@ -125,11 +117,7 @@ impl NoiseTable {
     #[inline(always)]
     pub(super) unsafe fn sample_at_unchecked(&self, x: u32) -> u32 {
         unsafe {
-            let g = *self.guide.get_unchecked((x >> self.shift) as usize);
-            if g & SCAN == 0 {
-                return g;
-            }
-            let mut i = (g & !SCAN) as usize;
+            let mut i = *self.guide.get_unchecked((x >> self.shift) as usize) as usize;
             while *self.cum.get_unchecked(i) <= x {
                 i += 1;
             }

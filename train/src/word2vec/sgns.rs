@@ -35,11 +35,15 @@ impl Matrix {
         let align = if bytes >= HUGE_PAGE { HUGE_PAGE } else { 64 };
         let layout = std::alloc::Layout::from_size_align(bytes.next_multiple_of(align), align).expect("matrix size");
         // SAFETY: the layout has a non-zero size.
-        let raw = unsafe { std::alloc::alloc_zeroed(layout) };
+        let raw = unsafe { std::alloc::alloc(layout) };
         let Some(ptr) = std::ptr::NonNull::new(raw.cast::<f32>()) else { std::alloc::handle_alloc_error(layout) };
+        // Advise before the first touch, so that the zeroing faults in huge
+        // pages directly.
         if align == HUGE_PAGE {
             advise_huge_pages(raw, layout.size());
         }
+        // SAFETY: `raw` is valid for `layout.size()` bytes.
+        unsafe { std::ptr::write_bytes(raw, 0, layout.size()) };
         Matrix { ptr, layout, rows, stride }
     }
 
@@ -95,10 +99,13 @@ fn advise_huge_pages(_addr: *mut u8, _len: usize) {}
 /// A pointer shared by the Hogwild workers.
 #[derive(Clone, Copy)]
 struct SharedPtr(*mut f32);
-// SAFETY: the workers write the matrices without locks, as word2vec.c and
-// gensim do (Hogwild): concurrent updates of one row may lose or mix
-// increments, which the algorithm tolerates. Nothing else accesses the
-// matrices while the workers run.
+// SAFETY: with several threads the workers write the matrices without locks,
+// as word2vec.c and gensim do (Hogwild): concurrent updates of one row may
+// lose or mix increments, which the algorithm tolerates. These are plain
+// (non-atomic) f32 accesses racing, which Rust's memory model does not
+// define; the hardware (x86-64, aarch64) performs them as aligned 4- to
+// 32-byte loads and stores. With one thread there is no race. Nothing else
+// accesses the matrices while the workers run.
 unsafe impl Send for SharedPtr {}
 unsafe impl Sync for SharedPtr {}
 
@@ -150,8 +157,6 @@ pub(super) struct Shared<'a> {
     pub(super) seed: u64,
     /// `(epoch, raw words before the job) → learning rate`.
     pub(super) alpha_at: &'a (dyn Fn(usize, u64) -> f64 + Sync),
-    pub(super) burst: bool,
-    pub(super) ahead: usize,
     pub(super) next_batch: AtomicUsize,
     pub(super) raw_done: AtomicU64,
     pub(super) effective_done: AtomicU64,
@@ -174,8 +179,8 @@ impl<'a> Shared<'a> {
         seed: u64,
         alpha_at: &'a (dyn Fn(usize, u64) -> f64 + Sync),
     ) -> Shared<'a> {
-        assert_eq!(syn0.stride, syn1.stride);
-        assert!(lanes <= syn0.stride);
+        assert_eq!((syn0.rows, syn0.stride), (syn1.rows, syn1.stride));
+        assert!(lanes.is_multiple_of(8) && lanes <= syn0.stride);
         Shared {
             corpus,
             batches,
@@ -191,8 +196,6 @@ impl<'a> Shared<'a> {
             negative,
             seed,
             alpha_at,
-            ahead: std::env::var("W2V_AHEAD").ok().and_then(|v| v.parse().ok()).unwrap_or(2),
-            burst: std::env::var("W2V_PF").as_deref() == Ok("burst"),
             next_batch: AtomicUsize::new(0),
             raw_done: AtomicU64::new(0),
             effective_done: AtomicU64::new(0),
@@ -217,7 +220,7 @@ fn next_u32(rng: &mut Xoshiro256StarStar) -> u32 {
 /// each one.
 pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
     let mut reduced: Vec<u32> = Vec::new();
-    let mut scratch = Scratch::new(sh.negative);
+    let mut scratch = Scratch::new(sh.negative, sh.lanes);
     loop {
         let b = sh.next_batch.fetch_add(1, Ordering::Relaxed);
         let Some(batch) = sh.batches.get(b) else { break };
@@ -247,27 +250,65 @@ pub(super) fn worker(sh: &Shared, epoch: usize, after_job: &mut dyn FnMut()) {
     }
 }
 
-/// How many pairs ahead the noise words are drawn and their rows prefetched.
-const AHEAD: usize = 8;
-const MAXA: usize = 16;
-
 /// Per-worker buffers.
 pub(super) struct Scratch {
-    /// `(context, center)` pairs of the current sentence.
-    pairs: Vec<(u32, u32)>,
-    /// `AHEAD + 1` target lists of `negative + 1` ids, used as a ring.
+    /// Two target lists of `negative + 1` ids: the pair being trained and
+    /// the next one.
     targets: Vec<u32>,
-    lens: [usize; MAXA + 1],
+    lens: [usize; 2],
+    /// The kernels' `work` row (gensim's `work`).
+    work: Matrix,
 }
 
 impl Scratch {
-    pub(super) fn new(negative: usize) -> Scratch {
-        Scratch { pairs: Vec::new(), targets: vec![0; (MAXA + 1) * (negative + 1)], lens: [0; MAXA + 1] }
+    pub(super) fn new(negative: usize, lanes: usize) -> Scratch {
+        Scratch { targets: vec![0; 2 * (negative + 1)], lens: [0; 2], work: Matrix::zeros(1, lanes) }
     }
 }
 
-/// Fills ring slot `slot` with the targets of `pair` (the center word, then
-/// the noise draws that differ from it) and prefetches their rows.
+/// The (context, center) pairs of a sentence in training order: position
+/// by position, each with a reduced window `window − (r mod window)` on each
+/// side, drawn when the position is reached.
+struct Pairs<'s> {
+    sentence: &'s [u32],
+    window: u32,
+    next_pos: usize,
+    i: usize,
+    j: usize,
+    hi: usize,
+}
+
+impl<'s> Pairs<'s> {
+    fn new(sentence: &'s [u32], window: usize) -> Self {
+        Pairs { sentence, window: window as u32, next_pos: 0, i: 0, j: 0, hi: 0 }
+    }
+
+    #[inline(always)]
+    fn next(&mut self, rng: &mut Xoshiro256StarStar) -> Option<(u32, u32)> {
+        loop {
+            while self.j < self.hi {
+                let j = self.j;
+                self.j += 1;
+                if j != self.i {
+                    return Some((self.sentence[j], self.sentence[self.i]));
+                }
+            }
+            let n = self.sentence.len();
+            if self.next_pos >= n {
+                return None;
+            }
+            let i = self.next_pos;
+            self.next_pos += 1;
+            let reach = (self.window - next_u32(rng) % self.window) as usize;
+            self.i = i;
+            self.j = i.saturating_sub(reach);
+            self.hi = (i + reach + 1).min(n);
+        }
+    }
+}
+
+/// Fills target list `slot` with the targets of `pair` (the center word,
+/// then the noise draws that differ from it) and prefetches the input row.
 #[inline(always)]
 fn draw_targets(sh: &Shared, sc: &mut Scratch, slot: usize, pair: (u32, u32), rng: &mut Xoshiro256StarStar) {
     let width = sh.negative + 1;
@@ -283,16 +324,9 @@ fn draw_targets(sh: &Shared, sc: &mut Scratch, slot: usize, pair: (u32, u32), rn
         }
     }
     sc.lens[slot] = k;
-    // SAFETY: ids are below the vocabulary size (checked by `train`); the
-    // prefetched rows lie in the matrices.
-    unsafe {
-        super::simd::prefetch(sh.syn0.0.add(context as usize * sh.stride), sh.lanes);
-        if sh.burst {
-            for &w in &t[..k] {
-                super::simd::prefetch(sh.syn1.0.add(w as usize * sh.stride), sh.lanes);
-            }
-        }
-    }
+    // SAFETY: ids are below the vocabulary size (checked by `train`), so the
+    // row lies in the matrix.
+    super::simd::prefetch(unsafe { sh.syn0.0.add(context as usize * sh.stride) }, sh.lanes);
 }
 
 /// Skip-gram over one (subsampled) sentence: for each position `i`, a
@@ -300,49 +334,34 @@ fn draw_targets(sh: &Shared, sc: &mut Scratch, slot: usize, pair: (u32, u32), rn
 /// `j` is the input predicting the word at `i` plus `negative` noise words
 /// (a noise draw equal to the word at `i` is skipped, as in word2vec.c).
 ///
-/// The pairs are listed first; the noise words of a pair are drawn
-/// [`AHEAD`] pairs before it is trained, so that their rows are already on
-/// their way to the cache.
+/// The targets of the next pair are drawn before the current pair is
+/// trained, and the kernel prefetches their rows meanwhile (one pair ahead
+/// measured best: the rows arrive in time, and fewer lines are in flight
+/// than with a longer lead).
 fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, sc: &mut Scratch, alpha: f32) {
-    let n = sentence.len();
-    if n < 2 {
+    if sentence.len() < 2 {
         return;
     }
-    let window = sh.window as u32;
-    sc.pairs.clear();
-    for (i, &center) in sentence.iter().enumerate() {
-        let reach = (window - next_u32(rng) % window) as usize;
-        let lo = i.saturating_sub(reach);
-        let hi = (i + reach + 1).min(n);
-        for (j, &context) in sentence.iter().enumerate().take(hi).skip(lo) {
-            if j != i {
-                sc.pairs.push((context, center));
-            }
-        }
-    }
-    let n_pairs = sc.pairs.len();
     let width = sh.negative + 1;
-    for p in 0..sh.ahead.min(n_pairs) {
-        draw_targets(sh, sc, p, sc.pairs[p], rng);
-    }
-    for p in 0..n_pairs {
-        if p + sh.ahead < n_pairs {
-            draw_targets(sh, sc, (p + sh.ahead) % (sh.ahead + 1), sc.pairs[p + sh.ahead], rng);
+    let work = sc.work.as_mut_slice().as_mut_ptr();
+    let mut pairs = Pairs::new(sentence, sh.window);
+    let Some(mut pair) = pairs.next(rng) else { return };
+    let mut slot = 0;
+    draw_targets(sh, sc, slot, pair, rng);
+    loop {
+        let next = pairs.next(rng);
+        if let Some(np) = next {
+            draw_targets(sh, sc, 1 - slot, np, rng);
         }
-        let slot = p % (sh.ahead + 1);
-        let context = sc.pairs[p].0;
-        let next = (p + sh.ahead) % (sh.ahead + 1);
-        let ahead: &[u32] = if p + sh.ahead < n_pairs && !sh.burst {
-            &sc.targets[next * width..next * width + sc.lens[next]]
-        } else {
-            &[]
-        };
+        let other = (1 - slot) * width;
+        let ahead: &[u32] = if next.is_some() { &sc.targets[other..other + sc.lens[1 - slot]] } else { &[] };
         // SAFETY: every id is below the vocabulary size (checked by
-        // `train`), the matrices have one row per word of `stride ≥
-        // lanes` floats, and `lanes` is a multiple of 8 (Shared::new).
+        // `train`), the matrices have one row per word of `stride ≥ lanes`
+        // floats, `lanes` is a multiple of 8 (Shared::new), and `work` is
+        // this worker's own row of `lanes` floats.
         unsafe {
             (sh.kernel)(
-                sh.syn0.0.add(context as usize * sh.stride),
+                sh.syn0.0.add(pair.0 as usize * sh.stride),
                 sh.syn1.0,
                 sh.stride,
                 sh.lanes,
@@ -350,7 +369,79 @@ fn train_sentence(sh: &Shared, sentence: &[u32], rng: &mut Xoshiro256StarStar, s
                 alpha,
                 sh.sig,
                 ahead,
+                work,
             );
+        }
+        match next {
+            Some(np) => {
+                pair = np;
+                slot = 1 - slot;
+            }
+            None => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_are_packed_as_gensim_does() {
+        let lens = [4_000usize, 4_000, 4_000, 12_000, 10, 9_990, 5];
+        let c = Corpus::from_ids(lens.iter().map(|&n| vec![0u32; n]));
+        let b = batches(&c, BATCH_WORDS);
+        let got: Vec<_> = b.iter().map(|b| (b.sentences.clone(), b.raw_words, b.words_before)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (0..2, 8_000, 0),
+                (2..3, 4_000, 8_000),
+                (3..4, 12_000, 12_000),
+                (4..6, 10_000, 24_000),
+                (6..7, 5, 34_000),
+            ]
+        );
+        assert!(batches(&Corpus::from_ids(Vec::<Vec<u32>>::new()), BATCH_WORDS).is_empty());
+    }
+
+    #[test]
+    fn pairs_follow_the_reduced_windows() {
+        let sentence: Vec<u32> = (0..12).collect();
+        for window in [1, 3, 30] {
+            let mut rng = Xoshiro256StarStar::seed_from_u64(window as u64);
+            let mut check = rng.clone();
+            let mut pairs = Pairs::new(&sentence, window);
+            let mut got = Vec::new();
+            while let Some(p) = pairs.next(&mut rng) {
+                got.push(p);
+            }
+            // The same pairs, listed directly with the same draws.
+            let mut want = Vec::new();
+            for i in 0..12usize {
+                let reach = window - (next_u32(&mut check) as usize % window);
+                for j in i.saturating_sub(reach)..(i + reach + 1).min(12) {
+                    if j != i {
+                        want.push((j as u32, i as u32));
+                    }
+                }
+            }
+            assert_eq!(got, want, "window {window}");
+            assert!(got.iter().all(|&(c, w)| c != w && c.abs_diff(w) as usize <= window));
+        }
+        let mut rng = Xoshiro256StarStar::seed_from_u64(0);
+        assert_eq!(Pairs::new(&[5], 4).next(&mut rng), None);
+    }
+
+    #[test]
+    fn matrices_are_aligned_and_zero() {
+        for (rows, stride) in [(1, 16), (3, 112), (20_000, 112)] {
+            let m = Matrix::zeros(rows, stride);
+            let s = m.as_slice();
+            assert_eq!(s.len(), rows * stride);
+            assert_eq!(s.as_ptr() as usize % 64, 0);
+            assert!(s.iter().all(|&v| v == 0.0));
+            assert_eq!(m.row(rows - 1).len(), stride);
         }
     }
 }

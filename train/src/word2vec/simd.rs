@@ -56,12 +56,15 @@ impl SigmoidTable {
 /// `targets[0]` is the positive target (label 1), the rest are noise words
 /// (label 0). For each target `t` in order, with `x` the input row of `syn0`
 /// and `y = syn1neg[t]`: `g = (label − σ(x·y)) · alpha`, `e += g · y`,
-/// `y += g · x`; then `x += e`.
+/// `y += g · x`; then `x += e` (gensim's `fast_sentence_sg_neg`). While
+/// target `d` is processed, the row of `ahead[d]` (a later pair's target) is
+/// prefetched.
 ///
 /// # Safety
 /// `x` points to `lanes` writable floats, `syn1.add(t * stride)` to `lanes`
-/// writable floats for every target `t`; `lanes` is a multiple of 8. Other
-/// threads may write the same rows concurrently (Hogwild).
+/// writable floats for every `t` in `targets` and `ahead`, `work` to `lanes`
+/// writable floats that nothing else uses; `lanes` is a multiple of 8. Other
+/// threads may write the rows concurrently (Hogwild).
 pub(super) type PairKernel = unsafe fn(
     x: *mut f32,
     syn1: *mut f32,
@@ -71,11 +74,12 @@ pub(super) type PairKernel = unsafe fn(
     alpha: f32,
     sig: &SigmoidTable,
     ahead: &[u32],
+    work: *mut f32,
 );
 
 /// The fastest kernel for rows of `lanes` floats on this CPU.
 pub(super) fn pair_kernel(lanes: usize) -> PairKernel {
-    assert!(lanes % 8 == 0 && lanes > 0);
+    assert!(lanes.is_multiple_of(8) && lanes > 0);
     #[cfg(target_arch = "x86_64")]
     {
         if has_avx2_fma() {
@@ -106,8 +110,8 @@ pub(super) fn prefetch(p: *const f32, lanes: usize) {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         let mut off = 0;
         while off < lanes {
-            // SAFETY: prefetching never faults; `p + off` stays within the
-            // row (or one past it), so the pointer arithmetic is in bounds.
+            // SAFETY: prefetching never faults; the caller's row covers
+            // `p..p + lanes`, so the pointer arithmetic stays in bounds.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(p.add(off).cast::<i8>()) };
             off += 16;
         }
@@ -120,6 +124,7 @@ pub(super) fn prefetch(p: *const f32, lanes: usize) {
 ///
 /// # Safety
 /// See [`PairKernel`].
+#[allow(clippy::too_many_arguments)]
 unsafe fn pair_portable(
     x: *mut f32,
     syn1: *mut f32,
@@ -128,22 +133,20 @@ unsafe fn pair_portable(
     targets: &[u32],
     alpha: f32,
     sig: &SigmoidTable,
-    _ahead: &[u32],
+    ahead: &[u32],
+    work: *mut f32,
 ) {
-    const MAX_LANES: usize = 1024;
-    let mut e_buf = [0f32; MAX_LANES];
-    let mut heap;
-    let e: &mut [f32] = if lanes <= MAX_LANES {
-        &mut e_buf[..lanes]
-    } else {
-        heap = vec![0f32; lanes];
-        &mut heap
-    };
-    // SAFETY: the caller guarantees the rows; they are distinct matrices, so
-    // `xs` and `ys` do not overlap (other threads may race, as in word2vec.c).
+    // SAFETY: the caller guarantees the rows and `work`; `x` (syn0), the
+    // `syn1neg` rows and `work` are distinct memory. Other threads may race
+    // on the rows, as in word2vec.c.
     unsafe {
+        let e = std::slice::from_raw_parts_mut(work, lanes);
+        e.fill(0.0);
         let xs = std::slice::from_raw_parts_mut(x, lanes);
         for (d, &t) in targets.iter().enumerate() {
+            if let Some(&a) = ahead.get(d) {
+                prefetch(syn1.add(a as usize * stride), lanes);
+            }
             let ys = std::slice::from_raw_parts_mut(syn1.add(t as usize * stride), lanes);
             let f = dot_portable(xs, ys);
             let g = sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha);
@@ -153,6 +156,9 @@ unsafe fn pair_portable(
                     yc[k] += g * xc[k];
                 }
             }
+        }
+        for &a in ahead.iter().skip(targets.len()) {
+            prefetch(syn1.add(a as usize * stride), lanes);
         }
         for (xc, ec) in xs.chunks_exact_mut(8).zip(e.chunks_exact(8)) {
             for k in 0..8 {
@@ -204,17 +210,15 @@ pub(super) fn dots(m: &[f32], dim: usize, q: &[f32], out: &mut [f32]) {
 mod x86 {
     use std::arch::x86_64::*;
 
-    use super::{PairKernel, SigmoidTable};
+    use super::{PairKernel, SigmoidTable, prefetch};
 
     /// The unrolled kernel for `lanes / 8` chunks up to 16 (vectors of up
     /// to 128 floats), the looped one beyond.
     pub(super) fn pair_kernel(lanes: usize) -> PairKernel {
         macro_rules! pick {
             ($($n:literal)*) => {
-                match (std::env::var("W2V_KERNEL").as_deref(), lanes / 8) {
-                    $((Ok("b"), $n) => pair_avx2_b::<$n> as PairKernel,)*
-                    $((Ok("c"), $n) => pair_avx2_c::<$n> as PairKernel,)*
-                    $((_, $n) => pair_avx2::<$n> as PairKernel,)*
+                match lanes / 8 {
+                    $($n => pair_avx2::<$n> as PairKernel,)*
                     _ => pair_avx2_looped as PairKernel,
                 }
             };
@@ -222,11 +226,7 @@ mod x86 {
         pick!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
     }
 
-    #[inline(always)]
-    fn _lanes_pf(stride: usize) -> usize {
-        stride
-    }
-
+    /// The sum of the 8 lanes.
     #[inline]
     #[target_feature(enable = "avx2,fma")]
     fn hsum(v: __m256) -> f32 {
@@ -238,116 +238,31 @@ mod x86 {
         _mm_cvtss_f32(s)
     }
 
+    /// The unrolled kernel: the update `e` stays in `N` registers, `x` is
+    /// read from memory (L1) each time. (Keeping `x` in registers instead,
+    /// or both with spills, measured no faster: the loop waits on the
+    /// `syn1neg` rows, not on arithmetic.)
+    ///
     /// # Safety
     /// See [`PairKernel`]; the CPU has AVX2 and FMA; `lanes == 8 * N`.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pair_avx2<const N: usize>(
         x: *mut f32,
         syn1: *mut f32,
         stride: usize,
-        _lanes: usize,
+        lanes: usize,
         targets: &[u32],
         alpha: f32,
         sig: &SigmoidTable,
         ahead: &[u32],
-    ) {
-        unsafe {
-            let mut xv = [_mm256_setzero_ps(); N];
-            let mut ev = [_mm256_setzero_ps(); N];
-            for (k, v) in xv.iter_mut().enumerate() {
-                *v = _mm256_loadu_ps(x.add(8 * k));
-            }
-            for (d, &t) in targets.iter().enumerate() {
-                if let Some(&a) = ahead.get(d) {
-                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
-                }
-                let row = syn1.add(t as usize * stride);
-                let mut acc = [_mm256_setzero_ps(); 4];
-                for (k, v) in xv.iter().enumerate() {
-                    acc[k % 4] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * k)), acc[k % 4]);
-                }
-                let f = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
-                for k in 0..N {
-                    let y = _mm256_loadu_ps(row.add(8 * k));
-                    ev[k] = _mm256_fmadd_ps(g, y, ev[k]);
-                    _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, xv[k], y));
-                }
-            }
-            for &a in ahead.iter().skip(targets.len()) {
-                super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
-            }
-            // Add to the row as it is now (another thread may have moved it).
-            for (k, e) in ev.iter().enumerate() {
-                _mm256_storeu_ps(x.add(8 * k), _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), *e));
-            }
-        }
-    }
-
-    /// x in registers, e in memory.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pair_avx2_b<const N: usize>(
-        x: *mut f32,
-        syn1: *mut f32,
-        stride: usize,
-        _lanes: usize,
-        targets: &[u32],
-        alpha: f32,
-        sig: &SigmoidTable,
-        ahead: &[u32],
-    ) {
-        #[repr(align(32))]
-        struct Buf([f32; 128]);
-        let mut buf = Buf([0.0; 128]);
-        let ep = std::hint::black_box(buf.0.as_mut_ptr());
-        unsafe {
-            let mut xv = [_mm256_setzero_ps(); N];
-            for (k, v) in xv.iter_mut().enumerate() {
-                *v = _mm256_loadu_ps(x.add(8 * k));
-            }
-            for (d, &t) in targets.iter().enumerate() {
-                if let Some(&a) = ahead.get(d) {
-                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
-                }
-                let row = syn1.add(t as usize * stride);
-                let mut acc = [_mm256_setzero_ps(); 2];
-                for (k, v) in xv.iter().enumerate() {
-                    acc[k % 2] = _mm256_fmadd_ps(*v, _mm256_loadu_ps(row.add(8 * k)), acc[k % 2]);
-                }
-                let f = hsum(_mm256_add_ps(acc[0], acc[1]));
-                let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
-                for k in 0..N {
-                    let y = _mm256_loadu_ps(row.add(8 * k));
-                    _mm256_store_ps(ep.add(8 * k), _mm256_fmadd_ps(g, y, _mm256_load_ps(ep.add(8 * k))));
-                    _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, xv[k], y));
-                }
-            }
-            for k in 0..N {
-                _mm256_storeu_ps(
-                    x.add(8 * k),
-                    _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), _mm256_load_ps(ep.add(8 * k))),
-                );
-            }
-        }
-    }
-
-    /// e in registers, x in memory.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn pair_avx2_c<const N: usize>(
-        x: *mut f32,
-        syn1: *mut f32,
-        stride: usize,
-        _lanes: usize,
-        targets: &[u32],
-        alpha: f32,
-        sig: &SigmoidTable,
-        ahead: &[u32],
+        _work: *mut f32,
     ) {
         unsafe {
             let mut ev = [_mm256_setzero_ps(); N];
             for (d, &t) in targets.iter().enumerate() {
                 if let Some(&a) = ahead.get(d) {
-                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                    prefetch(syn1.add(a as usize * stride), lanes);
                 }
                 let row = syn1.add(t as usize * stride);
                 let mut acc = [_mm256_setzero_ps(); 2];
@@ -357,11 +272,14 @@ mod x86 {
                 }
                 let f = hsum(_mm256_add_ps(acc[0], acc[1]));
                 let g = _mm256_set1_ps(sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, alpha));
-                for k in 0..N {
+                for (k, e) in ev.iter_mut().enumerate() {
                     let y = _mm256_loadu_ps(row.add(8 * k));
-                    ev[k] = _mm256_fmadd_ps(g, y, ev[k]);
+                    *e = _mm256_fmadd_ps(g, y, *e);
                     _mm256_storeu_ps(row.add(8 * k), _mm256_fmadd_ps(g, _mm256_loadu_ps(x.add(8 * k)), y));
                 }
+            }
+            for &a in ahead.iter().skip(targets.len()) {
+                prefetch(syn1.add(a as usize * stride), lanes);
             }
             for (k, e) in ev.iter().enumerate() {
                 _mm256_storeu_ps(x.add(8 * k), _mm256_add_ps(_mm256_loadu_ps(x.add(8 * k)), *e));
@@ -369,8 +287,11 @@ mod x86 {
         }
     }
 
+    /// Any multiple of 8 lanes, with `e` in `work`.
+    ///
     /// # Safety
     /// See [`PairKernel`]; the CPU has AVX2 and FMA.
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn pair_avx2_looped(
         x: *mut f32,
@@ -381,13 +302,18 @@ mod x86 {
         alpha: f32,
         sig: &SigmoidTable,
         ahead: &[u32],
+        work: *mut f32,
     ) {
-        let mut e = vec![0f32; lanes];
         unsafe {
-            let ep = e.as_mut_ptr();
+            let ep = work;
+            let mut k = 0;
+            while k < lanes {
+                _mm256_storeu_ps(ep.add(k), _mm256_setzero_ps());
+                k += 8;
+            }
             for (d, &t) in targets.iter().enumerate() {
                 if let Some(&a) = ahead.get(d) {
-                    super::prefetch(syn1.add(a as usize * stride), _lanes_pf(stride));
+                    prefetch(syn1.add(a as usize * stride), lanes);
                 }
                 let row = syn1.add(t as usize * stride);
                 let mut acc = [_mm256_setzero_ps(); 4];
@@ -406,6 +332,9 @@ mod x86 {
                     _mm256_storeu_ps(row.add(k), _mm256_fmadd_ps(g, _mm256_loadu_ps(x.add(k)), y));
                     k += 8;
                 }
+            }
+            for &a in ahead.iter().skip(targets.len()) {
+                prefetch(syn1.add(a as usize * stride), lanes);
             }
             let mut k = 0;
             while k < lanes {
@@ -433,10 +362,104 @@ mod x86 {
                     k += 8;
                 }
                 let mut s = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-                for j in full..dim {
-                    s += *row.add(j) * q[j];
+                for (j, &qj) in q.iter().enumerate().skip(full) {
+                    s += *row.add(j) * qj;
                 }
                 *o = s;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Xoshiro256StarStar;
+
+    #[test]
+    fn sigmoid_table_is_word2vecs() {
+        let s = SigmoidTable::default();
+        assert_eq!(s.sigmoid(6.0), 1.0);
+        assert_eq!(s.sigmoid(-6.0), 0.0);
+        assert_eq!(s.sigmoid(f32::INFINITY), 1.0);
+        assert_eq!(s.sigmoid(f32::NEG_INFINITY), 0.0);
+        // Entry i is σ at the left edge of its bucket, x_i = (2i/1000 − 1) · 6.
+        assert!((s.sigmoid(0.0) - 0.5).abs() < 1e-7);
+        assert!((s.sigmoid(-5.999) - 1.0 / (1.0 + 6f32.exp())).abs() < 1e-6);
+        assert!((s.sigmoid(5.9999995) - 1.0 / (1.0 + (-5.988f32).exp())).abs() < 1e-6);
+        let mut prev = 0.0;
+        for i in 0..2400 {
+            let f = -6.0 + i as f32 * 0.005;
+            let v = s.sigmoid(f);
+            assert!(v >= prev, "monotone");
+            assert!((v - 1.0 / (1.0 + (-f).exp())).abs() < 0.004, "within one step of σ at {f}");
+            prev = v;
+        }
+        assert_eq!(s.gradient(0.0, 1.0, 0.5), 0.25);
+        assert_eq!(s.gradient(10.0, 0.0, 0.5), -0.5);
+    }
+
+    /// The dispatched kernel (AVX2 + FMA on this machine, if it has them)
+    /// computes what the portable one does, up to rounding.
+    #[test]
+    fn kernels_agree() {
+        for lanes in [8usize, 24, 104, 136] {
+            let (rows, stride) = (6, lanes.next_multiple_of(16));
+            let mut rng = Xoshiro256StarStar::seed_from_u64(lanes as u64);
+            let mut x = vec![0f32; lanes];
+            let mut syn1 = vec![0f32; rows * stride];
+            for v in x.iter_mut().chain(syn1.iter_mut()) {
+                *v = (rng.next_f64() as f32 - 0.5) * 0.6;
+            }
+            let sig = SigmoidTable::default();
+            let targets = [2u32, 0, 5, 2, 3];
+            let ahead = [1u32, 4, 0];
+            let run = |k: PairKernel| {
+                let (mut x, mut syn1) = (x.clone(), syn1.clone());
+                let mut work = vec![7f32; lanes];
+                // SAFETY: every row is in `syn1`; `work` has `lanes` floats.
+                unsafe {
+                    k(x.as_mut_ptr(), syn1.as_mut_ptr(), stride, lanes, &targets, 0.1, &sig, &ahead, work.as_mut_ptr())
+                };
+                (x, syn1)
+            };
+            let (xa, sa) = run(pair_kernel(lanes));
+            let (xb, sb) = run(pair_portable);
+            // A direct scalar reference.
+            let (mut xr, mut sr) = (x.clone(), syn1.clone());
+            let mut e = vec![0f32; lanes];
+            for (d, &t) in targets.iter().enumerate() {
+                let y = &mut sr[t as usize * stride..][..lanes];
+                let f: f32 = xr.iter().zip(y.iter()).map(|(a, b)| a * b).sum();
+                let g = sig.gradient(f, if d == 0 { 1.0 } else { 0.0 }, 0.1);
+                for k in 0..lanes {
+                    e[k] += g * y[k];
+                    y[k] += g * xr[k];
+                }
+            }
+            xr.iter_mut().zip(&e).for_each(|(a, b)| *a += b);
+            for (got, name) in [((&xa, &sa), "dispatched"), ((&xb, &sb), "portable")] {
+                for (a, b) in got.0.iter().zip(&xr).chain(got.1.iter().zip(&sr)) {
+                    assert!((a - b).abs() < 1e-5, "{name} kernel, lanes {lanes}: {a} vs {b}");
+                }
+            }
+            // Rows outside `targets` are untouched.
+            for r in [1usize, 4] {
+                assert_eq!(sa[r * stride..(r + 1) * stride], syn1[r * stride..(r + 1) * stride]);
+            }
+        }
+    }
+
+    #[test]
+    fn dots_match_the_scalar_sum() {
+        for dim in [1, 7, 8, 100, 131] {
+            let m: Vec<f32> = (0..3 * dim).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
+            let q: Vec<f32> = (0..dim).map(|i| ((i * 13) % 7) as f32 * 0.5).collect();
+            let mut out = [0f32; 3];
+            dots(&m, dim, &q, &mut out);
+            for (r, o) in out.iter().enumerate() {
+                let want: f32 = m[r * dim..(r + 1) * dim].iter().zip(&q).map(|(a, b)| a * b).sum();
+                assert_eq!(*o, want, "dim {dim}, row {r}");
             }
         }
     }

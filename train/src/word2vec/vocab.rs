@@ -43,7 +43,7 @@ impl Vocab {
         }
         drop(seen);
         order.retain(|&(_, c)| c >= min_count);
-        order.sort_by(|a, b| b.1.cmp(&a.1));
+        order.sort_by_key(|&(_, c)| std::cmp::Reverse(c));
         Vocab::from_counts_inner(order.into_iter().map(|(w, c)| (w.to_string(), c)).collect(), raw_total)
     }
 
