@@ -181,6 +181,17 @@ fn similar_lists_the_nearest_tokens_by_cosine() {
     let sims: Vec<f64> = rows.iter().map(|r| r["similarity"].as_f64().unwrap()).collect();
     assert!(sims.windows(2).all(|w| w[0] >= w[1]), "{sims:?}");
     assert!(rows.iter().all(|r| r["token"] != "10.0.0.46|8.8.8.8|53|udp"), "the token itself is left out");
+    // A reader that goes away (`| head`) is not an error: the whole list is
+    // more than a pipe holds, and the pipe is closed before it is read.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .args(["similar", m, "10.0.0.46|8.8.8.8|53|udp", "--top", "100000", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "a closed pipe: {}", String::from_utf8_lossy(&out.stderr));
     let out = logsieve_ls(&["similar", m, "no|such|token|x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the model's vocabulary"));

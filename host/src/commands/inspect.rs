@@ -132,11 +132,10 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
         None => Vec::new(),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&Report { id: &d.id, model, traits: traits.clone() })?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&Report { id: &d.id, model, traits: traits.clone() })? + "\n";
+        return crate::commands::print_stdout(&text);
     }
-    print!("{}", render(&d.id, model, &traits));
-    Ok(())
+    crate::commands::print_stdout(&render(&d.id, model, &traits))
 }
 
 fn fmt_num(x: f64) -> String {

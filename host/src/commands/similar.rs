@@ -22,14 +22,12 @@ pub fn similar(model: &Path, token: &str, top: usize, json: bool) -> Result<()> 
         );
     }
     let near = emb.most_similar(token, top);
-    if json {
+    let text = if json {
         let rows: Vec<serde_json::Value> =
             near.iter().map(|(t, s)| serde_json::json!({"token": t, "similarity": s})).collect();
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        serde_json::to_string_pretty(&rows)? + "\n"
     } else {
-        for (t, s) in &near {
-            println!("{s:8.4}  {t}");
-        }
-    }
-    Ok(())
+        near.iter().map(|(t, s)| format!("{s:8.4}  {t}\n")).collect()
+    };
+    crate::commands::print_stdout(&text)
 }
