@@ -481,22 +481,7 @@ impl Core {
         push_f64(out, threshold);
         out.push_str(",\"score\":");
         push_f64(out, distance / threshold);
-        out.push_str(",\"anomaly\":");
-        out.push_str(if far || rare || unseen { "true" } else { "false" });
-        out.push_str(",\"reasons\":[");
-        let mut first = true;
-        for (on, name) in [(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")] {
-            if on {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push('"');
-                out.push_str(name);
-                out.push('"');
-            }
-        }
-        out.push(']');
+        push_verdict(out, &[(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")]);
         if self.options.top_features > 0 {
             out.push_str(",\"top_features\":[");
             if best_d > 0.0 {
@@ -635,24 +620,11 @@ fn push_token_verdict(
         }
         None => out.push_str("null,\"distance\":null,\"threshold\":null,\"score\":null"),
     }
-    out.push_str(",\"anomaly\":");
-    out.push_str(if far || rare || t.unseen || unusual { "true" } else { "false" });
-    out.push_str(",\"reasons\":[");
-    let mut first = true;
-    for (on, name) in
-        [(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow"), (unusual, "unusual_sequence")]
-    {
-        if on {
-            if !first {
-                out.push(',');
-            }
-            first = false;
-            out.push('"');
-            out.push_str(name);
-            out.push('"');
-        }
-    }
-    out.push_str("],\"token\":");
+    push_verdict(
+        out,
+        &[(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow"), (unusual, "unusual_sequence")],
+    );
+    out.push_str(",\"token\":");
     out.push_str(&serde_json::to_string(token).expect("a string serializes"));
     if let Some(r) = t.relative {
         out.push_str(",\"relative\":");
@@ -683,6 +655,23 @@ fn push_token_verdict(
     out.push_str(",\"model\":\"");
     out.push_str(&core.id);
     out.push_str("\"}}");
+}
+
+/// Append `,"anomaly":…,"reasons":[…]`: anomalous when any reason applies;
+/// the names of those that do, in the order given.
+fn push_verdict(out: &mut String, reasons: &[(bool, &str)]) {
+    out.push_str(",\"anomaly\":");
+    out.push_str(if reasons.iter().any(|r| r.0) { "true" } else { "false" });
+    out.push_str(",\"reasons\":[");
+    for (n, (_, name)) in reasons.iter().filter(|r| r.0).enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+    }
+    out.push(']');
 }
 
 /// Append a finite f64 in its shortest round-trip form (valid JSON).
