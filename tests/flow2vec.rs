@@ -228,3 +228,66 @@ fn sequences_score_each_sources_last_known_flows_as_training_learned() {
     // 1 % lie beyond them (plus ties and small clusters' global quantile).
     assert!(unusual > 0 && (unusual as f64) < 0.02 * sequences as f64, "{unusual} of {sequences}");
 }
+
+/// Train a spec text on the first `rows` flows of the normal sample; the
+/// error text if it fails.
+fn train_rows(toml_text: &str, rows: usize) -> Result<Model, String> {
+    let dir = common::tempdir("flow2vec-spec");
+    let p = dir.join("model.toml");
+    std::fs::write(&p, toml_text).unwrap();
+    let spec = load_spec(&p).map_err(|e| format!("{e:#}"))?;
+    let input = example().join("sample/normal-7.binetflow.gz");
+    let mut ex =
+        extract(&spec, vec![input], logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
+    ex.rows.truncate(rows);
+    let prov = logsieve_train::model::Provenance { inputs: vec![], skipped: 0, created_unix: 0 };
+    let (model, _) = logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {})
+        .map_err(|e| e.to_string())?;
+    // What training wrote is what loads.
+    decode(&encode(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    Ok(model)
+}
+
+fn train_text(toml_text: &str) -> Result<Model, String> {
+    train_rows(toml_text, usize::MAX)
+}
+
+#[test]
+fn spec_edge_cases_fail_early_or_train_cleanly() {
+    let features = r#"
+[[features]]
+field = "SrcAddr"
+type = "categorical"
+[[features]]
+field = "Dport"
+type = "categorical"
+"#;
+    // No [flow2vec] table: the defaults.
+    let m = train_text(&format!("[model]\nkind = \"flow2vec\"\nn_clusters = 0\n{features}")).unwrap();
+    assert_eq!(m.fitted.unwrap().embedding.unwrap().dim, 100);
+    // More clusters than tokens: one per token at most.
+    let m =
+        train_text(&format!("[model]\nkind = \"flow2vec\"\nn_clusters = 100000\n[flow2vec]\nepochs = 1\n{features}"))
+            .unwrap();
+    let f = m.fitted.unwrap();
+    assert_eq!(f.clusters.len(), f.embedding.unwrap().tokens.len());
+    // A sequence longer than any source's known flows: refused, clearly.
+    let e = train_rows(
+        &format!("[model]\nkind = \"flow2vec\"\nn_clusters = 0\n[flow2vec]\nepochs = 1\nsequence = 1000\n{features}"),
+        500,
+    );
+    let e = e.map(|_| ()).unwrap_err();
+    assert!(e.contains("no key has that many known flows"), "{e}");
+    let e =
+        train_text(&format!("[model]\nkind = \"flow2vec\"\nn_clusters = 0\n[flow2vec]\nsequence = 5000\n{features}"))
+            .map(|_| ())
+            .unwrap_err();
+    assert!(e.contains("at most 1000"), "{e}");
+    // missing = "error" refuses what scoring would refuse.
+    let e = train_text(&format!(
+        "[model]\nkind = \"flow2vec\"\nn_clusters = 0\n{features}[[features]]\nfield = \"Tunnel\"\ntype = \"categorical\"\nmissing = \"error\"\n"
+    ))
+    .map(|_| ())
+    .unwrap_err();
+    assert!(e.contains("'Tunnel' is absent or null"), "{e}");
+}

@@ -18,6 +18,6 @@ pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encod
 pub use model::{Cluster, Embedding, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
     AggregateField, AggregateSpec, DeriveSpec, FeatureKind, FeatureSpec, FilterParams, FilterSpec, Flow2VecParams,
-    Init, InputParams, Literal, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams,
-    Unmatched, VectorMetric, VectorPrecision, parse_duration, parse_utc_offset,
+    Init, InputParams, Literal, MAX_SEQUENCE, Missing, ModelKind, ModelParams, ModelSpec, Scaling, ScalingParams,
+    ScoringParams, Unmatched, VectorMetric, VectorPrecision, parse_duration, parse_utc_offset,
 };

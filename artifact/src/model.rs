@@ -344,7 +344,8 @@ impl Model {
         // row when there are fewer distinct rows than n_clusters; flow2vec's
         // n_clusters = 0 means "vocabulary / 5".
         let kind = self.spec.model.kind;
-        let fewer_ok = matches!(kind, ModelKind::Kmodes | ModelKind::Kprototypes) && k < want;
+        // flow2vec makes at most one cluster per token.
+        let fewer_ok = matches!(kind, ModelKind::Kmodes | ModelKind::Kprototypes | ModelKind::Flow2vec) && k < want;
         let auto = kind == ModelKind::Flow2vec && want == 0;
         if k != want && !fewer_ok && !auto {
             errs.push(format!("the spec asks for {want} clusters but the model has {k}"));
@@ -360,11 +361,11 @@ impl Model {
         match (kind, &fitted.embedding) {
             (ModelKind::Flow2vec, Some(e)) => {
                 e.validate(k, &mut errs);
-                let wants = self.spec.flow2vec.as_ref().is_some_and(|f| f.sequence > 0);
+                let wants = self.spec.flow2vec.clone().unwrap_or_default().sequence > 0;
                 if wants && e.sequence_thresholds.is_empty() {
                     errs.push("embedding: the spec scores sequences but the model has no sequence thresholds".into());
                 }
-                if Some(e.precision) != self.spec.flow2vec.as_ref().map(|f| f.precision) {
+                if e.precision != self.spec.flow2vec.clone().unwrap_or_default().precision {
                     errs.push("embedding: stored at another precision than the spec's".to_string());
                 }
             }

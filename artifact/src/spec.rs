@@ -133,6 +133,9 @@ pub struct Flow2VecParams {
     pub sequence_key: Vec<String>,
 }
 
+/// The longest flow2vec sequence (flows per key).
+pub const MAX_SEQUENCE: u32 = 1000;
+
 fn is_zero(v: &u32) -> bool {
     *v == 0
 }
@@ -856,6 +859,9 @@ impl ModelSpec {
                         f.alpha, f.min_alpha
                     ));
                 }
+                if f.sequence > MAX_SEQUENCE {
+                    errs.push(format!("flow2vec.sequence must be at most {MAX_SEQUENCE}, got {}", f.sequence));
+                }
                 for (what, names) in [("relative", &f.relative), ("sequence_key", &f.sequence_key)] {
                     for r in names {
                         if !self.features.iter().any(|x| x.name() == r) {
@@ -885,9 +891,11 @@ impl ModelSpec {
             errs.push(format!("model.gamma is for kprototypes, not {kind}"));
         }
         if let Some(g) = m.gamma
-            && !(g.is_finite() && g >= 0.0)
+            && !(g.is_finite() && g > 0.0)
         {
-            errs.push(format!("model.gamma must be a finite number >= 0, got {g}"));
+            errs.push(format!(
+                "model.gamma must be a finite number > 0, got {g} (0 would ignore the categorical part)"
+            ));
         }
     }
 
@@ -1017,7 +1025,8 @@ mod tests {
         bad(r#"{"kind":"kmodes","n_clusters":2,"init":"k-means++"}"#, cats, "is for kmeans");
         bad(r#"{"n_clusters":2,"init":"cao"}"#, mixed, "is for kmodes and kprototypes");
         bad(r#"{"kind":"kmodes","n_clusters":2,"gamma":1.0}"#, cats, "gamma is for kprototypes");
-        bad(r#"{"kind":"kprototypes","n_clusters":2,"gamma":-1.0}"#, mixed, "finite number >= 0");
+        bad(r#"{"kind":"kprototypes","n_clusters":2,"gamma":-1.0}"#, mixed, "finite number > 0");
+        bad(r#"{"kind":"kprototypes","n_clusters":2,"gamma":0.0}"#, mixed, "finite number > 0");
         assert_eq!(
             toml_like(&format!(r#"{{"model":{{"kind":"kmodes","n_clusters":2}},"features":{cats}}}"#))
                 .model

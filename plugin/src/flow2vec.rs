@@ -3,8 +3,10 @@
 //! token by its learned cluster.
 //!
 //! - **Token**: the features' texts in spec order joined with `|`, a missing
-//!   value as `missing` (e.g. `147.32.84.165|147.32.80.9|53|udp`). The one
-//!   definition, used by the trainer (on extracted values) and the scorer.
+//!   value as `missing` (e.g. `147.32.84.165|147.32.80.9|53|udp`); a `|` or
+//!   `\` inside a value is escaped with `\`, so different flows never share a
+//!   token. The one definition, used by the trainer (on extracted values)
+//!   and the scorer.
 //! - **Sentences**: runs of `sentence_length` consecutive events, in input
 //!   order — Zeek and Argus write flows in time order, so this is time order
 //!   ([`sentences`]).
@@ -31,15 +33,39 @@ use crate::features::{FeatureValue, MISSING_CATEGORY, category};
 /// Separator of a token's parts.
 pub const SEPARATOR: char = '|';
 
-/// Join parts into a token.
+/// Join parts into a token (escaping `|` and `\\` inside them).
 pub fn join<'a>(parts: impl IntoIterator<Item = Option<&'a str>>, out: &mut String) {
     out.clear();
     for (i, p) in parts.into_iter().enumerate() {
         if i > 0 {
             out.push(SEPARATOR);
         }
-        out.push_str(p.unwrap_or(MISSING_CATEGORY));
+        let p = p.unwrap_or(MISSING_CATEGORY);
+        if p.contains([SEPARATOR, '\\']) {
+            for c in p.chars() {
+                if c == SEPARATOR || c == '\\' {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        } else {
+            out.push_str(p);
+        }
     }
+}
+
+/// A token's parts, unescaped (the inverse of [`join`]).
+pub fn split(token: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut chars = token.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => parts.last_mut().expect("one part").extend(chars.next()),
+            SEPARATOR => parts.push(String::new()),
+            c => parts.last_mut().expect("one part").push(c),
+        }
+    }
+    parts
 }
 
 /// The token of extracted values (the trainer's path).
@@ -121,7 +147,7 @@ impl Sequences {
                 self.windows.remove(&old);
             }
             self.order.push_back(key.to_string());
-            self.windows.insert(key.to_string(), VecDeque::with_capacity(self.n));
+            self.windows.insert(key.to_string(), VecDeque::with_capacity(self.n.min(16)));
         }
         let w = self.windows.get_mut(key).expect("inserted above");
         if w.len() == self.n {
@@ -224,9 +250,9 @@ impl Flow2VecFit {
         if !relative_at.is_empty() {
             // Tokens are most frequent first: the first with a key wins.
             for (i, t) in e.tokens.iter().enumerate() {
-                let parts: Vec<&str> = t.split(SEPARATOR).collect();
+                let parts = split(t);
                 if parts.len() == spec.features.len() {
-                    let key = relative_key(&relative_at, |j| Some(parts[j]));
+                    let key = relative_key(&relative_at, |j| Some(parts[j].as_str()));
                     relatives.entry(key).or_insert(i as u32);
                 }
             }
@@ -281,6 +307,12 @@ impl Flow2VecFit {
                     SequenceScore { cluster, distance, threshold: s.thresholds[cluster] }
                 })
             });
+            if seq.as_ref().is_some_and(|s| !s.distance.is_finite()) {
+                return Err(EventError::new(
+                    "non_finite",
+                    "the sequence's mean vector is too far from every centroid to score (distance overflows)",
+                ));
+            }
             return Ok((TokenScore { scored: Some(i), unseen: false, relative: None }, seq));
         }
         let relative = if self.relative_at.is_empty() {
@@ -328,6 +360,18 @@ mod tests {
         assert_eq!(t, "10.0.0.1|missing|53");
         let v = [FeatureValue::Category("a".into()), FeatureValue::Missing, FeatureValue::Category("udp".into())];
         assert_eq!(token_of_values(&v), "a|missing|udp");
+    }
+
+    #[test]
+    fn separators_inside_values_are_escaped_so_tokens_never_collide() {
+        let (mut a, mut b) = (String::new(), String::new());
+        join([Some("x|y"), Some("z")], &mut a);
+        join([Some("x"), Some("y|z")], &mut b);
+        assert_ne!(a, b);
+        assert_eq!(a, "x\\|y|z");
+        join([Some("a\\"), Some("|"), None], &mut b);
+        assert_eq!(split(&b), vec!["a\\", "|", "missing"]);
+        assert_eq!(split(&a), vec!["x|y", "z"]);
     }
 
     #[test]

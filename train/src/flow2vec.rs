@@ -6,7 +6,7 @@
 //! computed from the features the component extracted, so the token a model
 //! learns is byte for byte the token it is scored by.
 
-use logsieve_artifact::{Embedding, Fitted, MIN_THRESHOLD, Model, ModelSpec, TrainingMeta, VectorMetric};
+use logsieve_artifact::{Embedding, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, TrainingMeta, VectorMetric};
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::MISSING_CATEGORY;
 use logsieve_plugin::flow2vec::{Sequences, key_of, nearest, sentences, sequence_key_at, token_of_values};
@@ -63,11 +63,26 @@ pub fn fit_flow2vec(
         return Err(FitError::NoRows);
     }
     let f = spec.flow2vec.clone().unwrap_or_default();
+    // A feature with missing = "error" refuses the event when scoring; so
+    // does training (as k-means training does).
+    for (i, r) in rows.iter().enumerate() {
+        if let Some((feat, _)) = spec
+            .features
+            .iter()
+            .zip(r)
+            .find(|(feat, v)| feat.missing_policy() == Missing::Error && matches!(v, FeatureValue::Missing))
+        {
+            return Err(FitError::Encode(format!(
+                "row {i}: field '{}' is absent or null (missing = \"error\")",
+                feat.field
+            )));
+        }
+    }
     let tokens: Vec<String> = rows.iter().map(|r| token_of_values(r)).collect();
     let sents = sentences(&tokens, f.sentence_length as usize);
     let params = word2vec_params(spec, threads);
     let (emb, stats) = word2vec::fit(sents.iter().map(|s| s.iter().map(String::as_str)), &params, on_word2vec)
-        .map_err(|e| FitError::Encode(format!("word2vec: {e}")))?;
+        .map_err(|e| FitError::Unfit(format!("word2vec: {e}")))?;
     let (v, dim) = (emb.len(), emb.dim);
 
     // The vectors clustered: raw (euclidean) or unit-length (cosine).
@@ -135,7 +150,7 @@ pub fn fit_flow2vec(
         sequence_thresholds: Vec::new(),
     };
     if f.sequence > 0 {
-        embedding.sequence_thresholds = sequence_thresholds(spec, rows, &tokens, &emb, &embedding, &flat);
+        embedding.sequence_thresholds = sequence_thresholds(spec, rows, &tokens, &emb, &embedding, &flat)?;
     }
     let fitted = Fitted {
         features: fit_features(spec, rows),
@@ -168,7 +183,7 @@ fn sequence_thresholds(
     emb: &Embeddings,
     stored: &Embedding,
     centroids: &[f64],
-) -> Vec<f64> {
+) -> Result<Vec<f64>, FitError> {
     let f = spec.flow2vec.clone().unwrap_or_default();
     let k = centroids.len() / stored.dim as usize;
     let vectors: Vec<f64> = stored.values().iter().map(|v| f64::from(*v)).collect();
@@ -189,15 +204,23 @@ fn sequence_thresholds(
             all.push(d);
         }
     }
+    if all.is_empty() && spec.scoring.threshold.is_none() {
+        return Err(FitError::Unfit(format!(
+            "flow2vec.sequence = {}: no key has that many known flows in training, so there is nothing to learn \
+             a sequence threshold from; lower sequence or train on more flows",
+            f.sequence
+        )));
+    }
     let q = spec.scoring.threshold_quantile;
     let global = quantile(&mut all, q).max(MIN_THRESHOLD);
-    per.into_iter()
+    Ok(per
+        .into_iter()
         .map(|mut ds| match spec.scoring.threshold {
             Some(t) => t.max(MIN_THRESHOLD),
             None if ds.len() < MIN_ROWS_FOR_OWN_THRESHOLD => global,
             None => quantile(&mut ds, q).max(MIN_THRESHOLD),
         })
-        .collect()
+        .collect())
 }
 
 /// The vectors, row-major, without padding.

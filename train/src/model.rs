@@ -40,6 +40,8 @@ pub enum FitError {
     KModes(KModesError),
     /// A row failed to encode (should not happen for extracted rows).
     Encode(String),
+    /// The spec cannot be fitted on these rows (the message says why).
+    Unfit(String),
 }
 
 impl std::fmt::Display for FitError {
@@ -49,6 +51,7 @@ impl std::fmt::Display for FitError {
             FitError::KMeans(e) => write!(f, "k-means: {e}"),
             FitError::KModes(e) => write!(f, "k-modes: {e}"),
             FitError::Encode(e) => write!(f, "encoding a training row: {e}"),
+            FitError::Unfit(e) => write!(f, "{e}"),
         }
     }
 }
@@ -198,7 +201,7 @@ pub fn fit_model(
     // Each row's cluster and distance, and the centroids in encoded space.
     let (labels, distances, centroids) = match m.kind {
         ModelKind::Flow2vec => {
-            return Err(FitError::Encode("flow2vec models are fitted by flow2vec::fit_flow2vec".into()));
+            return Err(FitError::Unfit("flow2vec models are fitted by flow2vec::fit_flow2vec".into()));
         }
         ModelKind::Kmeans => {
             let params = KMeansParams::new(m.n_clusters as usize)

@@ -40,24 +40,32 @@ fn raw_value(spec: &ModelSpec, j: usize, offset: f64, scale: f64, z: f64) -> f64
     if spec.features[j].log1p { v.exp_m1() } else { v }
 }
 
-/// The traits of cluster `c`, strongest first.
-pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait> {
-    if let Some(e) = &fitted.embedding {
-        // flow2vec: the cluster's most frequent tokens.
-        let size = fitted.clusters[c].size.max(1) as f64;
-        return (0..e.tokens.len())
-            .filter(|&i| e.labels[i] as usize == c)
-            .take(top)
-            .map(|i| Trait {
+/// The traits of every cluster, strongest first.
+pub fn all_traits(model: &Model, fitted: &Fitted, top: usize) -> Vec<Vec<Trait>> {
+    let Some(e) = &fitted.embedding else {
+        return (0..fitted.clusters.len()).map(|c| traits(model, fitted, c, top)).collect();
+    };
+    // flow2vec: each cluster's most frequent tokens, in one pass (tokens
+    // are most frequent first).
+    let mut out: Vec<Vec<Trait>> = vec![Vec::new(); fitted.clusters.len()];
+    for (i, &l) in e.labels.iter().enumerate() {
+        let c = l as usize;
+        if out[c].len() < top {
+            out[c].push(Trait {
                 feature: "token".into(),
                 scaled: None,
                 raw: None,
                 category: Some(e.tokens[i].clone()),
-                share: Some(e.counts[i] as f64 / size),
+                share: Some(e.counts[i] as f64 / fitted.clusters[c].size.max(1) as f64),
                 weight: e.counts[i] as f64,
-            })
-            .collect();
+            });
+        }
     }
+    out
+}
+
+/// The traits of cluster `c`, strongest first.
+pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait> {
     let centroid = &fitted.clusters[c].centroid;
     let one_hot = model.spec.model.kind.one_hot();
     let mut mode_values = 0;
@@ -128,7 +136,7 @@ pub fn inspect(path: &Path, json: bool) -> Result<()> {
     let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let model = &d.model;
     let traits: Vec<Vec<Trait>> = match &model.fitted {
-        Some(f) => (0..f.clusters.len()).map(|c| traits(model, f, c, 3)).collect(),
+        Some(f) => all_traits(model, f, 3),
         None => Vec::new(),
     };
     if json {

@@ -186,6 +186,12 @@ pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn FnMut(Progress
         (_, Some(g)) => g,
         (p, None) => default_gamma(data.numeric, n, p),
     };
+    if !(gamma > 0.0 && gamma.is_finite()) {
+        return Err(KModesError::Invalid(format!(
+            "gamma is {gamma}: every numeric column is constant in training (its standard deviation is 0), \
+             so the default 0.5 × mean std gives no weight to the categorical part; set model.gamma"
+        )));
+    }
     let mut rng = RandomState::new(params.random_state);
     if let Some(s) = &params.start
         && (data.p > 0 || s.len() != params.n_clusters * data.codes.n_cols())
@@ -430,6 +436,20 @@ mod tests {
         let h = fit(&d, &KModesParams { gamma: Some(2.0), threads: 2, ..params }, &mut |_| {}).unwrap();
         assert_eq!(g.gamma, 2.0);
         assert_eq!((g.cost, &g.labels, &g.means), (h.cost, &h.labels, &h.means));
+    }
+
+    #[test]
+    fn kprototypes_with_constant_numeric_columns_asks_for_gamma() {
+        let c = codes(&[&[0], &[1], &[2], &[0], &[1], &[2]]);
+        let num = vec![3.0; 6];
+        let e = fit(&Data { codes: &c, numeric: &num, p: 1 }, &KModesParams::new(2), &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("set model.gamma"), "{e}");
+        let f = fit(
+            &Data { codes: &c, numeric: &num, p: 1 },
+            &KModesParams { gamma: Some(1.0), ..KModesParams::new(2) },
+            &mut |_| {},
+        );
+        assert!(f.is_ok());
     }
 
     #[test]
