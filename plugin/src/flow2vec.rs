@@ -217,8 +217,6 @@ pub(crate) struct SequenceScore {
 /// What a flow2vec model needs to score.
 pub(crate) struct Flow2VecFit {
     index: HashMap<String, u32>,
-    labels: Vec<u32>,
-    distances: Vec<f64>,
     /// Relative key → the most frequent token with it.
     relatives: HashMap<String, u32>,
     /// Positions of the relative features among the features.
@@ -269,8 +267,6 @@ impl Flow2VecFit {
         });
         Some(Flow2VecFit {
             index,
-            labels: e.labels.clone(),
-            distances: e.distances.clone(),
             relatives,
             relative_at,
             embedding: e.clone(),
@@ -325,11 +321,11 @@ impl Flow2VecFit {
     }
 
     pub(crate) fn label(&self, i: u32) -> usize {
-        self.labels[i as usize] as usize
+        self.embedding.labels[i as usize] as usize
     }
 
     pub(crate) fn distance(&self, i: u32) -> f64 {
-        self.distances[i as usize]
+        self.embedding.distances[i as usize]
     }
 
     pub(crate) fn token(&self, i: u32) -> &str {
