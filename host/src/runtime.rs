@@ -9,15 +9,29 @@
 //!   host calls `score-batch` / `extract-batch` on it.
 //!
 //! The component imports nothing, so the linker is empty.
+//!
+//! # Guest faults
+//!
+//! Every instance runs under [`Limits`]: its linear memory may not grow past
+//! `memory_bytes` (a [`wasmtime::ResourceLimiter`]), and one call may not
+//! run longer than `call_timeout` (epoch interruption: a ticker thread
+//! advances the engine's epoch every [`TICK`]). A call that traps, runs past
+//! its deadline or hits the memory limit returns a [`GuestFault`] (inside
+//! the `anyhow::Error`; `downcast_ref::<GuestFault>()`), and the instance
+//! has already been re-created from the same model: the caller accounts for
+//! the batch and goes on. State held in the guest (open windows, sequences)
+//! is lost with the old instance; [`Instance::restarts`] counts them.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
 wasmtime::component::bindgen!({
     path: "../wit",
@@ -54,11 +68,116 @@ pub enum LoadedFrom {
     Cache,
 }
 
-/// The engine and the compiled component.
+/// How often the epoch advances: the granularity of call deadlines.
+pub const TICK: Duration = Duration::from_millis(10);
+
+/// What one instance may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The guest's linear memory may not grow past this many bytes.
+    pub memory_bytes: usize,
+    /// One call into the guest (a batch) may not run longer than this.
+    pub call_timeout: Duration,
+}
+
+impl Default for Limits {
+    /// 1 GiB of memory, 10 s per call: far above what a batch of 1000
+    /// events needs (a few MiB, a few ms), low enough to stop a runaway.
+    fn default() -> Self {
+        Limits { memory_bytes: 1 << 30, call_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Why a call into the guest failed. The instance has been re-created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestFault {
+    /// `guest_trap`, `guest_timeout` or `guest_memory_limit`.
+    pub reason: &'static str,
+    /// What happened, for people.
+    pub detail: String,
+}
+
+impl std::fmt::Display for GuestFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason, self.detail)
+    }
+}
+
+impl std::error::Error for GuestFault {}
+
+/// The reasons a [`GuestFault`] can carry.
+pub mod fault {
+    /// The guest trapped (a panic in the plugin, an out-of-bounds access…).
+    pub const TRAP: &str = "guest_trap";
+    /// The call ran past its deadline (`Limits::call_timeout`).
+    pub const TIMEOUT: &str = "guest_timeout";
+    /// The guest tried to grow its memory past `Limits::memory_bytes`.
+    pub const MEMORY_LIMIT: &str = "guest_memory_limit";
+}
+
+/// A store's data: the limits, and whether the limiter refused memory.
+pub struct StoreState {
+    limits: Limits,
+    /// The size the guest asked for when it was refused.
+    memory_refused: Option<usize>,
+}
+
+impl ResourceLimiter for StoreState {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory_bytes {
+            self.memory_refused = Some(desired);
+            // An error (rather than `false`) traps at the `memory.grow`, so
+            // the guest cannot mistake it for a recoverable shortage.
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit: the guest asked to grow from {} to {} MiB, over its limit of {} MiB",
+                current >> 20,
+                desired >> 20,
+                self.limits.memory_bytes >> 20
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Advances an engine's epoch every [`TICK`] until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Ticker {
+    fn start(engine: &Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (engine, flag) = (engine.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("logsieve-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("starting the epoch thread");
+        Ticker { stop }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The engine and the compiled component. Cloning is cheap (shared).
+#[derive(Clone)]
 pub struct Runtime {
     engine: Engine,
     component: Component,
-    linker: Linker<()>,
+    linker: Linker<StoreState>,
+    _ticker: Arc<Ticker>,
     /// How the component was obtained.
     pub loaded_from: LoadedFrom,
     /// Time to obtain the compiled component, in milliseconds.
@@ -71,6 +190,7 @@ impl Runtime {
     pub fn engine() -> Result<Engine> {
         let mut config = Config::new();
         config.wasm_component_model(true);
+        config.epoch_interruption(true);
         Ok(Engine::new(&config)?)
     }
 
@@ -83,7 +203,8 @@ impl Runtime {
             None => (compile(&engine, component_bytes)?, LoadedFrom::Compiled),
         };
         let linker = Linker::new(&engine);
-        Ok(Runtime { engine, component, linker, loaded_from, load_ms: t0.elapsed().as_secs_f64() * 1e3 })
+        let _ticker = Arc::new(Ticker::start(&engine));
+        Ok(Runtime { engine, component, linker, _ticker, loaded_from, load_ms: t0.elapsed().as_secs_f64() * 1e3 })
     }
 
     /// The embedded component, with the default cache.
@@ -101,20 +222,82 @@ impl Runtime {
         self.component.component_type().exports(&self.engine).map(|(name, _)| name.to_string()).collect()
     }
 
-    /// Instantiate the component and load a model into it. The outer error
-    /// is a host/wasm failure; the inner one is the component refusing the
-    /// model.
+    /// Instantiate the component and load a model into it, with the default
+    /// [`Limits`]. The outer error is a host/wasm failure; the inner one is
+    /// the component refusing the model.
     pub fn instantiate(&self, model: &[u8], options: Options) -> Result<std::result::Result<Instance, ModelError>> {
-        let mut store = Store::new(&self.engine, ());
+        self.instantiate_with(Arc::from(model), options, Limits::default())
+    }
+
+    /// [`Runtime::instantiate`] with explicit limits.
+    pub fn instantiate_with(
+        &self,
+        model: Arc<[u8]>,
+        options: Options,
+        limits: Limits,
+    ) -> Result<std::result::Result<Instance, ModelError>> {
+        let (store, bindings, handle) = match self.start(&model, options, limits)? {
+            Ok(parts) => parts,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(Instance { runtime: self.clone(), model, options, limits, store, bindings, handle, restarts: 0 }))
+    }
+
+    /// A new store, instance and scorer.
+    #[allow(clippy::type_complexity)]
+    fn start(
+        &self,
+        model: &[u8],
+        options: Options,
+        limits: Limits,
+    ) -> Result<std::result::Result<(Store<StoreState>, Plugin, ResourceAny), ModelError>> {
+        let mut store = Store::new(&self.engine, StoreState { limits, memory_refused: None });
+        store.limiter(|s| s);
+        store.set_epoch_deadline(deadline_ticks(limits.call_timeout));
         let bindings = Plugin::instantiate(&mut store, &self.component, &self.linker)
             .map_err(anyhow::Error::from)
             .context("instantiating the logsieve component")?;
         let scorer = bindings.logsieve_transform_scoring().scorer();
-        match scorer.call_constructor(&mut store, model, options)? {
-            Ok(handle) => Ok(Ok(Instance { store, bindings, handle })),
-            Err(e) => Ok(Err(e)),
+        match scorer.call_constructor(&mut store, model, options) {
+            Ok(Ok(handle)) => Ok(Ok((store, bindings, handle))),
+            Ok(Err(e)) => Ok(Err(e)),
+            Err(e) => Err(anyhow::Error::from(classify(&store, e))).context("loading the model into the component"),
         }
     }
+}
+
+/// Epoch ticks for a timeout (at least one).
+fn deadline_ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1)
+}
+
+/// Name what made a call fail.
+fn classify(store: &Store<StoreState>, e: wasmtime::Error) -> GuestFault {
+    if let Some(desired) = store.data().memory_refused {
+        return GuestFault {
+            reason: fault::MEMORY_LIMIT,
+            detail: format!(
+                "the component asked for {} MiB of memory, over its limit of {} MiB (memory_limit_mb)",
+                desired.div_ceil(1 << 20),
+                store.data().limits.memory_bytes >> 20
+            ),
+        };
+    }
+    if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return GuestFault {
+            reason: fault::TIMEOUT,
+            detail: format!(
+                "the call ran past its deadline of {} ms (batch_timeout_ms) and was interrupted",
+                store.data().limits.call_timeout.as_millis()
+            ),
+        };
+    }
+    GuestFault { reason: fault::TRAP, detail: format!("the component trapped: {}", one_line(&e)) }
+}
+
+/// An error and its causes on one line.
+fn one_line(e: &wasmtime::Error) -> String {
+    e.chain().map(|c| c.to_string().replace('\n', " ")).collect::<Vec<_>>().join(": ")
 }
 
 fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
@@ -156,54 +339,92 @@ fn load_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Result<(Component, 
     Ok((component, LoadedFrom::Compiled))
 }
 
-/// One instantiated component with a loaded model.
+/// One instantiated component with a loaded model, running under
+/// [`Limits`]. A call that faults returns the [`GuestFault`] and leaves the
+/// instance re-created from the same model (see the module docs).
 pub struct Instance {
-    store: Store<()>,
+    runtime: Runtime,
+    model: Arc<[u8]>,
+    options: Options,
+    limits: Limits,
+    store: Store<StoreState>,
     bindings: Plugin,
     handle: ResourceAny,
+    restarts: u64,
 }
 
 impl Instance {
+    /// Times the instance was re-created after a fault.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// The limits it runs under.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Call into the guest with a fresh deadline; on a fault, re-create the
+    /// instance and return the fault.
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&mut Store<StoreState>, &Plugin, ResourceAny) -> wasmtime::Result<R>,
+    ) -> Result<R> {
+        self.store.set_epoch_deadline(deadline_ticks(self.limits.call_timeout));
+        let handle = self.handle;
+        match f(&mut self.store, &self.bindings, handle) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                let fault = classify(&self.store, e);
+                self.restart().with_context(|| format!("re-creating the component after {fault}"))?;
+                Err(fault.into())
+            }
+        }
+    }
+
+    /// Replace the store, instance and scorer by new ones from the same
+    /// model. The old instance's state is dropped with it.
+    fn restart(&mut self) -> Result<()> {
+        let (store, bindings, handle) = self
+            .runtime
+            .start(&self.model, self.options, self.limits)?
+            .map_err(|e| anyhow!("the model was refused on restart: {}", describe(&e)))?;
+        // The old store goes as a whole; its resource table with it.
+        self.store = store;
+        self.bindings = bindings;
+        self.handle = handle;
+        self.restarts += 1;
+        Ok(())
+    }
+
     /// Describe the loaded model.
     pub fn info(&mut self) -> Result<ModelInfo> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_info(&mut self.store, handle)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_info(store, h))
     }
 
     /// Score a batch: one outcome per event, plus aggregates emitted.
     pub fn score_batch(&mut self, events: &[String]) -> Result<ScoredBatch> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_score_batch(&mut self.store, handle, events)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_batch(store, h, events))
     }
 
     /// End of input: aggregates of the windows still open, scored.
     pub fn flush(&mut self) -> Result<Vec<std::result::Result<String, EventError>>> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_flush(&mut self.store, handle)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush(store, h))
     }
 
     /// Extract features of a batch.
     pub fn extract_batch(&mut self, events: &[String]) -> Result<ExtractedBatch> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_extract_batch(&mut self.store, handle, events)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_extract_batch(store, h, events))
     }
 
     /// End of input for extraction.
     pub fn flush_extract(&mut self) -> Result<Vec<std::result::Result<Vec<FeatureValue>, EventError>>> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_flush_extract(&mut self.store, handle)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush_extract(store, h))
     }
 
     /// Window counters.
     pub fn stats(&mut self) -> Result<StateStats> {
-        let handle = self.handle;
-        let s = self.bindings.logsieve_transform_scoring().scorer();
-        Ok(s.call_stats(&mut self.store, handle)?)
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_stats(store, h))
     }
 }
 

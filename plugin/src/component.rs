@@ -12,14 +12,19 @@ use crate::{EventError, FeatureValue, Options, Scorer};
 wit_bindgen::generate!({
     path: "../wit",
     world: "plugin",
+    // Public, so a wrapper crate can export its own `Guest` with these
+    // bindings (`logsieve_plugin::component::export_plugin!(T with_types_in logsieve_plugin::component)`).
+    pub_export_macro: true,
+    export_macro_name: "export_plugin",
 });
 
-use exports::logsieve::transform::scoring as wit;
+pub use exports::logsieve::transform::scoring as wit;
 
-struct Component;
+/// The component's `Guest`.
+pub struct Component;
 
 /// The WIT resource: a [`Scorer`] behind a `RefCell` (methods take `&self`).
-struct ScorerResource(RefCell<Scorer>);
+pub struct ScorerResource(RefCell<Scorer>);
 
 impl wit::Guest for Component {
     type Scorer = ScorerResource;
@@ -119,4 +124,5 @@ fn values(v: Vec<FeatureValue>) -> Vec<wit::FeatureValue> {
         .collect()
 }
 
-export!(Component);
+#[cfg(feature = "export")]
+export_plugin!(Component with_types_in crate::component);

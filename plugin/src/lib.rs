@@ -23,8 +23,8 @@ pub mod recipe;
 pub mod scorer;
 pub mod window;
 
-#[cfg(target_arch = "wasm32")]
-mod component;
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
+pub mod component;
 
 pub use event::EventError;
 pub use features::FeatureValue;

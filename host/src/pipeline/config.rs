@@ -13,6 +13,9 @@
 //! # plugin = "other.wasm"        # another component instead of the embedded one
 //! # batch_size = 1000            # events per call into the component
 //! # top_features = 3
+//! # batch_timeout_ms = 10000     # a batch running longer is interrupted
+//! # memory_limit_mb = 1024       # the component's memory limit
+//! # reload_model = true          # switch to a new model file between batches
 //!
 //! [sinks.scored]
 //! type = "file"                  # or "stdout"
@@ -123,7 +126,31 @@ pub enum TransformConfig {
         /// Also write the scaled vector (`logsieve.vector`).
         #[serde(default)]
         emit_vector: bool,
+        /// One batch may run this long in the component before it is
+        /// interrupted (its events go to `<id>.errors`, reason
+        /// `guest_timeout`).
+        #[serde(default = "default_batch_timeout_ms")]
+        batch_timeout_ms: u64,
+        /// The component's memory may not grow past this (reason
+        /// `guest_memory_limit`).
+        #[serde(default = "default_memory_limit_mb")]
+        memory_limit_mb: u64,
+        /// Watch the model file and switch to a new one between batches
+        /// (write it elsewhere and rename it over the old one). A new model
+        /// that is refused leaves the old one serving.
+        #[serde(default = "default_true")]
+        reload_model: bool,
     },
+}
+
+const fn default_batch_timeout_ms() -> u64 {
+    10_000
+}
+const fn default_memory_limit_mb() -> u64 {
+    1024
+}
+const fn default_true() -> bool {
+    true
 }
 
 /// `[sinks.<id>]`.
@@ -232,8 +259,25 @@ impl PipelineConfig {
                 errs.push(format!("sources.{id}: {e}"));
             }
         }
+        for id in self.sources.keys() {
+            let taken = self.transforms.values().any(|t| {
+                let TransformConfig::Logsieve { inputs, .. } = t;
+                inputs.contains(id)
+            });
+            if !taken {
+                errs.push(format!("sources.{id}: no transform takes it (its events would go nowhere)"));
+            }
+        }
         for (id, t) in &self.transforms {
-            let TransformConfig::Logsieve { inputs, batch_size, .. } = t;
+            let TransformConfig::Logsieve { inputs, batch_size, batch_timeout_ms, memory_limit_mb, .. } = t;
+            if *batch_timeout_ms == 0 {
+                errs.push(format!("transforms.{id}: batch_timeout_ms must be at least 1"));
+            }
+            if !(1..=4096).contains(memory_limit_mb) {
+                errs.push(format!(
+                    "transforms.{id}: memory_limit_mb must be between 1 and 4096 (a wasm32 memory holds 4 GiB)"
+                ));
+            }
             if inputs.is_empty() {
                 errs.push(format!("transforms.{id}: `inputs` is empty"));
             }

@@ -13,8 +13,22 @@
 //!
 //! An errors output that no sink takes is written to standard error, so
 //! nothing is lost. At the end every transform is flushed (open windows
-//! emit) and, for each, `in = scored + passed + dropped + absorbed + errors`
-//! and `emitted = emitted scored + emitted errors` are checked.
+//! emit) and the accounting equations of [`Summary::check`] are checked.
+//!
+//! Faults: a batch whose call into the component traps, runs past
+//! `batch_timeout_ms` or hits `memory_limit_mb` sends all its events to
+//! `<transform>.errors` with that reason (`guest_trap`, `guest_timeout`,
+//! `guest_memory_limit`); the instance has been re-created and the next
+//! batch goes on (windows open in the old instance are lost and counted).
+//!
+//! Reload: before each batch the model file is checked (size, mtime,
+//! inode). When it changed, the new model is loaded in a new instance; if
+//! the component accepts it, the old instance is flushed (its open windows
+//! emit, scored by the old model) and the new one takes over; if not, the
+//! old one keeps serving and the refusal is reported. Every scored event
+//! names its model in `logsieve.model`, every error record in `model`.
+//! Sinks are flushed after each chunk, so a live stream's output is not held
+//! back.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -26,7 +40,7 @@ use logsieve_readers::{Format, Item, Reader};
 use serde::Serialize;
 
 use super::config::{ERRORS_SUFFIX, PipelineConfig, SinkConfig, SourceConfig, TransformConfig};
-use crate::runtime::{self, Instance, Options, Outcome, Runtime};
+use crate::runtime::{self, GuestFault, Instance, Limits, Options, Outcome, Runtime};
 
 /// Counts for one source.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -68,13 +82,28 @@ pub struct TransformStats {
     /// 10 × the share of scored events (and aggregates) that fell in rare
     /// clusters: the flow notebook's rating.
     pub rating: f64,
-    /// The model id that scored them.
+    /// The id of the model serving at the end (see `models`).
     pub model: String,
+    /// Every model that served, in order (more than one after a reload).
+    pub models: Vec<String>,
+    /// New model files loaded while running.
+    pub reloads: u64,
+    /// New model files refused (the previous model kept serving).
+    pub reloads_refused: u64,
+    /// Batches lost to a guest fault (trap, timeout, memory limit); their
+    /// events are in `errors`.
+    pub guest_faults: u64,
+    /// Per-key windows that were open in an instance lost to a fault.
+    pub windows_lost: u64,
+    /// The sources it takes.
+    pub sources: Vec<String>,
 }
 
 /// Counts for one sink.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SinkStats {
+    /// The outputs it takes (`<transform>` or `<transform>.errors`).
+    pub inputs: Vec<String>,
     /// Lines written.
     pub written: u64,
     /// Scored events not written because they were not anomalies
@@ -98,10 +127,20 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The accounting equations; an `Err` lists every one that fails.
+    /// The accounting equations; an `Err` lists every one that fails:
+    /// - every transform received every record its sources read;
+    /// - `in = scored + passed + dropped + absorbed + errors` and
+    ///   `emitted = emitted scored + emitted errors` per transform;
+    /// - every sink wrote (or filtered with `only_anomalies`) every line of
+    ///   the outputs it takes;
+    /// - the error records of transforms no sink takes went to stderr.
     pub fn check(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
         for (id, t) in &self.transforms {
+            let read: u64 = t.sources.iter().filter_map(|s| self.sources.get(s)).map(|s| s.read).sum();
+            if t.input != read {
+                errs.push(format!("transform {id}: in {} != {read} read from its sources", t.input));
+            }
             let errors = t.errors - t.emitted_errors;
             if t.input != t.scored + t.passed + t.dropped + t.absorbed + errors {
                 errs.push(format!(
@@ -115,6 +154,37 @@ impl Summary {
                     t.emitted, t.emitted_scored, t.emitted_errors
                 ));
             }
+        }
+        for (id, k) in &self.sinks {
+            let expected: u64 = k
+                .inputs
+                .iter()
+                .map(|i| match i.strip_suffix(ERRORS_SUFFIX) {
+                    Some(t) => self.transforms.get(t).map_or(0, |t| t.errors),
+                    None => self.transforms.get(i).map_or(0, |t| t.scored + t.passed + t.emitted_scored),
+                })
+                .sum();
+            if k.written + k.filtered != expected {
+                errs.push(format!(
+                    "sink {id}: written {} + filtered {} != {expected} records of its inputs",
+                    k.written, k.filtered
+                ));
+            }
+        }
+        let orphan_errors: u64 = self
+            .transforms
+            .iter()
+            .filter(|(id, _)| {
+                let out = format!("{id}{ERRORS_SUFFIX}");
+                !self.sinks.values().any(|k| k.inputs.contains(&out))
+            })
+            .map(|(_, t)| t.errors)
+            .sum();
+        if orphan_errors != self.errors_to_stderr {
+            errs.push(format!(
+                "{} error records of transforms without an errors sink, but {} written to stderr",
+                orphan_errors, self.errors_to_stderr
+            ));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
@@ -137,6 +207,20 @@ impl Summary {
             }
             parts.push(format!("{} errors", t.errors - t.emitted_errors));
             s += &format!("  transform {id}: {} in = {}   [model {}]\n", t.input, parts.join(" + "), t.model);
+            if t.reloads + t.reloads_refused > 0 {
+                s += &format!(
+                    "    models {}: {} reload(s), {} new model file(s) refused\n",
+                    t.models.join(" -> "),
+                    t.reloads,
+                    t.reloads_refused
+                );
+            }
+            if t.guest_faults > 0 {
+                s += &format!(
+                    "    {} batch(es) lost to component faults (their events are in the errors); {} open window(s) lost\n",
+                    t.guest_faults, t.windows_lost
+                );
+            }
             if t.emitted > 0 {
                 s += &format!(
                     "    {} aggregate events emitted = {} scored + {} errors ({} window entries evicted early by max_keys)\n",
@@ -185,10 +269,60 @@ impl Sink {
     }
 }
 
+/// Where outputs go: the sinks, and stderr for errors no sink takes.
+struct Outputs<'a> {
+    sinks: Vec<Sink>,
+    stderr: std::io::StderrLock<'a>,
+    errors_to_stderr: u64,
+    quiet: bool,
+}
+
+impl Outputs<'_> {
+    fn note(&mut self, text: &str) {
+        if !self.quiet {
+            let _ = writeln!(self.stderr, "{text}");
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        for s in &mut self.sinks {
+            s.out.flush().with_context(|| format!("sink {}: flushing", s.id))?;
+        }
+        Ok(())
+    }
+}
+
+/// A model file's identity, to notice a new one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileId {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+fn file_id(path: &std::path::Path) -> Option<FileId> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some(FileId { len: m.len(), modified: m.modified().ok(), inode })
+}
+
 struct Transform {
     id: String,
     inputs: Vec<String>,
+    runtime: Runtime,
     instance: Instance,
+    options: Options,
+    limits: Limits,
+    model_path: PathBuf,
+    /// The model file as last seen; `None` when reloading is off.
+    model_seen: Option<Option<FileId>>,
+    /// Open windows after the last batch (lost if the instance faults).
+    open_windows: u64,
+    /// Evictions counted by instances replaced by a reload.
+    evicted_before: u64,
     batch_size: usize,
     stats: TransformStats,
     /// Sink indices for the scored output and the errors output.
@@ -222,6 +356,7 @@ struct ErrorRecord<'a> {
     reason: &'a str,
     detail: &'a str,
     transform: &'a str,
+    model: &'a str,
     file: &'a str,
     line: u64,
     event: &'a str,
@@ -248,7 +383,8 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
                 (Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), *only_anomalies)
             }
         };
-        sinks.push(Sink { id: id.clone(), out, only_anomalies: only, stats: SinkStats::default() });
+        let stats = SinkStats { inputs: s.inputs().to_vec(), ..Default::default() };
+        sinks.push(Sink { id: id.clone(), out, only_anomalies: only, stats });
     }
     let takers = |output: &str| -> Vec<usize> {
         cfg.sinks.values().enumerate().filter(|(_, s)| s.inputs().iter().any(|i| i == output)).map(|(n, _)| n).collect()
@@ -258,20 +394,34 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
     let mut runtimes: BTreeMap<Option<PathBuf>, Runtime> = BTreeMap::new();
     let mut transforms = Vec::new();
     for (id, t) in &cfg.transforms {
-        let TransformConfig::Logsieve { inputs, model, plugin, batch_size, top_features, emit_vector } = t;
+        let TransformConfig::Logsieve {
+            inputs,
+            model,
+            plugin,
+            batch_size,
+            top_features,
+            emit_vector,
+            batch_timeout_ms,
+            memory_limit_mb,
+            reload_model,
+        } = t;
         if !runtimes.contains_key(plugin) {
             runtimes.insert(plugin.clone(), runtime::load(plugin.as_deref())?);
         }
-        let rt = &runtimes[plugin];
+        let rt = runtimes[plugin].clone();
+        let seen = file_id(model);
         let bytes =
             std::fs::read(model).with_context(|| format!("transform {id}: reading the model {}", model.display()))?;
-        let mut instance = runtime::instantiate_model(
-            rt,
-            &bytes,
-            model,
-            Options { top_features: *top_features, emit_vector: *emit_vector },
-        )
-        .with_context(|| format!("transform {id}: the model was refused"))?;
+        let options = Options { top_features: *top_features, emit_vector: *emit_vector };
+        let limits = Limits {
+            memory_bytes: (*memory_limit_mb as usize) << 20,
+            call_timeout: std::time::Duration::from_millis(*batch_timeout_ms),
+        };
+        let mut instance = rt
+            .instantiate_with(bytes.into(), options, limits)
+            .with_context(|| format!("transform {id}: starting the component"))?
+            .map_err(|e| anyhow::anyhow!("{}: {}", model.display(), runtime::describe(&e)))
+            .with_context(|| format!("transform {id}: the model was refused"))?;
         let info = instance.info()?;
         if info.n_clusters == 0 {
             bail!("transform {id}: {} holds only a spec; train it first with `logsieve train`", model.display());
@@ -283,15 +433,27 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
         transforms.push(Transform {
             id: id.clone(),
             inputs: inputs.clone(),
+            runtime: rt,
             instance,
+            options,
+            limits,
+            model_path: model.clone(),
+            model_seen: reload_model.then_some(seen),
+            open_windows: 0,
+            evicted_before: 0,
             batch_size: *batch_size,
-            stats: TransformStats { model: info.id, ..Default::default() },
+            stats: TransformStats {
+                model: info.id.clone(),
+                models: vec![info.id],
+                sources: inputs.clone(),
+                ..Default::default()
+            },
             scored_to: takers(id),
             errors_to,
         });
     }
 
-    let mut stderr = std::io::stderr().lock();
+    let mut out = Outputs { sinks, stderr: std::io::stderr().lock(), errors_to_stderr: 0, quiet };
     let chunk = transforms.iter().map(|t| t.batch_size).max().unwrap_or(1000);
     for (sid, source) in &cfg.sources {
         let mine: Vec<usize> =
@@ -315,29 +477,117 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
             stats.read += items.len() as u64;
             stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
             for &ti in &mine {
-                process(&mut transforms[ti], &items, &mut sinks, &mut stderr, &mut summary.errors_to_stderr)?;
+                process(&mut transforms[ti], &items, &mut out)?;
             }
+            out.flush()?;
         }
     }
     // End of input: open windows emit their aggregates.
     for t in &mut transforms {
-        let out = t.instance.flush().with_context(|| format!("transform {}: flushing the component", t.id))?;
-        emitted(t, out, &mut sinks, &mut stderr, &mut summary.errors_to_stderr)?;
-        t.stats.evicted = t.instance.stats()?.evicted;
+        flush_windows(t, &mut out)?;
+        if let Ok(s) = t.instance.stats() {
+            t.stats.evicted = t.evicted_before + s.evicted;
+        }
         let scored = t.stats.scored + t.stats.emitted_scored;
         t.stats.rating = if scored > 0 { 10.0 * t.stats.in_rare_clusters as f64 / scored as f64 } else { 0.0 };
     }
-    for s in &mut sinks {
-        s.out.flush().with_context(|| format!("sink {}: flushing", s.id))?;
-    }
+    out.flush()?;
+    summary.errors_to_stderr = out.errors_to_stderr;
     for t in transforms {
         summary.transforms.insert(t.id, t.stats);
     }
-    for s in sinks {
+    for s in out.sinks {
         summary.sinks.insert(s.id, s.stats);
     }
     summary.seconds = t0.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Close the instance's open windows: their aggregates are scored and
+/// delivered. A fault here loses them (counted in `windows_lost`).
+fn flush_windows(t: &mut Transform, out: &mut Outputs) -> Result<()> {
+    match t.instance.flush() {
+        Ok(emitted_now) => emitted(t, emitted_now, out),
+        Err(e) => {
+            let fault = as_fault(e).with_context(|| format!("transform {}: flushing the component", t.id))?;
+            t.stats.guest_faults += 1;
+            t.stats.windows_lost += t.open_windows;
+            t.open_windows = 0;
+            out.note(&format!("warning: transform {}: flushing its windows failed ({fault}); they are lost", t.id));
+            Ok(())
+        }
+    }
+}
+
+/// A guest fault, or the error as it was (a failure of the host itself).
+fn as_fault(e: anyhow::Error) -> Result<GuestFault> {
+    match e.downcast_ref::<GuestFault>() {
+        Some(f) => Ok(f.clone()),
+        None => Err(e),
+    }
+}
+
+/// Between batches: if the model file changed, load it and switch to it,
+/// or report it refused and keep the current one.
+fn reload_if_changed(t: &mut Transform, out: &mut Outputs) -> Result<()> {
+    let Some(seen) = &t.model_seen else {
+        return Ok(());
+    };
+    let now = file_id(&t.model_path);
+    if &now == seen {
+        return Ok(());
+    }
+    t.model_seen = Some(now.clone());
+    if now.is_none() {
+        // Gone for a moment (being replaced): keep serving.
+        return Ok(());
+    }
+    let path = t.model_path.display().to_string();
+    let refuse = |t: &mut Transform, out: &mut Outputs, why: String| {
+        t.stats.reloads_refused += 1;
+        out.note(&format!(
+            "warning: transform {}: the new model file {path} was refused: {why}; model {} keeps serving",
+            t.id, t.stats.model
+        ));
+    };
+    let bytes = match std::fs::read(&t.model_path) {
+        Ok(b) => b,
+        Err(e) => {
+            refuse(t, out, format!("reading it failed: {e}"));
+            return Ok(());
+        }
+    };
+    let mut new = match t.runtime.instantiate_with(bytes.into(), t.options, t.limits) {
+        Ok(Ok(i)) => i,
+        Ok(Err(e)) => {
+            refuse(t, out, runtime::describe(&e));
+            return Ok(());
+        }
+        Err(e) => {
+            refuse(t, out, format!("{e:#}"));
+            return Ok(());
+        }
+    };
+    let info = new.info()?;
+    if info.n_clusters == 0 {
+        refuse(t, out, "it holds only a spec (train it first)".into());
+        return Ok(());
+    }
+    if info.id == t.stats.model {
+        return Ok(()); // the same model written again
+    }
+    // The old model finishes what it holds: its windows emit, scored by it.
+    flush_windows(t, out)?;
+    if let Ok(s) = t.instance.stats() {
+        t.evicted_before += s.evicted;
+    }
+    t.instance = new;
+    t.open_windows = 0;
+    t.stats.reloads += 1;
+    out.note(&format!("transform {}: model {} replaced by {} from {path}", t.id, t.stats.model, info.id));
+    t.stats.model = info.id.clone();
+    t.stats.models.push(info.id);
+    Ok(())
 }
 
 /// Count and write a scored event or aggregate.
@@ -354,37 +604,30 @@ fn deliver_scored(t: &mut Transform, sinks: &mut [Sink], scored: &str) -> Result
 /// Aggregate events emitted by the component: scored, or errors.
 fn emitted(
     t: &mut Transform,
-    out: Vec<std::result::Result<String, crate::runtime::EventError>>,
-    sinks: &mut [Sink],
-    stderr: &mut dyn Write,
-    to_stderr: &mut u64,
+    emitted: Vec<std::result::Result<String, crate::runtime::EventError>>,
+    out: &mut Outputs,
 ) -> Result<()> {
     let origin =
         Item { origin: logsieve_readers::Origin { file: "<aggregate>".into(), line: 0 }, result: Ok(String::new()) };
-    for r in out {
+    for r in emitted {
         t.stats.emitted += 1;
         match r {
             Ok(scored) => {
                 t.stats.emitted_scored += 1;
-                deliver_scored(t, sinks, &scored)?;
+                deliver_scored(t, &mut out.sinks, &scored)?;
             }
             Err(e) => {
                 t.stats.emitted_errors += 1;
-                write_error(t, sinks, stderr, to_stderr, &origin, &e.reason, &e.detail, "")?;
+                write_error(t, out, &origin, &e.reason, &e.detail, "")?;
             }
         }
     }
     Ok(())
 }
 
-fn process(
-    t: &mut Transform,
-    items: &[Item],
-    sinks: &mut [Sink],
-    stderr: &mut dyn Write,
-    to_stderr: &mut u64,
-) -> Result<()> {
+fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
     for batch in items.chunks(t.batch_size) {
+        reload_if_changed(t, out)?;
         t.stats.input += batch.len() as u64;
         let mut events = Vec::with_capacity(batch.len());
         let mut owners = Vec::with_capacity(batch.len());
@@ -394,65 +637,90 @@ fn process(
                     events.push(text.clone());
                     owners.push(item);
                 }
-                Err(e) => write_error(t, sinks, stderr, to_stderr, item, e.reason, &e.detail, &e.raw)?,
+                Err(e) => write_error(t, out, item, e.reason, &e.detail, &e.raw)?,
             }
         }
         if events.is_empty() {
             continue;
         }
-        let batch =
-            t.instance.score_batch(&events).with_context(|| format!("transform {}: the component failed", t.id))?;
-        if batch.outcomes.len() != events.len() {
+        let scored = match t.instance.score_batch(&events) {
+            Ok(b) => b,
+            Err(e) => {
+                let fault = as_fault(e).with_context(|| format!("transform {}: the component failed", t.id))?;
+                t.stats.guest_faults += 1;
+                t.stats.windows_lost += t.open_windows;
+                t.open_windows = 0;
+                out.note(&format!(
+                    "warning: transform {}: a batch of {} events failed in the component ({fault}); \
+                     they go to {}{ERRORS_SUFFIX} and a new instance goes on",
+                    t.id,
+                    events.len(),
+                    t.id
+                ));
+                let detail = format!("{}; the batch of {} events it was in failed with it", fault.detail, events.len());
+                for (item, raw) in owners.into_iter().zip(&events) {
+                    write_error(t, out, item, fault.reason, &detail, raw)?;
+                }
+                continue;
+            }
+        };
+        if scored.outcomes.len() != events.len() {
             bail!(
                 "transform {}: the component returned {} outcomes for {} events",
                 t.id,
-                batch.outcomes.len(),
+                scored.outcomes.len(),
                 events.len()
             );
         }
-        for ((outcome, item), raw) in batch.outcomes.into_iter().zip(owners).zip(&events) {
+        let mut absorbed = false;
+        for ((outcome, item), raw) in scored.outcomes.into_iter().zip(owners).zip(&events) {
             match outcome {
-                Outcome::Scored(scored) => {
+                Outcome::Scored(s) => {
                     t.stats.scored += 1;
-                    deliver_scored(t, sinks, &scored)?;
+                    deliver_scored(t, &mut out.sinks, &s)?;
                 }
                 Outcome::Passed => {
                     t.stats.passed += 1;
                     for &s in &t.scored_to {
-                        sinks[s].write(raw, false, false)?;
+                        out.sinks[s].write(raw, false, false)?;
                     }
                 }
                 Outcome::Dropped => t.stats.dropped += 1,
-                Outcome::Absorbed => t.stats.absorbed += 1,
-                Outcome::Failed(e) => write_error(t, sinks, stderr, to_stderr, item, &e.reason, &e.detail, raw)?,
+                Outcome::Absorbed => {
+                    t.stats.absorbed += 1;
+                    absorbed = true;
+                }
+                Outcome::Failed(e) => write_error(t, out, item, &e.reason, &e.detail, raw)?,
             }
         }
-        emitted(t, batch.emitted, sinks, stderr, to_stderr)?;
+        let any_emitted = !scored.emitted.is_empty();
+        emitted(t, scored.emitted, out)?;
+        if absorbed || any_emitted {
+            // Only windowed models hold state worth counting.
+            t.open_windows = t.instance.stats().map(|s| s.open_windows).unwrap_or(0);
+        }
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn write_error(
-    t: &mut Transform,
-    sinks: &mut [Sink],
-    stderr: &mut dyn Write,
-    to_stderr: &mut u64,
-    item: &Item,
-    reason: &str,
-    detail: &str,
-    raw: &str,
-) -> Result<()> {
-    let rec =
-        ErrorRecord { reason, detail, transform: &t.id, file: &item.origin.file, line: item.origin.line, event: raw };
+fn write_error(t: &mut Transform, out: &mut Outputs, item: &Item, reason: &str, detail: &str, raw: &str) -> Result<()> {
+    let rec = ErrorRecord {
+        reason,
+        detail,
+        transform: &t.id,
+        model: &t.stats.model,
+        file: &item.origin.file,
+        line: item.origin.line,
+        event: raw,
+    };
     let line = serde_json::to_string(&rec)?;
     t.stats.errors += 1;
     if t.errors_to.is_empty() {
-        writeln!(stderr, "{line}")?;
-        *to_stderr += 1;
+        writeln!(out.stderr, "{line}")?;
+        out.errors_to_stderr += 1;
     }
     for &s in &t.errors_to {
-        sinks[s].write(&line, true, false)?;
+        out.sinks[s].write(&line, true, false)?;
     }
     Ok(())
 }

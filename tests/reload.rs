@@ -1,0 +1,169 @@
+//! Hot reload: `logsieve run` notices a new model file between batches.
+//!
+//! A live stream comes in on stdin. After the first part, a second model is
+//! renamed over the model file; after the second part, a broken model is.
+//! Every event must come out exactly once, named by the model that scored
+//! it: the first part by the first model, the rest by the second (the
+//! broken file is refused and the second model keeps serving).
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+fn train(dir: &Path, hour: &str, name: &str) -> PathBuf {
+    let model = dir.join(name);
+    let input = common::repo().join(format!("pipeline-examples/conn-kmeans/sample/train/conn.{hour}.log.gz"));
+    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .args(["train", "--spec"])
+        .arg(common::conn_spec())
+        .arg("--input")
+        .arg(&input)
+        .arg("--out")
+        .arg(&model)
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "train failed: {}", String::from_utf8_lossy(&out.stderr));
+    model
+}
+
+fn model_id(path: &Path) -> String {
+    logsieve_artifact::decode(&std::fs::read(path).unwrap()).unwrap().id
+}
+
+/// Put `path`'s new content in place the way a deployment should: write
+/// elsewhere, then rename over it (atomic).
+fn replace_atomically(target: &Path, bytes: &[u8]) {
+    let tmp = target.with_extension("incoming");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, target).unwrap();
+}
+
+#[test]
+fn a_model_swapped_mid_stream_scores_every_later_event_and_a_bad_one_is_refused() {
+    let dir = common::tempdir("reload");
+    let first = train(&dir, "00:00:00-01:00:00", "first.msgpack");
+    let second = train(&dir, "01:00:00-02:00:00", "second.msgpack");
+    let (id1, id2) = (model_id(&first), model_id(&second));
+    assert_ne!(id1, id2, "the two models must differ for the test to mean anything");
+    let live = dir.join("model.msgpack");
+    std::fs::copy(&first, &live).unwrap();
+
+    std::fs::write(
+        dir.join("p.toml"),
+        r#"
+[sources.live]
+type = "stdin"
+format = "ndjson"
+
+[transforms.score]
+type = "logsieve"
+inputs = ["live"]
+model = "model.msgpack"
+batch_size = 10
+
+[sinks.out]
+type = "stdout"
+inputs = ["score"]
+
+[sinks.errors]
+type = "file"
+inputs = ["score.errors"]
+path = "errors.ndjson"
+"#,
+    )
+    .unwrap();
+
+    // Real conn events, each tagged with its sequence number.
+    let sample = common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz");
+    let events: Vec<String> = logsieve_readers::Reader::open(vec![sample], logsieve_readers::Format::Auto)
+        .filter_map(|i| i.result.ok())
+        .take(300)
+        .enumerate()
+        .map(|(n, e)| format!("{{\"seq\":{n},{}", &e[1..]))
+        .collect();
+    assert_eq!(events.len(), 300);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .current_dir(&dir)
+        .args(["run", "p.toml", "--summary-json", "summary.json"])
+        .env("LOGSIEVE_CACHE_DIR", dir.join("cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out: Vec<serde_json::Value> = Vec::new();
+    let mut send_and_collect = |part: &[String], out: &mut Vec<serde_json::Value>| {
+        for e in part {
+            writeln!(stdin, "{e}").unwrap();
+        }
+        stdin.flush().unwrap();
+        let want = out.len() + part.len();
+        while out.len() < want {
+            let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
+                panic!("only {} of {want} scored events came out; stderr:\n{}", out.len(), stderr_of(&dir))
+            });
+            out.push(serde_json::from_str(&line).unwrap());
+        }
+    };
+
+    send_and_collect(&events[..100], &mut out);
+    replace_atomically(&live, &std::fs::read(&second).unwrap());
+    send_and_collect(&events[100..200], &mut out);
+    let good = std::fs::read(&second).unwrap();
+    replace_atomically(&live, &good[..good.len() / 2]);
+    send_and_collect(&events[200..], &mut out);
+    drop(send_and_collect);
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let stderr = stderr_of(&dir);
+    assert!(status.success(), "run failed ({status}):\n{stderr}");
+
+    // Every event exactly once, named by the model that scored it.
+    let mut seen = vec![0u32; 300];
+    for e in &out {
+        let seq = e["seq"].as_u64().unwrap() as usize;
+        seen[seq] += 1;
+        let want = if seq < 100 { &id1 } else { &id2 };
+        assert_eq!(e["logsieve"]["model"].as_str(), Some(want.as_str()), "event {seq}");
+    }
+    assert!(seen.iter().all(|&n| n == 1), "events out more or less than once: {:?}", {
+        seen.iter().enumerate().filter(|(_, n)| **n != 1).collect::<Vec<_>>()
+    });
+    assert_eq!(std::fs::read_to_string(dir.join("errors.ndjson")).unwrap(), "", "no event failed");
+
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let t = &summary["transforms"]["score"];
+    assert_eq!(t["reloads"], 1, "{t}");
+    assert_eq!(t["reloads_refused"], 1, "{t}");
+    assert_eq!(t["models"], serde_json::json!([id1, id2]));
+    assert_eq!(t["model"], id2.as_str());
+    assert_eq!(t["in"], 300);
+    assert_eq!(t["scored"], 300);
+    assert!(stderr.contains(&format!("model {id1} replaced by {id2}")), "{stderr}");
+    assert!(
+        stderr.contains("was refused: truncated model file") && stderr.contains(&format!("model {id2} keeps serving")),
+        "the bad model's refusal is reported:\n{stderr}"
+    );
+}
+
+fn stderr_of(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
+}
