@@ -124,6 +124,16 @@ pub struct Summary {
     pub errors_to_stderr: u64,
     /// Wall time.
     pub seconds: f64,
+    /// The process's peak resident memory in MiB (`VmHWM`; Linux only).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The process's peak resident set size in MiB, from `/proc/self/status`.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 impl Summary {
@@ -193,11 +203,15 @@ impl Summary {
     pub fn render(&self) -> String {
         let read: u64 = self.sources.values().map(|s| s.read).sum();
         let mut s = format!(
-            "logsieve run: {read} events read from {} source(s) in {:.2} s ({:.0} events/s)\n",
+            "logsieve run: {read} events read from {} source(s) in {:.2} s ({:.0} events/s)",
             self.sources.len(),
             self.seconds,
             read as f64 / self.seconds.max(1e-9)
         );
+        if let Some(m) = self.peak_rss_mib {
+            s += &format!(", peak memory {m:.0} MiB");
+        }
+        s += "\n";
         for (id, t) in &self.transforms {
             let mut parts = vec![format!("{} scored", t.scored)];
             for (n, what) in [(t.passed, "passed"), (t.dropped, "dropped"), (t.absorbed, "absorbed into windows")] {
@@ -500,6 +514,7 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
         summary.sinks.insert(s.id, s.stats);
     }
     summary.seconds = t0.elapsed().as_secs_f64();
+    summary.peak_rss_mib = peak_rss_mib();
     Ok(summary)
 }
 
