@@ -175,7 +175,10 @@ pub struct Shape {
 
 /// Scan one event. `slots` is cleared and filled with one entry per field of
 /// `table` (`None` when the event lacks it). Fails with `invalid_json`,
-/// `not_an_object` or `field_conflict`.
+/// `not_an_object`, `field_conflict`, or `non_finite` when a wanted field
+/// holds a number too large for an `f64` (`1e400`, a 400-digit integer:
+/// valid JSON, but infinite as a float; other fields are only checked for
+/// syntax and pass through verbatim).
 pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar<'a>>>) -> Result<Shape, EventError> {
     slots.clear();
     slots.resize(table.len(), None);
@@ -186,15 +189,19 @@ pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar
                 "not_an_object",
                 format!("the event is JSON but not an object: {}", kind_of(trimmed_start)),
             ),
-            Err(e) => invalid_json(&e),
+            Err(e) => invalid_json(text, &e),
         });
     }
     let mut de = serde_json::Deserializer::from_str(text);
     let mut conflict = false;
+    let mut out_of_range = None;
     let keys = de
-        .deserialize_map(ObjectVisitor { table, slots, conflict: &mut conflict })
+        .deserialize_map(ObjectVisitor { table, slots, conflict: &mut conflict, out_of_range: &mut out_of_range })
         .and_then(|k| de.end().map(|_| k))
-        .map_err(|e| invalid_json(&e))?;
+        .map_err(|e| match out_of_range {
+            Some(slot) => number_out_of_range(text, table, slot, &e),
+            None => invalid_json(text, &e),
+        })?;
     if conflict {
         return Err(EventError::new(
             "field_conflict",
@@ -216,17 +223,91 @@ fn kind_of(t: &str) -> &'static str {
     }
 }
 
-fn invalid_json(e: &serde_json::Error) -> EventError {
+fn invalid_json(text: &str, e: &serde_json::Error) -> EventError {
     if e.is_eof() && e.line() == 1 && e.column() == 0 {
         return EventError::new("invalid_json", "the event is empty");
     }
+    if text.trim_start().starts_with('\u{feff}') {
+        return EventError::new(
+            "invalid_json",
+            format!("the event starts with a UTF-8 byte-order mark (U+FEFF; files joined with `cat`?): {e}"),
+        );
+    }
+    // NaN and Infinity are not JSON, but common writers emit them (Python's
+    // `json.dumps` by default, C's printf as `nan`/`inf`): say so.
+    if let Some(word) = non_json_number_at(text, error_offset(text, e)) {
+        return EventError::new(
+            "invalid_json",
+            format!("{word} is not a JSON number (JSON has no NaN or Infinity; write null or a string): {e}"),
+        );
+    }
     EventError::new("invalid_json", e.to_string())
+}
+
+/// A wanted field held a number beyond the range of `f64` (serde_json
+/// refuses it as "number out of range" rather than make it infinite).
+fn number_out_of_range(text: &str, table: &FieldTable, slot: usize, e: &serde_json::Error) -> EventError {
+    let field = &table.entries[slot].0;
+    let value = match number_at(text, error_offset(text, e)) {
+        Some(n) if n.len() > 64 => format!("the number {}… ({} digits)", &n[..32], n.len()),
+        Some(n) => format!("the number {n}"),
+        None => "a number".to_string(),
+    };
+    EventError::new(
+        "non_finite",
+        format!("field '{field}': {value} is out of the range of a 64-bit float (it would be infinite)"),
+    )
+}
+
+/// The byte offset serde_json's error position points at (its column
+/// counts bytes from the start of the line).
+fn error_offset(text: &str, e: &serde_json::Error) -> usize {
+    let line_start =
+        if e.line() <= 1 { 0 } else { text.match_indices('\n').nth(e.line() - 2).map_or(text.len(), |(i, _)| i + 1) };
+    (line_start + e.column()).min(text.len())
+}
+
+/// The number text around byte `at` (serde_json reports a number's error
+/// just after it or at its last digit).
+fn number_at(text: &str, at: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let is_num = |c: u8| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E');
+    let (mut start, mut end) = (at.min(b.len()), at.min(b.len()));
+    while start > 0 && is_num(b[start - 1]) {
+        start -= 1;
+    }
+    while end < b.len() && is_num(b[end]) {
+        end += 1;
+    }
+    // Only ASCII bytes were crossed, so both ends are char boundaries.
+    (start < end).then(|| &text[start..end])
+}
+
+/// `NaN`, `Infinity`, `-Infinity` (any case, also `nan` / `inf`) where
+/// serde_json stopped on them: the word holding byte `at - 1` or `at`.
+fn non_json_number_at(text: &str, at: usize) -> Option<&str> {
+    let b = text.as_bytes();
+    let p = [at.saturating_sub(1), at].into_iter().find(|&p| p < b.len() && b[p].is_ascii_alphabetic())?;
+    let (mut start, mut end) = (p, p);
+    while start > 0 && b[start - 1].is_ascii_alphabetic() {
+        start -= 1;
+    }
+    while end < b.len() && b[end].is_ascii_alphabetic() {
+        end += 1;
+    }
+    let word = &text[start..end];
+    if !["nan", "inf", "infinity"].iter().any(|w| word.eq_ignore_ascii_case(w)) {
+        return None;
+    }
+    Some(if start > 0 && b[start - 1] == b'-' { &text[start - 1..end] } else { word })
 }
 
 struct ObjectVisitor<'t, 's, 'a> {
     table: &'t FieldTable,
     slots: &'s mut Vec<Option<Scalar<'a>>>,
     conflict: &'s mut bool,
+    /// The slot whose value was a number out of `f64`'s range, if any.
+    out_of_range: &'s mut Option<usize>,
 }
 
 impl<'de, 't, 's> Visitor<'de> for ObjectVisitor<'t, 's, 'de> {
@@ -241,7 +322,15 @@ impl<'de, 't, 's> Visitor<'de> for ObjectVisitor<'t, 's, 'de> {
         while let Some(key) = map.next_key_seed(KeySeed { table: self.table })? {
             keys += 1;
             match key {
-                Key::Slot(i) => self.slots[i] = Some(map.next_value_seed(ScalarSeed)?),
+                Key::Slot(i) => match map.next_value_seed(ScalarSeed) {
+                    Ok(v) => self.slots[i] = Some(v),
+                    Err(e) => {
+                        if e.to_string().starts_with("number out of range") {
+                            *self.out_of_range = Some(i);
+                        }
+                        return Err(e);
+                    }
+                },
                 Key::Output => {
                     *self.conflict = true;
                     map.next_value::<IgnoredAny>()?;
@@ -371,10 +460,81 @@ mod tests {
         assert_eq!(r("{\"a\":1"), "invalid_json");
         assert_eq!(r("{\"a\":1} x"), "invalid_json");
         assert_eq!(r("{\"a\":NaN}"), "invalid_json");
-        // Out of range where the value is needed; a skipped field is only checked for syntax.
-        assert_eq!(r("{\"s\":1e999}"), "invalid_json");
+        // Out of range where the value is needed: valid JSON, but infinite
+        // as a float; a skipped field is only checked for syntax.
+        assert_eq!(r("{\"s\":1e999}"), "non_finite");
         assert_eq!(r("[1,2]"), "not_an_object");
         assert_eq!(r("42"), "not_an_object");
         assert_eq!(r("{\"logsieve\":{}}"), "field_conflict");
+    }
+
+    fn error(names: &[&str], text: &str) -> EventError {
+        let mut slots = Vec::new();
+        scan(text, &table(names), &mut slots).unwrap_err()
+    }
+
+    #[test]
+    fn numbers_beyond_f64_in_wanted_fields_are_non_finite_and_named() {
+        for (text, value) in [
+            (r#"{"a":1,"bytes":1e400,"b":2}"#, "1e400"),
+            (r#"{"bytes":-1e400}"#, "-1e400"),
+            (r#"{"bytes":1.5E+309 }"#, "1.5E+309"),
+            // An exponent beyond i32 takes another path in serde_json.
+            (r#"{"bytes":1e99999999999}"#, "1e99999999999"),
+        ] {
+            let e = error(&["bytes"], text);
+            assert_eq!(e.reason, "non_finite", "{text}: {e}");
+            assert!(e.detail.starts_with("field 'bytes': the number "), "{text}: {e}");
+            assert!(e.detail.contains(&format!("the number {value} is out of the range")), "{text}: {e}");
+        }
+        let digits = "9".repeat(400);
+        let e = error(&["bytes"], &format!("{{\"bytes\":{digits},\"uid\":\"C1\"}}"));
+        assert_eq!(e.reason, "non_finite");
+        assert!(e.detail.contains("(400 digits)") && e.detail.len() < 200, "{e}");
+        // Through an alias the field is named by its spec name.
+        let mut aliases = std::collections::BTreeMap::new();
+        aliases.insert("id.orig_p".to_string(), vec!["id_orig_p".to_string()]);
+        let t = FieldTable::with_aliases(vec!["id.orig_p".into()], &aliases);
+        let e = scan(r#"{"id_orig_p":2e308}"#, &t, &mut Vec::new()).unwrap_err();
+        assert_eq!((e.reason, e.detail.starts_with("field 'id.orig_p'")), ("non_finite", true), "{e}");
+        // Tiny numbers underflow to zero; huge ones in other fields pass
+        // (checked for syntax only, kept verbatim in the output).
+        let mut slots = Vec::new();
+        let text = format!(r#"{{"bytes":1e-400,"other":1e400,"big":{digits}}}"#);
+        scan(&text, &table(&["bytes"]), &mut slots).unwrap();
+        assert_eq!(slots[0], Some(Scalar::Number(0.0)));
+        // Syntax errors are still invalid JSON, wanted field or not.
+        assert_eq!(error(&["bytes"], r#"{"bytes":1e}"#).reason, "invalid_json");
+        assert_eq!(error(&["bytes"], r#"{"bytes":1e400"#).reason, "non_finite");
+    }
+
+    #[test]
+    fn nan_and_infinity_literals_are_invalid_json_and_said_so() {
+        for (text, word) in [
+            (r#"{"bytes":NaN}"#, "NaN"),
+            (r#"{"x":1,"bytes":Infinity}"#, "Infinity"),
+            (r#"{"bytes":-Infinity,"y":2}"#, "-Infinity"),
+            (r#"{"other":nan}"#, "nan"),
+            (r#"{"other": -inf}"#, "-inf"),
+            (r#"{"other":-nan}"#, "-nan"),
+            (r#"[NaN]"#, "NaN"),
+        ] {
+            let e = error(&["bytes"], text);
+            assert_eq!(e.reason, "invalid_json", "{text}");
+            assert!(e.detail.starts_with(&format!("{word} is not a JSON number")), "{text}: {e}");
+            assert!(e.detail.contains("line 1 column"), "the parser's position is kept: {e}");
+        }
+        // Other bad words get the parser's message alone.
+        let e = error(&["bytes"], r#"{"bytes":none}"#);
+        assert!(e.detail.starts_with("expected ident") || e.detail.starts_with("expected value"), "{e}");
+        let e = error(&["bytes"], r#"{"bytes":Nope}"#);
+        assert!(e.detail.starts_with("expected value"), "{e}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_the_stream_is_named() {
+        let e = error(&["bytes"], "\u{feff}{\"bytes\":1}");
+        assert_eq!(e.reason, "invalid_json");
+        assert!(e.detail.contains("byte-order mark"), "{e}");
     }
 }

@@ -454,10 +454,17 @@ impl Core {
             }
         }
         if !best_d.is_finite() {
-            return Err(EventError::new(
-                "non_finite",
-                "the event's features are too large to score (distance overflows)",
-            ));
+            // Name the feature whose scaled value overflows when squared.
+            let culprit = fit.ranges.iter().position(|r| x[r.clone()].iter().any(|v| !(v * v).is_finite()));
+            let detail = match culprit.and_then(|f| self.features.get(f)) {
+                Some(f) => format!(
+                    "feature '{}' is too large to score: its scaled value overflows the distance (a log1p feature \
+                     would keep it in range)",
+                    f.name()
+                ),
+                None => "the event's features are too large to score (distance overflows)".to_string(),
+            };
+            return Err(EventError::new("non_finite", detail));
         }
         let distance = match fit.metric {
             Metric::Euclidean => best_d.sqrt(),

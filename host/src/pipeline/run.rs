@@ -472,7 +472,7 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
     for (sid, source) in &cfg.sources {
         let mine: Vec<usize> =
             (0..transforms.len()).filter(|&i| transforms[i].inputs.iter().any(|x| x == sid)).collect();
-        let reader = match source {
+        let mut reader = match source {
             SourceConfig::File { path, format } => {
                 let paths = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
                 Reader::open(paths, format.parse::<Format>().map_err(anyhow::Error::msg)?)
@@ -481,10 +481,16 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
         };
         let stats = summary.sources.entry(sid.clone()).or_default();
         let mut items: Vec<Item> = Vec::with_capacity(chunk);
-        let mut reader = reader.peekable();
         loop {
+            // A chunk: up to `chunk` records and about MAX_BATCH_BYTES of
+            // text, so memory stays bounded whatever the line lengths.
             items.clear();
-            items.extend(reader.by_ref().take(chunk));
+            let mut bytes = 0;
+            while items.len() < chunk && bytes < MAX_BATCH_BYTES {
+                let Some(item) = reader.next() else { break };
+                bytes += item.result.as_ref().map_or(0, String::len);
+                items.push(item);
+            }
             if items.is_empty() {
                 break;
             }
@@ -640,8 +646,37 @@ fn emitted(
     Ok(())
 }
 
+/// A batch holds at most `batch_size` events and at most this many bytes of
+/// event text (at least one event): a few very large events (the readers
+/// allow lines up to 16 MiB) then go in small batches instead of driving
+/// one batch past the component's memory limit.
+pub const MAX_BATCH_BYTES: usize = 16 << 20;
+
+/// Split `items` into batches by count and by bytes.
+fn batches(items: &[Item], batch_size: usize) -> impl Iterator<Item = &[Item]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut bytes = 0;
+        let mut n = 0;
+        for item in rest.iter().take(batch_size) {
+            let len = item.result.as_ref().map_or(0, String::len);
+            if n > 0 && bytes + len > MAX_BATCH_BYTES {
+                break;
+            }
+            bytes += len;
+            n += 1;
+        }
+        let (batch, tail) = rest.split_at(n);
+        rest = tail;
+        Some(batch)
+    })
+}
+
 fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
-    for batch in items.chunks(t.batch_size) {
+    for batch in batches(items, t.batch_size) {
         reload_if_changed(t, out)?;
         t.stats.input += batch.len() as u64;
         let mut events = Vec::with_capacity(batch.len());
@@ -738,4 +773,26 @@ fn write_error(t: &mut Transform, out: &mut Outputs, item: &Item, reason: &str, 
         out.sinks[s].write(&line, true, false)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(len: usize) -> Item {
+        Item { origin: logsieve_readers::Origin { file: "t".into(), line: 1 }, result: Ok("x".repeat(len)) }
+    }
+
+    #[test]
+    fn batches_are_cut_by_count_and_by_bytes() {
+        let sizes = |items: &[Item], n| batches(items, n).map(<[Item]>::len).collect::<Vec<_>>();
+        let small: Vec<Item> = (0..25).map(|_| item(10)).collect();
+        assert_eq!(sizes(&small, 10), [10, 10, 5]);
+        let big = MAX_BATCH_BYTES / 2 + 1;
+        let mixed = vec![item(10), item(big), item(big), item(10), item(MAX_BATCH_BYTES * 2), item(10)];
+        // Two halves-plus never share a batch; an oversized event goes alone.
+        assert_eq!(sizes(&mixed, 1000), [2, 2, 1, 1]);
+        let total: usize = batches(&mixed, 1000).map(<[Item]>::len).sum();
+        assert_eq!(total, mixed.len());
+    }
 }
