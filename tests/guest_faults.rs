@@ -91,7 +91,10 @@ fn each_fault_is_named_and_the_instance_is_recreated() {
     let dir = common::tempdir("faults-runtime");
     let model = std::fs::read(train_small(&dir)).unwrap();
     let rt = Runtime::new(faulty_component(), None).unwrap();
-    let mut inst = rt.instantiate_with(model.clone().into(), Options { top_features: 3, emit_vector: false }, small_limits()).unwrap().unwrap();
+    let mut inst = rt
+        .instantiate_with(model.clone().into(), Options { top_features: 3, emit_vector: false }, small_limits())
+        .unwrap()
+        .unwrap();
     let good = sample_events(20);
     let reference = inst.score_batch(&good).expect("good events score");
     assert_eq!(reference.outcomes.len(), 20);
@@ -180,13 +183,15 @@ path = "out/errors.ndjson"
     assert_eq!(scored.len(), 9 * batch, "every other event is scored");
     for &(b, _, reason) in &faulty {
         for i in b * batch..(b + 1) * batch {
-            let e = errors.iter().find(|e| e["line"] == i as u64 + 1).unwrap_or_else(|| panic!("line {} missing", i + 1));
+            let e =
+                errors.iter().find(|e| e["line"] == i as u64 + 1).unwrap_or_else(|| panic!("line {} missing", i + 1));
             assert_eq!(e["reason"], reason, "line {}", i + 1);
             assert_eq!(e["event"].as_str().unwrap(), events[i], "the error record carries the event");
             assert!(e["detail"].as_str().unwrap().contains("batch of 25 events"));
         }
     }
-    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let t = &summary["transforms"]["score"];
     assert_eq!(t["guest_faults"], 3);
     assert_eq!(t["in"], 12 * batch as u64);
