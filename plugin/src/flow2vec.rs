@@ -265,13 +265,7 @@ impl Flow2VecFit {
             metric: f.metric,
             mean: Vec::new(),
         });
-        Some(Flow2VecFit {
-            index,
-            relatives,
-            relative_at,
-            embedding: e.clone(),
-            sequences,
-        })
+        Some(Flow2VecFit { index, relatives, relative_at, embedding: e.clone(), sequences })
     }
 
     /// Build the event's token into `token` and look it up; with
