@@ -57,7 +57,8 @@ pub enum DecodeError {
         /// The newest version this build reads.
         supported: u32,
     },
-    /// The checksum does not match: the bytes were altered.
+    /// The checksum does not match, or the envelope around it is damaged:
+    /// the bytes were altered.
     Corrupted(String),
     /// Decodes, but is inconsistent.
     Invalid(String),
@@ -121,6 +122,36 @@ fn is_eof(e: &rmp_serde::decode::Error) -> bool {
     }
 }
 
+/// The byte strings every artifact's envelope starts with (MessagePack
+/// `str` markers and text): its keys and its format name.
+const ENVELOPE_MARKS: [&[u8]; 5] = [b"\xa6format", b"\xaelogsieve-model", b"\xa7version", b"\xa6sha256", b"\xa5model"];
+
+/// Whether `bytes` still carry most of a logsieve envelope's header: then a
+/// file that fails to parse as one is a *damaged* logsieve model (a flipped
+/// bit in a marker or a key), not a foreign file. One flipped bit damages at
+/// most one of the five marks; a foreign file holds none of them.
+fn looks_like_envelope(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(128)];
+    let found = ENVELOPE_MARKS.iter().filter(|m| head.windows(m.len()).any(|w| w == **m)).count();
+    found >= 3
+}
+
+/// `Foreign(detail)`, or `Corrupted` when the bytes are a damaged logsieve
+/// envelope.
+fn foreign_or_damaged(bytes: &[u8], detail: String) -> DecodeError {
+    if looks_like_envelope(bytes) {
+        DecodeError::Corrupted(format!("the logsieve envelope is damaged: {detail}"))
+    } else {
+        DecodeError::Foreign(detail)
+    }
+}
+
+/// Whether `found` is the format name with a few bytes altered (same
+/// length, at most two bytes differ): damage rather than another format.
+fn is_damaged_name(found: &str) -> bool {
+    found.len() == FORMAT_NAME.len() && found.bytes().zip(FORMAT_NAME.bytes()).filter(|(a, b)| a != b).count() <= 2
+}
+
 /// Decode and validate an artifact file.
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     let Some(&first) = bytes.first() else {
@@ -135,10 +166,10 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
             [0x00, b'a', b's', b'm', ..] => " (looks like a WebAssembly file)",
             _ => "",
         };
-        return Err(DecodeError::Foreign(format!(
-            "expected a MessagePack map, the file starts with {}{hint}",
-            head.join(" ")
-        )));
+        return Err(foreign_or_damaged(
+            bytes,
+            format!("expected a MessagePack map, the file starts with {}{hint}", head.join(" ")),
+        ));
     }
     let mut rest: &[u8] = bytes;
     let env: EnvelopeIn = {
@@ -149,13 +180,24 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
                 return Err(DecodeError::Truncated(format!("the file ends after {} bytes", bytes.len())));
             }
             Err(e) => {
-                // A map that is not our envelope: say what it is not.
-                return Err(DecodeError::Foreign(format!("not a logsieve envelope ({e})")));
+                // A map that is not our envelope: say what it is not (or,
+                // when it still carries our envelope's marks, that it is
+                // damaged).
+                return Err(if looks_like_envelope(bytes) {
+                    DecodeError::Corrupted(format!("the logsieve envelope is damaged ({e})"))
+                } else {
+                    DecodeError::Foreign(format!("not a logsieve envelope ({e})"))
+                });
             }
         }
     };
     if env.format != FORMAT_NAME {
-        return Err(DecodeError::Foreign(format!("format is '{}', expected '{FORMAT_NAME}'", env.format)));
+        let detail = format!("format is '{}', expected '{FORMAT_NAME}'", env.format);
+        return Err(if is_damaged_name(&env.format) {
+            DecodeError::Corrupted(format!("the logsieve envelope is damaged: {detail}"))
+        } else {
+            DecodeError::Foreign(detail)
+        });
     }
     if env.version > FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: env.version, supported: FORMAT_VERSION });
@@ -174,4 +216,157 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         .map_err(|e| DecodeError::Invalid(format!("the model does not decode: {e}")))?;
     model.validate().map_err(|e| DecodeError::Invalid(e.join("; ")))?;
     Ok(Decoded { model, id: model_id(&digest) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{FeatureKind, FeatureSpec, ModelParams, ModelSpec};
+
+    /// The largest single allocation this thread asked for, to check that a
+    /// length prefix is never trusted before the bytes are there.
+    mod probe {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        thread_local! {
+            static LARGEST: Cell<usize> = const { Cell::new(0) };
+        }
+
+        fn note(size: usize) {
+            let _ = LARGEST.try_with(|m| m.set(m.get().max(size)));
+        }
+
+        /// Resets the record and returns the largest allocation `f` made.
+        pub fn largest_allocation<T>(f: impl FnOnce() -> T) -> (T, usize) {
+            LARGEST.with(|m| m.set(0));
+            let out = f();
+            (out, LARGEST.with(Cell::get))
+        }
+
+        struct Probe;
+
+        // SAFETY: every call is forwarded to the system allocator unchanged.
+        unsafe impl GlobalAlloc for Probe {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                note(layout.size());
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+                note(layout.size());
+                unsafe { System.alloc_zeroed(layout) }
+            }
+            unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+                note(new_size);
+                unsafe { System.realloc(ptr, layout, new_size) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                unsafe { System.dealloc(ptr, layout) }
+            }
+        }
+
+        #[global_allocator]
+        static PROBE: Probe = Probe;
+    }
+
+    fn model() -> Model {
+        let feature = |field: &str| FeatureSpec {
+            field: field.into(),
+            name: None,
+            kind: FeatureKind::Numeric,
+            log1p: false,
+            missing: None,
+        };
+        let spec = ModelSpec::new(
+            serde_json::from_str::<ModelParams>(r#"{"kind":"kmeans","n_clusters":1}"#).unwrap(),
+            vec![feature("a"), feature("b")],
+        );
+        Model { spec, fitted: None }
+    }
+
+    /// An envelope with a correct checksum around any model bytes.
+    fn wrap(body: &[u8]) -> Vec<u8> {
+        let digest = Sha256::digest(body);
+        let env = Envelope { format: FORMAT_NAME, version: FORMAT_VERSION, sha256: &digest, model: body };
+        rmp_serde::to_vec_named(&env).unwrap()
+    }
+
+    #[test]
+    fn round_trip() {
+        let bytes = encode(&model()).unwrap();
+        let d = decode(&bytes).unwrap();
+        assert_eq!(d.model, model());
+        assert_eq!(d.id.len(), 12);
+        assert_eq!(bytes, wrap(&rmp_serde::to_vec_named(&model()).unwrap()));
+    }
+
+    #[test]
+    fn a_huge_length_prefix_is_not_trusted() {
+        // The model's bin claims 4 GiB (bin32 0xffffffff), then 3 bytes.
+        let good = encode(&model()).unwrap();
+        let at = good.windows(6).position(|w| w == b"\xa5model").unwrap() + 6;
+        let mut huge = good[..at].to_vec();
+        huge.extend_from_slice(&[0xc6, 0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+        let (r, largest) = probe::largest_allocation(|| decode(&huge));
+        assert_eq!(r.unwrap_err(), DecodeError::Truncated(format!("the file ends after {} bytes", huge.len())));
+        assert!(largest > 0 && largest < 1 << 20, "decoding allocated {largest} bytes at once");
+
+        // Inside the (checksummed) model: a centroid-like array claiming
+        // 2^32 - 1 elements, and a string claiming 4 GiB.
+        let body = rmp_serde::to_vec_named(&model()).unwrap();
+        let at = body.windows(9).position(|w| w == b"\xa8features").unwrap() + 9;
+        for claim in [&[0xdd, 0xff, 0xff, 0xff, 0xff][..], &[0xdb, 0xff, 0xff, 0xff, 0xff]] {
+            let mut bad = body[..at].to_vec();
+            bad.extend_from_slice(claim);
+            bad.extend_from_slice(&body[at + 1..]);
+            let (r, largest) = probe::largest_allocation(|| decode(&wrap(&bad)));
+            assert!(matches!(r, Err(DecodeError::Invalid(ref d)) if d.contains("does not decode")), "{r:?}");
+            assert!(largest < 1 << 20, "decoding allocated {largest} bytes at once");
+        }
+    }
+
+    #[test]
+    fn a_damaged_envelope_is_corrupted_not_foreign() {
+        let good = encode(&model()).unwrap();
+        let flip = |at: usize, mask: u8| {
+            let mut b = good.clone();
+            b[at] ^= mask;
+            decode(&b).unwrap_err()
+        };
+        let key = |k: &[u8]| good.windows(k.len()).position(|w| w == k).unwrap();
+        for (what, e) in [
+            // fixmap(4) -> fixmap(0): every key missing.
+            ("map of 0", flip(0, 0x04)),
+            // fixmap -> positive fixint: not a map at all.
+            ("not a map", flip(0, 0x80)),
+            // A letter of a key: `format` goes missing.
+            ("key", flip(key(b"\xa6format") + 2, 0x01)),
+            // A letter of the format name.
+            ("name", flip(key(b"\xaelogsieve-model") + 3, 0x01)),
+            // The version 1 becomes fixmap(1).
+            ("version", flip(key(b"\xa7version") + 8, 0x80)),
+            // The checksum's bin8 marker becomes a uint8.
+            ("marker", flip(key(b"\xa6sha256") + 7, 0x08)),
+        ] {
+            match e {
+                DecodeError::Corrupted(d) => {
+                    assert!(d.starts_with("the logsieve envelope is damaged"), "{what}: {d}")
+                }
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        // Foreign files stay foreign.
+        for bytes in [
+            rmp_serde::to_vec_named(&serde_json::json!({"format": "other", "version": 1})).unwrap(),
+            rmp_serde::to_vec_named(&serde_json::json!({"a": 1})).unwrap(),
+            b"hello".to_vec(),
+        ] {
+            assert!(matches!(decode(&bytes), Err(DecodeError::Foreign(_))), "{bytes:?}: {:?}", decode(&bytes));
+        }
+        let other = rmp_serde::to_vec_named(&serde_json::json!({
+            "format": "logsieve-other-thing", "version": 1, "sha256": [0], "model": [0]
+        }))
+        .unwrap();
+        assert!(matches!(decode(&other), Err(DecodeError::Foreign(d)) if d.contains("logsieve-other-thing")));
+    }
 }

@@ -167,8 +167,12 @@ impl Embedding {
             errs.push(format!("embedding: {n} tokens of dimension {dim}; both must be at least 1"));
             return;
         }
-        let want = n * dim * Self::value_bytes(self.precision);
-        if self.vectors.len() != want {
+        // In u128: in the 32-bit component, `usize` arithmetic wrapped (1
+        // token × 2^30 dimensions × 4 bytes was 0 bytes, which an empty
+        // `vectors` matched, and the component then trapped allocating
+        // 4 GiB); u128 gives the same answer on every target.
+        let want = n as u128 * dim as u128 * Self::value_bytes(self.precision) as u128;
+        if self.vectors.len() as u128 != want {
             errs.push(format!(
                 "embedding: {} bytes of vectors, but {n} tokens × {dim} dimensions at {:?} need {want}",
                 self.vectors.len(),
@@ -423,6 +427,29 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_embedding_size_is_computed_without_wrapping() {
+        // Found reviewing the checks the fuzzer exercises: on wasm32,
+        // 1 × 2^30 × 4 wrapped to 0 (tests/corrupt_models.rs checks the
+        // component itself).
+        let e = Embedding {
+            tokens: vec!["a".into()],
+            counts: vec![1],
+            dim: 1 << 30,
+            precision: VectorPrecision::F32,
+            vectors: vec![],
+            labels: vec![0],
+            distances: vec![0.0],
+            sequence_thresholds: vec![],
+        };
+        let mut errs = Vec::new();
+        e.validate(1, &mut errs);
+        assert_eq!(
+            errs,
+            ["embedding: 0 bytes of vectors, but 1 tokens × 1073741824 dimensions at F32 need 4294967296".to_string()]
+        );
+    }
 
     #[test]
     fn half_precision_round_trips_and_rounds_to_nearest_even() {

@@ -59,7 +59,8 @@ impl CsvState {
         if self.pending.is_empty() {
             return None;
         }
-        let raw = std::mem::take(&mut self.pending);
+        let raw = crate::line::raw_text(self.pending.as_bytes());
+        self.pending.clear();
         Some(CsvOut {
             line: self.pending_line,
             outcome: Outcome::Error(reason::CSV_UNTERMINATED_QUOTE, "end of input inside a quoted field".into()),
@@ -160,10 +161,11 @@ fn push_value(out: &mut String, v: &str) {
             return;
         }
         // Too big for i64: kept as a string so no digits are lost.
-    } else if json::is_json_number(v) {
+    } else if json::is_json_number(v) && json::json_number_in_range(v) {
         out.push_str(v);
         return;
     }
+    // Not a number, or one no JSON reader holds (`1e999`): a string.
     json::push_str(out, v);
 }
 
@@ -276,6 +278,34 @@ mod tests {
             got,
             vec![(2, Ok(r#"{"StartTime":"2019/04/04 16:23:00.325010","Dur":0.027947,"Sport":"0x0303","Dir":"->","DstAddr":"00:00:00:00:00:00","Dport":80,"Big":"99999999999999999999","Neg":-5,"Exp":1e5}"#.to_string()))]
         );
+    }
+
+    #[test]
+    fn an_unterminated_quote_reports_at_most_raw_cap_bytes() {
+        // Found by fuzzing (csv): the record left open at end of input was
+        // reported whole (up to the line limit, 16 MiB by default) instead
+        // of its first 4 KiB.
+        let mut c = CsvState::new(None, 1 << 20);
+        assert!(c.line("a,b", 1).is_none());
+        assert!(c.line(&format!("1,\"{}", "x".repeat(3000)), 2).is_none());
+        for n in 3..5 {
+            assert!(c.line(&"y".repeat(3000), n).is_none());
+        }
+        let out = c.finish().unwrap();
+        assert_eq!(out.line, 2);
+        assert!(matches!(out.outcome, Outcome::Error(reason::CSV_UNTERMINATED_QUOTE, _)));
+        let raw = out.raw.unwrap();
+        assert_eq!(raw.len(), crate::line::RAW_CAP);
+        assert!(raw.starts_with("1,\"xxx"));
+        assert!(!c.in_record());
+    }
+
+    #[test]
+    fn numbers_out_of_json_range_stay_strings() {
+        // Found by the property tests: `1e999` was copied verbatim and made
+        // an event no JSON reader takes.
+        let got = run(&["a,b,c,d", "1e999,-1E400,9.9e307,1e-999"], None);
+        assert_eq!(got, vec![(2, Ok(r#"{"a":"1e999","b":"-1E400","c":9.9e307,"d":1e-999}"#.to_string()))]);
     }
 
     #[test]

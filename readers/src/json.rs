@@ -106,6 +106,29 @@ pub(crate) fn is_json_number(s: &str) -> bool {
     i == b.len()
 }
 
+/// Numbers of this magnitude or more are not written as JSON numbers. JSON
+/// readers hold numbers as `f64`, and refuse one that overflows it
+/// (serde_json: "number out of range"); near `f64::MAX` they round
+/// differently (serde_json refuses `1.7976931348623158e308`, which Rust
+/// parses to `f64::MAX`), so the bound keeps well clear of the limit.
+pub(crate) const MAX_MAGNITUDE: f64 = 1e308;
+
+/// Whether `f` can be written as a JSON number every reader takes: finite
+/// and below [`MAX_MAGNITUDE`].
+pub(crate) fn f64_in_range(f: f64) -> bool {
+    f.is_finite() && f.abs() < MAX_MAGNITUDE
+}
+
+/// Whether the JSON number text `s` (see [`is_json_number`]) is in range
+/// for [`f64_in_range`]. Without an exponent and at most 300 characters it
+/// is (below 1e300) and is not parsed; otherwise it is parsed.
+pub(crate) fn json_number_in_range(s: &str) -> bool {
+    if s.len() <= 300 && !s.bytes().any(|b| matches!(b, b'e' | b'E')) {
+        return true;
+    }
+    s.parse::<f64>().is_ok_and(f64_in_range)
+}
+
 /// Whether `s` is a non-empty run of ASCII digits.
 pub(crate) fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -130,6 +153,22 @@ mod tests {
         let mut s = String::new();
         push_str(&mut s, "a\"b\\c\nd\te\u{1}f\u{7f}é");
         assert_eq!(s, r#""a\"b\\c\nd\te\u0001f"#.to_string() + "\u{7f}é\"");
+    }
+
+    #[test]
+    fn numbers_out_of_f64_range_are_not_json_numbers() {
+        for ok in ["1e307", "-9.99e307", "1e-999", "0e999999", "1.7976931348623157e307", &"9".repeat(300)] {
+            assert!(is_json_number(ok) && json_number_in_range(ok), "{ok}");
+        }
+        // serde_json refuses all of these ("number out of range"), or
+        // rounds them differently from Rust near f64::MAX.
+        let long = format!("17976931348623157{}", "0".repeat(292));
+        for bad in ["1e999", "-1e309", "1e308", "1.7976931348623158e308", "1E400", &long, &"9".repeat(309)] {
+            assert!(is_json_number(bad) && !json_number_in_range(bad), "{bad}");
+        }
+        assert!(
+            f64_in_range(9.9e307) && !f64_in_range(1e308) && !f64_in_range(f64::INFINITY) && !f64_in_range(f64::NAN)
+        );
     }
 
     #[test]

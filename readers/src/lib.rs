@@ -23,7 +23,7 @@
 //! | Zeek type | JSON |
 //! |---|---|
 //! | `count`, `int`, `port` | integer (canonical digits: `007` → `7`) |
-//! | `time`, `interval`, `double` | number; the file's digits are kept verbatim when they are valid JSON number syntax (`1713484800.123456` stays exactly that), with `.0` appended to integral text (`5` → `5.0`) so the value is always a float; other decimal forms (`.5`, `1.`) go through `f64` |
+//! | `time`, `interval`, `double` | number; the file's digits are kept verbatim when they are valid JSON number syntax (`1713484800.123456` stays exactly that), with `.0` appended to integral text (`5` → `5.0`) so the value is always a float; other decimal forms (`.5`, `1.`) go through `f64`; a magnitude of 1e308 or more (`1e999`, which JSON readers refuse) or `inf`/`nan` does not parse |
 //! | `bool` | `T` → `true`, `F` → `false` |
 //! | `string`, `addr`, `subnet`, `enum`, `pattern` | string |
 //! | `set[T]`, `vector[T]` (and legacy `table[T]`) | array of converted elements split on the set separator; an element equal to the unset marker becomes `null` |
@@ -66,8 +66,9 @@
 //! trimming surrounding whitespace; quoting does not change the typing):
 //! empty → key absent; `-?[0-9]+` fitting `i64` → integer (canonical, so
 //! `0080` → `80`); other text that is valid JSON number syntax (`0.5`,
-//! `1e5`) → that number verbatim; everything else (hex `0x0303`, MAC
-//! addresses, `->`, digit strings too large for `i64`) → string. A row
+//! `1e5`) of magnitude below 1e308 → that number verbatim; everything else
+//! (hex `0x0303`, MAC addresses, `->`, digit strings too large for `i64`,
+//! `1e999`, which JSON readers refuse) → string. A row
 //! with a different field count than the header is a
 //! [`reason::CSV_COLUMN_COUNT`] error.
 //!

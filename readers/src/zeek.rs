@@ -356,6 +356,10 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str) -> bool {
         }
         Scalar::Float => {
             if json::is_json_number(v) {
+                // `1e999` is JSON syntax, but no JSON reader holds it.
+                if !json::json_number_in_range(v) {
+                    return false;
+                }
                 out.push_str(v);
                 if !v.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
                     out.push_str(".0");
@@ -368,7 +372,7 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str) -> bool {
                 return false;
             }
             match v.parse::<f64>() {
-                Ok(f) if f.is_finite() => {
+                Ok(f) if json::f64_in_range(f) => {
                     use std::fmt::Write;
                     let _ = write!(out, "{f:?}");
                     true
@@ -445,6 +449,22 @@ mod tests {
             ),
             r#"{"ts":18446744073709551615.0,"c":18446744073709551615,"i":-9223372036854775808,"p":65535}"#
         );
+    }
+
+    #[test]
+    fn doubles_out_of_json_range_are_bad_values() {
+        // Found by the property tests (tests/properties.rs): `1e999`
+        // was copied verbatim and made an event no JSON reader takes.
+        let mut z = state_with("t\tv", "time\tvector[double]");
+        for row in
+            ["1e999\t-", "-1E400\t-", "1e308\t-", "+1e999\t-", "1\t1,2e400", &format!("{}.5\t-", "9".repeat(309))]
+        {
+            let (r, d) = err(&mut z, row);
+            assert_eq!(r, reason::ZEEK_BAD_VALUE, "{row}");
+            assert!(d.contains("does not parse"), "{d}");
+        }
+        assert_eq!(rec(&mut z, "9.9e307\t1e-999"), r#"{"t":9.9e307,"v":[1e-999]}"#);
+        assert_eq!(rec(&mut z, "+9.9e307\t-"), r#"{"t":9.9e307}"#);
     }
 
     #[test]

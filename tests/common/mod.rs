@@ -73,3 +73,24 @@ pub fn rita_events(day: &str) -> Vec<String> {
         .map(|i| i.result.unwrap_or_else(|e| panic!("{}:{}: {:?}", i.origin.file, i.origin.line, e.reason)))
         .collect()
 }
+
+/// Train a model from a spec file on the given input files, through the same
+/// library calls `logsieve train` makes (k-means, k-modes or flow2vec, one
+/// word2vec thread so it is reproducible); returns the artifact bytes.
+pub fn train_files(spec: &Path, inputs: &[PathBuf]) -> Vec<u8> {
+    use logsieve::commands::train::{extract, load_spec};
+    let spec = load_spec(spec).unwrap_or_else(|e| panic!("{}: {e:#}", spec.display()));
+    let ex = extract(&spec, inputs.to_vec(), logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden())
+        .unwrap();
+    let prov = logsieve_train::model::Provenance {
+        inputs: inputs.iter().map(|p| p.display().to_string()).collect(),
+        skipped: 0,
+        created_unix: 0,
+    };
+    let model = if spec.model.kind == logsieve_artifact::ModelKind::Flow2vec {
+        logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {}).unwrap().0
+    } else {
+        logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut |_| {}).unwrap()
+    };
+    logsieve_artifact::encode(&model).unwrap()
+}

@@ -1,0 +1,88 @@
+//! Arbitrary event texts through the native scorer of small committed
+//! models: one outcome per event, every scored event (and every aggregate
+//! emitted) is a JSON object that is the input plus the `logsieve` key, no
+//! panics.
+//!
+//! Input: the first byte picks the model and the options, the rest is split
+//! on `\n` into events (lossy UTF-8: the host hands the plugin strings).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use logsieve_plugin::{Options, Outcome, Scorer};
+use serde_json::Value;
+
+/// k-means with derived fields (inter_arrival, clamp, equals, in_set).
+static FLOWS: &[u8] = include_bytes!("../../pipeline-examples/flows-rating/flows.model.msgpack");
+/// k-modes over categorical fields, with a CIDR table and time buckets.
+static DCE_RPC: &[u8] = include_bytes!("../../pipeline-examples/dce-rpc-kmodes/dce-rpc.model.msgpack");
+/// k-means over per-host aggregates (`[aggregate]`, window "all").
+static KERBEROS_HOSTS: &[u8] = include_bytes!("../../pipeline-examples/kerberos-per-host/kerberos-hosts.model.msgpack");
+
+/// A scored event is JSON text (RFC 8259 grammar) holding one object: the
+/// input's members plus `logsieve`.
+fn check_scored(input: Option<&str>, out: &str) {
+    // The grammar: serde_json reading into `IgnoredAny` checks exactly the
+    // syntax (it lets a lone surrogate escape such as "\ud800" through, as
+    // the grammar does; a `Value` refuses it).
+    serde_json::from_str::<serde::de::IgnoredAny>(out)
+        .unwrap_or_else(|e| panic!("scored output is not JSON ({e}): {out}"));
+    assert!(out.trim_start().starts_with('{'), "scored output is not an object: {out}");
+    let Ok(v) = serde_json::from_str::<Value>(out) else {
+        // Only for an input that already held a lone surrogate escape in a
+        // field the model does not read (the scorer copies the text).
+        let input = input.unwrap_or_else(|| panic!("an aggregate event is not a serde_json Value: {out}"));
+        assert!(serde_json::from_str::<Value>(input).is_err(), "the scorer made {input:?} into {out}");
+        return;
+    };
+    let Value::Object(mut obj) = v else { panic!("scored output is not an object: {out}") };
+    let verdict = obj.remove("logsieve").unwrap_or_else(|| panic!("no logsieve key: {out}"));
+    assert!(verdict.is_object(), "logsieve is not an object: {out}");
+    assert!(verdict.get("anomaly").is_some_and(Value::is_boolean), "no anomaly verdict: {out}");
+    if let Some(input) = input {
+        // The scorer appends to the event's text: what it read is the same
+        // object serde_json reads.
+        let v_in: Value = serde_json::from_str(input)
+            .unwrap_or_else(|e| panic!("the scorer accepted text serde_json refuses ({e}): {input:?}"));
+        assert_eq!(Value::Object(obj), v_in, "the scored event differs from its input: {input:?} -> {out}");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&ctl, rest)) = data.split_first() else { return };
+    let model = match ctl % 3 {
+        0 => FLOWS,
+        1 => DCE_RPC,
+        _ => KERBEROS_HOSTS,
+    };
+    let options = Options { top_features: u32::from((ctl >> 2) & 7), emit_vector: ctl & 0x20 != 0 };
+    let mut scorer = Scorer::new(model, options).expect("the committed model loads");
+    let text = String::from_utf8_lossy(rest);
+    let events: Vec<&str> = text.split('\n').collect();
+    // Two batches, so state (windows, inter-arrival) carries across calls.
+    let mid = events.len() / 2;
+    for batch in [&events[..mid], &events[mid..]] {
+        let b = scorer.score_batch(batch);
+        assert_eq!(b.outcomes.len(), batch.len(), "one outcome per event");
+        for (event, outcome) in batch.iter().zip(&b.outcomes) {
+            match outcome {
+                Outcome::Scored(out) => check_scored(Some(event), out),
+                Outcome::Failed(e) => {
+                    assert!(!e.reason.is_empty() && !e.detail.is_empty(), "an error without reason or detail: {e:?}")
+                }
+                Outcome::Passed | Outcome::Dropped | Outcome::Absorbed => {}
+            }
+        }
+        for r in &b.emitted {
+            match r {
+                Ok(out) => check_scored(None, out),
+                Err(e) => assert!(!e.reason.is_empty() && !e.detail.is_empty(), "{e:?}"),
+            }
+        }
+    }
+    for r in scorer.flush() {
+        match r {
+            Ok(out) => check_scored(None, &out),
+            Err(e) => assert!(!e.reason.is_empty() && !e.detail.is_empty(), "{e:?}"),
+        }
+    }
+});
