@@ -76,14 +76,18 @@ fn main() {
         bytes / events.len()
     );
 
+    // Both sides get the same NDJSON texts (batches joined once, outside
+    // the timing) and make the same call: `score_text`, natively and through
+    // the component's `score-text`.
+    let texts = |batch: usize| -> Vec<String> { events.chunks(batch).map(|c| c.join("\n") + "\n").collect() };
+    let texts_1000 = texts(1000);
     let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
-    let mut out = String::with_capacity(1 << 20);
-    let native_r = measure("native (plugin as a Rust library)", events.len(), || {
+    let native_r = measure("native (plugin as a Rust library, batches of 1000)", events.len(), || {
         let mut total = 0;
-        for e in &events {
-            out.clear();
-            native.score_into(e, &mut out).unwrap();
-            total += out.len();
+        for t in &texts_1000 {
+            let b = native.score_text(t);
+            assert!(b.outcomes.iter().all(|o| matches!(o, logsieve_plugin::TextOutcome::Scored(_))));
+            total += b.text.len();
         }
         total
     });
@@ -93,13 +97,13 @@ fn main() {
     let mut wasm_rate = 0.0;
     let mut batches = serde_json::Map::new();
     for batch in [100, 1000, 10_000] {
-        let r = measure(&format!("component (wasmtime, batches of {batch})"), events.len(), || {
+        let texts = texts(batch);
+        let r = measure(&format!("component (wasmtime, score-text, batches of {batch})"), events.len(), || {
             let mut total = 0;
-            for chunk in events.chunks(batch) {
-                for o in inst.score_batch(chunk).unwrap().outcomes {
-                    let Outcome::Scored(text) = o else { panic!("every event scores") };
-                    total += text.len();
-                }
+            for t in &texts {
+                let b = inst.score_text(t).unwrap();
+                assert!(b.outcomes.iter().all(|o| matches!(o, logsieve::runtime::TextOutcome::Scored(_))));
+                total += b.text.len();
             }
             total
         });
@@ -108,6 +112,16 @@ fn main() {
         }
         batches.insert(batch.to_string(), r.json());
     }
+    let list_r = measure("component (wasmtime, score-batch: a list of strings, batches of 1000)", events.len(), || {
+        let mut total = 0;
+        for chunk in events.chunks(1000) {
+            for o in inst.score_batch(chunk).unwrap().outcomes {
+                let Outcome::Scored(text) = o else { panic!("every event scores") };
+                total += text.len();
+            }
+        }
+        total
+    });
     let native_rate = native_r.best;
     say!("component vs native at batches of 1000 (best passes): {:.2}x slower", native_rate / wasm_rate);
 
@@ -119,16 +133,16 @@ fn main() {
     let mut native = Scorer::new(&hosts, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
     let agg_native = measure("aggregation, native (6,059 hosts, window all)", events.len(), || {
         let mut n = 0;
-        for chunk in events.chunks(1000) {
-            n += native.score_batch(chunk).emitted.len();
+        for t in &texts_1000 {
+            n += native.score_text(t).emitted.len();
         }
         n + native.flush().len()
     });
     let mut inst = rt.instantiate(&hosts, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
     let agg_wasm = measure("aggregation, component (batches of 1000)", events.len(), || {
         let mut n = 0;
-        for chunk in events.chunks(1000) {
-            n += inst.score_batch(chunk).unwrap().emitted.len();
+        for t in &texts_1000 {
+            n += inst.score_text(t).unwrap().emitted.len();
         }
         n + inst.flush().unwrap().len()
     });
@@ -163,6 +177,7 @@ fn main() {
             "native": native_r.json(),
             "component": batches,
             "component_batch": 1000,
+            "component_list_1000": list_r.json(),
             "native_over_component": round3(native_rate / wasm_rate),
             "aggregation": {"native": agg_native.json(), "component": agg_wasm.json()},
             "startup": {

@@ -81,6 +81,25 @@ triple=$(rustc "+$toolchain" -vV | sed -n 's/^host: //p')
 # trusted before the bytes are there), and so is an input taking > 10 s.
 limits=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=256 -print_final_stats=1)
 
+# --- the models plugin_event scores against ----------------------------------
+# Trained from the pipeline examples' committed samples with the current
+# logsieve, so they have the current artifact format (not committed).
+models="$fuzz_dir/work/models"
+if [[ " ${targets[*]} " == *" plugin_event "* ]]; then
+    echo "training the models plugin_event scores against (into $models) ..." >&2
+    mkdir -p "$models"
+    cargo build --release --locked -p logsieve >&2 || exit 2
+    bin_ls="${CARGO_TARGET_DIR:-$root/target}/release/logsieve"
+    ex="$root/pipeline-examples"
+    "$bin_ls" train --quiet --spec "$ex/flows-rating/model.toml" --input "$ex/flows-rating/sample/normal-7.binetflow.gz" \
+        --out "$models/flows.model.msgpack" || exit 2
+    "$bin_ls" train --quiet --spec "$ex/dce-rpc-kmodes/model.toml" --input "$ex/dce-rpc-kmodes/sample/apt29-*" \
+        --out "$models/dce-rpc.model.msgpack" || exit 2
+    "$bin_ls" train --quiet --spec "$ex/kerberos-per-host/kerberos-hosts.toml" \
+        --input "$ex/kerberos-per-host/sample/*kerberos*" --out "$models/kerberos-hosts.model.msgpack" || exit 2
+fi
+export LOGSIEVE_FUZZ_MODELS="$models"
+
 # --- build once (not counted in the run time) --------------------------------
 # -a: debug assertions and overflow checks on, so arithmetic overflow panics.
 echo "building ${targets[*]} ..." >&2

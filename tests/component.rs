@@ -17,7 +17,7 @@ const OPTS: Options = Options { top_features: 3, emit_vector: false };
 fn the_component_imports_nothing_and_exports_the_contract() {
     let rt = runtime();
     assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
-    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.2.0".to_string()]);
+    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.3.0".to_string()]);
 }
 
 /// Bad events of every kind the scorer must report, each with its reason.
@@ -156,4 +156,102 @@ fn bad_models_are_refused_with_typed_errors() {
     let info = inst.info().unwrap();
     assert_eq!(info.id, decode(&good).unwrap().id);
     assert_eq!((info.kind.as_str(), info.dimension, info.n_clusters), ("kmeans", 7, 7));
+}
+
+/// Outcomes of `score-batch` and of `score-text`, side by side, as
+/// `Ok(text)` / `Err(reason: detail)` / the outcome's name.
+fn as_rows_batch(b: logsieve::runtime::ScoredBatch) -> (Vec<String>, Vec<String>) {
+    let rows = b
+        .outcomes
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Scored(s) => format!("scored {s}"),
+            Outcome::Failed(e) => format!("failed {}: {}", e.reason, e.detail),
+            Outcome::Passed => "Passed".into(),
+            Outcome::Dropped => "Dropped".into(),
+            Outcome::Absorbed => "Absorbed".into(),
+        })
+        .collect();
+    (rows, b.emitted.into_iter().map(|r| format!("{r:?}")).collect())
+}
+
+fn as_rows_text(b: logsieve::runtime::ScoredText) -> (Vec<String>, Vec<String>) {
+    use logsieve::runtime::TextOutcome;
+    let mut at = 0usize;
+    let mut rows = Vec::new();
+    for o in b.outcomes {
+        rows.push(match o {
+            TextOutcome::Scored(n) => {
+                let s = &b.text[at..at + n as usize];
+                assert_eq!(&b.text[at + n as usize..at + n as usize + 1], "\n", "each scored text ends with a newline");
+                at += n as usize + 1;
+                format!("scored {s}")
+            }
+            TextOutcome::Failed(e) => format!("failed {}: {}", e.reason, e.detail),
+            TextOutcome::Passed => "Passed".into(),
+            TextOutcome::Dropped => "Dropped".into(),
+            TextOutcome::Absorbed => "Absorbed".into(),
+        });
+    }
+    assert_eq!(at, b.text.len(), "the text holds the scored events and nothing else");
+    (rows, b.emitted.into_iter().map(|r| format!("{r:?}")).collect())
+}
+
+#[test]
+fn score_text_gives_the_outcomes_of_score_batch() {
+    let rt = runtime();
+    // A per-event model (k-means), with good and bad events.
+    let model = common::train_rita("2024-04-19");
+    let mut events = common::rita_events("2024-04-20");
+    events.truncate(3000);
+    events.extend(bad_events().into_iter().map(|(e, _)| e));
+    events.push("{}".into());
+    // A windowed model: aggregates emitted in the batch and at the end.
+    let k = common::repo().join("pipeline-examples/kerberos-per-host");
+    let kerberos = common::train_files(
+        &k.join("kerberos-hosts.toml"),
+        &logsieve_readers::expand_inputs(&[k.join("sample/*kerberos*").display().to_string()]).unwrap(),
+    );
+    let kev: Vec<String> = logsieve_readers::Reader::open(
+        logsieve_readers::expand_inputs(&[k.join("sample/*kerberos*").display().to_string()]).unwrap(),
+        logsieve_readers::Format::Auto,
+    )
+    .filter_map(|i| i.result.ok())
+    .collect();
+    assert!(kev.len() > 100);
+
+    for (name, model, events) in [("conn", &model, &events), ("kerberos", &kerberos, &kev)] {
+        let mut a = rt.instantiate(model, OPTS).unwrap().unwrap();
+        let mut b = rt.instantiate(model, OPTS).unwrap().unwrap();
+        let (mut scored, mut other) = (0, 0);
+        for chunk in events.chunks(700) {
+            let (rows_a, emitted_a) = as_rows_batch(a.score_batch(chunk).unwrap());
+            let text = chunk.join("\n") + "\n";
+            let (rows_b, emitted_b) = as_rows_text(b.score_text(&text).unwrap());
+            assert_eq!(rows_a.len(), chunk.len(), "{name}");
+            assert_eq!(rows_a, rows_b, "{name}");
+            assert_eq!(emitted_a, emitted_b, "{name}");
+            scored += rows_a.iter().filter(|r| r.starts_with("scored ")).count();
+            other += rows_a.iter().filter(|r| !r.starts_with("scored ")).count();
+        }
+        assert!(scored > 0 || name == "kerberos", "{name}: nothing scored");
+        assert!(other > 0, "{name}: every event scored; the test wants failed or absorbed ones too");
+        let flushed = |i: &mut logsieve::runtime::Instance| -> Vec<String> {
+            i.flush().unwrap().into_iter().map(|r| format!("{r:?}")).collect()
+        };
+        let (fa, fb) = (flushed(&mut a), flushed(&mut b));
+        assert_eq!(fa, fb, "{name}");
+        assert!(name != "kerberos" || !fa.is_empty(), "the windowed model emits its windows at the end");
+    }
+
+    // Line splitting: a last newline ends the last event; none starts an
+    // empty one; "" holds no events; an empty line in the middle is an event.
+    let mut c = rt.instantiate(&model, OPTS).unwrap().unwrap();
+    let n = |c: &mut logsieve::runtime::Instance, t: &str| c.score_text(t).unwrap().outcomes.len();
+    assert_eq!(n(&mut c, ""), 0);
+    assert_eq!(n(&mut c, "{}"), 1);
+    assert_eq!(n(&mut c, "{}\n"), 1);
+    assert_eq!(n(&mut c, "{}\n{}"), 2);
+    assert_eq!(n(&mut c, "{}\n\n{}\n"), 3);
+    assert_eq!(n(&mut c, "\n"), 1);
 }

@@ -11,12 +11,28 @@ use libfuzzer_sys::fuzz_target;
 use logsieve_plugin::{Options, Outcome, Scorer};
 use serde_json::Value;
 
-/// k-means with derived fields (inter_arrival, clamp, equals, in_set).
-static FLOWS: &[u8] = include_bytes!("../../pipeline-examples/flows-rating/flows.model.msgpack");
-/// k-modes over categorical fields, with a CIDR table and time buckets.
-static DCE_RPC: &[u8] = include_bytes!("../../pipeline-examples/dce-rpc-kmodes/dce-rpc.model.msgpack");
+/// The models scored against, trained from the pipeline examples' samples by
+/// scripts/fuzz.sh into `fuzz/work/models/` (or `$LOGSIEVE_FUZZ_MODELS`),
+/// so they always have the current artifact format:
+/// k-means with derived fields (inter_arrival, clamp, equals, in_set);
+/// k-modes over categorical fields, with a CIDR table and time buckets;
 /// k-means over per-host aggregates (`[aggregate]`, window "all").
-static KERBEROS_HOSTS: &[u8] = include_bytes!("../../pipeline-examples/kerberos-per-host/kerberos-hosts.model.msgpack");
+const MODEL_FILES: [&str; 3] = ["flows.model.msgpack", "dce-rpc.model.msgpack", "kerberos-hosts.model.msgpack"];
+
+fn models() -> &'static [Vec<u8>; 3] {
+    static MODELS: std::sync::OnceLock<[Vec<u8>; 3]> = std::sync::OnceLock::new();
+    MODELS.get_or_init(|| {
+        let dir = std::env::var_os("LOGSIEVE_FUZZ_MODELS")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("work/models"));
+        MODEL_FILES.map(|f| {
+            let p = dir.join(f);
+            std::fs::read(&p).unwrap_or_else(|e| {
+                panic!("reading {}: {e} (scripts/fuzz.sh trains these models before it fuzzes)", p.display())
+            })
+        })
+    })
+}
 
 /// A scored event is JSON text (RFC 8259 grammar) holding one object: the
 /// input's members plus `logsieve`.
@@ -49,11 +65,7 @@ fn check_scored(input: Option<&str>, out: &str) {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&ctl, rest)) = data.split_first() else { return };
-    let model = match ctl % 3 {
-        0 => FLOWS,
-        1 => DCE_RPC,
-        _ => KERBEROS_HOSTS,
-    };
+    let model = &models()[usize::from(ctl % 3)];
     let options = Options { top_features: u32::from((ctl >> 2) & 7), emit_vector: ctl & 0x20 != 0 };
     let mut scorer = Scorer::new(model, options).expect("the committed model loads");
     let text = String::from_utf8_lossy(rest);

@@ -41,7 +41,7 @@ wasmtime::component::bindgen!({
 use exports::logsieve::transform::scoring as wit;
 pub use wit::{
     EventError, Extracted, ExtractedBatch, FeatureValue, ModelError, ModelInfo, Options, Outcome, ScoredBatch,
-    StateStats,
+    ScoredText, StateStats, TextOutcome,
 };
 
 /// The component this binary was built with.
@@ -191,6 +191,11 @@ impl Runtime {
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.epoch_interruption(true);
+        // `LOGSIEVE_PROFILE=perfmap`: write /tmp/perf-<pid>.map so `perf
+        // report` names the guest's functions (for profiling only).
+        if std::env::var_os("LOGSIEVE_PROFILE").is_some_and(|v| v == "perfmap") {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         Ok(Engine::new(&config)?)
     }
 
@@ -405,6 +410,11 @@ impl Instance {
     /// Score a batch: one outcome per event, plus aggregates emitted.
     pub fn score_batch(&mut self, events: &[String]) -> Result<ScoredBatch> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_batch(store, h, events))
+    }
+
+    /// Score a batch given as NDJSON text, one event per line.
+    pub fn score_text(&mut self, events: &str) -> Result<ScoredText> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_text(store, h, events))
     }
 
     /// End of input: aggregates of the windows still open, scored.

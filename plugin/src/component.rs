@@ -6,7 +6,7 @@ use std::cell::RefCell;
 
 use logsieve_artifact::DecodeError;
 
-use crate::scorer::{Extracted, Outcome};
+use crate::scorer::{Extracted, Outcome, TextOutcome};
 use crate::{EventError, FeatureValue, Options, Scorer};
 
 wit_bindgen::generate!({
@@ -76,6 +76,25 @@ impl wit::GuestScorer for ScorerResource {
                     Outcome::Dropped => wit::Outcome::Dropped,
                     Outcome::Absorbed => wit::Outcome::Absorbed,
                     Outcome::Failed(e) => wit::Outcome::Failed(event_error(e)),
+                })
+                .collect(),
+            emitted: b.emitted.into_iter().map(|r| r.map_err(event_error)).collect(),
+        }
+    }
+
+    fn score_text(&self, events: String) -> wit::ScoredText {
+        let b = self.0.borrow_mut().score_text(&events);
+        wit::ScoredText {
+            text: b.text,
+            outcomes: b
+                .outcomes
+                .into_iter()
+                .map(|o| match o {
+                    TextOutcome::Scored(n) => wit::TextOutcome::Scored(n),
+                    TextOutcome::Passed => wit::TextOutcome::Passed,
+                    TextOutcome::Dropped => wit::TextOutcome::Dropped,
+                    TextOutcome::Absorbed => wit::TextOutcome::Absorbed,
+                    TextOutcome::Failed(e) => wit::TextOutcome::Failed(event_error(e)),
                 })
                 .collect(),
             emitted: b.emitted.into_iter().map(|r| r.map_err(event_error)).collect(),

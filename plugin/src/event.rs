@@ -126,13 +126,18 @@ pub struct FieldTable {
     /// (key as it appears in events, slot)
     entries: Vec<(String, usize)>,
     slots: usize,
+    /// Bit `n` is set when some key is `n` bytes long (bit 63: 63 or more),
+    /// so most keys of an event are told apart by their length alone.
+    lengths: u64,
 }
 
 impl FieldTable {
     /// A table of field names; slot i is `names[i]`.
     pub fn new(names: Vec<String>) -> Self {
         let slots = names.len();
-        FieldTable { entries: names.into_iter().enumerate().map(|(i, n)| (n, i)).collect(), slots }
+        let mut t = FieldTable { entries: names.into_iter().enumerate().map(|(i, n)| (n, i)).collect(), slots, lengths: 0 };
+        t.index_lengths();
+        t
     }
 
     /// A table where each name may also appear under its aliases
@@ -146,7 +151,12 @@ impl FieldTable {
                 }
             }
         }
+        t.index_lengths();
         t
+    }
+
+    fn index_lengths(&mut self) {
+        self.lengths = self.entries.iter().fold(0, |m, (n, _)| m | 1u64 << n.len().min(63));
     }
 
     /// Number of slots.
@@ -161,6 +171,24 @@ impl FieldTable {
 
     fn slot(&self, key: &str) -> Option<usize> {
         self.entries.iter().find(|(n, _)| n == key).map(|(_, i)| *i)
+    }
+
+    /// [`Self::slot`] for the fast path: length and first byte first, the
+    /// bytes only then.
+    #[inline]
+    pub(crate) fn slot_fast(&self, key: &str) -> Option<usize> {
+        let k = key.as_bytes();
+        if self.lengths & (1u64 << k.len().min(63)) == 0 {
+            return None;
+        }
+        let Some(&first) = k.first() else { return self.slot(key) };
+        for (n, i) in &self.entries {
+            let n = n.as_bytes();
+            if n.len() == k.len() && n[0] == first && n == k {
+                return Some(*i);
+            }
+        }
+        None
     }
 }
 
@@ -180,6 +208,21 @@ pub struct Shape {
 /// valid JSON, but infinite as a float; other fields are only checked for
 /// syntax and pass through verbatim).
 pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar<'a>>>) -> Result<Shape, EventError> {
+    slots.clear();
+    slots.resize(table.len(), None);
+    if let Some(shape) = crate::scan::scan_fast(text, table, slots) {
+        return Ok(shape);
+    }
+    scan_serde(text, table, slots)
+}
+
+/// [`scan`] by serde_json: the reference the fast path is held to, and the
+/// path that names every error.
+pub(crate) fn scan_serde<'a>(
+    text: &'a str,
+    table: &FieldTable,
+    slots: &mut Vec<Option<Scalar<'a>>>,
+) -> Result<Shape, EventError> {
     slots.clear();
     slots.resize(table.len(), None);
     let trimmed_start = text.trim_start();

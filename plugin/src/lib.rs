@@ -20,6 +20,7 @@ pub mod event;
 pub mod features;
 pub mod flow2vec;
 pub mod recipe;
+pub mod scan;
 pub mod scorer;
 pub mod window;
 
@@ -28,4 +29,6 @@ pub mod component;
 
 pub use event::EventError;
 pub use features::FeatureValue;
-pub use scorer::{Batch, ExtractBatch, Extracted, Kind, ModelInfo, Options, Outcome, Scorer, StateStats};
+pub use scorer::{
+    Batch, ExtractBatch, Extracted, Kind, ModelInfo, Options, Outcome, Scorer, StateStats, TextBatch, TextOutcome,
+};

@@ -149,6 +149,58 @@ pub struct Batch {
     pub emitted: Vec<Result<String, EventError>>,
 }
 
+/// What became of one event of [`Scorer::score_text`] (the WIT
+/// `text-outcome`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TextOutcome {
+    /// Scored: the next this many bytes of [`TextBatch::text`] (each
+    /// followed by one `\n`, not counted).
+    Scored(u32),
+    /// As [`Outcome::Passed`].
+    Passed,
+    /// As [`Outcome::Dropped`].
+    Dropped,
+    /// As [`Outcome::Absorbed`].
+    Absorbed,
+    /// As [`Outcome::Failed`].
+    Failed(EventError),
+}
+
+/// The result of [`Scorer::score_text`] (the WIT `scored-text`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TextBatch {
+    /// The scored events' texts, in order, each followed by `\n`.
+    pub text: String,
+    /// One per input line.
+    pub outcomes: Vec<TextOutcome>,
+    /// Scored aggregate events of windows closed during the batch.
+    pub emitted: Vec<Result<String, EventError>>,
+}
+
+impl TextBatch {
+    /// The scored texts with their outcomes: (outcome, the text of a scored
+    /// event). For hosts that want one string per event.
+    pub fn split(&self) -> impl Iterator<Item = (&TextOutcome, Option<&str>)> {
+        let mut at = 0usize;
+        self.outcomes.iter().map(move |o| match o {
+            TextOutcome::Scored(len) => {
+                let s = &self.text[at..at + *len as usize];
+                at += *len as usize + 1;
+                (o, Some(s))
+            }
+            _ => (o, None),
+        })
+    }
+}
+
+/// The events of an NDJSON batch: split on `\n`; a last `\n` ends the last
+/// event rather than starting an empty one; `""` holds none.
+pub fn lines(events: &str) -> impl Iterator<Item = &str> {
+    let body = events.strip_suffix('\n').unwrap_or(events);
+    let none = events.is_empty();
+    body.split('\n').filter(move |_| !none)
+}
+
 /// What became of one event, for extraction (the WIT `extracted`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Extracted {
@@ -339,6 +391,33 @@ impl Scorer {
             .collect();
         let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
         Batch { outcomes, emitted }
+    }
+
+    /// Score a batch given as NDJSON text (see [`lines`]): the outcomes of
+    /// [`Self::score_batch`] on its lines, with every scored text in one
+    /// string.
+    pub fn score_text(&mut self, events: &str) -> TextBatch {
+        let mut text = String::with_capacity(events.len() + events.len() / 2 + 64);
+        let mut outcomes = Vec::with_capacity(events.len() / 256 + 1);
+        for e in lines(events) {
+            let start = text.len();
+            outcomes.push(match self.score_into(e, &mut text) {
+                Ok(Kind::Scored) => {
+                    let len = text.len() - start;
+                    text.push('\n');
+                    TextOutcome::Scored(len as u32)
+                }
+                Ok(Kind::Passed) => TextOutcome::Passed,
+                Ok(Kind::Dropped) => TextOutcome::Dropped,
+                Ok(Kind::Absorbed) => TextOutcome::Absorbed,
+                Err(err) => {
+                    text.truncate(start);
+                    TextOutcome::Failed(err)
+                }
+            });
+        }
+        let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
+        TextBatch { text, outcomes, emitted }
     }
 
     /// End of input: close all windows and score their aggregates.

@@ -40,7 +40,7 @@ use logsieve_readers::{Format, Item, Reader};
 use serde::Serialize;
 
 use super::config::{ERRORS_SUFFIX, PipelineConfig, SinkConfig, SourceConfig, TransformConfig};
-use crate::runtime::{self, GuestFault, Instance, Limits, Options, Outcome, Runtime};
+use crate::runtime::{self, EventError, GuestFault, Instance, Limits, Options, Outcome, Runtime, TextOutcome};
 
 /// Counts for one source.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -679,21 +679,38 @@ fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
     for batch in batches(items, t.batch_size) {
         reload_if_changed(t, out)?;
         t.stats.input += batch.len() as u64;
-        let mut events = Vec::with_capacity(batch.len());
+        // The batch goes to the component as one NDJSON text (`score-text`:
+        // two strings cross the boundary, not two per event); `raws` are
+        // the events' texts in it.
+        let mut text = String::with_capacity(batch.iter().map(|i| i.result.as_ref().map_or(0, |t| t.len() + 1)).sum());
+        let mut spans = Vec::with_capacity(batch.len());
         let mut owners = Vec::with_capacity(batch.len());
         for item in batch {
             match &item.result {
-                Ok(text) => {
-                    events.push(text.clone());
+                Ok(event) => {
+                    let start = text.len();
+                    text.push_str(event);
+                    text.push('\n');
+                    spans.push(start..start + event.len());
                     owners.push(item);
                 }
                 Err(e) => write_error(t, out, item, e.reason, &e.detail, &e.raw)?,
             }
         }
-        if events.is_empty() {
+        if owners.is_empty() {
             continue;
         }
-        let scored = match t.instance.score_batch(&events) {
+        let raws: Vec<&str> = spans.iter().map(|r| &text[r.clone()]).collect();
+        // A raw newline inside an event (no reader makes one, but a stdin
+        // line is the caller's) would split it: such a batch goes as a list.
+        let split_safe = !raws.iter().any(|e| e.contains('\n'));
+        let result = if split_safe {
+            t.instance.score_text(&text).map(Scored::Text)
+        } else {
+            let events: Vec<String> = raws.iter().map(|e| e.to_string()).collect();
+            t.instance.score_batch(&events).map(Scored::List)
+        };
+        let mut scored = match result {
             Ok(b) => b,
             Err(e) => {
                 let fault = as_fault(e).with_context(|| format!("transform {}: the component failed", t.id))?;
@@ -704,53 +721,118 @@ fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
                     "warning: transform {}: a batch of {} events failed in the component ({fault}); \
                      they go to {}{ERRORS_SUFFIX} and a new instance goes on",
                     t.id,
-                    events.len(),
+                    raws.len(),
                     t.id
                 ));
-                let detail = format!("{}; the batch of {} events it was in failed with it", fault.detail, events.len());
-                for (item, raw) in owners.into_iter().zip(&events) {
+                let detail = format!("{}; the batch of {} events it was in failed with it", fault.detail, raws.len());
+                for (item, raw) in owners.into_iter().zip(&raws) {
                     write_error(t, out, item, fault.reason, &detail, raw)?;
                 }
                 continue;
             }
         };
-        if scored.outcomes.len() != events.len() {
-            bail!(
-                "transform {}: the component returned {} outcomes for {} events",
-                t.id,
-                scored.outcomes.len(),
-                events.len()
-            );
-        }
+        let (outcomes, emitted_events) = scored.outcomes(t, raws.len())?;
         let mut absorbed = false;
-        for ((outcome, item), raw) in scored.outcomes.into_iter().zip(owners).zip(&events) {
+        for ((outcome, item), raw) in outcomes.into_iter().zip(owners).zip(&raws) {
             match outcome {
-                Outcome::Scored(s) => {
+                Done::Scored(s) => {
                     t.stats.scored += 1;
-                    deliver_scored(t, &mut out.sinks, &s)?;
+                    deliver_scored(t, &mut out.sinks, s)?;
                 }
-                Outcome::Passed => {
+                Done::Passed => {
                     t.stats.passed += 1;
                     for &s in &t.scored_to {
                         out.sinks[s].write(raw, false, false)?;
                     }
                 }
-                Outcome::Dropped => t.stats.dropped += 1,
-                Outcome::Absorbed => {
+                Done::Dropped => t.stats.dropped += 1,
+                Done::Absorbed => {
                     t.stats.absorbed += 1;
                     absorbed = true;
                 }
-                Outcome::Failed(e) => write_error(t, out, item, &e.reason, &e.detail, raw)?,
+                Done::Failed(e) => write_error(t, out, item, &e.reason, &e.detail, raw)?,
             }
         }
-        let any_emitted = !scored.emitted.is_empty();
-        emitted(t, scored.emitted, out)?;
+        let scored = emitted_events;
+        let any_emitted = !scored.is_empty();
+        emitted(t, scored, out)?;
         if absorbed || any_emitted {
             // Only windowed models hold state worth counting.
             t.open_windows = t.instance.stats().map(|s| s.open_windows).unwrap_or(0);
         }
     }
     Ok(())
+}
+
+/// What the component made of a batch, by the call that scored it.
+enum Scored {
+    Text(crate::runtime::ScoredText),
+    List(crate::runtime::ScoredBatch),
+}
+
+/// One event's outcome, whichever call scored it.
+enum Done<'a> {
+    Scored(&'a str),
+    Passed,
+    Dropped,
+    Absorbed,
+    Failed(&'a EventError),
+}
+
+type Emitted = Vec<std::result::Result<String, EventError>>;
+
+impl Scored {
+    /// The outcomes (checked: one per event, and scored texts that fit the
+    /// batch's text) and the aggregates emitted.
+    fn outcomes(&mut self, t: &Transform, events: usize) -> Result<(Vec<Done<'_>>, Emitted)> {
+        let n = match self {
+            Scored::Text(b) => b.outcomes.len(),
+            Scored::List(b) => b.outcomes.len(),
+        };
+        if n != events {
+            bail!("transform {}: the component returned {n} outcomes for {events} events", t.id);
+        }
+        match self {
+            Scored::List(b) => {
+                let emitted = std::mem::take(&mut b.emitted);
+                let done = b
+                    .outcomes
+                    .iter()
+                    .map(|o| match o {
+                        Outcome::Scored(s) => Done::Scored(s),
+                        Outcome::Passed => Done::Passed,
+                        Outcome::Dropped => Done::Dropped,
+                        Outcome::Absorbed => Done::Absorbed,
+                        Outcome::Failed(e) => Done::Failed(e),
+                    })
+                    .collect();
+                Ok((done, emitted))
+            }
+            Scored::Text(b) => {
+                let emitted = std::mem::take(&mut b.emitted);
+                let mut at = 0usize;
+                let mut done = Vec::with_capacity(events);
+                for o in &b.outcomes {
+                    done.push(match o {
+                        TextOutcome::Scored(len) => {
+                            let end = at + *len as usize;
+                            let s = b.text.get(at..end).filter(|_| b.text[end..].starts_with('\n'));
+                            let Some(s) = s else {
+                                bail!("transform {}: the component's scored text does not match its outcomes", t.id)
+                            };
+                            at = end + 1;
+                            Done::Scored(s)
+                        }
+                        TextOutcome::Passed => Done::Passed,
+                        TextOutcome::Dropped => Done::Dropped,
+                        TextOutcome::Absorbed => Done::Absorbed,
+                        TextOutcome::Failed(e) => Done::Failed(e),
+                    });
+                }
+                Ok((done, emitted))
+            }
+        }
+    }
 }
 
 fn write_error(t: &mut Transform, out: &mut Outputs, item: &Item, reason: &str, detail: &str, raw: &str) -> Result<()> {
