@@ -17,7 +17,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Outcome, Runtime};
+use logsieve::runtime::{Deadlines, EMBEDDED_COMPONENT, Options, Outcome, Runtime};
 use logsieve_plugin::Scorer;
 
 const MIN_TIME: Duration = Duration::from_secs(2);
@@ -112,6 +112,16 @@ fn main() {
         }
         batches.insert(batch.to_string(), r.json());
     }
+    let rt_off = Runtime::new_with(EMBEDDED_COMPONENT, None, Deadlines::Off).unwrap();
+    let mut inst_off = rt_off.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
+    let off_r = measure("component (score-text, batches of 1000, batch_timeout_ms = 0: no deadline)", events.len(), || {
+        let mut total = 0;
+        for t in &texts_1000 {
+            total += inst_off.score_text(t).unwrap().text.len();
+        }
+        total
+    });
+    drop(inst_off);
     let list_r = measure("component (wasmtime, score-batch: a list of strings, batches of 1000)", events.len(), || {
         let mut total = 0;
         for chunk in events.chunks(1000) {
@@ -178,6 +188,7 @@ fn main() {
             "component": batches,
             "component_batch": 1000,
             "component_list_1000": list_r.json(),
+            "component_no_deadline_1000": off_r.json(),
             "native_over_component": round3(native_rate / wasm_rate),
             "aggregation": {"native": agg_native.json(), "component": agg_wasm.json()},
             "startup": {

@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #
 # SECONDS_PER_TARGET defaults to 60; TARGET defaults to every target in
-# fuzz/Cargo.toml (zeek_tsv, csv, plugin_event, artifact_decode). Installs
+# fuzz/Cargo.toml (zeek_tsv, csv, plugin_event, artifact_decode,
+# scan_equivalence). Installs
 # what it needs: the nightly toolchain (if rustup lacks it) and cargo-fuzz
 # (`cargo install cargo-fuzz --locked`). Each target runs as one in-process
 # libFuzzer job (no -fork, no -jobs workers), one target after the other,
@@ -51,7 +52,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked || exit 2
 fi
 
-all_targets=(zeek_tsv csv plugin_event artifact_decode)
+all_targets=(zeek_tsv csv plugin_event artifact_decode scan_equivalence)
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else

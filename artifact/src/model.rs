@@ -290,6 +290,46 @@ pub struct TrainingMeta {
     pub created_unix: i64,
     /// The logsieve version that wrote it.
     pub logsieve_version: String,
+    /// `logsieve train --n-clusters A..B`: every k that was fitted, and
+    /// which one this model is. Absent from models trained with one k (and
+    /// from artifacts written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// A sweep over `n_clusters`: the same trainer, `n_init` and
+/// `random_state` for every k.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Sweep {
+    /// One per k, in increasing k.
+    pub points: Vec<SweepPoint>,
+    /// The k at the elbow of the inertia curve (the point farthest from the
+    /// line joining the first and the last point, both axes scaled to
+    /// [0, 1]).
+    pub elbow: u32,
+    /// The k this model was fitted with.
+    pub chosen: u32,
+    /// What chose it: `elbow`, `silhouette` (the highest) or `given`.
+    pub rule: String,
+    /// Rows the silhouette was computed on (a deterministic sample of the
+    /// training rows; 0 when it was not computed).
+    pub silhouette_rows: u64,
+}
+
+/// One k of a [`Sweep`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SweepPoint {
+    /// k.
+    pub n_clusters: u32,
+    /// The inertia (k-means) or cost (k-modes, k-prototypes) of the best start.
+    pub inertia: f64,
+    /// The mean silhouette coefficient (scikit-learn's `silhouette_score`,
+    /// Euclidean, on the scaled features); `None` where it is not defined
+    /// (fewer than 2 clusters in the sample) or not computed (k-modes).
+    #[serde(default)]
+    pub silhouette: Option<f64>,
+    /// Lloyd iterations (or k-modes passes) of the best start.
+    pub n_iter: u32,
 }
 
 impl Model {
@@ -427,6 +467,54 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn training_meta_without_a_sweep_decodes_and_one_with_it_round_trips() {
+        // The training metadata as written before `sweep` existed.
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Before {
+            rows: u64,
+            skipped: u64,
+            inertia: f64,
+            n_iter: u32,
+            inputs: Vec<String>,
+            created_unix: i64,
+            logsieve_version: String,
+        }
+        let old = Before {
+            rows: 10,
+            skipped: 1,
+            inertia: 2.5,
+            n_iter: 3,
+            inputs: vec!["a.log".into()],
+            created_unix: 7,
+            logsieve_version: "0.1.0".into(),
+        };
+        let bytes = rmp_serde::to_vec_named(&old).unwrap();
+        let back: TrainingMeta = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back.sweep, None);
+        assert_eq!((back.rows, back.inertia, back.logsieve_version.as_str()), (10, 2.5, "0.1.0"));
+        // Without a sweep nothing is written for it: the bytes are the old ones.
+        assert_eq!(rmp_serde::to_vec_named(&back).unwrap(), bytes);
+
+        let swept = TrainingMeta {
+            sweep: Some(Sweep {
+                points: vec![
+                    SweepPoint { n_clusters: 2, inertia: 9.0, silhouette: Some(0.5), n_iter: 4 },
+                    SweepPoint { n_clusters: 3, inertia: 4.0, silhouette: None, n_iter: 6 },
+                ],
+                elbow: 3,
+                chosen: 3,
+                rule: "elbow".into(),
+                silhouette_rows: 10,
+            }),
+            ..back
+        };
+        let bytes = rmp_serde::to_vec_named(&swept).unwrap();
+        assert_eq!(rmp_serde::from_slice::<TrainingMeta>(&bytes).unwrap(), swept);
+        // A reader from before the field skips it (no deny_unknown_fields).
+        assert_eq!(rmp_serde::from_slice::<Before>(&bytes).unwrap(), old);
+    }
 
     #[test]
     fn an_embedding_size_is_computed_without_wrapping() {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use logsieve::commands::{inspect, similar, train};
+use logsieve::commands::{assemble, inspect, report, similar, train};
 use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
@@ -24,6 +24,9 @@ struct Cli {
 enum Command {
     /// Fit a model on logs and write it as a MessagePack artifact.
     Train(train::TrainArgs),
+    /// Write a model artifact from parts fitted elsewhere (e.g. Spark): the
+    /// spec and a JSON file with the learned state, checked for consistency.
+    Assemble(assemble::AssembleArgs),
     /// Run a pipeline (sources → logsieve transforms → sinks) from a TOML file.
     Run {
         /// The pipeline file.
@@ -47,6 +50,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write one self-contained HTML page about a model and the events it
+    /// scored: cluster sizes, a 2-D projection, scores and thresholds, the
+    /// sweep over k, the top anomalies, the model.
+    Report(report::ReportArgs),
     /// flow2vec: the tokens most similar to a token (cosine similarity).
     Similar {
         /// The flow2vec model.
@@ -83,6 +90,7 @@ fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Train(args) => train::train(&args)?,
+        Command::Assemble(args) => assemble::assemble(&args)?,
         Command::Run { pipeline: path, summary_json, plugin, quiet } => {
             let mut cfg = PipelineConfig::load(&path)?;
             if let Some(p) = plugin {
@@ -102,6 +110,9 @@ fn real_main() -> Result<ExitCode> {
             }
         }
         Command::Inspect { model, json } => inspect::inspect(&model, json)?,
+        Command::Report(args) => {
+            report::report(&args)?;
+        }
         Command::Similar { model, token, top, json } => similar::similar(&model, &token, top, json)?,
         Command::Component { output } => {
             std::fs::write(&output, runtime::EMBEDDED_COMPONENT)

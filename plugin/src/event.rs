@@ -218,7 +218,7 @@ pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar
 
 /// [`scan`] by serde_json: the reference the fast path is held to, and the
 /// path that names every error.
-pub(crate) fn scan_serde<'a>(
+pub fn scan_serde<'a>(
     text: &'a str,
     table: &FieldTable,
     slots: &mut Vec<Option<Scalar<'a>>>,

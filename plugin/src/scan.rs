@@ -92,6 +92,10 @@ impl<'a> Parser<'a> {
     /// JSON whitespace: space, tab, line feed, carriage return.
     #[inline]
     fn ws(&mut self) {
+        // Log writers rarely put whitespace between tokens: one look first.
+        if self.b.get(self.i).is_none_or(|&c| c > b' ') {
+            return;
+        }
         while let Some(&c) = self.b.get(self.i) {
             if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 break;
@@ -107,7 +111,7 @@ impl<'a> Parser<'a> {
     #[inline]
     fn plain_string(&mut self) -> Option<&'a str> {
         let start = self.i + 1;
-        let end = start + plain_run(&self.b[start..]);
+        let end = plain_run(self.b, start);
         if *self.b.get(end)? != b'"' {
             return None;
         }
@@ -124,7 +128,7 @@ impl<'a> Parser<'a> {
     fn skip_string(&mut self) -> Option<()> {
         let mut j = self.i + 1;
         loop {
-            j += plain_run(&self.b[j..]);
+            j = plain_run(self.b, j);
             match *self.b.get(j)? {
                 b'"' => {
                     self.i = j + 1;
@@ -151,12 +155,7 @@ impl<'a> Parser<'a> {
         }
         match *b.get(j)? {
             b'0' => j += 1,
-            b'1'..=b'9' => {
-                j += 1;
-                while b.get(j).is_some_and(u8::is_ascii_digit) {
-                    j += 1;
-                }
-            }
+            b'1'..=b'9' => j = digit_run(b, j + 1),
             _ => return None,
         }
         let mut plain = true;
@@ -166,9 +165,7 @@ impl<'a> Parser<'a> {
             if !b.get(j).is_some_and(u8::is_ascii_digit) {
                 return None;
             }
-            while b.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-            }
+            j = digit_run(b, j + 1);
         }
         if matches!(b.get(j), Some(b'e' | b'E')) {
             plain = false;
@@ -309,17 +306,21 @@ impl<'a> Parser<'a> {
     }
 }
 
-/// How many bytes from the start of `s` are plain string content: not a
-/// quote, a backslash or a control character. Eight bytes at a time.
+/// Where the plain string content that starts at `from` ends: the first
+/// quote, backslash or control character at or after `from` (or the end).
+/// Eight bytes at a time, reading past the string itself while the text
+/// lasts (a short key ends inside one word; the text goes on after it).
 #[inline]
-fn plain_run(s: &[u8]) -> usize {
+fn plain_run(s: &[u8], from: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while i + 8 <= s.len() {
-        let w = u64::from_le_bytes(s[i..i + 8].try_into().unwrap());
+    let mut i = from;
+    while let Some(word) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap());
         // A byte is special when it is < 0x20, == '"' or == '\\'. Bytes
         // >= 0x80 (UTF-8) never are: the checks below are masked with !w.
+        // Borrows only carry upwards from a special byte, so the lowest
+        // flagged byte is the first special one.
         let quote = w ^ (LO * u64::from(b'"'));
         let slash = w ^ (LO * u64::from(b'\\'));
         let zero_q = quote.wrapping_sub(LO) & !quote;
@@ -332,6 +333,33 @@ fn plain_run(s: &[u8]) -> usize {
         i += 8;
     }
     while i < s.len() && !is_special(s[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Where the run of ASCII digits that starts at `from` ends. Eight bytes at
+/// a time while the text lasts.
+#[inline]
+fn digit_run(s: &[u8], from: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut i = from;
+    while let Some(word) = s.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap());
+        // Per byte x < 0x80 (no carries: x + 0x50 < 0x100): the high bit of
+        // x + 0x46 is set iff x >= 0x3a, of x + 0x50 iff x >= 0x30. Bytes
+        // >= 0x80 are non-digits by their own high bit.
+        let m = w & !HI;
+        let ge_3a = m.wrapping_add(LO * 0x46) & HI;
+        let ge_30 = m.wrapping_add(LO * 0x50) & HI;
+        let non_digit = (w & HI) | ge_3a | (!ge_30 & HI);
+        if non_digit != 0 {
+            return i + (non_digit.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while s.get(i).is_some_and(u8::is_ascii_digit) {
         i += 1;
     }
     i
@@ -476,28 +504,55 @@ mod tests {
     }
 
     #[test]
-    fn plain_run_stops_at_every_special_byte() {
-        for len in 0..40 {
-            for at in 0..=len {
-                for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
-                    let mut s = vec![b'a'; len];
-                    s.extend_from_slice("é€😀".as_bytes());
-                    if at < len {
-                        s[at] = special;
-                        assert_eq!(plain_run(&s), at, "len {len} at {at} byte {special:#x}");
-                    } else {
-                        assert_eq!(plain_run(&s), s.len());
+    fn digit_run_stops_at_every_non_digit() {
+        for c in 0..=255u8 {
+            for at in 0..17 {
+                for tail in [0, 3, 9] {
+                    let mut s = vec![b'7'; 17 + tail];
+                    s[at] = c;
+                    let want = if c.is_ascii_digit() { s.len() } else { at };
+                    assert_eq!(digit_run(&s, 0), want, "byte {c:#x} at {at} tail {tail}");
+                    if at >= 2 {
+                        assert_eq!(digit_run(&s, 2), want.max(2), "from 2: byte {c:#x} at {at}");
                     }
                 }
             }
         }
-        // Every byte value on its own, at every position of a word.
+        assert_eq!(digit_run(b"", 0), 0);
+        assert_eq!(digit_run(b"12", 2), 2);
+    }
+
+    #[test]
+    fn plain_run_stops_at_every_special_byte() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
+                    for from in [0, 1, 3] {
+                        let mut s = vec![b'a'; len];
+                        s.extend_from_slice("é€😀".as_bytes());
+                        if at < len {
+                            s[at] = special;
+                            let want = if at >= from { at } else { plain_run(&s, at + 1).max(at + 1) };
+                            if at >= from {
+                                assert_eq!(plain_run(&s, from), want, "len {len} at {at} from {from} byte {special:#x}");
+                            }
+                        } else {
+                            assert_eq!(plain_run(&s, from.min(s.len())), s.len());
+                        }
+                    }
+                }
+            }
+        }
+        // Every byte value on its own, at every position of a word, and
+        // with text after the string.
         for c in 0..=255u8 {
             for at in 0..9 {
-                let mut s = vec![b'x'; 9];
-                s[at] = c;
-                let want = if is_special(c) { at } else { 9 };
-                assert_eq!(plain_run(&s), want, "byte {c:#x} at {at}");
+                for tail in [0, 5, 12] {
+                    let mut s = vec![b'x'; 9 + tail];
+                    s[at] = c;
+                    let want = if is_special(c) { at } else { s.len() };
+                    assert_eq!(plain_run(&s, 0), want, "byte {c:#x} at {at} tail {tail}");
+                }
             }
         }
     }

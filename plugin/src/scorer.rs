@@ -79,6 +79,8 @@ struct Fit {
     /// Centroids, row-major, k × dim.
     centroids: Vec<f64>,
     thresholds: Vec<f64>,
+    /// Each threshold as JSON text, written once here rather than per event.
+    thresholds_json: Vec<String>,
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     metric: Metric,
@@ -283,6 +285,15 @@ impl Scorer {
                 metric: Metric::new(&model, fitted),
                 centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
+                thresholds_json: fitted
+                    .clusters
+                    .iter()
+                    .map(|c| {
+                        let mut t = String::new();
+                        push_f64(&mut t, c.threshold);
+                        t
+                    })
+                    .collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
                 ranges,
                 encoder,
@@ -560,11 +571,11 @@ impl Core {
             out.push(',');
         }
         out.push_str("\"logsieve\":{\"cluster\":");
-        let _ = write!(out, "{best}");
+        push_index(out, best);
         out.push_str(",\"distance\":");
         push_f64(out, distance);
         out.push_str(",\"threshold\":");
-        push_f64(out, threshold);
+        out.push_str(&fit.thresholds_json[best]);
         out.push_str(",\"score\":");
         push_f64(out, distance / threshold);
         push_verdict(out, &[(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")]);
@@ -597,7 +608,7 @@ impl Core {
                     out.push_str("{\"feature\":");
                     out.push_str(&self.names_json[f]);
                     out.push_str(",\"share\":");
-                    push_f64(out, share);
+                    push_share(out, share);
                     out.push('}');
                 }
             }
@@ -760,6 +771,36 @@ fn push_verdict(out: &mut String, reasons: &[(bool, &str)]) {
     out.push(']');
 }
 
+/// Append a cluster index.
+fn push_index(out: &mut String, i: usize) {
+    if i < 10 {
+        out.push(char::from(b'0' + i as u8));
+    } else {
+        let _ = write!(out, "{i}");
+    }
+}
+
+/// Append a share of the distance (in [0, 1]) rounded to 4 decimals, with
+/// trailing zeros dropped: `0.5234`, `0.52`, `1`, `0`. An explanation needs
+/// no more digits, and this costs a fraction of a shortest-float format.
+fn push_share(out: &mut String, share: f64) {
+    let n = (share.clamp(0.0, 1.0) * 10_000.0).round() as u32;
+    if n == 0 {
+        out.push('0');
+        return;
+    }
+    if n >= 10_000 {
+        out.push('1');
+        return;
+    }
+    let digits = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10];
+    let keep = 4 - digits.iter().rev().take_while(|&&d| d == 0).count();
+    out.push_str("0.");
+    for &d in &digits[..keep] {
+        out.push(char::from(b'0' + d as u8));
+    }
+}
+
 /// Append a finite f64 in its shortest round-trip form (valid JSON).
 fn push_f64(out: &mut String, v: f64) {
     debug_assert!(v.is_finite());
@@ -772,6 +813,40 @@ mod tests {
     use super::*;
     use logsieve_artifact::{Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, TrainingMeta, encode};
     use serde_json::Value;
+
+    #[test]
+    fn shares_are_rounded_to_four_decimals() {
+        let f = |x: f64| {
+            let mut s = String::new();
+            push_share(&mut s, x);
+            s
+        };
+        for (x, want) in [
+            (0.0, "0"),
+            (0.00004, "0"),
+            (0.00005, "0.0001"),
+            (0.5234, "0.5234"),
+            (0.52, "0.52"),
+            (0.5, "0.5"),
+            (0.1, "0.1"),
+            (0.01, "0.01"),
+            (0.0102, "0.0102"),
+            (0.99994, "0.9999"),
+            (0.99996, "1"),
+            (1.0, "1"),
+            (1.0 + 1e-12, "1"),
+        ] {
+            assert_eq!(f(x), want, "{x}");
+            let v: f64 = serde_json::from_str(&f(x)).unwrap();
+            assert!((v - x.min(1.0)).abs() <= 0.00005 + 1e-12, "{x}");
+        }
+        let mut s = String::new();
+        for i in [0, 7, 9, 10, 123] {
+            s.clear();
+            push_index(&mut s, i);
+            assert_eq!(s, i.to_string());
+        }
+    }
 
     fn cat(field: &str) -> FeatureSpec {
         FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Categorical, log1p: false, missing: None }
@@ -883,8 +958,9 @@ mod tests {
         assert_eq!((v["cluster"].as_u64(), v["distance"].as_f64()), (Some(1), Some(1.5)));
         let top = &v["top_features"];
         assert_eq!(top[0]["feature"], "bytes");
-        assert!((top[0]["share"].as_f64().unwrap() - 1.0 / 1.5).abs() < 1e-12);
-        assert!((top[1]["share"].as_f64().unwrap() - 0.5 / 1.5).abs() < 1e-12);
+        // Shares are written to 4 decimals.
+        assert_eq!(top[0]["share"].as_f64().unwrap(), 0.6667);
+        assert_eq!(top[1]["share"].as_f64().unwrap(), 0.3333);
         assert_eq!(v["mismatches"], serde_json::json!([{"feature": "proto", "value": "tcp", "expected": "udp"}]));
     }
 

@@ -165,6 +165,7 @@ pub fn fit_flow2vec(
             inputs: provenance.inputs,
             created_unix: provenance.created_unix,
             logsieve_version: env!("CARGO_PKG_VERSION").to_string(),
+            sweep: None,
         },
     };
     let report = Flow2VecReport { word2vec: stats, vocabulary: v, sentences: sents.len(), n_clusters: k };

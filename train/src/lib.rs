@@ -12,6 +12,8 @@
 //!   `random_state` draws what the `kmodes` package draws.
 //! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
 //!   results are reproducible bit for bit from a `random_state`.
+//! * [`silhouette`] — the silhouette coefficient (scikit-learn's
+//!   `silhouette_score`), for `logsieve train --n-clusters A..B`.
 //! * [`word2vec`] — skip-gram with negative sampling (gensim's / word2vec.c's
 //!   `Word2Vec(sg=1)`), AVX2-dispatched and multi-threaded (Hogwild).
 
@@ -21,5 +23,6 @@ pub mod kmodes;
 pub mod model;
 pub mod numpy_rng;
 pub mod rng;
+pub mod silhouette;
 pub mod synthetic;
 pub mod word2vec;

@@ -193,6 +193,7 @@ pub fn fit_model(
             inputs: provenance.inputs,
             created_unix: provenance.created_unix,
             logsieve_version: env!("CARGO_PKG_VERSION").to_string(),
+            sweep: None,
         },
     };
     let encoder = Encoder::new(spec, &fitted);

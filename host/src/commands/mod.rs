@@ -1,6 +1,8 @@
 //! The CLI's commands beyond `run`.
 
+pub mod assemble;
 pub mod inspect;
+pub mod report;
 pub mod similar;
 pub mod train;
 

@@ -7,10 +7,13 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use logsieve_artifact::{Model, ModelKind, ModelSpec, encode};
+use logsieve_artifact::model::{Sweep, SweepPoint};
+use logsieve_artifact::{Fitted, Model, ModelKind, ModelSpec, TrainingMeta, encode};
 use logsieve_plugin::FeatureValue;
+use logsieve_plugin::features::Encoder;
 use logsieve_readers::{Format, Reader};
-use logsieve_train::model::{Provenance, fit_model};
+use logsieve_train::kmeans::{self, KMeansParams};
+use logsieve_train::model::{Provenance, encode_rows, fit_features, fit_model};
 
 use crate::runtime::{self, Extracted as WitExtracted, FeatureValue as WitValue, Options};
 
@@ -32,9 +35,17 @@ pub struct TrainArgs {
     /// Extract features with this component instead of the embedded one.
     #[arg(long)]
     pub plugin: Option<PathBuf>,
-    /// Override the spec's `n_clusters`.
+    /// Override the spec's `n_clusters`: one k, or an inclusive range
+    /// `A..B` (k-means, k-modes, k-prototypes): fit every k with the same
+    /// n_init and random_state, report the inertia and the silhouette of
+    /// each, mark the elbow, and write the model of the k `--pick` chooses.
+    #[arg(long, value_parser = parse_n_clusters)]
+    pub n_clusters: Option<NClusters>,
+    /// With `--n-clusters A..B`: which k to write. `elbow` (the default):
+    /// the elbow of the inertia curve; `silhouette`: the highest
+    /// silhouette; or a number in the range.
     #[arg(long)]
-    pub n_clusters: Option<u32>,
+    pub pick: Option<String>,
     /// flow2vec: word2vec threads (0 = all cores; 1 = the same vectors for
     /// the same random_state, bit for bit).
     #[arg(long, default_value_t = 0)]
@@ -42,6 +53,58 @@ pub struct TrainArgs {
     /// No progress bars or summary.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// `--n-clusters`: one k, or an inclusive range of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NClusters {
+    /// `K`.
+    One(u32),
+    /// `A..B`: every k from A to B, both included.
+    Range(u32, u32),
+}
+
+/// Parse `K` or `A..B` (also `A..=B`).
+pub fn parse_n_clusters(s: &str) -> Result<NClusters, String> {
+    let num = |t: &str| t.trim().parse::<u32>().map_err(|_| format!("'{t}' is not a whole number"));
+    let Some((a, b)) = s.split_once("..") else { return num(s).map(NClusters::One) };
+    let (a, b) = (num(a)?, num(b.strip_prefix('=').unwrap_or(b))?);
+    if a < 2 {
+        return Err(format!("a range starts at k = 2 at least (the silhouette needs two clusters), not {a}"));
+    }
+    if b < a + 2 {
+        return Err(format!("{s}: a range needs at least three values of k to have an elbow, e.g. {a}..{}", a + 2));
+    }
+    Ok(NClusters::Range(a, b))
+}
+
+/// The elbow of a curve `(k, inertia)` given in increasing k ("kneedle"):
+/// both axes scaled to [0, 1], the interior point farthest from the straight
+/// line joining the first and the last point (ties: the smaller k). `None`
+/// with fewer than three points, or when no point lies off that line.
+pub fn elbow(points: &[(f64, f64)]) -> Option<usize> {
+    if points.len() < 3 {
+        return None;
+    }
+    let (x0, xn) = (points[0].0, points[points.len() - 1].0);
+    let ymin = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let ymax = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let (sx, sy) = (xn - x0, ymax - ymin);
+    if !(sx > 0.0 && sy > 0.0 && sy.is_finite()) {
+        return None;
+    }
+    let scaled: Vec<(f64, f64)> = points.iter().map(|&(x, y)| ((x - x0) / sx, (y - ymin) / sy)).collect();
+    let (a, b) = (scaled[0], scaled[scaled.len() - 1]);
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len = (dx * dx + dy * dy).sqrt();
+    let mut best: Option<(usize, f64)> = None;
+    for (i, &(x, y)) in scaled.iter().enumerate().take(scaled.len() - 1).skip(1) {
+        let d = (dx * (y - a.1) - dy * (x - a.0)).abs() / len;
+        if d > 1e-12 && best.is_none_or(|(_, bd)| d > bd) {
+            best = Some((i, d));
+        }
+    }
+    best.map(|(i, _)| i)
 }
 
 /// Load and validate a model spec file.
@@ -182,9 +245,29 @@ fn style(template: &str) -> ProgressStyle {
 pub fn train(args: &TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     let mut spec = load_spec(&args.spec)?;
-    if let Some(k) = args.n_clusters {
-        spec.model.n_clusters = k;
-        spec.validate().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+    let range = match args.n_clusters {
+        Some(NClusters::One(k)) => {
+            spec.model.n_clusters = k;
+            spec.validate().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+            None
+        }
+        Some(NClusters::Range(a, b)) => {
+            if spec.model.kind == ModelKind::Flow2vec {
+                bail!(
+                    "--n-clusters {a}..{b}: a sweep over k is for kmeans, kmodes and kprototypes models, not flow2vec"
+                );
+            }
+            for k in [a, b] {
+                let mut s = spec.clone();
+                s.model.n_clusters = k;
+                s.validate().map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
+            }
+            Some((a, b, parse_pick(args.pick.as_deref(), a, b)?))
+        }
+        None => None,
+    };
+    if range.is_none() && args.pick.is_some() {
+        bail!("--pick chooses a k of a sweep: pass --n-clusters A..B with it");
     }
     let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
     let paths = logsieve_readers::expand_inputs(&args.input)?;
@@ -218,20 +301,39 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if spec.model.kind == ModelKind::Flow2vec {
         return train_flow2vec(args, &spec, &ex.rows, provenance, t0);
     }
-    let m = &spec.model;
     // k-means minimises the inertia; k-modes and k-prototypes a cost.
-    let objective = if matches!(m.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
-    let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
-    fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
-    let mut on_progress = |p: logsieve_train::kmeans::Progress| {
-        if p.run_done {
-            fbar.inc(1);
+    let objective = if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
+    let mut swept = None;
+    if let Some((a, b, pick)) = range {
+        let (sweep, model) = sweep(&spec, &ex.rows, (a, b), pick, args.quiet, &provenance)?;
+        spec.model.n_clusters = sweep.chosen;
+        swept = Some((sweep, model));
+    }
+    let m = &spec.model;
+    let model = match swept {
+        // k-modes: the sweep kept the chosen k's model.
+        Some((sweep, Some(mut model))) => {
+            model.fitted.as_mut().expect("fit_model returns a fitted model").training.sweep = Some(sweep);
+            model
         }
-        let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
-        fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
+        swept => {
+            let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
+            fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
+            let mut on_progress = |p: logsieve_train::kmeans::Progress| {
+                if p.run_done {
+                    fbar.inc(1);
+                }
+                let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
+                fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
+            };
+            let mut model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
+            fbar.finish();
+            if let Some((sweep, None)) = swept {
+                model.fitted.as_mut().expect("fit_model returns a fitted model").training.sweep = Some(sweep);
+            }
+            model
+        }
     };
-    let model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
-    fbar.finish();
 
     let bytes = encode(&model).map_err(anyhow::Error::msg)?;
     write_atomically(&args.out, &bytes)?;
@@ -261,6 +363,210 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What `--pick` chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The elbow of the inertia curve.
+    Elbow,
+    /// The highest silhouette.
+    Silhouette,
+    /// This k.
+    Given(u32),
+}
+
+fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
+    Ok(match pick.unwrap_or("elbow") {
+        "elbow" => Pick::Elbow,
+        "silhouette" => Pick::Silhouette,
+        k => match k.parse::<u32>() {
+            Ok(k) if (a..=b).contains(&k) => Pick::Given(k),
+            Ok(k) => bail!("--pick {k} is outside --n-clusters {a}..{b}"),
+            Err(_) => bail!("--pick takes elbow, silhouette or a number of clusters, not '{k}'"),
+        },
+    })
+}
+
+/// Fit every k of `a..=b` with the spec's trainer, `n_init` and
+/// `random_state`; report the inertia (cost) and the silhouette of each,
+/// and the elbow. k-means: the silhouette is computed on the scaled
+/// features of a deterministic sample of at most
+/// [`logsieve_train::silhouette::DEFAULT_SAMPLE_SIZE`] rows (the same for
+/// every k), and the chosen k is fitted again by the caller (the fit is
+/// deterministic, so it is the same model). k-modes and k-prototypes: the
+/// cost only, and the chosen k's model is returned.
+pub fn sweep(
+    spec: &ModelSpec,
+    rows: &[Vec<FeatureValue>],
+    (a, b): (u32, u32),
+    pick: Pick,
+    quiet: bool,
+    provenance: &Provenance,
+) -> Result<(Sweep, Option<Model>)> {
+    use logsieve_train::silhouette::{DEFAULT_SAMPLE_SIZE, sample_indices, silhouette_score};
+    let m = &spec.model;
+    let kmeans = m.kind == ModelKind::Kmeans;
+    let objective = if kmeans { "inertia" } else { "cost" };
+    let n_k = u64::from(b - a + 1);
+    let bar = ProgressBar::with_draw_target(
+        Some(n_k * u64::from(m.n_init)),
+        if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
+    );
+    bar.set_style(style("sweep    [{bar:30}] {prefix}  {msg}  ({elapsed})"));
+    // Above the bar on a terminal; plain lines otherwise (a hidden bar
+    // prints nothing).
+    let say = |line: String| match (quiet, bar.is_hidden()) {
+        (true, _) => {}
+        (false, true) => eprintln!("{line}"),
+        (false, false) => bar.println(line),
+    };
+    say(format!(
+        "sweep: n_clusters {a}..{b} ({n_k} fits, n_init {} each, random_state {}){}",
+        m.n_init,
+        m.random_state,
+        if kmeans {
+            format!(
+                "; silhouette on {} of the {} rows (Euclidean, scaled features)",
+                rows.len().min(DEFAULT_SAMPLE_SIZE),
+                rows.len()
+            )
+        } else {
+            "; no silhouette for k-modes / k-prototypes".to_string()
+        }
+    ));
+    // k-means: encode once, with the scoring encoder.
+    let encoded = if kmeans {
+        let fitted = Fitted {
+            features: fit_features(spec, rows),
+            clusters: Vec::new(),
+            gamma: None,
+            embedding: None,
+            training: TrainingMeta::default(),
+        };
+        let x = encode_rows(&Encoder::new(spec, &fitted), rows)?;
+        let sample = sample_indices(rows.len(), DEFAULT_SAMPLE_SIZE, m.random_state);
+        let xs = x.select(ndarray::Axis(0), &sample);
+        Some((x, sample, xs))
+    } else {
+        None
+    };
+    let mut points = Vec::new();
+    let mut models = Vec::new();
+    for k in a..=b {
+        let t = Instant::now();
+        bar.set_prefix(format!("k={k} ({}/{n_k})", k - a + 1));
+        let mut on_progress = |p: logsieve_train::kmeans::Progress| {
+            if p.run_done {
+                bar.inc(1);
+            }
+            bar.set_message(format!("start {}/{} {objective} {:.6e}", p.run + 1, p.n_runs, p.inertia));
+        };
+        let point = match &encoded {
+            Some((x, sample, xs)) => {
+                let params = KMeansParams::new(k as usize)
+                    .with_n_init(m.n_init as usize)
+                    .with_random_state(m.random_state)
+                    .with_max_iter(m.max_iter as usize)
+                    .with_tol(m.tol)
+                    .validate(x.nrows())
+                    .map_err(|e| anyhow::anyhow!("k-means with n_clusters = {k}: {e}"))?;
+                let fit = kmeans::fit(x.view(), &params, &mut on_progress)
+                    .map_err(|e| anyhow::anyhow!("k-means with n_clusters = {k}: {e}"))?;
+                bar.set_message("silhouette…");
+                let labels: Vec<u32> = sample.iter().map(|&i| fit.labels[i]).collect();
+                SweepPoint {
+                    n_clusters: k,
+                    inertia: fit.inertia,
+                    silhouette: silhouette_score(xs.view(), &labels),
+                    n_iter: fit.n_iter as u32,
+                }
+            }
+            None => {
+                let mut s = spec.clone();
+                s.model.n_clusters = k;
+                let prov = Provenance {
+                    inputs: provenance.inputs.clone(),
+                    skipped: provenance.skipped,
+                    created_unix: provenance.created_unix,
+                };
+                let model = fit_model(&s, rows, prov, &mut on_progress)
+                    .map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {e}"))?;
+                let t = &model.fitted.as_ref().expect("fit_model returns a fitted model").training;
+                let point = SweepPoint { n_clusters: k, inertia: t.inertia, silhouette: None, n_iter: t.n_iter };
+                models.push(model);
+                point
+            }
+        };
+        say(format!(
+            "  k={k:<3} {objective} {:<14.6e} silhouette {:<8} {} iterations  ({:.2} s)",
+            point.inertia,
+            point.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
+            point.n_iter,
+            t.elapsed().as_secs_f64()
+        ));
+        points.push(point);
+    }
+    bar.finish_and_clear();
+    let curve: Vec<(f64, f64)> = points.iter().map(|p| (f64::from(p.n_clusters), p.inertia)).collect();
+    let elbow_at = elbow(&curve);
+    let elbow_k = elbow_at.map_or(a, |i| points[i].n_clusters);
+    let (chosen, rule) = match pick {
+        Pick::Elbow => (elbow_k, "elbow"),
+        Pick::Given(k) => (k, "given"),
+        Pick::Silhouette => {
+            let best = points.iter().filter_map(|p| p.silhouette.map(|s| (p.n_clusters, s))).fold(
+                None,
+                |best: Option<(u32, f64)>, (k, s)| match best {
+                    Some((_, bs)) if bs >= s => best,
+                    _ => Some((k, s)),
+                },
+            );
+            match best {
+                Some((k, _)) => (k, "silhouette"),
+                None => bail!("--pick silhouette: no silhouette was computed (k-means models only)"),
+            }
+        }
+    };
+    if !quiet {
+        let best_sil = points.iter().filter_map(|p| p.silhouette).fold(f64::NEG_INFINITY, f64::max);
+        eprintln!("  k    {objective:<14} silhouette");
+        for p in &points {
+            let mut marks = Vec::new();
+            if p.n_clusters == elbow_k && elbow_at.is_some() {
+                marks.push("elbow");
+            }
+            if p.silhouette == Some(best_sil) {
+                marks.push("best silhouette");
+            }
+            if p.n_clusters == chosen {
+                marks.push("chosen");
+            }
+            eprintln!(
+                "  {:<4} {:<14.6e} {:<10}  {}",
+                p.n_clusters,
+                p.inertia,
+                p.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
+                if marks.is_empty() { String::new() } else { format!("<- {}", marks.join(", ")) }
+            );
+        }
+        match elbow_at {
+            Some(_) => eprintln!(
+                "elbow: k = {elbow_k} (the point farthest from the line joining the first and the last {objective}, \
+                 both axes scaled to [0, 1])"
+            ),
+            None => eprintln!("elbow: none (the {objective} falls along a straight line); taking k = {a}"),
+        }
+        let why = match rule {
+            "elbow" => "the elbow (--pick elbow, the default)".to_string(),
+            "silhouette" => "the highest silhouette (--pick silhouette)".to_string(),
+            _ => format!("--pick {chosen}"),
+        };
+        eprintln!("writing the model with n_clusters = {chosen}: {why}");
+    }
+    let silhouette_rows = encoded.as_ref().map_or(0, |(_, s, _)| s.len() as u64);
+    let model = (!kmeans).then(|| models.swap_remove((chosen - a) as usize));
+    Ok((Sweep { points, elbow: elbow_k, chosen, rule: rule.to_string(), silhouette_rows }, model))
 }
 
 /// The flow2vec half of `logsieve train`: word2vec, then k-means.

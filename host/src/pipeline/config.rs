@@ -13,7 +13,7 @@
 //! # plugin = "other.wasm"        # another component instead of the embedded one
 //! # batch_size = 1000            # events per call into the component
 //! # top_features = 3
-//! # batch_timeout_ms = 10000     # a batch running longer is interrupted
+//! # batch_timeout_ms = 10000     # a batch running longer is interrupted (0: no deadline, faster)
 //! # memory_limit_mb = 1024       # the component's memory limit
 //! # reload_model = true          # switch to a new model file between batches
 //!
@@ -128,7 +128,9 @@ pub enum TransformConfig {
         emit_vector: bool,
         /// One batch may run this long in the component before it is
         /// interrupted (its events go to `<id>.errors`, reason
-        /// `guest_timeout`).
+        /// `guest_timeout`). 0: no deadline; the component is then compiled
+        /// without interruption checks, which makes it about a quarter
+        /// faster, and a call that never ends is not stopped.
         #[serde(default = "default_batch_timeout_ms")]
         batch_timeout_ms: u64,
         /// The component's memory may not grow past this (reason
@@ -269,10 +271,7 @@ impl PipelineConfig {
             }
         }
         for (id, t) in &self.transforms {
-            let TransformConfig::Logsieve { inputs, batch_size, batch_timeout_ms, memory_limit_mb, .. } = t;
-            if *batch_timeout_ms == 0 {
-                errs.push(format!("transforms.{id}: batch_timeout_ms must be at least 1"));
-            }
+            let TransformConfig::Logsieve { inputs, batch_size, memory_limit_mb, .. } = t;
             if !(1..=4096).contains(memory_limit_mb) {
                 errs.push(format!(
                     "transforms.{id}: memory_limit_mb must be between 1 and 4096 (a wasm32 memory holds 4 GiB)"

@@ -40,7 +40,7 @@ use logsieve_readers::{Format, Item, Reader};
 use serde::Serialize;
 
 use super::config::{ERRORS_SUFFIX, PipelineConfig, SinkConfig, SourceConfig, TransformConfig};
-use crate::runtime::{self, EventError, GuestFault, Instance, Limits, Options, Outcome, Runtime, TextOutcome};
+use crate::runtime::{self, Deadlines, EventError, GuestFault, Instance, Limits, Options, Outcome, Runtime, TextOutcome};
 
 /// Counts for one source.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -405,7 +405,7 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
     };
 
     // Transforms: one runtime per component file, one instance per transform.
-    let mut runtimes: BTreeMap<Option<PathBuf>, Runtime> = BTreeMap::new();
+    let mut runtimes: BTreeMap<(Option<PathBuf>, Deadlines), Runtime> = BTreeMap::new();
     let mut transforms = Vec::new();
     for (id, t) in &cfg.transforms {
         let TransformConfig::Logsieve {
@@ -419,10 +419,14 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
             memory_limit_mb,
             reload_model,
         } = t;
-        if !runtimes.contains_key(plugin) {
-            runtimes.insert(plugin.clone(), runtime::load(plugin.as_deref())?);
+        // `batch_timeout_ms = 0`: no deadline, and the component compiled
+        // without interruption checks (a separate runtime).
+        let deadlines = if *batch_timeout_ms == 0 { Deadlines::Off } else { Deadlines::On };
+        let key = (plugin.clone(), deadlines);
+        if !runtimes.contains_key(&key) {
+            runtimes.insert(key.clone(), runtime::load_with(plugin.as_deref(), deadlines)?);
         }
-        let rt = runtimes[plugin].clone();
+        let rt = runtimes[&key].clone();
         let seen = file_id(model);
         let bytes =
             std::fs::read(model).with_context(|| format!("transform {id}: reading the model {}", model.display()))?;

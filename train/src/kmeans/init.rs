@@ -119,6 +119,52 @@ fn candidate_pots<const D: usize>(x: &[f64], d: usize, candidates: &[usize], clo
     }
 }
 
+/// [`candidate_pots`] that also keeps, per candidate `t`, every row's new
+/// closest distance `min(closest_i, ‖x_i − c_t‖²)` in `next[t]`: the winner's
+/// becomes `closest` without another pass over the data (which is what a
+/// step costs: the data are read once per step instead of twice).
+#[inline(always)]
+fn candidate_pots_keep<const D: usize>(
+    x: &[f64],
+    d: usize,
+    candidates: &[usize],
+    closest: &[f64],
+    pots: &mut [f64],
+    next: &mut [Vec<f64>],
+) {
+    let d = dim::<D>(d);
+    let cands: Vec<&[f64]> = candidates.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
+    let mut parts = vec![[0.0f64; BLOCK]; cands.len()];
+    let mut xt = vec![0.0; BLOCK * d];
+    let blocks = x.chunks_exact(BLOCK * d);
+    let tail = blocks.remainder();
+    let full = closest.len() - tail.len() / d;
+    for (i, (blk, cl)) in blocks.zip(closest.chunks_exact(BLOCK)).enumerate() {
+        transpose_block::<D>(blk, d, &mut xt);
+        for ((c, part), nx) in cands.iter().zip(parts.iter_mut()).zip(next.iter_mut()) {
+            let acc = block_sq_dists::<D>(&xt, d, c);
+            let out = &mut nx[i * BLOCK..(i + 1) * BLOCK];
+            for b in 0..BLOCK {
+                let v = fmin(cl[b], acc[b]);
+                out[b] = v;
+                part[b] += v;
+            }
+        }
+    }
+    for (((c, part), pot), nx) in cands.iter().zip(&parts).zip(pots.iter_mut()).zip(next.iter_mut()) {
+        let mut p: f64 = part.iter().sum();
+        for ((r, &cd), o) in tail.chunks_exact(d).zip(&closest[full..]).zip(&mut nx[full..]) {
+            *o = fmin(cd, sq_dist::<D>(r, c));
+            p += *o;
+        }
+        *pot = p;
+    }
+}
+
+/// Above this many bytes of per-candidate distances, a step reads the data
+/// twice instead of keeping them ([`candidate_pots_keep`]).
+const KEEP_BYTES: usize = 512 << 20;
+
 /// `closest_i = min(closest_i, ‖x_i − c‖²)`; returns the new potential, summed
 /// exactly as [`candidate_pots`] sums it.
 #[inline(always)]
@@ -167,6 +213,18 @@ fn plusplus_avx(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> 
 
 #[inline(always)]
 fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
+    plusplus_keeping::<D>(x, d, k, rng, KEEP_BYTES)
+}
+
+/// [`plusplus`], keeping per-candidate distances up to `keep_bytes`.
+#[inline(always)]
+fn plusplus_keeping<const D: usize>(
+    x: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut Xoshiro256StarStar,
+    keep_bytes: usize,
+) -> Vec<usize> {
     let d = dim::<D>(d);
     let n = x.len() / d;
     debug_assert!(k >= 1 && k <= n);
@@ -186,6 +244,8 @@ fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256S
     let mut cumsum = vec![0.0; n];
     let mut candidates = vec![0usize; trials];
     let mut pots = vec![0.0; trials];
+    let keep = trials * n * std::mem::size_of::<f64>() <= keep_bytes;
+    let mut next: Vec<Vec<f64>> = if keep { vec![vec![0.0; n]; trials] } else { Vec::new() };
     for _ in 1..k {
         let mut s = 0.0;
         for (c, &v) in cumsum.iter_mut().zip(&closest) {
@@ -197,7 +257,11 @@ fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256S
             // numpy.searchsorted(side="left"): first i with cumsum[i] >= target.
             *cand = cumsum.partition_point(|&c| c < target).min(n - 1);
         }
-        candidate_pots::<D>(x, d, &candidates, &closest, &mut pots);
+        if keep {
+            candidate_pots_keep::<D>(x, d, &candidates, &closest, &mut pots, &mut next);
+        } else {
+            candidate_pots::<D>(x, d, &candidates, &closest, &mut pots);
+        }
         // The first candidate with the lowest potential (numpy.argmin).
         let mut best = 0;
         for t in 1..trials {
@@ -206,8 +270,14 @@ fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256S
             }
         }
         let chosen = candidates[best];
-        pot = update_closest::<D>(x, d, &x[chosen * d..(chosen + 1) * d], &mut closest);
-        debug_assert_eq!(pot.to_bits(), pots[best].to_bits());
+        if keep {
+            // The same values, and the same sum, as update_closest gives.
+            std::mem::swap(&mut closest, &mut next[best]);
+            pot = pots[best];
+        } else {
+            pot = update_closest::<D>(x, d, &x[chosen * d..(chosen + 1) * d], &mut closest);
+            debug_assert_eq!(pot.to_bits(), pots[best].to_bits());
+        }
         indices.push(chosen);
     }
     indices
@@ -265,10 +335,16 @@ mod tests {
             for k in [1, 2, 9] {
                 let mut r1 = Xoshiro256StarStar::seed_from_u64(5);
                 let mut r2 = r1.clone();
+                let mut r3 = r1.clone();
                 let a = plusplus_indices(&x, d, k, &mut r1);
                 let b = plusplus::<0>(&x, d, k, &mut r2);
+                // Reading the data twice per step instead of keeping the
+                // candidates' distances: the same rows.
+                let c = plusplus_keeping::<0>(&x, d, k, &mut r3, 0);
                 assert_eq!(a, b, "d = {d}, k = {k}");
+                assert_eq!(a, c, "d = {d}, k = {k}: keeping distances changes the seeding");
                 assert_eq!(r1, r2);
+                assert_eq!(r1, r3);
                 let mut uniq = a.clone();
                 uniq.sort();
                 uniq.dedup();
