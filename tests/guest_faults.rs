@@ -182,11 +182,11 @@ path = "out/errors.ndjson"
     assert_eq!(errors.len(), 3 * batch, "every event of the three faulty batches is an error");
     assert_eq!(scored.len(), 9 * batch, "every other event is scored");
     for &(b, _, reason) in &faulty {
-        for i in b * batch..(b + 1) * batch {
+        for (i, event) in events.iter().enumerate().skip(b * batch).take(batch) {
             let e =
                 errors.iter().find(|e| e["line"] == i as u64 + 1).unwrap_or_else(|| panic!("line {} missing", i + 1));
             assert_eq!(e["reason"], reason, "line {}", i + 1);
-            assert_eq!(e["event"].as_str().unwrap(), events[i], "the error record carries the event");
+            assert_eq!(e["event"].as_str().unwrap(), event, "the error record carries the event");
             assert!(e["detail"].as_str().unwrap().contains("batch of 25 events"));
         }
     }

@@ -128,7 +128,7 @@ path = "errors.ndjson"
     let good = std::fs::read(&second).unwrap();
     replace_atomically(&live, &good[..good.len() / 2]);
     send_and_collect(&events[200..], &mut out);
-    drop(send_and_collect);
+    // Closing stdin ends the run.
     drop(stdin);
     let status = child.wait().unwrap();
     reader.join().unwrap();

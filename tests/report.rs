@@ -120,6 +120,40 @@ fn pca_of_wide_data_iterates_to_the_same_axes() {
 // ---------------------------------------------------------------- elbow and --n-clusters
 
 #[test]
+fn ticks_are_few_and_finite_even_for_a_range_of_a_few_ulps() {
+    use logsieve::commands::report::charts::ticks;
+    assert_eq!(ticks(0.0, 10.0, 5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+    assert_eq!(ticks(-1.0, 1.0, 4), vec![-1.0, -0.5, 0.0, 0.5, 1.0]);
+    // Values a few ulps apart (a sweep whose inertias are all but equal):
+    // once this looped for ever, adding a step below the ulp.
+    let (lo, hi) = (1e20, 1.0000000000000002e20);
+    let t = ticks(lo, hi, 5);
+    assert!(!t.is_empty() && t.len() <= 22, "{t:?}");
+    assert!(t.iter().all(|v| v.is_finite() && *v >= lo && *v <= hi), "{t:?}");
+    for (lo, hi) in [(1.0, 1.0 + f64::EPSILON), (1e300, 1.0000000000000002e300), (-5e-324, 5e-324)] {
+        let t = ticks(lo, hi, 6);
+        assert!(!t.is_empty() && t.len() <= 26, "{lo}..{hi}: {t:?}");
+    }
+}
+
+/// A curve with no elbow (a straight line) is stored as none, and the page
+/// says so instead of naming one.
+#[test]
+fn a_straight_curve_has_no_elbow_on_the_page() {
+    assert_eq!(elbow(&[(2.0, 30.0), (3.0, 20.0), (4.0, 10.0)]), None);
+    let f = train("report-no-elbow", Some("2..5"));
+    let mut m = logsieve_artifact::decode(&f.bytes).unwrap().model;
+    let sweep = m.fitted.as_mut().unwrap().training.sweep.as_mut().unwrap();
+    assert!(sweep.elbow.is_some());
+    sweep.elbow = None;
+    let bytes = logsieve_artifact::encode(&m).unwrap();
+    let (html, _) = build(&bytes, score(&bytes, &blobs(60, 2), false), Limits::default()).unwrap();
+    assert!(html.contains("none (the curve is a straight line)"), "the page names no elbow");
+    assert_eq!(attr(&html, "sweep-chart", "data-elbow"), "", "no elbow is marked");
+    assert!(!html.contains("elbow k="), "no elbow label on the chart");
+}
+
+#[test]
 fn elbow_on_known_curves() {
     let curve = |ys: &[f64]| -> Vec<(f64, f64)> { ys.iter().enumerate().map(|(i, y)| (i as f64 + 2.0, *y)).collect() };
     // k = 2..7: the drop stops at k = 4. Scaled, k = 4 is at (0.4, 0.077),
@@ -288,7 +322,7 @@ fn the_page_is_self_contained_and_has_every_section() {
     assert_eq!((sweep.chosen as usize, sweep.rule.as_str()), (k, "elbow"));
     assert_eq!(sweep.silhouette_rows, 600);
     // Three blobs: the elbow is at 3, and so is the best silhouette.
-    assert_eq!(sweep.elbow, 3, "{sweep:?}");
+    assert_eq!(sweep.elbow, Some(3), "{sweep:?}");
 
     // The counts the page states are the marks it draws.
     assert_eq!(attr(&html, "sizes-chart", "data-bars"), k.to_string());

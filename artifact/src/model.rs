@@ -305,8 +305,8 @@ pub struct Sweep {
     pub points: Vec<SweepPoint>,
     /// The k at the elbow of the inertia curve (the point farthest from the
     /// line joining the first and the last point, both axes scaled to
-    /// [0, 1]).
-    pub elbow: u32,
+    /// [0, 1]); `None` when the curve has none (a straight line).
+    pub elbow: Option<u32>,
     /// The k this model was fitted with.
     pub chosen: u32,
     /// What chose it: `elbow`, `silhouette` (the highest) or `given`.
@@ -503,7 +503,7 @@ mod tests {
                     SweepPoint { n_clusters: 2, inertia: 9.0, silhouette: Some(0.5), n_iter: 4 },
                     SweepPoint { n_clusters: 3, inertia: 4.0, silhouette: None, n_iter: 6 },
                 ],
-                elbow: 3,
+                elbow: Some(3),
                 chosen: 3,
                 rule: "elbow".into(),
                 silhouette_rows: 10,

@@ -1,5 +1,5 @@
-//! Arbitrary event texts through the native scorer of small committed
-//! models: one outcome per event, every scored event (and every aggregate
+//! Arbitrary event texts through the native scorer of three small models
+//! (trained by scripts/fuzz.sh from the pipeline examples' samples): one outcome per event, every scored event (and every aggregate
 //! emitted) is a JSON object that is the input plus the `logsieve` key, no
 //! panics.
 //!
@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use logsieve_plugin::{Options, Outcome, Scorer};
+use logsieve_plugin::{Options, Outcome, Scorer, TextOutcome};
 use serde_json::Value;
 
 /// The models scored against, trained from the pipeline examples' samples by
@@ -67,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&ctl, rest)) = data.split_first() else { return };
     let model = &models()[usize::from(ctl % 3)];
     let options = Options { top_features: u32::from((ctl >> 2) & 7), emit_vector: ctl & 0x20 != 0 };
-    let mut scorer = Scorer::new(model, options).expect("the committed model loads");
+    let mut scorer = Scorer::new(model, options).expect("the trained model loads");
+    // A twin fed the same batches as NDJSON through `score_text`, the call
+    // the pipeline makes: the same outcomes, the same aggregates.
+    let mut twin = Scorer::new(model, options).expect("the trained model loads");
     let text = String::from_utf8_lossy(rest);
     let events: Vec<&str> = text.split('\n').collect();
     // Two batches, so state (windows, inter-arrival) carries across calls.
@@ -75,6 +78,28 @@ fuzz_target!(|data: &[u8]| {
     for batch in [&events[..mid], &events[mid..]] {
         let b = scorer.score_batch(batch);
         assert_eq!(b.outcomes.len(), batch.len(), "one outcome per event");
+        let ndjson = if batch.is_empty() { String::new() } else { batch.join("\n") + "\n" };
+        let t = twin.score_text(&ndjson);
+        assert_eq!(t.outcomes.len(), batch.len(), "score_text: one outcome per line");
+        let mut at = 0usize;
+        for (o, want) in t.outcomes.iter().zip(&b.outcomes) {
+            let got = match o {
+                TextOutcome::Scored(len) => {
+                    let end = at + *len as usize;
+                    assert_eq!(t.text.as_bytes().get(end), Some(&b'\n'), "a scored text ends with a newline");
+                    let s = t.text[at..end].to_string();
+                    at = end + 1;
+                    Outcome::Scored(s)
+                }
+                TextOutcome::Passed => Outcome::Passed,
+                TextOutcome::Dropped => Outcome::Dropped,
+                TextOutcome::Absorbed => Outcome::Absorbed,
+                TextOutcome::Failed(e) => Outcome::Failed(e.clone()),
+            };
+            assert_eq!(&got, want, "score_text and score_batch differ");
+        }
+        assert_eq!(at, t.text.len(), "the text holds the scored events and nothing else");
+        assert_eq!(t.emitted, b.emitted, "score_text and score_batch emit different aggregates");
         for (event, outcome) in batch.iter().zip(&b.outcomes) {
             match outcome {
                 Outcome::Scored(out) => check_scored(Some(event), out),
@@ -91,7 +116,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    for r in scorer.flush() {
+    let flushed = scorer.flush();
+    assert_eq!(flushed, twin.flush(), "the twins flush different aggregates");
+    for r in flushed {
         match r {
             Ok(out) => check_scored(None, &out),
             Err(e) => assert!(!e.reason.is_empty() && !e.detail.is_empty(), "{e:?}"),

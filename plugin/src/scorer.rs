@@ -179,22 +179,6 @@ pub struct TextBatch {
     pub emitted: Vec<Result<String, EventError>>,
 }
 
-impl TextBatch {
-    /// The scored texts with their outcomes: (outcome, the text of a scored
-    /// event). For hosts that want one string per event.
-    pub fn split(&self) -> impl Iterator<Item = (&TextOutcome, Option<&str>)> {
-        let mut at = 0usize;
-        self.outcomes.iter().map(move |o| match o {
-            TextOutcome::Scored(len) => {
-                let s = &self.text[at..at + *len as usize];
-                at += *len as usize + 1;
-                (o, Some(s))
-            }
-            _ => (o, None),
-        })
-    }
-}
-
 /// The events of an NDJSON batch: split on `\n`; a last `\n` ends the last
 /// event rather than starting an empty one; `""` holds none.
 pub fn lines(events: &str) -> impl Iterator<Item = &str> {

@@ -144,7 +144,9 @@ pub fn assemble_model(spec: ModelSpec, state: &str) -> Result<Model, Vec<String>
     };
     known_keys("the state", &root, &["features", "clusters", "gamma", "training"], &mut errs);
     if root.contains_key("embedding") {
-        errs.push("the state has an `embedding`: only flow2vec models have one, and assemble does not write them".into());
+        errs.push(
+            "the state has an `embedding`: only flow2vec models have one, and assemble does not write them".into(),
+        );
     }
 
     // Training metadata: two fields may be left to assemble.
@@ -186,7 +188,9 @@ pub fn assemble_model(spec: ModelSpec, state: &str) -> Result<Model, Vec<String>
     check_features(&spec, &features, n_features, &mut errs);
     // The encoded width, when every feature's state is known.
     let kinds_match = features.iter().all(|(i, f)| {
-        spec.features.get(*i).is_some_and(|s| matches!(f, FeatureState::Numeric { .. }) == (s.kind == FeatureKind::Numeric))
+        spec.features
+            .get(*i)
+            .is_some_and(|s| matches!(f, FeatureState::Numeric { .. }) == (s.kind == FeatureKind::Numeric))
     });
     let dim = (all_features && kinds_match && features.len() == spec.features.len())
         .then(|| features.iter().map(|(_, f)| f.width(kind.one_hot())).sum::<usize>());
@@ -409,18 +413,17 @@ fn check_clusters(
             ));
         }
         if c.size == 0 && (c.mean_distance != 0.0 || c.max_distance != 0.0) {
-            errs.push(format!("{at}: size 0, but mean_distance {} and max_distance {}", c.mean_distance, c.max_distance));
+            errs.push(format!(
+                "{at}: size 0, but mean_distance {} and max_distance {}",
+                c.mean_distance, c.max_distance
+            ));
         }
         if !(c.threshold.is_finite() && c.threshold >= MIN_THRESHOLD) {
             errs.push(format!("{at}.threshold: {} must be finite and >= {MIN_THRESHOLD}", c.threshold));
         } else if let Some(t) = spec.scoring.threshold
             && c.threshold != t.max(MIN_THRESHOLD)
         {
-            errs.push(format!(
-                "{at}.threshold: {}, but the spec sets an absolute threshold = {t}",
-                c.threshold
-            ));
+            errs.push(format!("{at}.threshold: {}, but the spec sets an absolute threshold = {t}", c.threshold));
         }
     }
 }
-

@@ -8,12 +8,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logsieve_artifact::model::{Sweep, SweepPoint};
-use logsieve_artifact::{Fitted, Model, ModelKind, ModelSpec, TrainingMeta, encode};
+use logsieve_artifact::{Model, ModelKind, ModelSpec, encode};
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::Encoder;
 use logsieve_readers::{Format, Reader};
-use logsieve_train::kmeans::{self, KMeansParams};
-use logsieve_train::model::{Provenance, encode_rows, fit_features, fit_model};
+use logsieve_train::kmeans;
+use logsieve_train::model::{Provenance, encode_rows, fit_model};
 
 use crate::runtime::{self, Extracted as WitExtracted, FeatureValue as WitValue, Options};
 
@@ -262,7 +262,15 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 s.model.n_clusters = k;
                 s.validate().map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
             }
-            Some((a, b, parse_pick(args.pick.as_deref(), a, b)?))
+            let pick = parse_pick(args.pick.as_deref(), a, b)?;
+            if pick == Pick::Silhouette && spec.model.kind != ModelKind::Kmeans {
+                bail!(
+                    "--pick silhouette: the silhouette is computed for kmeans models only (this spec is {}); \
+                     use --pick elbow or --pick K",
+                    spec.model.kind.as_str()
+                );
+            }
+            Some((a, b, pick))
         }
         None => None,
     };
@@ -303,20 +311,21 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     // k-means minimises the inertia; k-modes and k-prototypes a cost.
     let objective = if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
-    let mut swept = None;
-    if let Some((a, b, pick)) = range {
-        let (sweep, model) = sweep(&spec, &ex.rows, (a, b), pick, args.quiet, &provenance)?;
+    let swept = match range {
+        Some((a, b, pick)) => Some(sweep(&spec, &ex.rows, (a, b), pick, args.quiet, &provenance)?),
+        None => None,
+    };
+    if let Some((sweep, _)) = &swept {
         spec.model.n_clusters = sweep.chosen;
-        swept = Some((sweep, model));
     }
     let m = &spec.model;
     let model = match swept {
-        // k-modes: the sweep kept the chosen k's model.
-        Some((sweep, Some(mut model))) => {
+        // The sweep kept the chosen k's model.
+        Some((sweep, mut model)) => {
             model.fitted.as_mut().expect("fit_model returns a fitted model").training.sweep = Some(sweep);
             model
         }
-        swept => {
+        None => {
             let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
             fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
             let mut on_progress = |p: logsieve_train::kmeans::Progress| {
@@ -326,11 +335,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
                 fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
             };
-            let mut model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
+            let model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
             fbar.finish();
-            if let Some((sweep, None)) = swept {
-                model.fitted.as_mut().expect("fit_model returns a fitted model").training.sweep = Some(sweep);
-            }
             model
         }
     };
@@ -393,9 +399,9 @@ fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
 /// and the elbow. k-means: the silhouette is computed on the scaled
 /// features of a deterministic sample of at most
 /// [`logsieve_train::silhouette::DEFAULT_SAMPLE_SIZE`] rows (the same for
-/// every k), and the chosen k is fitted again by the caller (the fit is
-/// deterministic, so it is the same model). k-modes and k-prototypes: the
-/// cost only, and the chosen k's model is returned.
+/// every k); k-modes and k-prototypes: the cost only. Every k is fitted by
+/// [`fit_model`], as `train --n-clusters k` would fit it; the chosen k's
+/// model is returned with the sweep.
 pub fn sweep(
     spec: &ModelSpec,
     rows: &[Vec<FeatureValue>],
@@ -403,7 +409,7 @@ pub fn sweep(
     pick: Pick,
     quiet: bool,
     provenance: &Provenance,
-) -> Result<(Sweep, Option<Model>)> {
+) -> Result<(Sweep, Model)> {
     use logsieve_train::silhouette::{DEFAULT_SAMPLE_SIZE, sample_indices, silhouette_score};
     let m = &spec.model;
     let kmeans = m.kind == ModelKind::Kmeans;
@@ -435,22 +441,9 @@ pub fn sweep(
             "; no silhouette for k-modes / k-prototypes".to_string()
         }
     ));
-    // k-means: encode once, with the scoring encoder.
-    let encoded = if kmeans {
-        let fitted = Fitted {
-            features: fit_features(spec, rows),
-            clusters: Vec::new(),
-            gamma: None,
-            embedding: None,
-            training: TrainingMeta::default(),
-        };
-        let x = encode_rows(&Encoder::new(spec, &fitted), rows)?;
-        let sample = sample_indices(rows.len(), DEFAULT_SAMPLE_SIZE, m.random_state);
-        let xs = x.select(ndarray::Axis(0), &sample);
-        Some((x, sample, xs))
-    } else {
-        None
-    };
+    // The silhouette's rows: a deterministic sample, the same for every k.
+    let sample = if kmeans { sample_indices(rows.len(), DEFAULT_SAMPLE_SIZE, m.random_state) } else { Vec::new() };
+    let sample_rows: Vec<Vec<FeatureValue>> = sample.iter().map(|&i| rows[i].clone()).collect();
     let mut points = Vec::new();
     let mut models = Vec::new();
     for k in a..=b {
@@ -462,42 +455,39 @@ pub fn sweep(
             }
             bar.set_message(format!("start {}/{} {objective} {:.6e}", p.run + 1, p.n_runs, p.inertia));
         };
-        let point = match &encoded {
-            Some((x, sample, xs)) => {
-                let params = KMeansParams::new(k as usize)
-                    .with_n_init(m.n_init as usize)
-                    .with_random_state(m.random_state)
-                    .with_max_iter(m.max_iter as usize)
-                    .with_tol(m.tol)
-                    .validate(x.nrows())
-                    .map_err(|e| anyhow::anyhow!("k-means with n_clusters = {k}: {e}"))?;
-                let fit = kmeans::fit(x.view(), &params, &mut on_progress)
-                    .map_err(|e| anyhow::anyhow!("k-means with n_clusters = {k}: {e}"))?;
-                bar.set_message("silhouette…");
-                let labels: Vec<u32> = sample.iter().map(|&i| fit.labels[i]).collect();
-                SweepPoint {
-                    n_clusters: k,
-                    inertia: fit.inertia,
-                    silhouette: silhouette_score(xs.view(), &labels),
-                    n_iter: fit.n_iter as u32,
-                }
-            }
-            None => {
-                let mut s = spec.clone();
-                s.model.n_clusters = k;
-                let prov = Provenance {
-                    inputs: provenance.inputs.clone(),
-                    skipped: provenance.skipped,
-                    created_unix: provenance.created_unix,
-                };
-                let model = fit_model(&s, rows, prov, &mut on_progress)
-                    .map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {e}"))?;
-                let t = &model.fitted.as_ref().expect("fit_model returns a fitted model").training;
-                let point = SweepPoint { n_clusters: k, inertia: t.inertia, silhouette: None, n_iter: t.n_iter };
-                models.push(model);
-                point
-            }
+        // The same fit as `train --n-clusters k`.
+        let mut s = spec.clone();
+        s.model.n_clusters = k;
+        let prov = Provenance {
+            inputs: provenance.inputs.clone(),
+            skipped: provenance.skipped,
+            created_unix: provenance.created_unix,
         };
+        let model =
+            fit_model(&s, rows, prov, &mut on_progress).map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {e}"))?;
+        let fitted = model.fitted.as_ref().expect("fit_model returns a fitted model");
+        // k-means: the sample's scaled rows, by the model's own encoder, and
+        // their clusters (the nearest centroid: the fit's final labels).
+        let silhouette = if kmeans {
+            bar.set_message("silhouette…");
+            let xs = encode_rows(&Encoder::new(&s, fitted), &sample_rows)?;
+            let centroids = ndarray::Array2::from_shape_vec(
+                (fitted.clusters.len(), xs.ncols()),
+                fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
+            )
+            .expect("centroids have the features' dimension");
+            let labels: Vec<u32> = xs
+                .rows()
+                .into_iter()
+                .map(|r| kmeans::predict(centroids.view(), r.as_slice().expect("a standard-layout row")).0 as u32)
+                .collect();
+            silhouette_score(xs.view(), &labels)
+        } else {
+            None
+        };
+        let point =
+            SweepPoint { n_clusters: k, inertia: fitted.training.inertia, silhouette, n_iter: fitted.training.n_iter };
+        models.push(model);
         say(format!(
             "  k={k:<3} {objective} {:<14.6e} silhouette {:<8} {} iterations  ({:.2} s)",
             point.inertia,
@@ -564,9 +554,10 @@ pub fn sweep(
         };
         eprintln!("writing the model with n_clusters = {chosen}: {why}");
     }
-    let silhouette_rows = encoded.as_ref().map_or(0, |(_, s, _)| s.len() as u64);
-    let model = (!kmeans).then(|| models.swap_remove((chosen - a) as usize));
-    Ok((Sweep { points, elbow: elbow_k, chosen, rule: rule.to_string(), silhouette_rows }, model))
+    let silhouette_rows = sample.len() as u64;
+    let model = models.swap_remove((chosen - a) as usize);
+    let elbow = elbow_at.map(|_| elbow_k);
+    Ok((Sweep { points, elbow, chosen, rule: rule.to_string(), silhouette_rows }, model))
 }
 
 /// The flow2vec half of `logsieve train`: word2vec, then k-means.

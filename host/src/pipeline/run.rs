@@ -335,8 +335,12 @@ struct Transform {
     model_seen: Option<Option<FileId>>,
     /// Open windows after the last batch (lost if the instance faults).
     open_windows: u64,
-    /// Evictions counted by instances replaced by a reload.
+    /// Evictions counted by instances replaced by a reload or lost to a
+    /// guest fault.
     evicted_before: u64,
+    /// The current instance's eviction count after the last batch (kept
+    /// when a fault replaces the instance and its counters).
+    evicted_seen: u64,
     batch_size: usize,
     stats: TransformStats,
     /// Sink indices for the scored output and the errors output.
@@ -459,6 +463,7 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
             model_seen: reload_model.then_some(seen),
             open_windows: 0,
             evicted_before: 0,
+            evicted_seen: 0,
             batch_size: *batch_size,
             stats: TransformStats {
                 model: info.id.clone(),
@@ -538,6 +543,7 @@ fn flush_windows(t: &mut Transform, out: &mut Outputs) -> Result<()> {
             t.stats.guest_faults += 1;
             t.stats.windows_lost += t.open_windows;
             t.open_windows = 0;
+            t.evicted_before += std::mem::take(&mut t.evicted_seen);
             out.note(&format!("warning: transform {}: flushing its windows failed ({fault}); they are lost", t.id));
             Ok(())
         }
@@ -606,6 +612,7 @@ fn reload_if_changed(t: &mut Transform, out: &mut Outputs) -> Result<()> {
     if let Ok(s) = t.instance.stats() {
         t.evicted_before += s.evicted;
     }
+    t.evicted_seen = 0;
     t.instance = new;
     t.open_windows = 0;
     t.stats.reloads += 1;
@@ -721,6 +728,7 @@ fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
                 t.stats.guest_faults += 1;
                 t.stats.windows_lost += t.open_windows;
                 t.open_windows = 0;
+                t.evicted_before += std::mem::take(&mut t.evicted_seen);
                 out.note(&format!(
                     "warning: transform {}: a batch of {} events failed in the component ({fault}); \
                      they go to {}{ERRORS_SUFFIX} and a new instance goes on",
@@ -762,7 +770,13 @@ fn process(t: &mut Transform, items: &[Item], out: &mut Outputs) -> Result<()> {
         emitted(t, scored, out)?;
         if absorbed || any_emitted {
             // Only windowed models hold state worth counting.
-            t.open_windows = t.instance.stats().map(|s| s.open_windows).unwrap_or(0);
+            match t.instance.stats() {
+                Ok(s) => {
+                    t.open_windows = s.open_windows;
+                    t.evicted_seen = s.evicted;
+                }
+                Err(_) => t.open_windows = 0,
+            }
         }
     }
     Ok(())

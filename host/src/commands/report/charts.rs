@@ -90,13 +90,17 @@ pub fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
     let first = (lo / step).ceil() * step;
-    let mut v = Vec::new();
-    let mut t = first;
-    while t <= hi + step * 1e-9 {
-        v.push(if t.abs() < step * 1e-9 { 0.0 } else { t });
-        t += step;
+    // A range narrower than the floats around it (values a few ulps apart)
+    // has no steps to take: its ends are the ticks.
+    if !(first + step > first) {
+        return vec![lo, hi];
     }
-    v
+    // By index, not by accumulating: never more than a few per `want`.
+    (0..=4 * want.max(1) + 2)
+        .map(|i| first + i as f64 * step)
+        .take_while(|t| *t <= hi + step * 1e-9)
+        .map(|t| if t.abs() < step * 1e-9 { 0.0 } else { t })
+        .collect()
 }
 
 /// A linear map from data to pixels.

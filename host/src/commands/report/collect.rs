@@ -264,6 +264,8 @@ pub fn collect(model: &Model, id: &str, lines: impl Iterator<Item = Line>, limit
     let project = c.no_projection.is_none() && dim > 0;
     let mut scorer: Option<Scorer> = None;
     let mut anomalies_drawn: Sample<(Vec<f64>, u32)> = Sample::new(limits.max_points);
+    // Anomalies with a vector (the ones that could be drawn).
+    let mut anomalies_with_vector = 0u64;
     let mut normal_drawn: Sample<(Vec<f64>, u32)> = Sample::new(limits.max_points);
     let mut pca: Sample<Vec<f64>> = Sample::new(limits.pca_rows);
     let mut top_anomalies: BinaryHeap<Reverse<TopEntry>> = BinaryHeap::new();
@@ -389,6 +391,7 @@ pub fn collect(model: &Model, id: &str, lines: impl Iterator<Item = Line>, limit
             let cl = cl as u32;
             pca.offer(line, v.clone());
             if anomaly {
+                anomalies_with_vector += 1;
                 anomalies_drawn.offer(line, (v, cl));
             } else if normal_drawn.wants(line) {
                 normal_drawn.offer(line, (v, cl));
@@ -428,7 +431,8 @@ pub fn collect(model: &Model, id: &str, lines: impl Iterator<Item = Line>, limit
     // Every anomaly first (a uniform sample of them past the cap), then a
     // uniform sample of the rest to fill the cap.
     let anomalies = anomalies_drawn.into_sorted();
-    c.anomalies_not_drawn = c.anomalies.saturating_sub(anomalies.len() as u64);
+    // Those without a vector are counted in `without_vector`, not here.
+    c.anomalies_not_drawn = anomalies_with_vector.saturating_sub(anomalies.len() as u64);
     let room = limits.max_points.saturating_sub(anomalies.len());
     let mut normal = normal_drawn.into_sorted();
     if normal.len() > room {

@@ -473,7 +473,6 @@ fn sweep_section(h: &mut String, i: &Input) {
         );
         return;
     };
-    let has_elbow = sw.points.len() >= 3;
     let rule = match sw.rule.as_str() {
         "elbow" => "the elbow (the default, <code>--pick elbow</code>)".to_string(),
         "silhouette" => "the highest silhouette (<code>--pick silhouette</code>)".to_string(),
@@ -481,12 +480,12 @@ fn sweep_section(h: &mut String, i: &Input) {
     };
     let _ = write!(
         h,
-        r#"<p class="lead">Trained with <code>--n-clusters {}..{}</code>: every k fitted with the same trainer, n_init {} and random_state {}. The <b>elbow</b> is the k farthest from the straight line joining the first and the last {obj} (both axes scaled to [0, 1], "kneedle"): k = {}. {} This model is k = <b>{}</b>, chosen by {rule}.</p>"#,
+        r#"<p class="lead">Trained with <code>--n-clusters {}..{}</code>: every k fitted with the same trainer, n_init {} and random_state {}. The <b>elbow</b> is the k farthest from the straight line joining the first and the last {obj} (both axes scaled to [0, 1], "kneedle"): {}. {} This model is k = <b>{}</b>, chosen by {rule}.</p>"#,
         sw.points.first().map_or(0, |p| p.n_clusters),
         sw.points.last().map_or(0, |p| p.n_clusters),
         m.spec.model.n_init,
         m.spec.model.random_state,
-        sw.elbow,
+        sw.elbow.map_or("none (the curve is a straight line)".to_string(), |e| format!("k = {e}")),
         if sw.silhouette_rows > 0 {
             format!(
                 "The <b>silhouette</b> is scikit-learn's <code>silhouette_score</code> (Euclidean, on the scaled \
@@ -500,14 +499,14 @@ fn sweep_section(h: &mut String, i: &Input) {
     );
     let pts: Vec<KPoint> =
         sw.points.iter().map(|p| KPoint { k: p.n_clusters, inertia: p.inertia, silhouette: p.silhouette }).collect();
-    h.push_str(&charts::sweep_charts(&pts, has_elbow.then_some(sw.elbow), sw.chosen, obj));
+    h.push_str(&charts::sweep_charts(&pts, sw.elbow, sw.chosen, obj));
     let _ = write!(
         h,
         r#"<table id="sweep-table" style="max-width:620px"><tr><th class="n">k</th><th class="n">{obj}</th><th class="n">silhouette</th><th class="n">iterations</th><th></th></tr>"#
     );
     for p in &sw.points {
         let mut marks = Vec::new();
-        if p.n_clusters == sw.elbow {
+        if Some(p.n_clusters) == sw.elbow {
             marks.push("elbow");
         }
         if p.n_clusters == sw.chosen {
