@@ -2,9 +2,9 @@
 # The test suite: unit tests, parity with scikit-learn on the shared real
 # logs, the component tests and the end-to-end pipeline tests; then the same
 # component in Node (jco) and Python (wasmtime-py), and the HTML report in
-# headless Chromium. Needs ../shared next to the repository (or
+# headless Chromium, and the same component inside Apache Spark (local[2]). Needs ../shared next to the repository (or
 # LOGSIEVE_SHARED). Installs what it needs (scripts/setup.sh, npm and pip
-# packages, Debian's chromium) on the first run.
+# packages, Debian's chromium, the Spark venv) on the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,3 +12,4 @@ cargo build --release --locked -p logsieve
 cargo test --release --locked --workspace
 scripts/test-embedding.sh
 scripts/test-report.sh
+LOGSIEVE_BIN=target/release/logsieve scripts/test-spark.sh
