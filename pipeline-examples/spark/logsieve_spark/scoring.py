@@ -157,7 +157,8 @@ def score_events(df, model, component, column="event", keep=None, batch_size=100
 # ------------------------------------------------------------------ worker side
 
 
-def _open_scorer(wconf):
+def open_scorer(wconf):
+    """The worker's component and scorer for `wconf` (scoring and extraction alike); the scorer is cached per process unless the model keeps state."""
     n = wconf["names"]
     try:
         loaded = comp.load(session.worker_path(n["component"]),
@@ -347,7 +348,7 @@ def _to_arrow(batch, out, wconf, model_id):
 
 def score_partition(batches, wconf, acc):
     """mapInArrow body: score one partition's Arrow batches, in order."""
-    loaded, scorer = _open_scorer(wconf)
+    loaded, scorer = open_scorer(wconf)
     model_id = scorer.info().id
     c = dict.fromkeys(Counts.NAMES, 0)
     c["partitions"] = 1

@@ -58,7 +58,6 @@ import time
 from . import artifact
 from . import component as comp
 from . import scoring
-from . import session
 
 MIN_ROWS_FOR_OWN_THRESHOLD = 10  # train/src/model.rs
 MIN_THRESHOLD = 1e-9  # artifact/src/model.rs
@@ -109,7 +108,8 @@ def extract_features(df, spec_model, component, column="event", batch_size=1000,
     has_read = scoring.READ_ERROR in df.columns
     inputs = [column] + ([scoring.READ_ERROR, scoring.READ_DETAIL] if has_read else []) + keep
     wconf = dict(names=conf["names"], reservation=conf["reservation"], column=column, has_read=has_read, keep=keep,
-                 batch_size=batch_size, kinds=kinds, timeout_ms=10000, memory_limit_mb=1024)
+                 batch_size=batch_size, kinds=kinds, timeout_ms=10000, memory_limit_mb=1024, top_features=0,
+                 emit_vector=False, stateful=False)
 
     def run_(batches):
         return extract_partition(batches, wconf)
@@ -119,14 +119,7 @@ def extract_features(df, spec_model, component, column="event", batch_size=1000,
 
 def extract_partition(batches, wconf):
     import pyarrow as pa
-    n = wconf["names"]
-    try:
-        loaded = comp.load(session.worker_path(n["component"]),
-                           session.worker_path(n["cwasm"]) if n["cwasm"] else None, wconf["reservation"])
-        s = comp.scorer(loaded, session.worker_path(n["model"]), 0, False, wconf["timeout_ms"],
-                        wconf["memory_limit_mb"])
-    except comp.wasmtime.WasmtimeError as e:
-        raise comp.explain_reservation(e, wconf["reservation"]) from e
+    _, s = scoring.open_scorer(wconf)
     kinds = wconf["kinds"]
     nf = len(kinds)
     bs = wconf["batch_size"]
