@@ -10,6 +10,15 @@
 //! over the file in batches of BATCH (default 1000) events. Prints the
 //! events scored and the best pass. Compare two PASSES counts to take the
 //! start-up (compiling the component, loading the model) out of a total.
+//!
+//! `LOGSIEVE_PROFILE_CORE=core.wasm` scores through a component encoded from
+//! that core module instead of the embedded one. Built with its function
+//! names kept, `perf` (`LOGSIEVE_PROFILE=perfmap`) names the guest's
+//! functions:
+//!
+//!     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+//!     CARGO_PROFILE_PLUGIN_STRIP=debuginfo cargo build -p logsieve-plugin --lib \
+//!       --target wasm32-unknown-unknown --profile plugin --target-dir target/plugin-names
 
 use std::time::Instant;
 
@@ -43,7 +52,23 @@ fn main() {
         }
         "component" | "component-no-deadline" => {
             let deadlines = if mode == "component" { Deadlines::On } else { Deadlines::Off };
-            let rt = Runtime::new_with(EMBEDDED_COMPONENT, None, deadlines).expect("the component compiles");
+            let component = match std::env::var_os("LOGSIEVE_PROFILE_CORE") {
+                Some(core) => {
+                    let module = std::fs::read(&core).expect("reading LOGSIEVE_PROFILE_CORE");
+                    wit_component::ComponentEncoder::default()
+                        .module(&module)
+                        .and_then(|e| e.validate(true).encode())
+                        .expect("encoding LOGSIEVE_PROFILE_CORE as a component")
+                }
+                None => EMBEDDED_COMPONENT.to_vec(),
+            };
+            // `LOGSIEVE_DUMP_CWASM=file`: also write the compiled code (an ELF
+            // file: `objdump -d` shows what Cranelift made of the guest).
+            if let Some(path) = std::env::var_os("LOGSIEVE_DUMP_CWASM") {
+                let engine = Runtime::engine_with(deadlines).expect("an engine");
+                std::fs::write(path, engine.precompile_component(&component).expect("compiles")).expect("writes");
+            }
+            let rt = Runtime::new_with(&component, None, deadlines).expect("the component compiles");
             let mut inst = rt.instantiate(&model, opts).unwrap().expect("the model loads");
             for _ in 0..passes {
                 let t = Instant::now();

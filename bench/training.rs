@@ -16,6 +16,8 @@
 //!
 //! Each fit runs five times; the best and the median wall time are printed
 //! with the cost, so a regression in speed or in quality shows.
+//!
+//! `-- kmeans` or `-- kmodes` runs only that half.
 
 use std::time::Instant;
 
@@ -42,6 +44,17 @@ fn time(name: &str, runs: usize, mut f: impl FnMut() -> (f64, usize)) {
 }
 
 fn main() {
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wants = |what: &str| only.is_empty() || only.iter().any(|o| o == what);
+    if wants("kmeans") {
+        kmeans_bench();
+    }
+    if wants("kmodes") {
+        kmodes_bench();
+    }
+}
+
+fn kmeans_bench() {
     let t = Instant::now();
     let blobs = logsieve_train::synthetic::blobs();
     let x = ndarray::ArrayView2::from_shape((blobs.n_rows, blobs.n_dims), &blobs.x_std4).unwrap();
@@ -64,8 +77,9 @@ fn main() {
         let f = kmeans::lloyd_from(x, init.view(), 300, 1e-4).unwrap();
         (f.inertia, f.n_iter)
     });
-    drop(blobs);
+}
 
+fn kmodes_bench() {
     let t = Instant::now();
     let data = logsieve_train::synthetic::categorical();
     let codes: Vec<u32> = data.x.iter().map(|&v| u32::from(v)).collect();

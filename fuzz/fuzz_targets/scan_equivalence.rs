@@ -1,15 +1,16 @@
 //! The fast event scanner (`logsieve_plugin::scan::scan_fast`) against the
 //! serde_json reference (`event::scan_serde`): whatever the fast path
 //! accepts, serde_json accepts with the same fields, values (bit for bit)
-//! and shape; and `event::scan`, which runs one and falls back to the
-//! other, always agrees with the reference.
+//! and shape, the first time (keys read and looked up) and the second
+//! (keys checked against the cache of the first); and `event::scan`, which
+//! runs one and falls back to the other, always agrees with the reference.
 //!
 //! Input: the first byte picks which wanted field names the table holds
 //! (bit i: name i of NAMES); the rest, as lossy UTF-8, is the event text.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use logsieve_plugin::event::{FieldTable, Scalar, scan, scan_serde};
+use logsieve_plugin::event::{FieldTable, KeyCache, Scalar, scan, scan_serde};
 use logsieve_plugin::scan::scan_fast;
 
 const NAMES: [&str; 8] = ["ts", "a", "id.orig_h", "duration", "s", "", "proto", "logsieve"];
@@ -29,18 +30,30 @@ fuzz_target!(|data: &[u8]| {
     let table = FieldTable::new(names);
     let text = String::from_utf8_lossy(rest);
 
-    let mut reference = Vec::new();
-    let want = scan_serde(&text, &table, &mut reference);
-
-    let mut fast = vec![None; table.len()];
-    if let Some(shape) = scan_fast(&text, &table, &mut fast) {
-        let w = want.as_ref().unwrap_or_else(|e| panic!("the fast path accepted what serde_json refuses ({e}): {text:?}"));
-        assert_eq!((shape.keys, shape.close), (w.keys, w.close), "shape differs: {text:?}");
-        assert!(same(&fast, &reference), "values differ: {text:?}\nfast {fast:?}\nserde {reference:?}");
+    // The whole text as one event, then each of its lines as events one
+    // after the other: one key cache across them all, so keys are also
+    // checked against the keys of other events.
+    let mut cache = KeyCache::default();
+    for (n, event) in std::iter::once(&*text).chain(text.split('\n')).enumerate() {
+        check(event, &table, &mut cache, n);
     }
+});
 
+fn check(text: &str, table: &FieldTable, cache: &mut KeyCache, n: usize) {
+    let mut reference = Vec::new();
+    let want = scan_serde(text, table, &mut reference);
+    for pass in ["first", "again"] {
+        let mut fast = vec![None; table.len()];
+        if let Some(shape) = scan_fast(text, table, cache, &mut fast) {
+            let w = want.as_ref().unwrap_or_else(|e| {
+                panic!("the fast path ({pass}, event {n}) accepted what serde_json refuses ({e}): {text:?}")
+            });
+            assert_eq!((shape.keys, shape.close), (w.keys, w.close), "shape differs ({pass}): {text:?}");
+            assert!(same(&fast, &reference), "values differ ({pass}): {text:?}\nfast {fast:?}\nserde {reference:?}");
+        }
+    }
     let mut slots = Vec::new();
-    match (scan(&text, &table, &mut slots), &want) {
+    match (scan(text, table, &mut slots), &want) {
         (Ok(a), Ok(b)) => {
             assert_eq!((a.keys, a.close), (b.keys, b.close), "{text:?}");
             assert!(same(&slots, &reference), "{text:?}");
@@ -48,4 +61,4 @@ fuzz_target!(|data: &[u8]| {
         (Err(a), Err(b)) => assert_eq!(&a, b, "{text:?}"),
         (a, b) => panic!("scan {a:?} but the reference {b:?}: {text:?}"),
     }
-});
+}

@@ -83,22 +83,14 @@ impl wit::GuestScorer for ScorerResource {
     }
 
     fn score_text(&self, events: String) -> wit::ScoredText {
-        let b = self.0.borrow_mut().score_text(&events);
-        wit::ScoredText {
-            text: b.text,
-            outcomes: b
-                .outcomes
-                .into_iter()
-                .map(|o| match o {
-                    TextOutcome::Scored(n) => wit::TextOutcome::Scored(n),
-                    TextOutcome::Passed => wit::TextOutcome::Passed,
-                    TextOutcome::Dropped => wit::TextOutcome::Dropped,
-                    TextOutcome::Absorbed => wit::TextOutcome::Absorbed,
-                    TextOutcome::Failed(e) => wit::TextOutcome::Failed(event_error(e)),
-                })
-                .collect(),
-            emitted: b.emitted.into_iter().map(|r| r.map_err(event_error)).collect(),
-        }
+        let (text, outcomes, emitted) = self.0.borrow_mut().score_text_map(&events, |o| match o {
+            TextOutcome::Scored(n) => wit::TextOutcome::Scored(n),
+            TextOutcome::Passed => wit::TextOutcome::Passed,
+            TextOutcome::Dropped => wit::TextOutcome::Dropped,
+            TextOutcome::Absorbed => wit::TextOutcome::Absorbed,
+            TextOutcome::Failed(e) => wit::TextOutcome::Failed(event_error(e)),
+        });
+        wit::ScoredText { text, outcomes, emitted: emitted.into_iter().map(|r| r.map_err(event_error)).collect() }
     }
 
     fn flush(&self) -> Vec<Result<String, wit::EventError>> {

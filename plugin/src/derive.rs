@@ -304,7 +304,7 @@ pub fn apply(op: &Op, inputs: &[Option<&Scalar<'_>>]) -> Result<Derived, EventEr
         }
         Op::Log1p => match number(name, 0, inputs[0])? {
             None => Ok(Derived::Missing),
-            Some(x) => finite(name, libm::log1p(x)),
+            Some(x) => finite(name, crate::features::log1p(x)),
         },
         Op::Clamp { min, max } => match number(name, 0, inputs[0])? {
             None => Ok(Derived::Missing),

@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
+pub use crate::scan::KeyCache;
+
 /// Why an event could not be read or scored. `reason` is a stable code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventError {
@@ -106,8 +108,28 @@ pub fn number_text(x: f64) -> String {
     if x.fract() == 0.0 && x.abs() < 1e15 {
         format!("{}", x as i64)
     } else {
-        let mut b = ryu::Buffer::new();
-        b.format(x).to_string()
+        let mut s = zmij::Buffer::new().format(x).to_string();
+        drop_exponent_plus(&mut s, x);
+        s
+    }
+}
+
+/// Shortest float texts are written as `1e16`, `2.5e-7`: zmij (as fast as
+/// it gets, in wasm too) writes a positive exponent as `e+16`; this takes the
+/// `+` out of a text just appended for `x`, so the texts stay what they
+/// have always been. Only magnitudes of 1e16 and more have one.
+#[inline(always)]
+pub(crate) fn drop_exponent_plus(s: &mut String, x: f64) {
+    if x.abs() >= 1e16 {
+        drop_plus(s);
+    }
+}
+
+#[cold]
+fn drop_plus(s: &mut String) {
+    let from = s.len().saturating_sub(26);
+    if let Some(k) = s.as_bytes()[from..].windows(2).rposition(|w| w == b"e+") {
+        s.remove(from + k + 1);
     }
 }
 
@@ -126,17 +148,57 @@ pub struct FieldTable {
     /// (key as it appears in events, slot)
     entries: Vec<(String, usize)>,
     slots: usize,
-    /// Bit `n` is set when some key is `n` bytes long (bit 63: 63 or more),
-    /// so most keys of an event are told apart by their length alone.
+    /// Bit `n` is set when some key (or the output key) is `n` bytes long
+    /// (bit 63: 63 or more), so most keys of an event are told apart by
+    /// their length alone.
     lengths: u64,
+    /// The keys of up to 16 bytes, and the output key, as two little-endian
+    /// words (zero-padded), ordered by length and then as in `entries`;
+    /// `short_at[n]..short_at[n + 1]` are those of `n` bytes.
+    short: Vec<ShortKey>,
+    short_at: [u16; 18],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ShortKey {
+    words: [u64; 2],
+    hit: KeyHit,
+}
+
+/// What a key of an event is to the scanner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyHit {
+    /// A wanted field: its slot.
+    Slot(usize),
+    /// The key the scorer appends ([`OUTPUT_KEY`]).
+    Output,
+    /// Anything else.
+    Other,
+}
+
+/// The little-endian word of the `n ≤ 8` bytes of `b` from `i`, zero-padded.
+#[inline(always)]
+fn word(b: &[u8], i: usize, n: usize) -> u64 {
+    if let Some(w) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(w.try_into().unwrap());
+        if n >= 8 { w } else { w & ((1u64 << (8 * n)) - 1) }
+    } else {
+        b[i..i + n].iter().rev().fold(0, |w, &c| w << 8 | u64::from(c))
+    }
 }
 
 impl FieldTable {
     /// A table of field names; slot i is `names[i]`.
     pub fn new(names: Vec<String>) -> Self {
         let slots = names.len();
-        let mut t = FieldTable { entries: names.into_iter().enumerate().map(|(i, n)| (n, i)).collect(), slots, lengths: 0 };
-        t.index_lengths();
+        let mut t = FieldTable {
+            entries: names.into_iter().enumerate().map(|(i, n)| (n, i)).collect(),
+            slots,
+            lengths: 0,
+            short: Vec::new(),
+            short_at: [0; 18],
+        };
+        t.index();
         t
     }
 
@@ -151,12 +213,29 @@ impl FieldTable {
                 }
             }
         }
-        t.index_lengths();
+        t.index();
         t
     }
 
-    fn index_lengths(&mut self) {
-        self.lengths = self.entries.iter().fold(0, |m, (n, _)| m | 1u64 << n.len().min(63));
+    fn index(&mut self) {
+        let output = (OUTPUT_KEY.to_string(), usize::MAX);
+        let all = || self.entries.iter().chain(std::iter::once(&output));
+        self.lengths = all().fold(0, |m, (n, _)| m | 1u64 << n.len().min(63));
+        let mut short: Vec<(usize, ShortKey)> = all()
+            .filter(|(n, _)| n.len() <= 16)
+            .map(|(n, slot)| {
+                let b = n.as_bytes();
+                let words = [word(b, 0, b.len().min(8)), if b.len() > 8 { word(b, 8, b.len() - 8) } else { 0 }];
+                let hit = if *slot == usize::MAX { KeyHit::Output } else { KeyHit::Slot(*slot) };
+                (b.len(), ShortKey { words, hit })
+            })
+            .collect();
+        // Stable: among keys of one length, the first entry still wins.
+        short.sort_by_key(|(len, _)| *len);
+        for n in 0..18 {
+            self.short_at[n] = short.iter().filter(|(len, _)| *len < n).count() as u16;
+        }
+        self.short = short.into_iter().map(|(_, k)| k).collect();
     }
 
     /// Number of slots.
@@ -173,22 +252,24 @@ impl FieldTable {
         self.entries.iter().find(|(n, _)| n == key).map(|(_, i)| *i)
     }
 
-    /// [`Self::slot`] for the fast path: length and first byte first, the
-    /// bytes only then.
-    #[inline]
-    pub(crate) fn slot_fast(&self, key: &str) -> Option<usize> {
-        let k = key.as_bytes();
-        if self.lengths & (1u64 << k.len().min(63)) == 0 {
-            return None;
+    /// What the key `b[at..at + len]` is: the scanner's look-up. Length
+    /// first, then (up to 16 bytes) two word comparisons per wanted key of
+    /// that length.
+    #[inline(always)]
+    pub(crate) fn lookup(&self, b: &[u8], at: usize, len: usize) -> KeyHit {
+        if self.lengths & (1u64 << len.min(63)) == 0 {
+            return KeyHit::Other;
         }
-        let Some(&first) = k.first() else { return self.slot(key) };
-        for (n, i) in &self.entries {
-            let n = n.as_bytes();
-            if n.len() == k.len() && n[0] == first && n == k {
-                return Some(*i);
-            }
+        if len <= 16 {
+            let words = [word(b, at, len.min(8)), if len > 8 { word(b, at + 8, len - 8) } else { 0 }];
+            let range = usize::from(self.short_at[len])..usize::from(self.short_at[len + 1]);
+            return self.short[range].iter().find(|k| k.words == words).map_or(KeyHit::Other, |k| k.hit);
         }
-        None
+        let key = &b[at..at + len];
+        match self.entries.iter().find(|(n, _)| n.as_bytes() == key) {
+            Some((_, i)) => KeyHit::Slot(*i),
+            None => KeyHit::Other,
+        }
     }
 }
 
@@ -208,9 +289,20 @@ pub struct Shape {
 /// valid JSON, but infinite as a float; other fields are only checked for
 /// syntax and pass through verbatim).
 pub fn scan<'a>(text: &'a str, table: &FieldTable, slots: &mut Vec<Option<Scalar<'a>>>) -> Result<Shape, EventError> {
+    scan_cached(text, table, &mut KeyCache::default(), slots)
+}
+
+/// [`scan`] with the key order of the events read before (a [`KeyCache`]
+/// used with this `table` only).
+pub fn scan_cached<'a>(
+    text: &'a str,
+    table: &FieldTable,
+    cache: &mut KeyCache,
+    slots: &mut Vec<Option<Scalar<'a>>>,
+) -> Result<Shape, EventError> {
     slots.clear();
     slots.resize(table.len(), None);
-    if let Some(shape) = crate::scan::scan_fast(text, table, slots) {
+    if let Some(shape) = crate::scan::scan_fast(text, table, cache, slots) {
         return Ok(shape);
     }
     scan_serde(text, table, slots)

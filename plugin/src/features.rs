@@ -49,23 +49,69 @@ pub fn field_table(spec: &ModelSpec) -> FieldTable {
 }
 
 /// Coerce a numeric feature's field (transform applied). `Ok(None)` is missing.
+#[inline]
 pub fn numeric(spec: &FeatureSpec, v: Option<&Scalar>) -> Result<Option<f64>, EventError> {
-    let Some(x) = v
-        .map(Scalar::as_number)
-        .transpose()
-        .map_err(|Coerce::WrongType(got)| {
-            EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
-        })?
-        .flatten()
-    else {
-        return Ok(None);
+    let x = match v {
+        Some(Scalar::Number(x)) => *x,
+        None | Some(Scalar::Null) => return Ok(None),
+        Some(other) => match other.as_number() {
+            Ok(Some(x)) => x,
+            Ok(None) => return Ok(None),
+            Err(Coerce::WrongType(got)) => return Err(not_a_number(spec, got)),
+        },
     };
-    let y = if spec.log1p { libm::log1p(x) } else { x };
+    transform(spec, x, log1p_table()).map(Some)
+}
+
+/// A numeric feature's transform (`log1p`), refusing a non-finite result.
+#[inline(always)]
+fn transform(spec: &FeatureSpec, x: f64, table: &[f64]) -> Result<f64, EventError> {
+    let y = if spec.log1p { log1p_with(table, x) } else { x };
     if !y.is_finite() {
-        let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
-        return Err(EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field)));
+        return Err(non_finite(spec, x));
     }
-    Ok(Some(y))
+    Ok(y)
+}
+
+#[cold]
+fn not_a_number(spec: &FeatureSpec, got: String) -> EventError {
+    EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
+}
+
+#[cold]
+fn non_finite(spec: &FeatureSpec, x: f64) -> EventError {
+    let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
+    EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field))
+}
+
+/// How many small integers [`log1p`] keeps the value of.
+const LOG1P_TABLE: usize = 4096;
+
+/// `ln(1 + x)`, the `log1p` transform of numeric features: `libm::log1p`
+/// (one implementation for every target: std's differs between platforms
+/// in the last bit), with the values of the integers below 4096 computed
+/// once by that same function and looked up, since most count features of
+/// network logs (packets, bytes of short flows) are such integers. Bit for
+/// bit the same values either way.
+pub fn log1p(x: f64) -> f64 {
+    log1p_with(log1p_table(), x)
+}
+
+/// `libm::log1p` of `0, 1, …, LOG1P_TABLE - 1`.
+fn log1p_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Box<[f64]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (0..LOG1P_TABLE).map(|n| libm::log1p(n as f64)).collect())
+}
+
+#[inline(always)]
+fn log1p_with(table: &[f64], x: f64) -> f64 {
+    if x >= 0.0 && x < LOG1P_TABLE as f64 {
+        let n = x as usize;
+        if n as f64 == x && x.is_sign_positive() {
+            return table[n];
+        }
+    }
+    libm::log1p(x)
 }
 
 /// Coerce a categorical feature's field to text. `Ok(None)` is missing.
@@ -128,6 +174,8 @@ pub struct Encoder {
     spec: Vec<FeatureSpec>,
     columns: Vec<Column>,
     dim: usize,
+    /// [`log1p_table`], looked up once.
+    log1p: &'static [f64],
 }
 
 impl Encoder {
@@ -153,7 +201,7 @@ impl Encoder {
                 c
             })
             .collect();
-        Encoder { spec: spec.features.clone(), columns, dim: start }
+        Encoder { spec: spec.features.clone(), columns, dim: start, log1p: log1p_table() }
     }
 
     /// Width of the encoded vector.
@@ -172,8 +220,18 @@ impl Encoder {
     ) -> Result<(), EventError> {
         out.fill(0.0);
         for (i, ((f, col), v)) in self.spec.iter().zip(&self.columns).zip(slots).enumerate() {
-            match col {
-                Column::Numeric { .. } => self.put_number(i, numeric(f, v.as_ref())?, out)?,
+            match *col {
+                Column::Numeric { at, offset, scale, fill } => {
+                    let x = match v {
+                        // The common case first: a number, transformed.
+                        Some(Scalar::Number(x)) => transform(f, *x, self.log1p)?,
+                        _ => match numeric(f, v.as_ref())? {
+                            Some(x) => x,
+                            None => self.fill(i, fill)?,
+                        },
+                    };
+                    out[at] = (x - offset) / scale;
+                }
                 Column::Categorical { .. } => self.put_category(i, category(f, v.as_ref())?.as_deref(), out, unseen)?,
             }
         }
@@ -212,11 +270,15 @@ impl Encoder {
         let Column::Numeric { at, offset, scale, fill } = self.columns[i] else { unreachable!("numeric column") };
         let x = match x {
             Some(x) => x,
-            None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
-            None => fill,
+            None => self.fill(i, fill)?,
         };
         out[at] = (x - offset) / scale;
         Ok(())
+    }
+
+    /// A missing numeric value: `fill`, or an error under `missing = "error"`.
+    fn fill(&self, i: usize, fill: f64) -> Result<f64, EventError> {
+        if self.spec[i].missing_policy() == Missing::Error { Err(self.missing(i)) } else { Ok(fill) }
     }
 
     fn put_category(
@@ -265,6 +327,18 @@ mod tests {
     use super::*;
     use crate::event::scan;
     use logsieve_artifact::{ModelKind, ModelParams, TrainingMeta};
+
+    #[test]
+    fn log1p_looks_up_small_integers_with_libm_s_bits() {
+        for n in 0..LOG1P_TABLE + 3 {
+            let x = n as f64;
+            assert_eq!(log1p(x).to_bits(), libm::log1p(x).to_bits(), "{x}");
+        }
+        for x in [-0.0, 0.5, 4095.5, -1.0, -0.5, 1e300, f64::NAN, f64::INFINITY, 1e-300, 3.0000000000000004] {
+            assert_eq!(log1p(x).to_bits(), libm::log1p(x).to_bits(), "{x}");
+        }
+        assert!(log1p(-0.0).is_sign_negative());
+    }
 
     fn spec(features: Vec<FeatureSpec>) -> ModelSpec {
         ModelSpec::new(ModelParams::new(ModelKind::Kmeans, 1), features)

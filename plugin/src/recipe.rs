@@ -21,7 +21,7 @@ use logsieve_artifact::{
 };
 
 use crate::derive::{self, CidrTable, CmpOp, Condition, Derived, InterArrival, Op};
-use crate::event::{EventError, FieldTable, Scalar, Shape, scan};
+use crate::event::{EventError, FieldTable, KeyCache, Scalar, Shape, scan_cached, scan_serde};
 use crate::window::{AggOp, AggSpec, AggValue, Aggregate, Pushed, WindowSpec, WindowStats, Windows};
 
 /// Where a value comes from: a scanned field or a derived one.
@@ -46,9 +46,11 @@ struct WindowPlan {
 }
 
 /// What the plan made of one event.
-pub enum Step<'a> {
-    /// The feature values, one per spec feature (stage 2 encodes them).
-    Features(Vec<Option<Scalar<'a>>>),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Its feature values, one per spec feature, are in the
+    /// [`Scratch`] ([`Scratch::features`]).
+    Features,
     /// Did not match `[[where]]`; pass it on.
     Passed,
     /// Did not match `[[where]]`; drop it.
@@ -57,9 +59,42 @@ pub enum Step<'a> {
     Absorbed,
 }
 
+/// The per-event buffers of a plan, reused from event to event (their
+/// values borrow the events' text, so one lives as long as a batch).
+#[derive(Default)]
+pub struct Scratch<'a> {
+    /// The scanned fields, one per slot of the field table.
+    slots: Vec<Option<Scalar<'a>>>,
+    /// The features when they are not the scanned fields as they are.
+    feats: Vec<Option<Scalar<'a>>>,
+    /// Whether the last event's features are in `feats`.
+    in_feats: bool,
+}
+
+impl<'a> Scratch<'a> {
+    /// Empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The feature values of the last event [`Recipe::run`] made
+    /// [`Step::Features`] of.
+    pub fn features(&self) -> &[Option<Scalar<'a>>] {
+        if self.in_feats { &self.feats } else { &self.slots }
+    }
+}
+
+/// Where the NDJSON line that starts at `start` ends: its `\n`, or the end
+/// of the text.
+pub fn line_end(text: &str, start: usize) -> usize {
+    text.as_bytes()[start..].iter().position(|&c| c == b'\n').map_or(text.len(), |n| start + n)
+}
+
 /// The compiled plan of a spec.
 pub struct Recipe {
     table: FieldTable,
+    /// The key order of the events read so far (see [`KeyCache`]).
+    keys: KeyCache,
     filters: Vec<(Source, String, Condition)>,
     unmatched: Unmatched,
     derives: Vec<(String, DeriveStep)>,
@@ -246,7 +281,7 @@ impl Recipe {
             && features.iter().enumerate().all(|(i, s)| *s == Source::Raw(i))
             && names.raw.len() == features.len();
         let table = FieldTable::with_aliases(names.raw, &spec.input.aliases);
-        Ok(Recipe { table, filters, unmatched: spec.filter.unmatched, derives, window, features, plain })
+        Ok(Recipe { table, keys: KeyCache::default(), filters, unmatched: spec.filter.unmatched, derives, window, features, plain })
     }
 
     /// Stage 2 of an `[aggregate]` model: the features read from aggregate
@@ -255,6 +290,7 @@ impl Recipe {
         let n = spec.features.len();
         Recipe {
             table: crate::features::field_table(spec),
+            keys: KeyCache::default(),
             filters: Vec::new(),
             unmatched: Unmatched::Pass,
             derives: Vec::new(),
@@ -271,9 +307,46 @@ impl Recipe {
 
     /// Run one event through the plan. Aggregates of windows that close
     /// are appended to `emitted` as JSON object texts.
-    pub fn run<'a>(&mut self, text: &'a str, emitted: &mut Vec<String>) -> Result<(Step<'a>, Shape), EventError> {
-        let mut slots: Vec<Option<Scalar<'a>>> = Vec::with_capacity(self.table.len());
-        let shape = scan(text, &self.table, &mut slots)?;
+    pub fn run<'a>(
+        &mut self,
+        text: &'a str,
+        scratch: &mut Scratch<'a>,
+        emitted: &mut Vec<String>,
+    ) -> Result<(Step, Shape), EventError> {
+        let shape = scan_cached(text, &self.table, &mut self.keys, &mut scratch.slots)?;
+        self.after_scan(shape, scratch, emitted)
+    }
+
+    /// [`Self::run`] on the event of the NDJSON line of `batch` that starts
+    /// at byte `start`; also returns where the line ends (its `\n`, or the
+    /// end of the text). The line is found while it is scanned.
+    #[inline]
+    pub fn run_line<'a>(
+        &mut self,
+        batch: &'a str,
+        start: usize,
+        scratch: &mut Scratch<'a>,
+        emitted: &mut Vec<String>,
+    ) -> (Result<(Step, Shape), EventError>, usize) {
+        scratch.slots.clear();
+        scratch.slots.resize(self.table.len(), None);
+        if let Some((shape, end)) = crate::scan::scan_line(batch, start, &self.table, &mut self.keys, &mut scratch.slots) {
+            return (self.after_scan(shape, scratch, emitted), end);
+        }
+        let end = line_end(batch, start);
+        let scanned = scan_serde(&batch[start..end], &self.table, &mut scratch.slots);
+        (scanned.and_then(|shape| self.after_scan(shape, scratch, emitted)), end)
+    }
+
+    /// The plan after the scan: filters, derived fields, windows.
+    fn after_scan<'a>(
+        &mut self,
+        shape: Shape,
+        scratch: &mut Scratch<'a>,
+        emitted: &mut Vec<String>,
+    ) -> Result<(Step, Shape), EventError> {
+        scratch.in_feats = false;
+        let slots = &scratch.slots;
         for (src, _, cond) in &self.filters {
             let Source::Raw(i) = *src else { unreachable!("filters read scanned fields") };
             if !derive::matches(cond, slots[i].as_ref()) {
@@ -285,13 +358,13 @@ impl Recipe {
             }
         }
         if self.plain {
-            return Ok((Step::Features(slots), shape));
+            return Ok((Step::Features, shape));
         }
         let mut derived: Vec<Option<Scalar<'static>>> = Vec::with_capacity(self.derives.len());
         for (name, step) in &mut self.derives {
             let value = match step {
                 DeriveStep::Pure { op, inputs, time } => {
-                    let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| fetch(*s, &slots, &derived)).collect();
+                    let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| fetch(*s, slots, &derived)).collect();
                     if *time {
                         let t = vals[0].as_ref().map(derive::parse_time).transpose()?.flatten();
                         vals[0] = t.map(Scalar::Number);
@@ -302,11 +375,11 @@ impl Recipe {
                 }
                 DeriveStep::InterArrival { state, time, key } => {
                     let Some(ts) =
-                        fetch(*time, &slots, &derived).as_ref().map(derive::parse_time).transpose()?.flatten()
+                        fetch(*time, slots, &derived).as_ref().map(derive::parse_time).transpose()?.flatten()
                     else {
                         return Err(EventError::new("missing_field", format!("derive {name}: the event has no time")));
                     };
-                    let key = key_text(key.iter().map(|s| fetch(*s, &slots, &derived)));
+                    let key = key_text(key.iter().map(|s| fetch(*s, slots, &derived)));
                     state.push(&key, ts).map_or(Derived::Missing, Derived::Number)
                 }
             };
@@ -316,7 +389,7 @@ impl Recipe {
                 Derived::Missing => None,
             });
         }
-        let get = |s: &Source| fetch(*s, &slots, &derived);
+        let get = |s: &Source| fetch(*s, slots, &derived);
         if let Some(w) = &mut self.window {
             let parts: Vec<Cow<str>> = w
                 .key
@@ -353,7 +426,10 @@ impl Recipe {
                 )),
             };
         }
-        Ok((Step::Features(self.features.iter().map(get).collect()), shape))
+        let feats: Vec<Option<Scalar<'a>>> = self.features.iter().map(get).collect();
+        scratch.feats = feats;
+        scratch.in_feats = true;
+        Ok((Step::Features, shape))
     }
 
     /// End of input: the aggregates of every open window.

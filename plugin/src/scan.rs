@@ -5,330 +5,532 @@
 //! It handles what real log events hold and gives up (returns `None`) on
 //! anything else: a syntax error, a `\u` escape, an escape in a key or a
 //! wanted string, a number out of `f64`'s range, the `logsieve` key, nesting
-//! deeper than [`MAX_DEPTH`]. The caller then runs serde_json over the event,
-//! which gives the same result or the exact error. So an event this path
-//! accepts is one serde_json accepts too, with the same values: the
-//! `scan_equivalence` fuzz target and the tests below hold it to that.
+//! deeper than [`MAX_DEPTH`], a line feed inside the object. The caller then
+//! runs serde_json over the event, which gives the same result or the exact
+//! error. So an event this path accepts is one serde_json accepts too, with
+//! the same values: the `scan_equivalence` fuzz target and the tests below
+//! hold it to that.
 //!
-//! Why: serde_json's `IgnoredAny` parses every skipped number and visits
-//! every key through a trait object; here a skipped value is only walked
-//! over, and keys are matched by length and first byte before bytes are
-//! compared. It is what makes the component fast (see bench/scoring.rs).
+//! [`scan_line`] reads one event of an NDJSON batch where it starts and
+//! tells where its line ends, so a batch is split into lines and scanned in
+//! the same pass (a line feed cannot occur inside a JSON string, and the
+//! fast path takes it for the end of the line everywhere else).
+//!
+//! Why it is fast: a skipped value is only walked over, never converted;
+//! strings and digit runs are crossed 16 bytes at a time (SSE2 natively,
+//! `simd128` in the component, 8-byte words elsewhere); keys are compared
+//! as two little-endian words against the wanted ones of the same length;
+//! wanted numbers are converted while they are read (exactly as serde_json
+//! does, see [`number_value`]). It is what makes the component fast (see
+//! bench/scoring.rs).
 
 use std::borrow::Cow;
 
-use crate::event::{FieldTable, OUTPUT_KEY, Scalar, Shape};
+use crate::event::{FieldTable, KeyHit, Scalar, Shape};
 
 /// Nesting this deep (arrays and objects inside a value) is left to
 /// serde_json, whose limit is 128.
 pub const MAX_DEPTH: usize = 64;
 
-/// Scan `text` into `slots` (already cleared and sized); `None` when the
-/// slow path must decide. On `None` the slots may hold partial results.
-pub fn scan_fast<'a>(text: &'a str, table: &FieldTable, slots: &mut [Option<Scalar<'a>>]) -> Option<Shape> {
+/// Scan `text`, one event, into `slots` (already cleared and sized); `None`
+/// when the slow path must decide. On `None` the slots may hold partial
+/// results. Whitespace (line feeds too) may follow the object.
+pub fn scan_fast<'a>(
+    text: &'a str,
+    table: &FieldTable,
+    cache: &mut KeyCache,
+    slots: &mut [Option<Scalar<'a>>],
+) -> Option<Shape> {
+    let (shape, end) = scan_line(text, 0, table, cache, slots)?;
+    // The fast path stops at a line feed; only whitespace may follow it.
+    if text.as_bytes()[end..].iter().all(|&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) { Some(shape) } else { None }
+}
+
+/// The keys of the events read so far, as they were written (`"key":`),
+/// with what each is to the table and which key followed it last time.
+/// The events of one log repeat their keys in one order (give or take the
+/// fields an event lacks), so each key of an event is first compared, a
+/// word at a time, with the key that followed the previous one last time,
+/// then with the one after that (a field this event lacks): the key, its
+/// quotes and the colon are checked and looked up at once. A key that is
+/// neither is read and looked up as usual, and learnt.
+#[derive(Debug, Clone)]
+pub struct KeyCache {
+    keys: Vec<CachedKey>,
+    /// The key that began the last object.
+    first: u8,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        KeyCache { keys: Vec::new(), first: NO_KEY }
+    }
+}
+
+/// The longest `"key":` text a [`KeyCache`] keeps.
+const CACHED_KEY_MAX: usize = 32;
+/// How many distinct keys a [`KeyCache`] keeps.
+const CACHED_KEYS: usize = 64;
+/// No key, or one not kept (an index beyond [`CACHED_KEYS`]).
+const NO_KEY: u8 = u8::MAX;
+/// Before the first key of an object.
+const START: u8 = u8::MAX - 1;
+
+#[derive(Debug, Clone, Copy)]
+struct CachedKey {
+    /// The text `"key":`, zero-padded, in two 16-byte chunks.
+    text: [[u8; 16]; 2],
+    /// Its length in bytes.
+    len: u8,
+    /// The key that followed this one last time.
+    next: u8,
+    hit: KeyHit,
+}
+
+impl CachedKey {
+    /// The key text `b[at..at + len]` (`"key":`), when short enough.
+    fn new(b: &[u8], at: usize, len: usize, hit: KeyHit) -> Option<Self> {
+        if len > CACHED_KEY_MAX {
+            return None;
+        }
+        let mut text = [[0u8; 16]; 2];
+        for (k, &c) in b[at..at + len].iter().enumerate() {
+            text[k / 16][k % 16] = c;
+        }
+        Some(CachedKey { text, len: len as u8, next: NO_KEY, hit })
+    }
+
+    /// Whether the text at `b[at..]` starts with this key text: one 16-byte
+    /// comparison (two for keys of 15 bytes and more).
+    #[inline(always)]
+    fn matches(&self, b: &[u8], at: usize) -> bool {
+        let len = usize::from(self.len);
+        let Some(chunk) = b.get(at..at + 16) else {
+            // Near the end of the text: byte by byte.
+            return b.get(at..at + len).is_some_and(|s| s.iter().enumerate().all(|(k, &c)| self.text[k / 16][k % 16] == c));
+        };
+        let want = |n: usize| if n >= 16 { 0xffff } else { (1u32 << n) - 1 };
+        let first = bytes::equal16(chunk.try_into().unwrap(), &self.text[0]) & want(len);
+        if len <= 16 {
+            return first == want(len);
+        }
+        if first != 0xffff {
+            return false;
+        }
+        match b.get(at + 16..at + 32) {
+            Some(chunk) => bytes::equal16(chunk.try_into().unwrap(), &self.text[1]) & want(len - 16) == want(len - 16),
+            None => b.get(at + 16..at + len) == Some(&self.text[1][..len - 16]),
+        }
+    }
+}
+
+impl KeyCache {
+    /// The key expected after `prev` ([`START`]: at the start of an
+    /// object), if the text at `b[at..]` is it or the one after it: its
+    /// index, learnt as what follows `prev`.
+    #[inline(always)]
+    fn predict(&mut self, b: &[u8], at: usize, prev: u8) -> Option<u8> {
+        let guess = if prev == START { self.first } else { self.keys.get(usize::from(prev))?.next };
+        let k = self.keys.get(usize::from(guess))?;
+        if k.matches(b, at) {
+            return Some(guess);
+        }
+        let skip = k.next;
+        if self.keys.get(usize::from(skip))?.matches(b, at) {
+            self.follow(prev, skip);
+            return Some(skip);
+        }
+        None
+    }
+
+    /// The index of the key text `b[at..at + len]`, learnt if new (`NO_KEY`
+    /// when it cannot be kept), and learnt as what follows `prev`.
+    fn learn(&mut self, b: &[u8], at: usize, len: usize, hit: KeyHit, prev: u8) -> u8 {
+        let known = self.keys.iter().position(|k| usize::from(k.len) == len && k.matches(b, at));
+        let index = match known {
+            Some(i) => i as u8,
+            None if self.keys.len() < CACHED_KEYS => match CachedKey::new(b, at, len, hit) {
+                Some(k) => {
+                    self.keys.push(k);
+                    (self.keys.len() - 1) as u8
+                }
+                None => NO_KEY,
+            },
+            None => NO_KEY,
+        };
+        self.follow(prev, index);
+        index
+    }
+
+    #[inline(always)]
+    fn follow(&mut self, prev: u8, index: u8) {
+        if prev == START {
+            self.first = index;
+        } else if let Some(k) = self.keys.get_mut(usize::from(prev)) {
+            k.next = index;
+        }
+    }
+}
+
+/// Scan the event of an NDJSON batch that starts at byte `start` of `text`:
+/// `Some((shape, end))` when its line (up to the `\n` at `end`, or the end
+/// of the text) is one object the fast path reads; `shape.close` counts
+/// from `start`. `None` when the slow path must decide (the caller finds
+/// the line's end itself).
+///
+/// The position is passed around by value (never through a `&mut`
+/// parser), so it stays in a register, in wasm too.
+#[inline]
+pub fn scan_line<'a>(
+    text: &'a str,
+    start: usize,
+    table: &FieldTable,
+    cache: &mut KeyCache,
+    slots: &mut [Option<Scalar<'a>>],
+) -> Option<(Shape, usize)> {
     let b = text.as_bytes();
-    let mut p = Parser { s: text, b, i: 0 };
-    p.ws();
-    if p.peek()? != b'{' {
+    let mut i = ws(b, start);
+    if *b.get(i)? != b'{' {
         return None;
     }
-    p.i += 1;
-    p.ws();
+    i = ws(b, i + 1);
     let mut keys = 0usize;
-    if p.peek()? == b'}' {
-        p.i += 1;
+    // The index in `cache` of the key just read.
+    let mut prev = START;
+    if *b.get(i)? == b'}' {
+        i += 1;
     } else {
         loop {
-            if p.peek()? != b'"' {
+            if *b.get(i)? != b'"' {
                 return None;
             }
-            let key = p.key()?;
-            p.ws();
-            if p.peek()? != b':' {
-                return None;
-            }
-            p.i += 1;
-            p.ws();
-            keys += 1;
-            match table.slot_fast(key) {
-                Some(slot) => slots[slot] = Some(p.scalar()?),
-                None if key == OUTPUT_KEY => return None,
-                None => p.skip_value(0)?,
-            }
-            p.ws();
-            match p.peek()? {
-                b',' => {
-                    p.i += 1;
-                    p.ws();
+            let hit;
+            (hit, i, prev) = match cache.predict(b, i, prev) {
+                Some(index) => {
+                    let k = &cache.keys[usize::from(index)];
+                    (k.hit, i + usize::from(k.len), index)
                 }
+                None => read_key(b, i, table, cache, prev)?,
+            };
+            i = ws(b, i);
+            keys += 1;
+            i = match hit {
+                KeyHit::Slot(slot) => {
+                    let (value, end) = scalar(text, i)?;
+                    slots[slot] = Some(value);
+                    end
+                }
+                KeyHit::Other => skip_flat(b, i)?,
+                KeyHit::Output => return None,
+            };
+            let mut c = *b.get(i)?;
+            if c <= b' ' {
+                i = ws(b, i);
+                c = *b.get(i)?;
+            }
+            match c {
+                b',' => i = ws(b, i + 1),
                 b'}' => {
-                    p.i += 1;
+                    i += 1;
                     break;
                 }
                 _ => return None,
             }
         }
     }
-    let close = p.i - 1;
-    p.ws();
-    if p.i != b.len() {
+    let close = i - 1 - start;
+    i = ws(b, i);
+    match b.get(i) {
+        None | Some(b'\n') => Some((Shape { keys, close }, i)),
+        Some(_) => None,
+    }
+}
+
+/// A key the cache did not predict, its opening quote at `at`: read it,
+/// look it up, learn it. Returns what it is, where its value starts (after
+/// the colon) and its index in the cache.
+#[inline(never)]
+fn read_key(b: &[u8], at: usize, table: &FieldTable, cache: &mut KeyCache, prev: u8) -> Option<(KeyHit, usize, u8)> {
+    let key = at + 1;
+    let end = special_run(b, key);
+    // An escape or a control character in a key: the slow path.
+    if *b.get(end)? != b'"' {
         return None;
     }
-    Some(Shape { keys, close })
+    let colon = ws(b, end + 1);
+    if *b.get(colon)? != b':' {
+        return None;
+    }
+    let hit = table.lookup(b, key, end - key);
+    // Only `"key":` written without whitespace is learnt.
+    let index = if colon == end + 1 { cache.learn(b, at, colon + 1 - at, hit, prev) } else { NO_KEY };
+    Some((hit, colon + 1, index))
 }
 
-struct Parser<'a> {
-    s: &'a str,
-    b: &'a [u8],
-    i: usize,
+/// JSON whitespace from `i` on, but the line feed (it ends an NDJSON
+/// line): space, tab, carriage return. Returns where it ends.
+#[inline(always)]
+fn ws(b: &[u8], mut i: usize) -> usize {
+    // Log writers rarely put whitespace between tokens: one look first.
+    if b.get(i).is_none_or(|&c| c > b' ') {
+        return i;
+    }
+    while let Some(&c) = b.get(i) {
+        if !matches!(c, b' ' | b'\t' | b'\r') {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
-impl<'a> Parser<'a> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    /// JSON whitespace: space, tab, line feed, carriage return.
-    #[inline]
-    fn ws(&mut self) {
-        // Log writers rarely put whitespace between tokens: one look first.
-        if self.b.get(self.i).is_none_or(|&c| c > b' ') {
-            return;
-        }
-        while let Some(&c) = self.b.get(self.i) {
-            if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                break;
-            }
-            self.i += 1;
-        }
-    }
-
-    /// The bytes of a string without escapes, the opening quote at `i`; on
-    /// return `i` is past the closing quote. `None` on an escape or a
-    /// control character (the slow path decodes or refuses them).
-    /// Quotes are ASCII, so the slice between two is whole characters.
-    #[inline]
-    fn plain_string(&mut self) -> Option<&'a str> {
-        let start = self.i + 1;
-        let end = plain_run(self.b, start);
-        if *self.b.get(end)? != b'"' {
-            return None;
-        }
-        self.i = end + 1;
-        self.s.get(start..end)
-    }
-
-    fn key(&mut self) -> Option<&'a str> {
-        self.plain_string()
-    }
-
-    /// A string to skip: simple escapes are walked over; `\u` escapes and
-    /// control characters go to the slow path.
-    fn skip_string(&mut self) -> Option<()> {
-        let mut j = self.i + 1;
-        loop {
-            j = plain_run(self.b, j);
-            match *self.b.get(j)? {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some(());
-                }
-                b'\\' => match *self.b.get(j + 1)? {
-                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
-                    _ => return None,
-                },
-                _ => return None, // a control character
-            }
-        }
-    }
-
-    /// A number's text, checked against the grammar
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`; `plain` is true for
-    /// an integer (no fraction, no exponent).
-    fn number(&mut self) -> Option<(&'a str, bool)> {
-        let b = self.b;
-        let start = self.i;
-        let mut j = start;
-        if b.get(j) == Some(&b'-') {
-            j += 1;
-        }
+/// A string to skip, its opening quote at `i`: where it ends (past the
+/// closing quote). Simple escapes are walked over; `\u` escapes and
+/// control characters go to the slow path.
+#[inline(always)]
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j = special_run(b, j);
         match *b.get(j)? {
-            b'0' => j += 1,
-            b'1'..=b'9' => j = digit_run(b, j + 1),
-            _ => return None,
-        }
-        let mut plain = true;
-        if b.get(j) == Some(&b'.') {
-            plain = false;
-            j += 1;
-            if !b.get(j).is_some_and(u8::is_ascii_digit) {
-                return None;
-            }
-            j = digit_run(b, j + 1);
-        }
-        if matches!(b.get(j), Some(b'e' | b'E')) {
-            plain = false;
-            j += 1;
-            if matches!(b.get(j), Some(b'+' | b'-')) {
-                j += 1;
-            }
-            if !b.get(j).is_some_and(u8::is_ascii_digit) {
-                return None;
-            }
-            while b.get(j).is_some_and(u8::is_ascii_digit) {
-                j += 1;
-            }
-        }
-        // A number runs into its delimiter; anything else after it (`1x`,
-        // `01`) is a syntax error for the slow path to name.
-        if b.get(j).is_some_and(|&c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
-            return None;
-        }
-        self.i = j;
-        // ASCII only between `start` and `j`.
-        Some((self.s.get(start..j)?, plain))
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    /// A wanted value, as the slow path's `ScalarSeed` reads it.
-    fn scalar(&mut self) -> Option<Scalar<'a>> {
-        Some(match self.peek()? {
-            b'"' => {
-                Scalar::Str(Cow::Borrowed(self.plain_string()?))
-            }
-            b't' => {
-                self.literal(b"true")?;
-                Scalar::Bool(true)
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                Scalar::Bool(false)
-            }
-            b'n' => {
-                self.literal(b"null")?;
-                Scalar::Null
-            }
-            b'[' => {
-                self.skip_value(0)?;
-                Scalar::Composite("an array")
-            }
-            b'{' => {
-                self.skip_value(0)?;
-                Scalar::Composite("an object")
-            }
-            _ => {
-                let (text, plain) = self.number()?;
-                Scalar::Number(number_value(text, plain)?)
-            }
-        })
-    }
-
-    /// Walk over one value, checking its grammar.
-    fn skip_value(&mut self, depth: usize) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string(),
-            b't' => self.literal(b"true"),
-            b'f' => self.literal(b"false"),
-            b'n' => self.literal(b"null"),
-            b'[' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            b'{' => {
-                if depth >= MAX_DEPTH {
-                    return None;
-                }
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    if self.peek()? != b'"' {
-                        return None;
-                    }
-                    self.skip_string()?;
-                    self.ws();
-                    if self.peek()? != b':' {
-                        return None;
-                    }
-                    self.i += 1;
-                    self.ws();
-                    self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        b'}' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
-                    }
-                }
-            }
-            _ => self.number().map(|_| ()),
+            b'"' => return Some(j + 1),
+            b'\\' => match *b.get(j + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
+                _ => return None,
+            },
+            _ => return None, // a control character
         }
     }
 }
 
-/// Where the plain string content that starts at `from` ends: the first
-/// quote, backslash or control character at or after `from` (or the end).
-/// Eight bytes at a time, reading past the string itself while the text
-/// lasts (a short key ends inside one word; the text goes on after it).
-#[inline]
-fn plain_run(s: &[u8], from: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
+/// A string without escapes, its opening quote at `i`: its text and where
+/// it ends. `None` on an escape or a control character (the slow path
+/// decodes or refuses them). Quotes are ASCII, so the text between two is
+/// whole characters.
+#[inline(always)]
+fn plain_string(text: &str, i: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
+    let end = special_run(b, i + 1);
+    if *b.get(end)? != b'"' {
+        return None;
+    }
+    Some((text.get(i + 1..end)?, end + 1))
+}
+
+/// A number at `i`, checked against the grammar
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+#[inline(always)]
+fn number(b: &[u8], start: usize) -> Option<Number> {
+    let mut j = start;
+    let neg = b.get(j) == Some(&b'-');
+    j += usize::from(neg);
+    let int = j;
+    match *b.get(j)? {
+        b'0' => j += 1,
+        b'1'..=b'9' => j = digit_run(b, j + 1),
+        _ => return None,
+    }
+    let int_end = j;
+    let mut frac = (j, j);
+    if b.get(j) == Some(&b'.') {
+        j += 1;
+        let end = digit_run(b, j);
+        if end == j {
+            return None;
+        }
+        frac = (j, end);
+        j = end;
+    }
+    let mut exponent = false;
+    if matches!(b.get(j), Some(b'e' | b'E')) {
+        exponent = true;
+        j += 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let end = digit_run(b, j);
+        if end == j {
+            return None;
+        }
+        j = end;
+    }
+    // A number runs into its delimiter; anything else after it (`1x`,
+    // `01`) is a syntax error for the slow path to name.
+    if b.get(j).is_some_and(|&c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+        return None;
+    }
+    Some(Number { start, neg, int: (int, int_end), frac, exponent, end: j })
+}
+
+/// `literal` at `i`: where it ends.
+#[inline(always)]
+fn literal(b: &[u8], i: usize, literal: &[u8]) -> Option<usize> {
+    (b.get(i..i + literal.len())? == literal).then_some(i + literal.len())
+}
+
+/// A wanted value at `i`, as the slow path's `ScalarSeed` reads it, and
+/// where it ends.
+#[inline(always)]
+fn scalar(text: &str, i: usize) -> Option<(Scalar<'_>, usize)> {
+    let b = text.as_bytes();
+    Some(match *b.get(i)? {
+        b'"' => {
+            let (s, end) = plain_string(text, i)?;
+            (Scalar::Str(Cow::Borrowed(s)), end)
+        }
+        b't' => (Scalar::Bool(true), literal(b, i, b"true")?),
+        b'f' => (Scalar::Bool(false), literal(b, i, b"false")?),
+        b'n' => (Scalar::Null, literal(b, i, b"null")?),
+        b'[' => (Scalar::Composite("an array"), skip_value(b, i, 0)?),
+        b'{' => (Scalar::Composite("an object"), skip_value(b, i, 0)?),
+        _ => {
+            let n = number(b, i)?;
+            (Scalar::Number(number_value(text, &n)?), n.end)
+        }
+    })
+}
+
+/// A value to skip at `i`, walked over here unless it is an array or an
+/// object ([`skip_value`]): where it ends.
+#[inline(always)]
+fn skip_flat(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b'[' | b'{' => skip_value(b, i, 0),
+        b't' => literal(b, i, b"true"),
+        b'f' => literal(b, i, b"false"),
+        b'n' => literal(b, i, b"null"),
+        _ => number(b, i).map(|n| n.end),
+    }
+}
+
+/// Walk over one value at `i`, checking its grammar: where it ends.
+fn skip_value(b: &[u8], mut i: usize, depth: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => skip_string(b, i),
+        b't' => literal(b, i, b"true"),
+        b'f' => literal(b, i, b"false"),
+        b'n' => literal(b, i, b"null"),
+        b'[' => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            i = ws(b, i + 1);
+            if *b.get(i)? == b']' {
+                return Some(i + 1);
+            }
+            loop {
+                i = ws(b, skip_value(b, i, depth + 1)?);
+                match *b.get(i)? {
+                    b',' => i = ws(b, i + 1),
+                    b']' => return Some(i + 1),
+                    _ => return None,
+                }
+            }
+        }
+        b'{' => {
+            if depth >= MAX_DEPTH {
+                return None;
+            }
+            i = ws(b, i + 1);
+            if *b.get(i)? == b'}' {
+                return Some(i + 1);
+            }
+            loop {
+                if *b.get(i)? != b'"' {
+                    return None;
+                }
+                i = ws(b, skip_string(b, i)?);
+                if *b.get(i)? != b':' {
+                    return None;
+                }
+                i = ws(b, skip_value(b, ws(b, i + 1), depth + 1)?);
+                match *b.get(i)? {
+                    b',' => i = ws(b, i + 1),
+                    b'}' => return Some(i + 1),
+                    _ => return None,
+                }
+            }
+        }
+        _ => number(b, i).map(|n| n.end),
+    }
+}
+
+/// Where a number's parts are in the text (byte offsets).
+struct Number {
+    start: usize,
+    neg: bool,
+    /// The integer digits.
+    int: (usize, usize),
+    /// The fraction digits (an empty range without a fraction).
+    frac: (usize, usize),
+    exponent: bool,
+    end: usize,
+}
+
+/// `10^n` for `n ≤ 22`: every one is exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The value of ASCII digits (at most 19: no overflow).
+#[inline(always)]
+fn digits_value(b: &[u8], mut n: u64) -> u64 {
+    for &c in b {
+        n = n * 10 + u64::from(c - b'0');
+    }
+    n
+}
+
+/// A number's value as serde_json gives it (with `float_roundtrip`: the
+/// correctly rounded `f64`); `None` beyond `f64`'s range.
+///
+/// - Integers up to 18 digits are exact as `u64` and rounded once to
+///   `f64`, as serde_json's `u64`/`i64` visit does (`-0` is -0.0).
+/// - Decimals without an exponent whose digits, read as an integer `w`,
+///   stay within 2^53 and have at most 22 fraction digits are `w / 10^f`:
+///   both exact, so the one division is the correctly rounded value
+///   (Clinger's fast path, as `str::parse` takes it).
+/// - Everything else goes to `str::parse`.
+#[inline(always)]
+fn number_value(text: &str, n: &Number) -> Option<f64> {
+    let b = text.as_bytes();
+    let (int, frac) = (&b[n.int.0..n.int.1], &b[n.frac.0..n.frac.1]);
+    if !n.exponent {
+        let sign = |x: f64| if n.neg { -x } else { x };
+        if frac.is_empty() {
+            if int.len() <= 18 {
+                return Some(sign(digits_value(int, 0) as f64));
+            }
+        } else if int.len() + frac.len() <= 19 && frac.len() <= 22 {
+            let w = digits_value(frac, digits_value(int, 0));
+            if w <= 1 << 53 {
+                return Some(sign(w as f64 / POW10[frac.len()]));
+            }
+        }
+    }
+    let x: f64 = text[n.start..n.end].parse().ok()?;
+    x.is_finite().then_some(x)
+}
+
+/// Where the run of plain string bytes that starts at `from` ends: the
+/// first quote, backslash or control character at or after `from` (or the
+/// end). Bytes ≥ 0x80 (UTF-8) are plain.
+#[inline(always)]
+fn special_run(s: &[u8], from: usize) -> usize {
     let mut i = from;
+    while let Some(chunk) = s.get(i..i + 16) {
+        let m = bytes::special16(chunk.try_into().unwrap());
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(word) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes(word.try_into().unwrap());
-        // A byte is special when it is < 0x20, == '"' or == '\\'. Bytes
-        // >= 0x80 (UTF-8) never are: the checks below are masked with !w.
-        // Borrows only carry upwards from a special byte, so the lowest
-        // flagged byte is the first special one.
-        let quote = w ^ (LO * u64::from(b'"'));
-        let slash = w ^ (LO * u64::from(b'\\'));
-        let zero_q = quote.wrapping_sub(LO) & !quote;
-        let zero_s = slash.wrapping_sub(LO) & !slash;
-        let ctrl = w.wrapping_sub(LO * 0x20);
-        let special = (zero_q | zero_s | ctrl) & !w & HI;
-        if special != 0 {
-            return i + (special.trailing_zeros() / 8) as usize;
+        let m = bytes::special8(u64::from_le_bytes(word.try_into().unwrap()));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -338,24 +540,21 @@ fn plain_run(s: &[u8], from: usize) -> usize {
     i
 }
 
-/// Where the run of ASCII digits that starts at `from` ends. Eight bytes at
-/// a time while the text lasts.
-#[inline]
+/// Where the run of ASCII digits that starts at `from` ends.
+#[inline(always)]
 fn digit_run(s: &[u8], from: usize) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
     let mut i = from;
+    while let Some(chunk) = s.get(i..i + 16) {
+        let m = bytes::non_digit16(chunk.try_into().unwrap());
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
     while let Some(word) = s.get(i..i + 8) {
-        let w = u64::from_le_bytes(word.try_into().unwrap());
-        // Per byte x < 0x80 (no carries: x + 0x50 < 0x100): the high bit of
-        // x + 0x46 is set iff x >= 0x3a, of x + 0x50 iff x >= 0x30. Bytes
-        // >= 0x80 are non-digits by their own high bit.
-        let m = w & !HI;
-        let ge_3a = m.wrapping_add(LO * 0x46) & HI;
-        let ge_30 = m.wrapping_add(LO * 0x50) & HI;
-        let non_digit = (w & HI) | ge_3a | (!ge_30 & HI);
-        if non_digit != 0 {
-            return i + (non_digit.trailing_zeros() / 8) as usize;
+        let m = bytes::non_digit8(u64::from_le_bytes(word.try_into().unwrap()));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -370,33 +569,147 @@ fn is_special(c: u8) -> bool {
     c < 0x20 || c == b'"' || c == b'\\'
 }
 
-/// A number's value as serde_json gives it (with `float_roundtrip`: the
-/// correctly rounded `f64`). Integers up to 19 digits are exact as `u64`
-/// and rounded once to `f64`, as serde_json's `u64`/`i64` visit does
-/// (`-0` is -0.0); `None` beyond `f64`'s range.
-#[inline]
-fn number_value(text: &str, plain: bool) -> Option<f64> {
-    if plain {
-        let (neg, digits) = match text.strip_prefix('-') {
-            Some(d) => (true, d),
-            None => (false, text),
-        };
-        if digits.len() <= 18 {
-            let mut n: u64 = 0;
-            for c in digits.bytes() {
-                n = n * 10 + u64::from(c - b'0');
-            }
-            // serde_json reads a positive integer as a u64 and a negative
-            // one as an i64 (18 digits always fit; rounding is symmetric),
-            // except `-0`, which it makes the float -0.0.
-            return Some(if neg { -(n as f64) } else { n as f64 });
+/// Byte classes 16 or 8 bytes at a time. The 16-byte forms give a mask
+/// whose bit k is set for a flagged byte k (SSE2, `simd128`; `equal16`
+/// everywhere); the 8-byte forms (SWAR on a little-endian word) set the
+/// high bit of flagged bytes. Only the lowest flagged byte is exact in the
+/// 8-byte forms (borrows carry upwards from a flagged byte) and in the
+/// portable `special16`/`non_digit16`, and callers use only the lowest bit
+/// of those.
+mod bytes {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+
+    /// Quote, backslash or control character (< 0x20).
+    #[inline(always)]
+    pub fn special8(w: u64) -> u64 {
+        // Bytes >= 0x80 never are: the checks are masked with !w.
+        let quote = w ^ (LO * u64::from(b'"'));
+        let slash = w ^ (LO * u64::from(b'\\'));
+        let zero_q = quote.wrapping_sub(LO) & !quote;
+        let zero_s = slash.wrapping_sub(LO) & !slash;
+        let ctrl = w.wrapping_sub(LO * 0x20);
+        (zero_q | zero_s | ctrl) & !w & HI
+    }
+
+    /// Not an ASCII digit.
+    #[inline(always)]
+    pub fn non_digit8(w: u64) -> u64 {
+        // Per byte x < 0x80 (no carries: x + 0x50 < 0x100): the high bit of
+        // x + 0x46 is set iff x >= 0x3a, of x + 0x50 iff x >= 0x30. Bytes
+        // >= 0x80 are non-digits by their own high bit.
+        let m = w & !HI;
+        let ge_3a = m.wrapping_add(LO * 0x46) & HI;
+        let ge_30 = m.wrapping_add(LO * 0x50) & HI;
+        (w & HI) | ge_3a | (!ge_30 & HI)
+    }
+
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mod imp {
+        use core::arch::wasm32::*;
+
+        #[inline(always)]
+        fn load(c: &[u8; 16]) -> v128 {
+            // SAFETY: 16 readable bytes; wasm loads need no alignment.
+            unsafe { v128_load(c.as_ptr().cast()) }
+        }
+
+        #[inline(always)]
+        pub fn special16(c: &[u8; 16]) -> u32 {
+            let v = load(c);
+            let q = i8x16_eq(v, u8x16_splat(b'"'));
+            let s = i8x16_eq(v, u8x16_splat(b'\\'));
+            let ctl = u8x16_lt(v, u8x16_splat(0x20));
+            u32::from(u8x16_bitmask(v128_or(v128_or(q, s), ctl)))
+        }
+
+        #[inline(always)]
+        pub fn non_digit16(c: &[u8; 16]) -> u32 {
+            let d = u8x16_sub(load(c), u8x16_splat(b'0'));
+            u32::from(u8x16_bitmask(u8x16_ge(d, u8x16_splat(10))))
+        }
+
+        #[inline(always)]
+        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
+            u32::from(u8x16_bitmask(i8x16_eq(load(c), load(d))))
         }
     }
-    let x: f64 = text.parse().ok()?;
-    if !x.is_finite() {
-        return None;
+
+    #[cfg(target_arch = "x86_64")]
+    mod imp {
+        use core::arch::x86_64::*;
+
+        #[inline(always)]
+        fn load(c: &[u8; 16]) -> __m128i {
+            // SAFETY: 16 readable bytes; loadu needs no alignment; SSE2 is
+            // part of x86-64.
+            unsafe { _mm_loadu_si128(c.as_ptr().cast()) }
+        }
+
+        #[inline(always)]
+        pub fn special16(c: &[u8; 16]) -> u32 {
+            // SAFETY: SSE2 is part of x86-64.
+            unsafe {
+                let v = load(c);
+                let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let s = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // v <= 0x1f (unsigned) iff min(v, 0x1f) == v.
+                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), ctl)) as u32
+            }
+        }
+
+        #[inline(always)]
+        pub fn non_digit16(c: &[u8; 16]) -> u32 {
+            // SAFETY: SSE2 is part of x86-64.
+            unsafe {
+                let d = _mm_sub_epi8(load(c), _mm_set1_epi8(b'0' as i8));
+                // d <= 9 (unsigned) iff min(d, 9) == d.
+                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+                (!_mm_movemask_epi8(digit) as u32) & 0xffff
+            }
+        }
+
+        #[inline(always)]
+        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
+            // SAFETY: SSE2 is part of x86-64.
+            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(load(c), load(d))) as u32 }
+        }
     }
-    Some(x)
+
+    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
+    mod imp {
+        use super::{non_digit8, special8};
+
+        /// Two words' flags as a mask whose lowest bit is the first flagged
+        /// byte (all the callers use).
+        #[inline(always)]
+        fn first(c: &[u8; 16], f: fn(u64) -> u64) -> u32 {
+            let lo = f(u64::from_le_bytes(c[..8].try_into().unwrap()));
+            if lo != 0 {
+                return 1 << (lo.trailing_zeros() / 8);
+            }
+            let hi = f(u64::from_le_bytes(c[8..].try_into().unwrap()));
+            if hi != 0 { 1 << (8 + hi.trailing_zeros() / 8) } else { 0 }
+        }
+
+        #[inline(always)]
+        pub fn special16(c: &[u8; 16]) -> u32 {
+            first(c, special8)
+        }
+
+        #[inline(always)]
+        pub fn non_digit16(c: &[u8; 16]) -> u32 {
+            first(c, non_digit8)
+        }
+
+        #[inline(always)]
+        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
+            (0..16).fold(0, |m, k| m | u32::from(c[k] == d[k]) << k)
+        }
+    }
+
+    pub use imp::{equal16, non_digit16, special16};
 }
 
 #[cfg(test)]
@@ -413,7 +726,15 @@ mod tests {
     fn fast(names: &[&str], text: &str) -> bool {
         let t = table(names);
         let mut fast_slots = vec![None; t.len()];
-        let got = scan_fast(text, &t, &mut fast_slots);
+        let mut cache = KeyCache::default();
+        let got = scan_fast(text, &t, &mut cache, &mut fast_slots);
+        // Again, with the keys cached: the same verdict and values.
+        let mut again = vec![None; t.len()];
+        let got_again = scan_fast(text, &t, &mut cache, &mut again);
+        assert_eq!(got.map(|s| (s.keys, s.close)), got_again.map(|s| (s.keys, s.close)), "{text:?}");
+        if got.is_some() {
+            assert_eq!(format!("{fast_slots:?}"), format!("{again:?}"), "{text:?}");
+        }
         let mut slow_slots = Vec::new();
         let slow = scan_serde(text, &t, &mut slow_slots);
         match got {
@@ -506,9 +827,9 @@ mod tests {
     #[test]
     fn digit_run_stops_at_every_non_digit() {
         for c in 0..=255u8 {
-            for at in 0..17 {
+            for at in 0..41 {
                 for tail in [0, 3, 9] {
-                    let mut s = vec![b'7'; 17 + tail];
+                    let mut s = vec![b'7'; 41 + tail];
                     s[at] = c;
                     let want = if c.is_ascii_digit() { s.len() } else { at };
                     assert_eq!(digit_run(&s, 0), want, "byte {c:#x} at {at} tail {tail}");
@@ -523,8 +844,8 @@ mod tests {
     }
 
     #[test]
-    fn plain_run_stops_at_every_special_byte() {
-        for len in 0..40 {
+    fn special_run_stops_at_every_special_byte() {
+        for len in 0..48 {
             for at in 0..=len {
                 for special in [b'"', b'\\', 0u8, 0x1f, b'\n'] {
                     for from in [0, 1, 3] {
@@ -532,12 +853,12 @@ mod tests {
                         s.extend_from_slice("é€😀".as_bytes());
                         if at < len {
                             s[at] = special;
-                            let want = if at >= from { at } else { plain_run(&s, at + 1).max(at + 1) };
+                            let want = if at >= from { at } else { special_run(&s, at + 1).max(at + 1) };
                             if at >= from {
-                                assert_eq!(plain_run(&s, from), want, "len {len} at {at} from {from} byte {special:#x}");
+                                assert_eq!(special_run(&s, from), want, "len {len} at {at} from {from} byte {special:#x}");
                             }
                         } else {
-                            assert_eq!(plain_run(&s, from.min(s.len())), s.len());
+                            assert_eq!(special_run(&s, from.min(s.len())), s.len());
                         }
                     }
                 }
@@ -546,12 +867,151 @@ mod tests {
         // Every byte value on its own, at every position of a word, and
         // with text after the string.
         for c in 0..=255u8 {
-            for at in 0..9 {
+            for at in 0..35 {
                 for tail in [0, 5, 12] {
-                    let mut s = vec![b'x'; 9 + tail];
+                    let mut s = vec![b'x'; 35 + tail];
                     s[at] = c;
                     let want = if is_special(c) { at } else { s.len() };
-                    assert_eq!(plain_run(&s, 0), want, "byte {c:#x} at {at} tail {tail}");
+                    assert_eq!(special_run(&s, 0), want, "byte {c:#x} at {at} tail {tail}");
+                }
+            }
+        }
+    }
+
+    /// A batch scanned line by line with [`scan_line`] gives, for every line
+    /// it accepts, what serde_json gives for that line alone; it refuses
+    /// lines with a line feed inside the object (the slow path splits them).
+    #[test]
+    fn scan_line_reads_each_line_of_a_batch_as_serde_json_reads_it() {
+        let names = ["ts", "duration", "proto", "orig_bytes"];
+        let t = table(&names);
+        let lines = [
+            r#"{"ts":1713484800.123456,"uid":"CxT1","proto":"tcp","duration":0.5,"orig_bytes":0}"#,
+            r#"{"ts":1,"proto":"udp"}  "#,
+            "{\"ts\":2}\r",
+            r#"{}"#,
+            r#"  { "proto" : "icmp" , "duration" : 12.25 }"#,
+            r#"{"orig_bytes":-0,"duration":-0.0,"ts":1e3}"#,
+        ];
+        for with_last_newline in [false, true] {
+            let mut batch = lines.join("\n");
+            if with_last_newline {
+                batch.push('\n');
+            }
+            let mut start = 0;
+            let mut cache = KeyCache::default();
+            for line in lines {
+                let mut slots = vec![None; t.len()];
+                let (shape, end) =
+                    scan_line(&batch, start, &t, &mut cache, &mut slots).unwrap_or_else(|| panic!("{line:?}"));
+                assert_eq!(&batch[start..end], line);
+                let mut want = Vec::new();
+                let w = scan_serde(line, &t, &mut want).unwrap();
+                assert_eq!((shape.keys, shape.close), (w.keys, w.close), "{line:?}");
+                assert_eq!(format!("{slots:?}"), format!("{want:?}"), "{line:?}");
+                start = end + 1;
+            }
+            assert_eq!(start, batch.len() + usize::from(!with_last_newline));
+        }
+        // A line feed inside the object, an empty line, text after the
+        // object: the slow path decides.
+        for batch in ["{\"ts\":\n1}\n", "\n{\"ts\":1}", "{\"ts\":1}x\n", "{\"ts\":1\n}", "{\"a\":[1,\n2]}"] {
+            let mut slots = vec![None; t.len()];
+            assert!(scan_line(batch, 0, &t, &mut KeyCache::default(), &mut slots).is_none(), "{batch:?}");
+        }
+    }
+
+    /// Wanted numbers: every form, against serde_json's value bit for bit
+    /// (the fast conversions and the `str::parse` fallback alike).
+    #[test]
+    fn wanted_numbers_have_serde_json_s_values() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut texts: Vec<String> = [
+            "0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "123456789012345678",
+            "1234567890123456789", "12345678901234567890", "0.1", "0.30000000000000004", "65.003984",
+            "1713571129.542769", "0.0000000000000000000001", "0.00000000000000000000001", "4503599627370496.5",
+            "9007199254740991.1", "1e3", "1E-3", "2.5e+10", "123.456e-7", "5e-324", "1.7976931348623157e308",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..20_000 {
+            let r = next();
+            let int_digits = 1 + (r % 20) as usize;
+            let frac_digits = ((r >> 8) % 24) as usize;
+            let mut s = String::new();
+            if r >> 20 & 1 == 1 {
+                s.push('-');
+            }
+            let mut d = next();
+            for k in 0..int_digits {
+                let c = (d % 10) as u8;
+                d /= 10;
+                if d == 0 {
+                    d = next();
+                }
+                s.push(char::from(b'0' + if k == 0 && int_digits > 1 { c.max(1) } else { c }));
+            }
+            if frac_digits > 0 {
+                s.push('.');
+                for _ in 0..frac_digits {
+                    s.push(char::from(b'0' + (next() % 10) as u8));
+                }
+            }
+            if r >> 21 & 7 == 0 {
+                s.push_str(&format!("e{}", (next() % 40) as i64 - 20));
+            }
+            texts.push(s);
+        }
+        for n in &texts {
+            let text = format!("{{\"x\":{n},\"y\":1}}");
+            assert!(fast(&["x"], &text), "fell back on {text}");
+        }
+    }
+
+    /// Events of one shape, then of others (a key missing, added, renamed,
+    /// spaced, escaped, cut short), then the first again: with one cache
+    /// across them, every event reads as serde_json reads it.
+    #[test]
+    fn cached_keys_follow_changing_shapes() {
+        let t = table(&["duration", "orig_bytes", "proto", "a_key_longer_than_thirty_two_bytes"]);
+        let events = [
+            r#"{"ts":1.5,"proto":"tcp","duration":0.25,"orig_bytes":10,"history":"ShAD"}"#,
+            r#"{"ts":1.6,"proto":"udp","duration":0.5,"orig_bytes":11,"history":"D"}"#,
+            r#"{"ts":1.7,"proto":"udp","orig_bytes":12,"history":"D"}"#,
+            r#"{"ts":1.8,"proto":"udp","duration":1,"orig_bytes":13,"history":"D","extra":[1]}"#,
+            r#"{"ts":1.9,"proto" :"udp","duration":2,"orig_bytes":14}"#,
+            r#"{"ts":2.0,"prot":"udp","duration":3,"orig_bytes":15}"#,
+            r#"{"ts":2.1,"protocol":"udp","duration":4,"orig_bytes":16}"#,
+            r#"{"ts":2.2,"pr\u006fto":"udp","duration":5}"#,
+            r#"{"ts":2.3,"a_key_longer_than_thirty_two_bytes":7,"duration":6}"#,
+            r#"{"ts":2.4,"a_key_longer_than_thirty_two_bytes":8,"duration":7}"#,
+            r#"{"ts":2.5,"logsieve":1}"#,
+            r#"{"ts":2.6}"#,
+            r#"{"ts":2.7,"pro"#,
+            r#"{"ts":1.5,"proto":"tcp","duration":0.25,"orig_bytes":10,"history":"ShAD"}"#,
+        ];
+        let mut cache = KeyCache::default();
+        for round in 0..3 {
+            for e in events {
+                let mut slots = vec![None; t.len()];
+                let got = scan_fast(e, &t, &mut cache, &mut slots);
+                let mut want = Vec::new();
+                let w = scan_serde(e, &t, &mut want);
+                match got {
+                    Some(shape) => {
+                        let w = w.unwrap_or_else(|err| panic!("round {round}: accepted what serde_json refuses ({err}): {e}"));
+                        assert_eq!((shape.keys, shape.close), (w.keys, w.close), "{e}");
+                        assert_eq!(format!("{slots:?}"), format!("{want:?}"), "{e}");
+                    }
+                    // Only escapes, the output key and broken events fall back.
+                    None => assert!(e.contains('\\') || e.contains("logsieve") || w.is_err(), "fell back on {e}"),
                 }
             }
         }

@@ -40,7 +40,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
-use crate::recipe::{Recipe, Step};
+use crate::recipe::{Recipe, Scratch, Step, line_end};
 
 /// Options fixed when a scorer is created (the WIT `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,8 +79,11 @@ struct Fit {
     /// Centroids, row-major, k × dim.
     centroids: Vec<f64>,
     thresholds: Vec<f64>,
-    /// Each threshold as JSON text, written once here rather than per event.
-    thresholds_json: Vec<String>,
+    /// Per cluster, `"logsieve":{"cluster":c,"distance":` (written once
+    /// here rather than per event, as the other fragments).
+    cluster_head: Vec<String>,
+    /// Per cluster, `,"threshold":t,"score":`.
+    threshold_json: Vec<String>,
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     metric: Metric,
@@ -230,6 +233,13 @@ struct Core {
     options: Options,
     /// Feature names, already JSON-escaped with quotes.
     names_json: Vec<String>,
+    /// Per feature, `{"feature":"name","share":` (top features).
+    share_head: Vec<String>,
+    /// `,"anomaly":…,"reasons":[…]` for each combination of the reasons
+    /// `far_from_centroid` (bit 0), `rare_cluster` (1), `unseen_value` (2).
+    verdicts: [String; 8],
+    /// `,"model":"id"}}`: the end of every scored event.
+    tail: String,
     /// The spec's features (flow2vec builds its token from them).
     features: Vec<logsieve_artifact::FeatureSpec>,
     fit: Option<Fit>,
@@ -259,7 +269,7 @@ impl Scorer {
         let model = decoded.model;
         let stage1 = Recipe::new(&model.spec).map_err(DecodeError::Invalid)?;
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
-        let names_json =
+        let names_json: Vec<String> =
             model.spec.features.iter().map(|f| serde_json::to_string(f.name()).expect("a string serializes")).collect();
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
@@ -269,12 +279,16 @@ impl Scorer {
                 metric: Metric::new(&model, fitted),
                 centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
                 thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
-                thresholds_json: fitted
+                cluster_head: (0..fitted.clusters.len())
+                    .map(|c| format!("\"{}\":{{\"cluster\":{c},\"distance\":", crate::event::OUTPUT_KEY))
+                    .collect(),
+                threshold_json: fitted
                     .clusters
                     .iter()
                     .map(|c| {
-                        let mut t = String::new();
+                        let mut t = String::from(",\"threshold\":");
                         push_f64(&mut t, c.threshold);
+                        t.push_str(",\"score\":");
                         t
                     })
                     .collect(),
@@ -284,9 +298,22 @@ impl Scorer {
             }
         });
         let dim = fit.as_ref().map_or(0, |f| f.encoder.dimension());
+        let share_head = names_json.iter().map(|n| format!("{{\"feature\":{n},\"share\":")).collect();
+        let verdicts = std::array::from_fn(|bits| {
+            let mut v = String::new();
+            push_verdict(
+                &mut v,
+                &[(bits & 1 != 0, "far_from_centroid"), (bits & 2 != 0, "rare_cluster"), (bits & 4 != 0, "unseen_value")],
+            );
+            v
+        });
+        let tail = format!(",\"model\":\"{}\"}}}}", decoded.id);
         let core = Core {
             id: decoded.id,
             options,
+            share_head,
+            verdicts,
+            tail,
             names_json,
             features: model.spec.features.clone(),
             vector: vec![0.0; dim],
@@ -325,13 +352,29 @@ impl Scorer {
     /// outcomes leave `out` as it was. Aggregates of windows that close are
     /// kept for [`Self::take_emitted`].
     pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<Kind, EventError> {
-        if self.core.fit.is_none() {
-            return Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring"));
+        self.score_with(event, &mut Scratch::new(), out)
+    }
+
+    /// [`Self::score_into`] with the caller's buffers.
+    fn score_with<'a>(&mut self, event: &'a str, scratch: &mut Scratch<'a>, out: &mut String) -> Result<Kind, EventError> {
+        self.check_fitted()?;
+        let (step, shape) = self.stage1.run(event, scratch, &mut self.pending)?;
+        self.finish(step, event, shape, scratch, out)
+    }
+
+    fn check_fitted(&self) -> Result<(), EventError> {
+        match self.core.fit {
+            Some(_) => Ok(()),
+            None => Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring")),
         }
-        let (step, shape) = self.stage1.run(event, &mut self.pending)?;
+    }
+
+    /// Score what the plan made of an event.
+    #[inline]
+    fn finish(&mut self, step: Step, event: &str, shape: Shape, scratch: &Scratch, out: &mut String) -> Result<Kind, EventError> {
         match step {
-            Step::Features(feats) => {
-                self.core.score_features(event, shape, &feats, out)?;
+            Step::Features => {
+                self.core.score_features(event, shape, scratch.features(), out)?;
                 Ok(Kind::Scored)
             }
             Step::Passed => Ok(Kind::Passed),
@@ -358,24 +401,26 @@ impl Scorer {
         let pending = std::mem::take(&mut self.pending);
         let Some(stage2) = self.stage2.as_mut() else { return Vec::new() };
         let mut none = Vec::new();
+        let mut scratch = Scratch::new();
         pending
             .iter()
             .map(|text| {
-                let (step, shape) = stage2.run(text, &mut none)?;
-                let Step::Features(feats) = step else { unreachable!("stage 2 only extracts features") };
-                f(&mut self.core, &self.model.spec, text, shape, &feats)
+                let (step, shape) = stage2.run(text, &mut scratch, &mut none)?;
+                debug_assert_eq!(step, Step::Features, "stage 2 only extracts features");
+                f(&mut self.core, &self.model.spec, text, shape, scratch.features())
             })
             .collect()
     }
 
     /// Score a batch: one outcome per event, plus the aggregates emitted.
     pub fn score_batch<S: AsRef<str>>(&mut self, events: &[S]) -> Batch {
+        let mut scratch = Scratch::new();
         let outcomes = events
             .iter()
             .map(|e| {
                 let e = e.as_ref();
                 let mut out = String::with_capacity(e.len() + 256);
-                match self.score_into(e, &mut out) {
+                match self.score_with(e, &mut scratch, &mut out) {
                     Ok(Kind::Scored) => Outcome::Scored(out),
                     Ok(Kind::Passed) => Outcome::Passed,
                     Ok(Kind::Dropped) => Outcome::Dropped,
@@ -390,13 +435,35 @@ impl Scorer {
 
     /// Score a batch given as NDJSON text (see [`lines`]): the outcomes of
     /// [`Self::score_batch`] on its lines, with every scored text in one
-    /// string.
+    /// string. Lines are found as they are scanned.
     pub fn score_text(&mut self, events: &str) -> TextBatch {
-        let mut text = String::with_capacity(events.len() + events.len() / 2 + 64);
-        let mut outcomes = Vec::with_capacity(events.len() / 256 + 1);
-        for e in lines(events) {
+        let (text, outcomes, emitted) = self.score_text_map(events, |o| o);
+        TextBatch { text, outcomes, emitted }
+    }
+
+    /// [`Self::score_text`], each outcome turned by `map` as it is made (the
+    /// component makes its WIT outcomes so, without a second list).
+    #[allow(clippy::type_complexity)]
+    pub fn score_text_map<O>(
+        &mut self,
+        events: &str,
+        mut map: impl FnMut(TextOutcome) -> O,
+    ) -> (String, Vec<O>, Vec<Result<String, EventError>>) {
+        // Room for every event and its `logsieve` object (~250 bytes), so
+        // the text is not moved while it grows.
+        let mut text = String::with_capacity(2 * events.len() + 512);
+        let mut outcomes = Vec::with_capacity(events.len() / 128 + 1);
+        let mut scratch = Scratch::new();
+        let mut pos = 0;
+        while pos < events.len() {
             let start = text.len();
-            outcomes.push(match self.score_into(e, &mut text) {
+            let (scanned, end) = match self.check_fitted() {
+                Ok(()) => self.stage1.run_line(events, pos, &mut scratch, &mut self.pending),
+                Err(e) => (Err(e), line_end(events, pos)),
+            };
+            let line = &events[pos..end];
+            let done = scanned.and_then(|(step, shape)| self.finish(step, line, shape, &scratch, &mut text));
+            outcomes.push(map(match done {
                 Ok(Kind::Scored) => {
                     let len = text.len() - start;
                     text.push('\n');
@@ -409,10 +476,11 @@ impl Scorer {
                     text.truncate(start);
                     TextOutcome::Failed(err)
                 }
-            });
+            }));
+            pos = end + 1;
         }
         let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
-        TextBatch { text, outcomes, emitted }
+        (text, outcomes, emitted)
     }
 
     /// End of input: close all windows and score their aggregates.
@@ -423,9 +491,13 @@ impl Scorer {
 
     /// Extract one event's features (before encoding).
     pub fn extract_one(&mut self, event: &str) -> Extracted {
-        match self.stage1.run(event, &mut self.pending) {
+        self.extract_with(event, &mut Scratch::new())
+    }
+
+    fn extract_with<'a>(&mut self, event: &'a str, scratch: &mut Scratch<'a>) -> Extracted {
+        match self.stage1.run(event, scratch, &mut self.pending) {
             Err(e) => Extracted::Failed(e),
-            Ok((Step::Features(feats), _)) => match extract(&self.model.spec, &feats) {
+            Ok((Step::Features, _)) => match extract(&self.model.spec, scratch.features()) {
                 Ok(v) => Extracted::Features(v),
                 Err(e) => Extracted::Failed(e),
             },
@@ -441,7 +513,8 @@ impl Scorer {
 
     /// Extract a batch.
     pub fn extract_batch<S: AsRef<str>>(&mut self, events: &[S]) -> ExtractBatch {
-        let outcomes = events.iter().map(|e| self.extract_one(e.as_ref())).collect();
+        let mut scratch = Scratch::new();
+        let outcomes = events.iter().map(|e| self.extract_with(e.as_ref(), &mut scratch)).collect();
         ExtractBatch { outcomes, emitted: self.extract_emitted() }
     }
 
@@ -507,10 +580,19 @@ impl Core {
         // Nearest centroid; ties go to the lowest index. `best_d` is the
         // value compared: the squared distance (k-means) or the cost.
         let (mut best, mut best_d) = (0usize, f64::INFINITY);
-        for (c, centroid) in fit.centroids.chunks_exact(dim.max(1)).enumerate() {
-            let d = match &fit.metric {
-                Metric::Euclidean => x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum(),
-                Metric::Mixed { categorical, gamma, .. } => {
+        let centroids = fit.centroids.chunks_exact(dim.max(1)).enumerate();
+        match &fit.metric {
+            Metric::Euclidean => {
+                for (c, centroid) in centroids {
+                    let d: f64 = x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum();
+                    if d < best_d {
+                        best = c;
+                        best_d = d;
+                    }
+                }
+            }
+            Metric::Mixed { categorical, gamma, .. } => {
+                for (c, centroid) in centroids {
                     let (mut num, mut mismatches) = (0.0, 0u32);
                     for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
                         if cat {
@@ -519,12 +601,12 @@ impl Core {
                             num += (a - b) * (a - b);
                         }
                     }
-                    num + gamma * f64::from(mismatches)
+                    let d = num + gamma * f64::from(mismatches);
+                    if d < best_d {
+                        best = c;
+                        best_d = d;
+                    }
                 }
-            };
-            if d < best_d {
-                best = c;
-                best_d = d;
             }
         }
         if !best_d.is_finite() {
@@ -554,19 +636,16 @@ impl Core {
         if shape.keys > 0 {
             out.push(',');
         }
-        out.push_str("\"logsieve\":{\"cluster\":");
-        push_index(out, best);
-        out.push_str(",\"distance\":");
+        out.push_str(&fit.cluster_head[best]);
         push_f64(out, distance);
-        out.push_str(",\"threshold\":");
-        out.push_str(&fit.thresholds_json[best]);
-        out.push_str(",\"score\":");
+        out.push_str(&fit.threshold_json[best]);
         push_f64(out, distance / threshold);
-        push_verdict(out, &[(far, "far_from_centroid"), (rare, "rare_cluster"), (unseen, "unseen_value")]);
+        out.push_str(&self.verdicts[usize::from(far) | usize::from(rare) << 1 | usize::from(unseen) << 2]);
         if self.options.top_features > 0 {
             out.push_str(",\"top_features\":[");
             if best_d > 0.0 {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
+                let top = self.options.top_features as usize;
                 self.contrib.clear();
                 for (f, r) in fit.ranges.iter().enumerate() {
                     let s: f64 = match &fit.metric {
@@ -580,20 +659,15 @@ impl Core {
                         _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
                     };
                     if s > 0.0 {
-                        self.contrib.push((s / best_d, f));
+                        keep_top(&mut self.contrib, top, (s / best_d, f));
                     }
                 }
-                // Largest share first; equal shares in spec order.
-                self.contrib.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                for (n, &(share, f)) in self.contrib.iter().take(self.options.top_features as usize).enumerate() {
+                for (n, &(share, f)) in self.contrib.iter().enumerate() {
                     if n > 0 {
                         out.push(',');
                     }
-                    out.push_str("{\"feature\":");
-                    out.push_str(&self.names_json[f]);
-                    out.push_str(",\"share\":");
+                    out.push_str(&self.share_head[f]);
                     push_share(out, share);
-                    out.push('}');
                 }
             }
             out.push(']');
@@ -650,9 +724,7 @@ impl Core {
             }
             out.push(']');
         }
-        out.push_str(",\"model\":\"");
-        out.push_str(&self.id);
-        out.push_str("\"}}");
+        out.push_str(&self.tail);
         debug_assert!(out.len() > start);
         Ok(())
     }
@@ -738,6 +810,28 @@ fn push_token_verdict(
     out.push_str("\"}}");
 }
 
+/// Insert `c` into `top`, the at most `k` largest shares so far, largest
+/// first; among equal shares the earlier feature stays first (features come
+/// in spec order). The same list as a stable sort of all then the first `k`,
+/// in a few comparisons per feature.
+#[inline]
+fn keep_top(top: &mut Vec<(f64, usize)>, k: usize, c: (f64, usize)) {
+    if top.len() < k {
+        top.push(c);
+    } else if top.last().is_some_and(|last| last.0 < c.0) {
+        top[k - 1] = c;
+    } else {
+        return;
+    }
+    // Move it up past the smaller shares (a few elements: no memmove).
+    let mut i = top.len() - 1;
+    while i > 0 && top[i - 1].0 < c.0 {
+        top[i] = top[i - 1];
+        i -= 1;
+    }
+    top[i] = c;
+}
+
 /// Append `,"anomaly":…,"reasons":[…]`: anomalous when any reason applies;
 /// the names of those that do, in the order given.
 fn push_verdict(out: &mut String, reasons: &[(bool, &str)]) {
@@ -755,41 +849,48 @@ fn push_verdict(out: &mut String, reasons: &[(bool, &str)]) {
     out.push(']');
 }
 
-/// Append a cluster index.
-fn push_index(out: &mut String, i: usize) {
-    if i < 10 {
-        out.push(char::from(b'0' + i as u8));
-    } else {
-        let _ = write!(out, "{i}");
-    }
+/// Append a share of the distance (in [0, 1]) rounded to 4 decimals, with
+/// trailing zeros dropped: `0.5234`, `0.52`, `1`, `0`, and the `}` that
+/// closes its top-feature object. An explanation needs no more digits, and
+/// this costs a fraction of a shortest-float format.
+fn push_share(out: &mut String, share: f64) {
+    // Rounded half away from zero, as `f64::round` (a libm call in wasm);
+    // `y - trunc(y)` is exact.
+    let y = share.clamp(0.0, 1.0) * 10_000.0;
+    let n = y.trunc() as u32 + u32::from(y - y.trunc() >= 0.5);
+    let text: &[u8] = match n {
+        0 => b"0}",
+        10_000.. => b"1}",
+        _ => {
+            let mut b = *b"0.0000}";
+            let digits = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10];
+            for (k, d) in digits.iter().enumerate() {
+                b[2 + k] = b'0' + *d as u8;
+            }
+            let keep = 4 - digits.iter().rev().take_while(|&&d| d == 0).count();
+            b[2 + keep] = b'}';
+            push_ascii(out, &b[..3 + keep]);
+            return;
+        }
+    };
+    push_ascii(out, text);
 }
 
-/// Append a share of the distance (in [0, 1]) rounded to 4 decimals, with
-/// trailing zeros dropped: `0.5234`, `0.52`, `1`, `0`. An explanation needs
-/// no more digits, and this costs a fraction of a shortest-float format.
-fn push_share(out: &mut String, share: f64) {
-    let n = (share.clamp(0.0, 1.0) * 10_000.0).round() as u32;
-    if n == 0 {
-        out.push('0');
-        return;
-    }
-    if n >= 10_000 {
-        out.push('1');
-        return;
-    }
-    let digits = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10];
-    let keep = 4 - digits.iter().rev().take_while(|&&d| d == 0).count();
-    out.push_str("0.");
-    for &d in &digits[..keep] {
-        out.push(char::from(b'0' + d as u8));
-    }
+/// Append ASCII bytes (no UTF-8 check: checking costs more than the copy
+/// for the few bytes written here). The callers build them from digits and
+/// ASCII literals.
+#[inline(always)]
+fn push_ascii(out: &mut String, bytes: &[u8]) {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: ASCII is UTF-8.
+    out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
 }
 
 /// Append a finite f64 in its shortest round-trip form (valid JSON).
 fn push_f64(out: &mut String, v: f64) {
     debug_assert!(v.is_finite());
-    let mut b = ryu::Buffer::new();
-    out.push_str(b.format_finite(v));
+    out.push_str(zmij::Buffer::new().format_finite(v));
+    crate::event::drop_exponent_plus(out, v);
 }
 
 #[cfg(test)]
@@ -820,16 +921,49 @@ mod tests {
             (1.0, "1"),
             (1.0 + 1e-12, "1"),
         ] {
-            assert_eq!(f(x), want, "{x}");
-            let v: f64 = serde_json::from_str(&f(x)).unwrap();
+            assert_eq!(f(x), format!("{want}}}"), "{x}");
+            let v: f64 = serde_json::from_str(want).unwrap();
             assert!((v - x.min(1.0)).abs() <= 0.00005 + 1e-12, "{x}");
         }
-        let mut s = String::new();
-        for i in [0, 7, 9, 10, 123] {
-            s.clear();
-            push_index(&mut s, i);
-            assert_eq!(s, i.to_string());
+        // Exactly half a unit of the last place rounds up; just below, down.
+        assert_eq!(f(0.00125), "0.0013}");
+        assert_eq!(f(0.49999999999999994 / 10_000.0), "0}");
+    }
+
+    #[test]
+    fn keep_top_is_a_stable_sort_then_the_first_k() {
+        let mut state = 7u64;
+        for case in 0..2000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let n = (state >> 33) as usize % 12;
+            // Few distinct shares, so ties are common.
+            let shares: Vec<f64> = (0..n)
+                .map(|i| {
+                    let r = state.rotate_left(i as u32 * 5);
+                    f64::from((r % 4) as u32) / 4.0 + 0.125
+                })
+                .collect();
+            for k in 1..6 {
+                let mut want: Vec<(f64, usize)> = shares.iter().copied().zip(0..).collect();
+                want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                want.truncate(k);
+                let mut top = Vec::new();
+                for (f, &s) in shares.iter().enumerate() {
+                    keep_top(&mut top, k, (s, f));
+                }
+                assert_eq!(top, want, "case {case}, k {k}: {shares:?}");
+            }
         }
+    }
+
+    #[test]
+    fn shortest_floats_keep_their_texts() {
+        for (x, want) in [(1e16, "1e16"), (1.2345678901234568e17, "1.2345678901234568e17"), (2.5e-7, "2.5e-7"), (0.1, "0.1"), (-3e300, "-3e300"), (1e15, "1000000000000000.0")] {
+            let mut s = String::from("x");
+            push_f64(&mut s, x);
+            assert_eq!(s, format!("x{want}"), "{x}");
+        }
+        assert_eq!(crate::event::number_text(1.5e20), "1.5e20");
     }
 
     fn cat(field: &str) -> FeatureSpec {

@@ -1,5 +1,7 @@
 //! `logsieve-train`: the model-fitting half of logsieve.
 //!
+//! * [`buffer`] — large zeroed buffers backed by huge pages, for the fitting
+//!   loops.
 //! * [`kmeans`] — k-means clustering (k-means++ seeding, Lloyd iterations) with
 //!   the semantics of scikit-learn's `KMeans(algorithm="lloyd")`.
 //! * [`flow2vec`] — a flow2vec model: tokens, skip-gram vectors, k-means on
@@ -17,6 +19,7 @@
 //! * [`word2vec`] — skip-gram with negative sampling (gensim's / word2vec.c's
 //!   `Word2Vec(sg=1)`), AVX2-dispatched and multi-threaded (Hogwild).
 
+pub mod buffer;
 pub mod flow2vec;
 pub mod kmeans;
 pub mod kmodes;

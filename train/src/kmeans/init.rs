@@ -4,28 +4,38 @@
 //! 2. Every further centre: draw `n_local_trials = 2 + ⌊ln k⌋` candidate rows,
 //!    each with probability proportional to its squared distance to the closest
 //!    centre chosen so far (`D²` sampling: a uniform number times the current
-//!    potential, located in the cumulative sum of the squared distances by a
-//!    left binary search, clipped to the last row); keep the candidate whose
-//!    addition gives the lowest potential (sum of squared distances to the
-//!    closest centre).
+//!    potential, located in the cumulative sums of the squared distances by a
+//!    left search, clipped to the last row); keep the candidate whose addition
+//!    gives the lowest potential (sum of squared distances to the closest
+//!    centre).
 //!
 //! Plain k-means++ (one candidate per step) is `O(log k)`-competitive in
 //! expectation (Arthur & Vassilvitskii 2007); the greedy variant with several
 //! local trials is what scikit-learn uses and is better in practice.
 //!
 //! Squared distances are computed directly as `Σ (x − c)²`, so they are never
-//! negative and a row's distance to itself is exactly zero. Each step reads
-//! the data once whatever the number of candidates: one pass scores all of
-//! them and keeps each candidate's new closest distances, and the winner's
-//! become the current ones. That takes `n_local_trials × rows × 8` bytes
-//! (32 MB for a million rows and k = 8); above 512 MiB a step reads the data
-//! a second time instead, to update the closest distances with the winner.
-//! Both give the same bits.
+//! negative and a row's distance to itself is exactly zero.
+//!
+//! ## One pass over the data per step
+//!
+//! Each step reads the data once whatever the number of candidates: one pass
+//! scores all of them, keeps each candidate's new closest distances and their
+//! sums per block of 16 rows, and the winner's become the current ones. The
+//! cumulative sums the next draw searches are those block sums (a short
+//! array searched first) and then one block's rows, so no pass builds them.
+//! That takes `n_local_trials × rows × 8` bytes (32 MB for a million rows and
+//! k = 8); above 512 MiB a step reads the data a second time instead, to
+//! update the closest distances with the winner. Both give the same bits.
+//! (Tried and measured slower, 2026-12-02: keeping only the rows a candidate
+//! would take, and non-temporal stores of the candidates' distances.)
+//! The per-row buffers live in a [`Seeding`], allocated once per fit on huge
+//! pages ([`crate::buffer`]), and the passes prefetch the rows ahead.
 
 use ndarray::{Array2, ArrayView2};
 
 use super::error::KMeansError;
-use super::{Data, dim, sq_dist};
+use super::{Data, dim, prefetch, sq_dist};
+use crate::buffer::Buffer;
 use crate::rng::Xoshiro256StarStar;
 
 /// `2 + ⌊ln k⌋`, scikit-learn's number of candidates per greedy step.
@@ -47,7 +57,7 @@ pub fn kmeans_plusplus(
     if n_clusters == 0 || n_clusters > data.n {
         return Err(KMeansError::InvalidNClusters { n_clusters, n_rows: data.n });
     }
-    let idx = plusplus_indices(data.rows(), data.d, n_clusters, rng);
+    let idx = plusplus_indices(data.rows(), data.d, n_clusters, rng, &mut Seeding::new(data.n, n_clusters));
     let mut centres = Array2::zeros((n_clusters, data.d));
     for (mut c, &i) in centres.rows_mut().into_iter().zip(&idx) {
         c.assign(&x.row(i));
@@ -55,8 +65,54 @@ pub fn kmeans_plusplus(
     Ok((centres, idx))
 }
 
-/// Rows per block in the distance passes.
+/// Rows per block in the distance passes (and in the block sums).
 const BLOCK: usize = 16;
+
+/// Above this many bytes of per-candidate distances, a step reads the data
+/// twice instead of keeping them.
+const KEEP_BYTES: usize = 512 << 20;
+
+/// Distances to the closest centre, with their sums per block of rows.
+struct Closest {
+    /// Per row.
+    rows: Buffer<f64>,
+    /// Per block of [`BLOCK`] rows (the last may be shorter): the sum of its
+    /// rows' distances, in row order.
+    blocks: Vec<f64>,
+}
+
+impl Closest {
+    fn new(n: usize) -> Self {
+        Closest { rows: Buffer::zeroed(n), blocks: vec![0.0; n.div_ceil(BLOCK)] }
+    }
+}
+
+/// The per-row buffers of a seeding, reused by the runs of a fit.
+pub(crate) struct Seeding {
+    /// Squared distance of each row to its closest chosen centre.
+    closest: Closest,
+    /// Per candidate, each row's closest distance were it chosen (one, as
+    /// scratch, above [`KEEP_BYTES`]).
+    next: Vec<Closest>,
+    /// Cumulative sums of `closest.blocks`, for the `D²` draws.
+    prefix: Vec<f64>,
+}
+
+impl Seeding {
+    pub(crate) fn new(n: usize, k: usize) -> Self {
+        Self::keeping(n, k, KEEP_BYTES)
+    }
+
+    fn keeping(n: usize, k: usize, keep_bytes: usize) -> Self {
+        let trials = n_local_trials(k);
+        let keep = k > 1 && trials * n * std::mem::size_of::<f64>() <= keep_bytes;
+        Seeding {
+            closest: Closest::new(n),
+            next: (0..if keep { trials } else { 1 }).map(|_| Closest::new(n)).collect(),
+            prefix: vec![0.0; n.div_ceil(BLOCK)],
+        }
+    }
+}
 
 /// Copies the `BLOCK` rows of `blk` into `xt` feature-major (`xt[f·BLOCK + b]`),
 /// so that the distance loops below run across rows with unit stride and
@@ -94,116 +150,125 @@ fn fmin(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
-/// For each candidate row `c_t`, the potential `Σ_i min(closest_i, ‖x_i − c_t‖²)`,
-/// in one pass over `x` (the data are read once, not once per candidate).
+/// Blocks of [`BLOCK`] rows ahead to prefetch.
+const AHEAD: usize = 16;
+
+/// Prefetch the rows [`AHEAD`] blocks after block `i`.
 #[inline(always)]
-fn candidate_pots<const D: usize>(x: &[f64], d: usize, candidates: &[usize], closest: &[f64], pots: &mut [f64]) {
-    let d = dim::<D>(d);
-    let cands: Vec<&[f64]> = candidates.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
-    let mut parts = vec![[0.0f64; BLOCK]; cands.len()];
-    let mut xt = vec![0.0; BLOCK * d];
-    let blocks = x.chunks_exact(BLOCK * d);
-    let tail = blocks.remainder();
-    let full = closest.len() - tail.len() / d;
-    for (blk, cl) in blocks.zip(closest.chunks_exact(BLOCK)) {
-        transpose_block::<D>(blk, d, &mut xt);
-        for (c, part) in cands.iter().zip(parts.iter_mut()) {
-            let acc = block_sq_dists::<D>(&xt, d, c);
-            for b in 0..BLOCK {
-                part[b] += fmin(cl[b], acc[b]);
-            }
-        }
-    }
-    for ((c, part), pot) in cands.iter().zip(&parts).zip(pots.iter_mut()) {
-        let mut p: f64 = part.iter().sum();
-        for (r, &cd) in tail.chunks_exact(d).zip(&closest[full..]) {
-            p += fmin(cd, sq_dist::<D>(r, c));
-        }
-        *pot = p;
+fn prefetch_ahead(x: &[f64], d: usize, i: usize) {
+    let ahead = (i + AHEAD) * BLOCK * d;
+    for l in (0..BLOCK * d).step_by(8) {
+        prefetch(x, ahead + l);
     }
 }
 
-/// [`candidate_pots`] that also keeps, per candidate `t`, every row's new
-/// closest distance `min(closest_i, ‖x_i − c_t‖²)` in `next[t]`: the winner's
-/// becomes `closest` without another pass over the data (which is what a
-/// step costs: the data are read once per step instead of twice).
+/// The new closest distances and block sums of the candidates `cands` (rows
+/// of `x`) into `next` (as many), from the current ones: one pass over `x`.
 #[inline(always)]
-fn candidate_pots_keep<const D: usize>(
-    x: &[f64],
-    d: usize,
-    candidates: &[usize],
-    closest: &[f64],
-    pots: &mut [f64],
-    next: &mut [Vec<f64>],
-) {
+fn score_candidates<const D: usize>(x: &[f64], d: usize, cands: &[&[f64]], closest: &Closest, next: &mut [Closest]) {
     let d = dim::<D>(d);
-    let cands: Vec<&[f64]> = candidates.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
-    let mut parts = vec![[0.0f64; BLOCK]; cands.len()];
     let mut xt = vec![0.0; BLOCK * d];
-    let blocks = x.chunks_exact(BLOCK * d);
-    let tail = blocks.remainder();
-    let full = closest.len() - tail.len() / d;
-    for (i, (blk, cl)) in blocks.zip(closest.chunks_exact(BLOCK)).enumerate() {
-        transpose_block::<D>(blk, d, &mut xt);
-        for ((c, part), nx) in cands.iter().zip(parts.iter_mut()).zip(next.iter_mut()) {
-            let acc = block_sq_dists::<D>(&xt, d, c);
-            let out = &mut nx[i * BLOCK..(i + 1) * BLOCK];
-            for b in 0..BLOCK {
-                let v = fmin(cl[b], acc[b]);
-                out[b] = v;
-                part[b] += v;
+    for (i, blk) in x.chunks(BLOCK * d).enumerate() {
+        prefetch_ahead(x, d, i);
+        let cl = &closest.rows[i * BLOCK..];
+        if blk.len() == BLOCK * d {
+            transpose_block::<D>(blk, d, &mut xt);
+            for (c, nx) in cands.iter().zip(next.iter_mut()) {
+                let acc = block_sq_dists::<D>(&xt, d, c);
+                let out = &mut nx.rows[i * BLOCK..(i + 1) * BLOCK];
+                let mut sum = 0.0;
+                for b in 0..BLOCK {
+                    let v = fmin(cl[b], acc[b]);
+                    out[b] = v;
+                    sum += v;
+                }
+                nx.blocks[i] = sum;
+            }
+        } else {
+            for (c, nx) in cands.iter().zip(next.iter_mut()) {
+                let mut sum = 0.0;
+                for (b, r) in blk.chunks_exact(d).enumerate() {
+                    let v = fmin(cl[b], sq_dist::<D>(r, c));
+                    nx.rows[i * BLOCK + b] = v;
+                    sum += v;
+                }
+                nx.blocks[i] = sum;
             }
         }
     }
-    for (((c, part), pot), nx) in cands.iter().zip(&parts).zip(pots.iter_mut()).zip(next.iter_mut()) {
-        let mut p: f64 = part.iter().sum();
-        for ((r, &cd), o) in tail.chunks_exact(d).zip(&closest[full..]).zip(&mut nx[full..]) {
-            *o = fmin(cd, sq_dist::<D>(r, c));
-            p += *o;
+}
+
+/// `closest = min(closest, ‖x − c‖²)` row by row, block sums included.
+#[inline(always)]
+fn update_closest<const D: usize>(x: &[f64], d: usize, c: &[f64], closest: &mut Closest) {
+    let d = dim::<D>(d);
+    let mut xt = vec![0.0; BLOCK * d];
+    let Closest { rows, blocks } = closest;
+    for (i, blk) in x.chunks(BLOCK * d).enumerate() {
+        prefetch_ahead(x, d, i);
+        let mut sum = 0.0;
+        if blk.len() == BLOCK * d {
+            transpose_block::<D>(blk, d, &mut xt);
+            let acc = block_sq_dists::<D>(&xt, d, c);
+            let cl = &mut rows[i * BLOCK..(i + 1) * BLOCK];
+            for b in 0..BLOCK {
+                cl[b] = fmin(cl[b], acc[b]);
+                sum += cl[b];
+            }
+        } else {
+            for (b, r) in blk.chunks_exact(d).enumerate() {
+                let v = fmin(rows[i * BLOCK + b], sq_dist::<D>(r, c));
+                rows[i * BLOCK + b] = v;
+                sum += v;
+            }
         }
-        *pot = p;
+        blocks[i] = sum;
     }
 }
 
-/// Above this many bytes of per-candidate distances, a step reads the data
-/// twice instead of keeping them ([`candidate_pots_keep`]).
-const KEEP_BYTES: usize = 512 << 20;
+/// The potential: the block sums added in order.
+fn potential(blocks: &[f64]) -> f64 {
+    blocks.iter().sum()
+}
 
-/// `closest_i = min(closest_i, ‖x_i − c‖²)`; returns the new potential, summed
-/// exactly as [`candidate_pots`] sums it.
-#[inline(always)]
-fn update_closest<const D: usize>(x: &[f64], d: usize, c: &[f64], closest: &mut [f64]) -> f64 {
-    let d = dim::<D>(d);
-    let mut part = [0.0f64; BLOCK];
-    let mut xt = vec![0.0; BLOCK * d];
-    let blocks = x.chunks_exact(BLOCK * d);
-    let tail = blocks.remainder();
-    let full = closest.len() - tail.len() / d;
-    let (head, rest) = closest.split_at_mut(full);
-    for (blk, cl) in blocks.zip(head.chunks_exact_mut(BLOCK)) {
-        transpose_block::<D>(blk, d, &mut xt);
-        let acc = block_sq_dists::<D>(&xt, d, c);
-        for b in 0..BLOCK {
-            cl[b] = fmin(cl[b], acc[b]);
-            part[b] += cl[b];
+/// `D²` sampling: the first row whose cumulative distance reaches `target`
+/// (numpy's `searchsorted(side="left")` on the cumulative sums), clipped to
+/// the last row. The cumulative sum at a row is the sum of the blocks before
+/// it (`prefix`) plus its block's rows up to it.
+fn draw(closest: &Closest, prefix: &[f64], target: f64) -> usize {
+    let n = closest.rows.len();
+    let block = prefix.partition_point(|&c| c < target);
+    if block >= prefix.len() {
+        return n - 1;
+    }
+    let before = if block == 0 { 0.0 } else { prefix[block - 1] };
+    let rows = &closest.rows[block * BLOCK..((block + 1) * BLOCK).min(n)];
+    let mut s = 0.0;
+    for (b, &v) in rows.iter().enumerate() {
+        s += v;
+        if before + s >= target {
+            return block * BLOCK + b;
         }
     }
-    let mut p: f64 = part.iter().sum();
-    for (r, cd) in tail.chunks_exact(d).zip(rest.iter_mut()) {
-        *cd = fmin(*cd, sq_dist::<D>(r, c));
-        p += *cd;
-    }
-    p
+    // `before + s` is `prefix[block]` (the same additions), which reaches
+    // `target`; kept for safety.
+    block * BLOCK + rows.len() - 1
 }
 
 /// The k-means++ core on contiguous row-major data (`x.len() = n·d`, `k ≤ n`).
-pub(crate) fn plusplus_indices(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
+pub(crate) fn plusplus_indices(
+    x: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut Xoshiro256StarStar,
+    ws: &mut Seeding,
+) -> Vec<usize> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         // SAFETY: AVX support was just checked.
-        return unsafe { plusplus_avx(x, d, k, rng) };
+        return unsafe { plusplus_avx(x, d, k, rng, ws) };
     }
-    with_dim!(d, D => plusplus::<D>(x, d, k, rng))
+    with_dim!(d, D => plusplus::<D>(x, d, k, rng, ws))
 }
 
 /// [`plusplus`] compiled for AVX (4-wide vectors instead of SSE2's 2). No FMA:
@@ -211,24 +276,13 @@ pub(crate) fn plusplus_indices(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro2
 /// the one of the portable build.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-fn plusplus_avx(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
-    with_dim!(d, D => plusplus::<D>(x, d, k, rng))
+fn plusplus_avx(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar, ws: &mut Seeding) -> Vec<usize> {
+    with_dim!(d, D => plusplus::<D>(x, d, k, rng, ws))
 }
 
+/// The seeding, keeping per-candidate distances when `ws` has room for them.
 #[inline(always)]
-fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar) -> Vec<usize> {
-    plusplus_keeping::<D>(x, d, k, rng, KEEP_BYTES)
-}
-
-/// [`plusplus`], keeping per-candidate distances up to `keep_bytes`.
-#[inline(always)]
-fn plusplus_keeping<const D: usize>(
-    x: &[f64],
-    d: usize,
-    k: usize,
-    rng: &mut Xoshiro256StarStar,
-    keep_bytes: usize,
-) -> Vec<usize> {
+fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar, ws: &mut Seeding) -> Vec<usize> {
     let d = dim::<D>(d);
     let n = x.len() / d;
     debug_assert!(k >= 1 && k <= n);
@@ -240,31 +294,35 @@ fn plusplus_keeping<const D: usize>(
     if k == 1 {
         return indices;
     }
-    // Squared distance of every row to its closest chosen centre, and the
-    // potential (their sum).
-    let mut closest = vec![f64::INFINITY; n];
-    let mut pot = update_closest::<D>(x, d, &x[first * d..(first + 1) * d], &mut closest);
+    // Squared distance of every row to its closest chosen centre.
+    let keep = ws.next.len() == trials;
+    ws.closest.rows.fill(f64::INFINITY);
+    update_closest::<D>(x, d, &x[first * d..(first + 1) * d], &mut ws.closest);
 
-    let mut cumsum = vec![0.0; n];
     let mut candidates = vec![0usize; trials];
     let mut pots = vec![0.0; trials];
-    let keep = trials * n * std::mem::size_of::<f64>() <= keep_bytes;
-    let mut next: Vec<Vec<f64>> = if keep { vec![vec![0.0; n]; trials] } else { Vec::new() };
     for _ in 1..k {
         let mut s = 0.0;
-        for (c, &v) in cumsum.iter_mut().zip(&closest) {
-            s += v;
-            *c = s;
+        for (p, &b) in ws.prefix.iter_mut().zip(&ws.closest.blocks) {
+            s += b;
+            *p = s;
         }
+        let pot = potential(&ws.closest.blocks);
         for cand in candidates.iter_mut() {
-            let target = rng.next_f64() * pot;
-            // numpy.searchsorted(side="left"): first i with cumsum[i] >= target.
-            *cand = cumsum.partition_point(|&c| c < target).min(n - 1);
+            *cand = draw(&ws.closest, &ws.prefix, rng.next_f64() * pot);
         }
+        let cands: Vec<&[f64]> = candidates.iter().map(|&i| &x[i * d..(i + 1) * d]).collect();
         if keep {
-            candidate_pots_keep::<D>(x, d, &candidates, &closest, &mut pots, &mut next);
+            score_candidates::<D>(x, d, &cands, &ws.closest, &mut ws.next);
+            for (p, nx) in pots.iter_mut().zip(&ws.next) {
+                *p = potential(&nx.blocks);
+            }
         } else {
-            candidate_pots::<D>(x, d, &candidates, &closest, &mut pots);
+            // One candidate at a time, its distances in the one scratch.
+            for (p, c) in pots.iter_mut().zip(&cands) {
+                score_candidates::<D>(x, d, &[c], &ws.closest, &mut ws.next);
+                *p = potential(&ws.next[0].blocks);
+            }
         }
         // The first candidate with the lowest potential (numpy.argmin).
         let mut best = 0;
@@ -275,12 +333,10 @@ fn plusplus_keeping<const D: usize>(
         }
         let chosen = candidates[best];
         if keep {
-            // The same values, and the same sum, as update_closest gives.
-            std::mem::swap(&mut closest, &mut next[best]);
-            pot = pots[best];
+            // The same values, and the same sums, as update_closest gives.
+            std::mem::swap(&mut ws.closest, &mut ws.next[best]);
         } else {
-            pot = update_closest::<D>(x, d, &x[chosen * d..(chosen + 1) * d], &mut closest);
-            debug_assert_eq!(pot.to_bits(), pots[best].to_bits());
+            update_closest::<D>(x, d, &x[chosen * d..(chosen + 1) * d], &mut ws.closest);
         }
         indices.push(chosen);
     }
@@ -340,11 +396,12 @@ mod tests {
                 let mut r1 = Xoshiro256StarStar::seed_from_u64(5);
                 let mut r2 = r1.clone();
                 let mut r3 = r1.clone();
-                let a = plusplus_indices(&x, d, k, &mut r1);
-                let b = plusplus::<0>(&x, d, k, &mut r2);
+                let a = plusplus_indices(&x, d, k, &mut r1, &mut Seeding::new(1001, k));
+                let b = plusplus::<0>(&x, d, k, &mut r2, &mut Seeding::new(1001, k));
                 // Reading the data twice per step instead of keeping the
                 // candidates' distances: the same rows.
-                let c = plusplus_keeping::<0>(&x, d, k, &mut r3, 0);
+                let c = plusplus::<0>(&x, d, k, &mut r3, &mut Seeding::keeping(1001, k, 0));
+                assert!(Seeding::keeping(1001, k, 0).next.len() <= 1);
                 assert_eq!(a, b, "d = {d}, k = {k}");
                 assert_eq!(a, c, "d = {d}, k = {k}: keeping distances changes the seeding");
                 assert_eq!(r1, r2);
@@ -354,6 +411,40 @@ mod tests {
                 uniq.dedup();
                 assert_eq!(uniq.len(), k, "distinct rows have positive D² weight");
             }
+        }
+    }
+
+    #[test]
+    fn draws_find_the_first_row_reaching_the_target() {
+        // Whole numbers: every sum is exact, so the two-level search must
+        // give what a search of the plain cumulative sums gives.
+        let n = 16 * 5 + 3;
+        let mut g = Xoshiro256StarStar::seed_from_u64(9);
+        let mut c = Closest::new(n);
+        for v in c.rows.iter_mut() {
+            *v = if g.next_f64() < 0.3 { 0.0 } else { (g.next_f64() * 10.0).floor() };
+        }
+        for (i, blk) in c.rows.chunks(BLOCK).enumerate() {
+            c.blocks[i] = blk.iter().sum();
+        }
+        let prefix: Vec<f64> = c.blocks.iter().scan(0.0, |s, &b| {
+            *s += b;
+            Some(*s)
+        }).collect();
+        let cumsum: Vec<f64> = c.rows.iter().scan(0.0, |s, &v| {
+            *s += v;
+            Some(*s)
+        }).collect();
+        let total = *cumsum.last().unwrap();
+        for step in 0..=(2 * total as usize + 2) {
+            let target = step as f64 / 2.0;
+            let want = cumsum.partition_point(|&s| s < target).min(n - 1);
+            assert_eq!(draw(&c, &prefix, target), want, "target {target}");
+        }
+        // Rows of zero weight are never drawn (but at target 0).
+        for t in 1..200 {
+            let i = draw(&c, &prefix, total * t as f64 / 200.0);
+            assert!(c.rows[i] > 0.0, "drew row {i} of weight 0");
         }
     }
 

@@ -31,14 +31,17 @@
 //! The assignment kernel processes rows in blocks of 16, transposed to
 //! feature-major order, so its loops run across rows and vectorise; loops over
 //! a row's features get a compile-time length for widths 1–16. On x86-64 the
-//! kernel is also compiled for AVX and chosen at run time. No FMA is used and
-//! no sum is reordered, so every path gives the same bits (tested).
+//! kernel is also compiled for AVX2 and FMA and chosen at run time. Its dot
+//! products are fused multiply-adds (`f64::mul_add`, rounded once on every
+//! target) and no sum is reordered, so every path gives the same bits
+//! (tested).
 
 use ndarray::ArrayView2;
 
 use super::error::KMeansError;
 use super::params::KMeansParams;
-use super::{Data, KMeansFit, centred_sq_dist, check_finite, dim};
+use super::{Data, KMeansFit, centred_sq_dist, check_finite, dim, prefetch};
+use crate::buffer::zeroed_vec;
 
 /// One Lloyd run from explicit initial centres (`k × n_columns`, in data
 /// coordinates), as `KMeans(init=init_centres, n_init=1, algorithm="lloyd")`.
@@ -73,12 +76,16 @@ pub(crate) struct RunOutput {
     pub labels: Vec<u32>,
     pub inertia: f64,
     pub n_iter: usize,
+    /// Squared distance of each row to its centre (`inertia` is their sum,
+    /// per block of rows then over blocks).
+    pub sq_distances: Vec<f64>,
 }
 
 impl RunOutput {
     pub(crate) fn into_fit(self, data: &Data, k: usize) -> KMeansFit {
         let d = data.d;
-        let distances = with_dim!(d, D => distances::<D>(data, &self.centres, &self.labels));
+        let mut distances = self.sq_distances;
+        distances.iter_mut().for_each(|v| *v = v.sqrt());
         let mut cluster_sizes = vec![0u64; k];
         for &l in &self.labels {
             cluster_sizes[l as usize] += 1;
@@ -100,19 +107,6 @@ impl RunOutput {
     }
 }
 
-/// Euclidean distance of every row to its (centred) centre.
-fn distances<const D: usize>(data: &Data, centres: &[f64], labels: &[u32]) -> Vec<f64> {
-    let d = dim::<D>(data.d);
-    data.rows()
-        .chunks_exact(d)
-        .zip(labels)
-        .map(|(r, &l)| {
-            let l = l as usize;
-            centred_sq_dist::<D>(r, &data.mean, &centres[l * d..(l + 1) * d]).sqrt()
-        })
-        .collect()
-}
-
 /// Runs Lloyd from `init` (`k × d`, centred). `on_iter(iteration, inertia)` is
 /// called after every iteration with the inertia of that iteration's
 /// assignment (computed from the expanded form, so approximate).
@@ -132,7 +126,9 @@ pub(crate) fn run(
     let mut counts = vec![0.0f64; k];
     // u32::MAX never equals a real label, so the first iteration always
     // counts as "changed" (scikit-learn starts from labels_old = -1).
-    let mut labels = vec![u32::MAX; data.n];
+    // u32::MAX never equals a real label (see below).
+    let mut labels: Vec<u32> = zeroed_vec(data.n);
+    labels.fill(u32::MAX);
     let mut kernel = Kernel::new(k, d);
     let mut strict = false;
     let mut n_iter = 0;
@@ -164,21 +160,23 @@ pub(crate) fn run(
         kernel.set_centres(&centres);
         kernel.assign(data, &mut labels, None);
     }
-    let inertia = with_dim!(d, D => inertia::<D>(data, &centres, &labels));
-    RunOutput { centres, labels, inertia, n_iter }
+    let mut sq_distances = zeroed_vec(data.n);
+    let inertia = with_dim!(d, D => sq_distances_inertia::<D>(data, &centres, &labels, &mut sq_distances));
+    RunOutput { centres, labels, inertia, n_iter, sq_distances }
 }
 
-/// Sum of squared distances of the rows to their assigned (centred) centres,
-/// summed per block of rows then over blocks for accuracy.
-fn inertia<const D: usize>(data: &Data, centres: &[f64], labels: &[u32]) -> f64 {
+/// Squared distance of every row to its assigned (centred) centre, and
+/// their sum (per block of rows then over blocks, for accuracy).
+fn sq_distances_inertia<const D: usize>(data: &Data, centres: &[f64], labels: &[u32], out: &mut [f64]) -> f64 {
     let d = dim::<D>(data.d);
     const ROWS: usize = 256;
     let mut total = 0.0;
-    for (rows, labs) in data.rows().chunks(ROWS * d).zip(labels.chunks(ROWS)) {
+    for ((rows, labs), out) in data.rows().chunks(ROWS * d).zip(labels.chunks(ROWS)).zip(out.chunks_mut(ROWS)) {
         let mut s = 0.0;
-        for (r, &l) in rows.chunks_exact(d).zip(labs) {
+        for ((r, &l), o) in rows.chunks_exact(d).zip(labs).zip(out) {
             let l = l as usize;
-            s += centred_sq_dist::<D>(r, &data.mean, &centres[l * d..(l + 1) * d]);
+            *o = centred_sq_dist::<D>(r, &data.mean, &centres[l * d..(l + 1) * d]);
+            s += *o;
         }
         total += s;
     }
@@ -228,6 +226,22 @@ fn relocate_empty_clusters(
     }
 }
 
+/// `s += r − mean`, element by element (four at a time where the width
+/// allows, so the sums are updated with a vector or two).
+#[inline(always)]
+fn add_centred<const D: usize>(s: &mut [f64], r: &[f64], mean: &[f64], d: usize) {
+    let d = dim::<D>(d);
+    let (s, r, mean) = (&mut s[..d], &r[..d], &mean[..d]);
+    let whole = d / 4 * 4;
+    for ((s, r), m) in s[..whole].chunks_exact_mut(4).zip(r[..whole].chunks_exact(4)).zip(mean[..whole].chunks_exact(4)) {
+        let v: [f64; 4] = std::array::from_fn(|i| s[i] + (r[i] - m[i]));
+        s.copy_from_slice(&v);
+    }
+    for f in whole..d {
+        s[f] += r[f] - mean[f];
+    }
+}
+
 /// Rows per block of the assignment kernel.
 const BLOCK: usize = 16;
 
@@ -266,16 +280,16 @@ impl Kernel {
     /// centred row to `sums[label]` and 1 to `counts[label]`.
     fn assign(&mut self, data: &Data, labels: &mut [u32], acc: Option<(&mut [f64], &mut [f64])>) -> (bool, f64) {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX support was just checked.
-            return unsafe { self.assign_avx(data, labels, acc) };
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA support was just checked.
+            return unsafe { self.assign_avx2(data, labels, acc) };
         }
         with_dim!(self.d, D => self.assign_d::<D>(data, labels, acc))
     }
 
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx")]
-    fn assign_avx(&mut self, data: &Data, labels: &mut [u32], acc: Option<(&mut [f64], &mut [f64])>) -> (bool, f64) {
+    #[target_feature(enable = "avx2,fma")]
+    fn assign_avx2(&mut self, data: &Data, labels: &mut [u32], acc: Option<(&mut [f64], &mut [f64])>) -> (bool, f64) {
         with_dim!(self.d, D => self.assign_d::<D>(data, labels, acc))
     }
 
@@ -292,8 +306,13 @@ impl Kernel {
         let xt = &mut self.xt[..d * BLOCK];
         let mean = &data.mean[..d];
         let mut changed = false;
-        let mut approx = 0.0;
-        for (block, labels) in data.rows().chunks(BLOCK * d).zip(labels.chunks_mut(BLOCK)) {
+        let mut approx = [0.0f64; BLOCK];
+        let x = data.rows();
+        for (i, (block, labels)) in x.chunks(BLOCK * d).zip(labels.chunks_mut(BLOCK)).enumerate() {
+            // The rows 16 blocks (a few KiB) on: see `prefetch`.
+            for l in (0..BLOCK * d).step_by(8) {
+                prefetch(x, (i + 16) * BLOCK * d + l);
+            }
             let m = labels.len();
             for (b, r) in block.chunks_exact(d).enumerate() {
                 for f in 0..d {
@@ -305,43 +324,47 @@ impl Kernel {
                     xt[f * BLOCK + m..(f + 1) * BLOCK].fill(0.0);
                 }
             }
+            // ‖x‖² of the block's rows, across the rows.
+            let mut xn = [0.0f64; BLOCK];
+            for col in xt.chunks_exact(BLOCK) {
+                for b in 0..BLOCK {
+                    xn[b] = col[b].mul_add(col[b], xn[b]);
+                }
+            }
             let mut best_d = [f64::INFINITY; BLOCK];
             let mut best = [0.0f64; BLOCK];
             for (j, (cj, &cnj)) in c.chunks_exact(d).zip(cn).enumerate() {
                 let mut dot = [0.0f64; BLOCK];
                 for (&v, col) in cj.iter().zip(xt.chunks_exact(BLOCK)) {
                     for b in 0..BLOCK {
-                        dot[b] += col[b] * v;
+                        dot[b] = col[b].mul_add(v, dot[b]);
                     }
                 }
                 let jf = j as f64;
                 for b in 0..BLOCK {
-                    let dist = cnj - 2.0 * dot[b];
+                    let dist = (-2.0f64).mul_add(dot[b], cnj);
                     let better = dist < best_d[b];
                     best_d[b] = if better { dist } else { best_d[b] };
                     best[b] = if better { jf } else { best[b] };
                 }
             }
+            for b in 0..BLOCK {
+                approx[b] += (xn[b] + best_d[b]).max(0.0) * if b < m { 1.0 } else { 0.0 };
+            }
             for (b, (label, &jf)) in labels.iter_mut().zip(&best).enumerate() {
                 let j = jf as usize;
-                let mut xn = 0.0;
-                for f in 0..d {
-                    let v = xt[f * BLOCK + b];
-                    xn += v * v;
-                }
-                approx += (xn + best_d[b]).max(0.0);
                 changed |= *label != j as u32;
                 *label = j as u32;
                 if let Some((sums, counts)) = acc.as_mut() {
-                    let s = &mut sums[j * d..(j + 1) * d];
-                    for f in 0..d {
-                        s[f] += xt[f * BLOCK + b];
-                    }
+                    // The row itself (contiguous), not its transposed copy:
+                    // the same values, added in a vector or two.
+                    let r = &block[b * d..(b + 1) * d];
+                    add_centred::<D>(&mut sums[j * d..(j + 1) * d], r, mean, d);
                     counts[j] += 1.0;
                 }
             }
         }
-        (changed, approx)
+        (changed, approx.iter().sum())
     }
 }
 

@@ -49,7 +49,11 @@
 //!
 //! * **Elkan** (Elkan 2003) and **Hamerly** (Hamerly 2010) give the same result
 //!   as Lloyd but skip distance computations using the triangle inequality and
-//!   per-point bounds; they pay off for large `k`, much less for `k ≈ 10`.
+//!   per-point bounds. Tried here on 2026-12-02 (Hamerly, and triangle-inequality
+//!   skips in the seeding): on the benchmark's overlapping 8-d blobs most rows
+//!   stay near a boundary for the first iterations, the rows left to recompute
+//!   are scattered (a cache miss each), and both were slower than the plain
+//!   passes, so they are not kept.
 //! * **Mini-batch k-means** (Sculley 2010) updates centroids from small random
 //!   batches: much faster on huge data, slightly worse inertia, not the same
 //!   fixed points.
@@ -92,8 +96,10 @@
 //! Everything is driven by [`rng::Xoshiro256StarStar`](crate::rng) seeded from
 //! `random_state`: run `i` of `n_init` uses the generator after `i` jumps, so
 //! the same parameters give bit-identical centroids on every platform (the
-//! vectorised and AVX code paths perform the same IEEE operations per row as
-//! the portable ones, without FMA or reordered sums). The
+//! AVX and AVX2 code paths perform the same IEEE operations per row as the
+//! portable ones: the assignment's dot products are fused multiply-adds,
+//! which `f64::mul_add` rounds once on every target, and no sum is
+//! reordered). The
 //! numbers differ from scikit-learn's for the same seed (a different
 //! generator); started from the same centroids ([`lloyd_from`]), the iterations
 //! are the same and the results agree to rounding.
@@ -101,9 +107,15 @@
 //! ## Cost
 //!
 //! One Lloyd iteration is `O(n·k·d)`; seeding is `O(n·d·k·log k)` per run. On
-//! the 31,367 × 7 reference matrix a full `n_init = 10`, `k = 7` fit takes
-//! about 50–60 ms on one core, the same data stacked to 1,003,744 rows about
-//! 2.2 s (`examples/fit_conn.rs`). Single-threaded for now.
+//! the 1,000,000 × 8 benchmark rows a pass over the data is bounded by memory
+//! (~7.5 ms to read 64 MB on the 2-core VM), so the passes are what is
+//! counted: one to check the data and take its means and variances, one per
+//! seeding step (all candidates at once), one per Lloyd iteration, one for
+//! the final distances. The big per-row buffers sit on huge pages
+//! ([`crate::buffer`]) and the passes prefetch the rows ahead.
+//! Single-threaded. `cargo bench -p logsieve-train --bench training --
+//! kmeans` times a fit, and `bench/compare.sh` compares it with
+//! scikit-learn (BENCHMARKS.md).
 //!
 //! ## Example
 //!
@@ -299,11 +311,12 @@ pub fn fit(
     let max_iter = params.max_iter();
     let tol_scaled = params.tol() * data.mean_var;
     let mut stream = Xoshiro256StarStar::seed_from_u64(params.random_state());
+    let mut seeding = init::Seeding::new(data.n, k);
     let mut best: Option<lloyd::RunOutput> = None;
     for run in 0..n_runs {
         let mut rng = stream.clone();
         stream.jump();
-        let idx = init::plusplus_indices(data.rows(), d, k, &mut rng);
+        let idx = init::plusplus_indices(data.rows(), d, k, &mut rng, &mut seeding);
         let mut centres = Vec::with_capacity(k * d);
         for &i in &idx {
             let r = &data.rows()[i * d..(i + 1) * d];
@@ -367,6 +380,22 @@ pub(crate) fn sq_dist<const D: usize>(a: &[f64], b: &[f64]) -> f64 {
     s
 }
 
+/// Ask for the cache line holding `s[at]` to be brought into the cache (if
+/// `at` is in `s`): the passes over the data prefetch a few KiB ahead, which
+/// this VM's memory needs to keep the arithmetic fed (measured: a pass of
+/// the assignment kernel went from ~16 to ~12 ms).
+#[inline(always)]
+pub(crate) fn prefetch(s: &[f64], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(p) = s.get(at) {
+        // SAFETY: a prefetch is only a hint; it reads nothing the program
+        // sees, and the address is inside `s`.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((p as *const f64).cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (s, at);
+}
+
 /// `Σ ((x − mean) − c)²`: the squared distance of a row to a centre kept in
 /// the centred frame.
 #[inline(always)]
@@ -406,6 +435,8 @@ pub(crate) struct Data<'a> {
 }
 
 impl<'a> Data<'a> {
+    /// Check the data (every value finite) and take their column means and
+    /// mean variance, in one pass.
     pub(crate) fn new(x: ArrayView2<'a, f64>) -> Result<Self, KMeansError> {
         let (n, d) = x.dim();
         if d == 0 {
@@ -414,15 +445,12 @@ impl<'a> Data<'a> {
         let x: CowArray<'a, f64, Ix2> =
             if x.is_standard_layout() { x.into() } else { x.as_standard_layout().into_owned().into() };
         let s = x.as_slice().expect("standard layout is contiguous");
-        // Branch-free check per chunk (vectorises); locate only on failure.
-        const CHUNK: usize = 1024;
-        for (ci, chunk) in s.chunks(CHUNK).enumerate() {
-            if !chunk.iter().fold(true, |ok, v| ok & v.is_finite()) {
-                let pos = ci * CHUNK + chunk.iter().position(|v| !v.is_finite()).unwrap();
-                return Err(KMeansError::NonFinite { what: "data", row: pos / d, column: pos % d, value: s[pos] });
-            }
-        }
-        let (mean, var) = with_dim!(d, D => column_mean_var::<D>(s, d));
+        let (mean, var) = with_dim!(d, D => column_mean_var::<D>(s, d)).map_err(|pos| KMeansError::NonFinite {
+            what: "data",
+            row: pos / d,
+            column: pos % d,
+            value: s[pos],
+        })?;
         let mean_var = var.iter().sum::<f64>() / d as f64;
         Ok(Self { x, n, d, mean, mean_var })
     }
@@ -433,29 +461,50 @@ impl<'a> Data<'a> {
     }
 }
 
-/// Column means and (ddof = 0) variances of row-major `s` (`d` columns).
-fn column_mean_var<const D: usize>(s: &[f64], d: usize) -> (Vec<f64>, Vec<f64>) {
+/// The mean and (ddof = 0) variance of each column of row-major `s` (`d`
+/// columns), or the position of the first value that is not finite. One pass over
+/// memory: each chunk of rows (in cache) is read twice, for its mean and
+/// then its sum of squared deviations, and chunks are combined as Chan,
+/// Golub & LeVeque do, which stays accurate whatever the mean.
+fn column_mean_var<const D: usize>(s: &[f64], d: usize) -> Result<(Vec<f64>, Vec<f64>), usize> {
     let d = dim::<D>(d);
     let n = s.len() / d;
-    let mut mean = vec![0.0; d];
-    let mut var = vec![0.0; d];
-    if n == 0 {
-        return (mean, var);
-    }
-    for r in s.chunks_exact(d) {
-        for f in 0..d {
-            mean[f] += r[f];
+    let (mut mean, mut m2) = (vec![0.0; d], vec![0.0; d]);
+    let mut seen = 0.0f64;
+    const ROWS: usize = 512;
+    let (mut cm, mut cs) = (vec![0.0; d], vec![0.0; d]);
+    for (ci, chunk) in s.chunks(ROWS * d).enumerate() {
+        let rows = (chunk.len() / d) as f64;
+        cm.fill(0.0);
+        // Branch-free (vectorises); locate only on failure.
+        let mut finite = true;
+        for r in chunk.chunks_exact(d) {
+            for f in 0..d {
+                finite &= r[f].is_finite();
+                cm[f] += r[f];
+            }
         }
-    }
-    mean.iter_mut().for_each(|m| *m /= n as f64);
-    for r in s.chunks_exact(d) {
-        for f in 0..d {
-            let t = r[f] - mean[f];
-            var[f] += t * t;
+        if !finite {
+            return Err(ci * ROWS * d + chunk.iter().position(|v| !v.is_finite()).expect("a value is not finite"));
         }
+        cm.iter_mut().for_each(|m| *m /= rows);
+        cs.fill(0.0);
+        for r in chunk.chunks_exact(d) {
+            for f in 0..d {
+                let t = r[f] - cm[f];
+                cs[f] += t * t;
+            }
+        }
+        let total = seen + rows;
+        for f in 0..d {
+            let delta = cm[f] - mean[f];
+            mean[f] += delta * (rows / total);
+            m2[f] += cs[f] + delta * delta * (seen * rows / total);
+        }
+        seen = total;
     }
-    var.iter_mut().for_each(|v| *v /= n as f64);
-    (mean, var)
+    let var = m2.iter().map(|v| if n == 0 { 0.0 } else { v / n as f64 }).collect();
+    Ok((mean, var))
 }
 
 #[cfg(test)]
@@ -496,6 +545,21 @@ mod tests {
             .zip(&fit.labels)
             .map(|(r, &l)| sq_dist::<0>(r.as_slice().unwrap(), fit.centroids.row(l as usize).as_slice().unwrap()))
             .sum()
+    }
+
+    #[test]
+    fn column_variance_is_exact_enough_whatever_the_mean() {
+        // 10,000 rows (several chunks), a mean of 1e9 over a spread of 1.
+        let n = 10_000;
+        let x = Array2::from_shape_fn((n, 2), |(i, f)| if f == 0 { 1e9 + (i % 7) as f64 } else { (i % 3) as f64 });
+        let data = Data::new(x.view()).unwrap();
+        let want = |f: usize| {
+            let col: Vec<f64> = x.column(f).to_vec();
+            let m = col.iter().sum::<f64>() / n as f64;
+            col.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / n as f64
+        };
+        let mean_var = (want(0) + want(1)) / 2.0;
+        assert!((data.mean_var - mean_var).abs() <= 1e-9 * mean_var, "{} vs {mean_var}", data.mean_var);
     }
 
     #[test]

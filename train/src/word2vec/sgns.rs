@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use super::noise::NoiseTable;
 use super::simd::{PairKernel, SigmoidTable};
 use super::vocab::Corpus;
+use crate::buffer::Buffer;
 use crate::rng::Xoshiro256StarStar;
 
 /// gensim's `batch_words` (`MAX_WORDS_IN_BATCH`): sentences are grouped into
@@ -14,87 +15,31 @@ pub const BATCH_WORDS: usize = 10_000;
 
 /// A rows × stride matrix of f32, zero padded, 64-byte aligned; matrices of
 /// 2 MiB or more are 2 MiB aligned and, on Linux x86-64, marked for
-/// transparent huge pages: rows are read at random, and with 4 KiB pages
-/// most of those reads would also miss the TLB.
+/// transparent huge pages ([`crate::buffer`]): rows are read at random, and
+/// with 4 KiB pages most of those reads would also miss the TLB.
 pub(super) struct Matrix {
-    ptr: std::ptr::NonNull<f32>,
-    layout: std::alloc::Layout,
+    data: Buffer<f32>,
     pub(super) rows: usize,
     pub(super) stride: usize,
 }
 
-// SAFETY: `Matrix` owns its allocation, like a `Vec<f32>`.
-unsafe impl Send for Matrix {}
-unsafe impl Sync for Matrix {}
-
-const HUGE_PAGE: usize = 2 << 20;
-
 impl Matrix {
     pub(super) fn zeros(rows: usize, stride: usize) -> Matrix {
-        let bytes = (rows * stride * 4).max(64);
-        let align = if bytes >= HUGE_PAGE { HUGE_PAGE } else { 64 };
-        let layout = std::alloc::Layout::from_size_align(bytes.next_multiple_of(align), align).expect("matrix size");
-        // SAFETY: the layout has a non-zero size.
-        let raw = unsafe { std::alloc::alloc(layout) };
-        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<f32>()) else { std::alloc::handle_alloc_error(layout) };
-        // Advise before the first touch, so that the zeroing faults in huge
-        // pages directly.
-        if align == HUGE_PAGE {
-            advise_huge_pages(raw, layout.size());
-        }
-        // SAFETY: `raw` is valid for `layout.size()` bytes.
-        unsafe { std::ptr::write_bytes(raw, 0, layout.size()) };
-        Matrix { ptr, layout, rows, stride }
+        Matrix { data: Buffer::zeroed(rows * stride), rows, stride }
     }
 
     pub(super) fn as_slice(&self) -> &[f32] {
-        // SAFETY: the allocation holds at least rows × stride zero-initialised f32.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.rows * self.stride) }
+        &self.data
     }
 
     pub(super) fn as_mut_slice(&mut self) -> &mut [f32] {
-        // SAFETY: as above, and `&mut self` is exclusive.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.rows * self.stride) }
+        &mut self.data
     }
 
     pub(super) fn row(&self, r: usize) -> &[f32] {
         &self.as_slice()[r * self.stride..(r + 1) * self.stride]
     }
 }
-
-impl Drop for Matrix {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `zeros` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast::<u8>(), self.layout) };
-    }
-}
-
-/// `madvise(addr, len, MADV_HUGEPAGE)`: a hint, its result is ignored (the
-/// standard library has no wrapper and the crate no libc dependency, so this
-/// is the raw system call).
-#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-fn advise_huge_pages(addr: *mut u8, len: usize) {
-    const SYS_MADVISE: usize = 28;
-    const MADV_HUGEPAGE: usize = 14;
-    // SAFETY: madvise with MADV_HUGEPAGE only changes how the kernel backs
-    // this range, which the allocator gave us; it reads and writes no memory
-    // of ours. The syscall instruction clobbers rcx and r11.
-    unsafe {
-        std::arch::asm!(
-            "syscall",
-            inlateout("rax") SYS_MADVISE => _,
-            in("rdi") addr,
-            in("rsi") len,
-            in("rdx") MADV_HUGEPAGE,
-            lateout("rcx") _,
-            lateout("r11") _,
-            options(nostack),
-        );
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
-fn advise_huge_pages(_addr: *mut u8, _len: usize) {}
 
 /// A pointer shared by the Hogwild workers.
 #[derive(Clone, Copy)]
