@@ -328,8 +328,7 @@ impl Recipe {
         scratch: &mut Scratch<'a>,
         emitted: &mut Vec<String>,
     ) -> (Result<(Step, Shape), EventError>, usize) {
-        scratch.slots.clear();
-        scratch.slots.resize(self.table.len(), None);
+        reset(&mut scratch.slots, self.table.len());
         if let Some((shape, end)) = crate::scan::scan_line(batch, start, &self.table, &mut self.keys, &mut scratch.slots) {
             return (self.after_scan(shape, scratch, emitted), end);
         }
@@ -447,6 +446,20 @@ impl Recipe {
             Some(w) => w.windows.stats(),
             None => WindowStats { open: 0, emitted: 0, evicted: 0, late: 0 },
         }
+    }
+}
+
+/// `n` empty slots (`None`), the vector's room kept.
+#[inline]
+fn reset(slots: &mut Vec<Option<Scalar>>, n: usize) {
+    if slots.len() == n {
+        // Most slots hold borrowed text or numbers: nothing to free.
+        for s in slots.iter_mut() {
+            *s = None;
+        }
+    } else {
+        slots.clear();
+        slots.resize(n, None);
     }
 }
 

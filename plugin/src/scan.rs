@@ -56,14 +56,18 @@ pub fn scan_fast<'a>(
 /// neither is read and looked up as usual, and learnt.
 #[derive(Debug, Clone)]
 pub struct KeyCache {
-    keys: Vec<CachedKey>,
+    /// Per key, the text `"key":`, zero-padded, in two 16-byte chunks.
+    texts: Vec<[[u8; 16]; 2]>,
+    /// Per key, its length, the key that followed it last time, and what
+    /// it is (kept apart from the texts: 4 bytes, looked at first).
+    meta: Vec<KeyMeta>,
     /// The key that began the last object.
     first: u8,
 }
 
 impl Default for KeyCache {
     fn default() -> Self {
-        KeyCache { keys: Vec::new(), first: NO_KEY }
+        KeyCache { texts: Vec::new(), meta: Vec::new(), first: NO_KEY }
     }
 }
 
@@ -77,50 +81,46 @@ const NO_KEY: u8 = u8::MAX;
 const START: u8 = u8::MAX - 1;
 
 #[derive(Debug, Clone, Copy)]
-struct CachedKey {
-    /// The text `"key":`, zero-padded, in two 16-byte chunks.
-    text: [[u8; 16]; 2],
-    /// Its length in bytes.
+struct KeyMeta {
     len: u8,
-    /// The key that followed this one last time.
     next: u8,
-    hit: KeyHit,
+    /// [`KeyHit`] as a number: the slot, or [`HIT_OTHER`], [`HIT_OUTPUT`].
+    hit: u16,
 }
 
-impl CachedKey {
-    /// The key text `b[at..at + len]` (`"key":`), when short enough.
-    fn new(b: &[u8], at: usize, len: usize, hit: KeyHit) -> Option<Self> {
-        if len > CACHED_KEY_MAX {
-            return None;
-        }
-        let mut text = [[0u8; 16]; 2];
-        for (k, &c) in b[at..at + len].iter().enumerate() {
-            text[k / 16][k % 16] = c;
-        }
-        Some(CachedKey { text, len: len as u8, next: NO_KEY, hit })
-    }
+const HIT_OTHER: u16 = u16::MAX;
+const HIT_OUTPUT: u16 = u16::MAX - 1;
 
-    /// Whether the text at `b[at..]` starts with this key text: one 16-byte
-    /// comparison (two for keys of 15 bytes and more).
+impl KeyMeta {
     #[inline(always)]
-    fn matches(&self, b: &[u8], at: usize) -> bool {
-        let len = usize::from(self.len);
-        let Some(chunk) = b.get(at..at + 16) else {
-            // Near the end of the text: byte by byte.
-            return b.get(at..at + len).is_some_and(|s| s.iter().enumerate().all(|(k, &c)| self.text[k / 16][k % 16] == c));
-        };
-        let want = |n: usize| if n >= 16 { 0xffff } else { (1u32 << n) - 1 };
-        let first = bytes::equal16(chunk.try_into().unwrap(), &self.text[0]) & want(len);
-        if len <= 16 {
-            return first == want(len);
+    fn hit(self) -> KeyHit {
+        match self.hit {
+            HIT_OTHER => KeyHit::Other,
+            HIT_OUTPUT => KeyHit::Output,
+            slot => KeyHit::Slot(usize::from(slot)),
         }
-        if first != 0xffff {
-            return false;
-        }
-        match b.get(at + 16..at + 32) {
-            Some(chunk) => bytes::equal16(chunk.try_into().unwrap(), &self.text[1]) & want(len - 16) == want(len - 16),
-            None => b.get(at + 16..at + len) == Some(&self.text[1][..len - 16]),
-        }
+    }
+}
+
+/// Whether the text at `b[at..]` starts with the key text `text` of `len`
+/// bytes: one 16-byte comparison (two for keys of 15 bytes and more).
+#[inline(always)]
+fn key_matches(text: &[[u8; 16]; 2], len: usize, b: &[u8], at: usize) -> bool {
+    let Some(chunk) = b.get(at..at + 16) else {
+        // Near the end of the text: byte by byte.
+        return b.get(at..at + len).is_some_and(|s| s.iter().enumerate().all(|(k, &c)| text[k / 16][k % 16] == c));
+    };
+    let want = |n: usize| if n >= 16 { 0xffff } else { (1u32 << n) - 1 };
+    let first = bytes::equal16(chunk.try_into().unwrap(), &text[0]) & want(len);
+    if len <= 16 {
+        return first == want(len);
+    }
+    if first != 0xffff {
+        return false;
+    }
+    match b.get(at + 16..at + 32) {
+        Some(chunk) => bytes::equal16(chunk.try_into().unwrap(), &text[1]) & want(len - 16) == want(len - 16),
+        None => b.get(at + 16..at + len) == Some(&text[1][..len - 16]),
     }
 }
 
@@ -130,33 +130,49 @@ impl KeyCache {
     /// index, learnt as what follows `prev`.
     #[inline(always)]
     fn predict(&mut self, b: &[u8], at: usize, prev: u8) -> Option<u8> {
-        let guess = if prev == START { self.first } else { self.keys.get(usize::from(prev))?.next };
-        let k = self.keys.get(usize::from(guess))?;
-        if k.matches(b, at) {
+        let guess = if prev == START { self.first } else { self.meta.get(usize::from(prev))?.next };
+        let m = *self.meta.get(usize::from(guess))?;
+        if key_matches(&self.texts[usize::from(guess)], usize::from(m.len), b, at) {
             return Some(guess);
         }
-        let skip = k.next;
-        if self.keys.get(usize::from(skip))?.matches(b, at) {
+        let skip = m.next;
+        let m = *self.meta.get(usize::from(skip))?;
+        if key_matches(&self.texts[usize::from(skip)], usize::from(m.len), b, at) {
             self.follow(prev, skip);
             return Some(skip);
         }
         None
     }
 
+    /// The length and what it is of key `index` (from [`Self::predict`]).
+    #[inline(always)]
+    fn get(&self, index: u8) -> (usize, KeyHit) {
+        let m = self.meta[usize::from(index)];
+        (usize::from(m.len), m.hit())
+    }
+
     /// The index of the key text `b[at..at + len]`, learnt if new (`NO_KEY`
     /// when it cannot be kept), and learnt as what follows `prev`.
     fn learn(&mut self, b: &[u8], at: usize, len: usize, hit: KeyHit, prev: u8) -> u8 {
-        let known = self.keys.iter().position(|k| usize::from(k.len) == len && k.matches(b, at));
-        let index = match known {
-            Some(i) => i as u8,
-            None if self.keys.len() < CACHED_KEYS => match CachedKey::new(b, at, len, hit) {
-                Some(k) => {
-                    self.keys.push(k);
-                    (self.keys.len() - 1) as u8
+        let known = (0..self.meta.len())
+            .find(|&i| usize::from(self.meta[i].len) == len && key_matches(&self.texts[i], len, b, at));
+        let code = match hit {
+            KeyHit::Other => Some(HIT_OTHER),
+            KeyHit::Output => Some(HIT_OUTPUT),
+            KeyHit::Slot(slot) => u16::try_from(slot).ok().filter(|&s| s < HIT_OUTPUT),
+        };
+        let index = match (known, code) {
+            (Some(i), _) => i as u8,
+            (None, Some(hit)) if self.meta.len() < CACHED_KEYS && len <= CACHED_KEY_MAX => {
+                let mut text = [[0u8; 16]; 2];
+                for (k, &c) in b[at..at + len].iter().enumerate() {
+                    text[k / 16][k % 16] = c;
                 }
-                None => NO_KEY,
-            },
-            None => NO_KEY,
+                self.texts.push(text);
+                self.meta.push(KeyMeta { len: len as u8, next: NO_KEY, hit });
+                (self.meta.len() - 1) as u8
+            }
+            _ => NO_KEY,
         };
         self.follow(prev, index);
         index
@@ -166,8 +182,8 @@ impl KeyCache {
     fn follow(&mut self, prev: u8, index: u8) {
         if prev == START {
             self.first = index;
-        } else if let Some(k) = self.keys.get_mut(usize::from(prev)) {
-            k.next = index;
+        } else if let Some(m) = self.meta.get_mut(usize::from(prev)) {
+            m.next = index;
         }
     }
 }
@@ -207,8 +223,8 @@ pub fn scan_line<'a>(
             let hit;
             (hit, i, prev) = match cache.predict(b, i, prev) {
                 Some(index) => {
-                    let k = &cache.keys[usize::from(index)];
-                    (k.hit, i + usize::from(k.len), index)
+                    let (len, hit) = cache.get(index);
+                    (hit, i + len, index)
                 }
                 None => read_key(b, i, table, cache, prev)?,
             };
@@ -270,11 +286,18 @@ fn read_key(b: &[u8], at: usize, table: &FieldTable, cache: &mut KeyCache, prev:
 /// JSON whitespace from `i` on, but the line feed (it ends an NDJSON
 /// line): space, tab, carriage return. Returns where it ends.
 #[inline(always)]
-fn ws(b: &[u8], mut i: usize) -> usize {
-    // Log writers rarely put whitespace between tokens: one look first.
-    if b.get(i).is_none_or(|&c| c > b' ') {
+fn ws(b: &[u8], i: usize) -> usize {
+    // Log writers rarely put whitespace between tokens: one look first,
+    // the loop out of line (the scan loop stays small for Cranelift).
+    if b.get(i).is_none_or(|&c| c > b' ' || c == b'\n') {
         return i;
     }
+    ws_from(b, i)
+}
+
+#[cold]
+#[inline(never)]
+fn ws_from(b: &[u8], mut i: usize) -> usize {
     while let Some(&c) = b.get(i) {
         if !matches!(c, b' ' | b'\t' | b'\r') {
             break;
@@ -381,13 +404,20 @@ fn scalar(text: &str, i: usize) -> Option<(Scalar<'_>, usize)> {
         b't' => (Scalar::Bool(true), literal(b, i, b"true")?),
         b'f' => (Scalar::Bool(false), literal(b, i, b"false")?),
         b'n' => (Scalar::Null, literal(b, i, b"null")?),
-        b'[' => (Scalar::Composite("an array"), skip_value(b, i, 0)?),
-        b'{' => (Scalar::Composite("an object"), skip_value(b, i, 0)?),
+        b'[' | b'{' => composite(b, i)?,
         _ => {
             let n = number(b, i)?;
             (Scalar::Number(number_value(text, &n)?), n.end)
         }
     })
+}
+
+/// An array or object where a scalar was wanted, and where it ends.
+#[cold]
+#[inline(never)]
+fn composite(b: &[u8], i: usize) -> Option<(Scalar<'static>, usize)> {
+    let kind = if b[i] == b'[' { "an array" } else { "an object" };
+    Some((Scalar::Composite(kind), skip_value(b, i, 0)?))
 }
 
 /// A value to skip at `i`, walked over here unless it is an array or an
@@ -474,13 +504,52 @@ const POW10: [f64; 23] = [
     1e21, 1e22,
 ];
 
-/// The value of ASCII digits (at most 19: no overflow).
+/// The value of the ASCII digits `b[start..end]` (at most 19: no
+/// overflow) after `n`: `n · 10^len + digits`. Up to 16 digits are read 8
+/// at a time from words (no loop: in the component every loop costs an
+/// interruption check each time round).
 #[inline(always)]
-fn digits_value(b: &[u8], mut n: u64) -> u64 {
-    for &c in b {
-        n = n * 10 + u64::from(c - b'0');
+fn digits_value(b: &[u8], start: usize, end: usize, n: u64) -> u64 {
+    let len = end - start;
+    if len <= 8 {
+        if let Some(w) = b.get(start..start + 8) {
+            return n * POW10_U64[len] + eight_digits(u64::from_le_bytes(w.try_into().unwrap()), len);
+        }
+    } else if len <= 16
+        && let Some(w) = b.get(start..start + 8)
+    {
+        let last = u64::from_le_bytes(b[end - 8..end].try_into().unwrap());
+        let first = eight_digits(u64::from_le_bytes(w.try_into().unwrap()), len - 8);
+        return (n * POW10_U64[len - 8] + first) * 100_000_000 + eight_digits(last, 8);
     }
-    n
+    b[start..end].iter().fold(n, |n, &c| n * 10 + u64::from(c - b'0'))
+}
+
+/// `10^n` for `n ≤ 19`.
+const POW10_U64: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// The value of the first `len` (1 to 8) bytes of the little-endian word
+/// `w`, ASCII digits, most significant first (the other bytes are ignored).
+#[inline(always)]
+fn eight_digits(w: u64, len: usize) -> u64 {
+    let mask = if len >= 8 { u64::MAX } else { (1u64 << (8 * len)) - 1 };
+    // Per byte its digit (no borrows: every kept byte is at least '0'),
+    // then moved up so that the missing leading digits are zeros.
+    let v = ((w & mask) - (0x3030_3030_3030_3030 & mask)) << (8 * (8 - len) as u32 % 64);
+    let v = if len == 0 { 0 } else { v };
+    // Pairs, then quadruples, then the eight (Lemire's SWAR conversion).
+    let v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let lo = (v & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32));
+    let hi = ((v >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32));
+    lo.wrapping_add(hi) >> 32
 }
 
 /// A number's value as serde_json gives it (with `float_roundtrip`: the
@@ -501,16 +570,24 @@ fn number_value(text: &str, n: &Number) -> Option<f64> {
         let sign = |x: f64| if n.neg { -x } else { x };
         if frac.is_empty() {
             if int.len() <= 18 {
-                return Some(sign(digits_value(int, 0) as f64));
+                return Some(sign(digits_value(b, n.int.0, n.int.1, 0) as f64));
             }
         } else if int.len() + frac.len() <= 19 && frac.len() <= 22 {
-            let w = digits_value(frac, digits_value(int, 0));
+            let w = digits_value(b, n.frac.0, n.frac.1, digits_value(b, n.int.0, n.int.1, 0));
             if w <= 1 << 53 {
                 return Some(sign(w as f64 / POW10[frac.len()]));
             }
         }
     }
-    let x: f64 = text[n.start..n.end].parse().ok()?;
+    parse_number(&text[n.start..n.end])
+}
+
+/// A number's value by `str::parse` (correctly rounded), `None` beyond
+/// `f64`'s range: the rare forms, out of line.
+#[cold]
+#[inline(never)]
+fn parse_number(text: &str) -> Option<f64> {
+    let x: f64 = text.parse().ok()?;
     x.is_finite().then_some(x)
 }
 
@@ -519,6 +596,21 @@ fn number_value(text: &str, n: &Number) -> Option<f64> {
 /// end). Bytes ≥ 0x80 (UTF-8) are plain.
 #[inline(always)]
 fn special_run(s: &[u8], from: usize) -> usize {
+    // Most strings of log events end within 16 bytes: that chunk is looked
+    // at before any loop (in wasm a loop costs an interruption check each
+    // time round, see `Runtime`'s deadlines).
+    if let Some(chunk) = s.get(from..from + 16) {
+        let m = bytes::special16(chunk.try_into().unwrap());
+        if m != 0 {
+            return from + m.trailing_zeros() as usize;
+        }
+        return special_run_from(s, from + 16);
+    }
+    special_run_from(s, from)
+}
+
+#[inline(never)]
+fn special_run_from(s: &[u8], from: usize) -> usize {
     let mut i = from;
     while let Some(chunk) = s.get(i..i + 16) {
         let m = bytes::special16(chunk.try_into().unwrap());
@@ -540,9 +632,22 @@ fn special_run(s: &[u8], from: usize) -> usize {
     i
 }
 
-/// Where the run of ASCII digits that starts at `from` ends.
+/// Where the run of ASCII digits that starts at `from` ends (the first 16
+/// bytes before any loop, as [`special_run`]).
 #[inline(always)]
 fn digit_run(s: &[u8], from: usize) -> usize {
+    if let Some(chunk) = s.get(from..from + 16) {
+        let m = bytes::non_digit16(chunk.try_into().unwrap());
+        if m != 0 {
+            return from + m.trailing_zeros() as usize;
+        }
+        return digit_run_from(s, from + 16);
+    }
+    digit_run_from(s, from)
+}
+
+#[inline(never)]
+fn digit_run_from(s: &[u8], from: usize) -> usize {
     let mut i = from;
     while let Some(chunk) = s.get(i..i + 16) {
         let m = bytes::non_digit16(chunk.try_into().unwrap());
@@ -918,6 +1023,22 @@ mod tests {
         for batch in ["{\"ts\":\n1}\n", "\n{\"ts\":1}", "{\"ts\":1}x\n", "{\"ts\":1\n}", "{\"a\":[1,\n2]}"] {
             let mut slots = vec![None; t.len()];
             assert!(scan_line(batch, 0, &t, &mut KeyCache::default(), &mut slots).is_none(), "{batch:?}");
+        }
+    }
+
+    #[test]
+    fn digits_are_read_a_word_at_a_time_as_one_at_a_time() {
+        let mut state = 12345u64;
+        for len in 0..=19usize {
+            for tail in [0usize, 3, 9] {
+                for _ in 0..200 {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let mut text: Vec<u8> = (0..len).map(|k| b'0' + ((state >> (k % 60)) % 10) as u8).collect();
+                    text.extend(std::iter::repeat_n(b',', tail));
+                    let want = text[..len].iter().fold(7u64, |n, &c| n * 10 + u64::from(c - b'0'));
+                    assert_eq!(digits_value(&text, 0, len, 7), want, "{:?}", String::from_utf8_lossy(&text));
+                }
+            }
         }
     }
 

@@ -86,6 +86,8 @@ struct Fit {
     threshold_json: Vec<String>,
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
+    /// Every feature is one coordinate, in order (numeric features only).
+    one_per_feature: bool,
     metric: Metric,
     /// flow2vec models: the token look-up.
     flow2vec: Option<Flow2VecFit>,
@@ -293,6 +295,7 @@ impl Scorer {
                     })
                     .collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
+                one_per_feature: ranges.iter().enumerate().all(|(f, r)| *r == (f..f + 1)),
                 ranges,
                 encoder,
             }
@@ -580,19 +583,10 @@ impl Core {
         // Nearest centroid; ties go to the lowest index. `best_d` is the
         // value compared: the squared distance (k-means) or the cost.
         let (mut best, mut best_d) = (0usize, f64::INFINITY);
-        let centroids = fit.centroids.chunks_exact(dim.max(1)).enumerate();
         match &fit.metric {
-            Metric::Euclidean => {
-                for (c, centroid) in centroids {
-                    let d: f64 = x.iter().zip(centroid).map(|(a, b)| (a - b) * (a - b)).sum();
-                    if d < best_d {
-                        best = c;
-                        best_d = d;
-                    }
-                }
-            }
+            Metric::Euclidean => (best, best_d) = nearest(x, &fit.centroids),
             Metric::Mixed { categorical, gamma, .. } => {
-                for (c, centroid) in centroids {
+                for (c, centroid) in fit.centroids.chunks_exact(dim.max(1)).enumerate() {
                     let (mut num, mut mismatches) = (0.0, 0u32);
                     for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
                         if cat {
@@ -647,19 +641,29 @@ impl Core {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 let top = self.options.top_features as usize;
                 self.contrib.clear();
-                for (f, r) in fit.ranges.iter().enumerate() {
-                    let s: f64 = match &fit.metric {
-                        Metric::Mixed { categorical, gamma, .. } if categorical[f] => {
-                            if x[f] != centroid[f] {
-                                *gamma
-                            } else {
-                                0.0
-                            }
+                if fit.one_per_feature && matches!(fit.metric, Metric::Euclidean) {
+                    // Every feature one coordinate: its share is its term.
+                    for (f, (a, b)) in x.iter().zip(centroid).enumerate() {
+                        let s = (a - b) * (a - b);
+                        if s > 0.0 {
+                            keep_top(&mut self.contrib, top, (s / best_d, f));
                         }
-                        _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
-                    };
-                    if s > 0.0 {
-                        keep_top(&mut self.contrib, top, (s / best_d, f));
+                    }
+                } else {
+                    for (f, r) in fit.ranges.iter().enumerate() {
+                        let s: f64 = match &fit.metric {
+                            Metric::Mixed { categorical, gamma, .. } if categorical[f] => {
+                                if x[f] != centroid[f] {
+                                    *gamma
+                                } else {
+                                    0.0
+                                }
+                            }
+                            _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
+                        };
+                        if s > 0.0 {
+                            keep_top(&mut self.contrib, top, (s / best_d, f));
+                        }
                     }
                 }
                 for (n, &(share, f)) in self.contrib.iter().enumerate() {
@@ -808,6 +812,45 @@ fn push_token_verdict(
     out.push_str(",\"model\":\"");
     out.push_str(&core.id);
     out.push_str("\"}}");
+}
+
+/// The nearest of the centroids (row-major, `x.len()` wide) to `x` (ties to
+/// the lowest index) and its squared distance, `Σ (x − c)²` summed in
+/// coordinate order. For widths up to 16 the loop over coordinates is
+/// unrolled at compile time: in the component every loop costs an
+/// interruption check each time round.
+#[inline]
+fn nearest(x: &[f64], centroids: &[f64]) -> (usize, f64) {
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match x.len() {
+                $($w => nearest_w::<$w>(x, centroids),)*
+                _ => nearest_w::<0>(x, centroids),
+            }
+        };
+    }
+    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
+}
+
+#[inline(always)]
+fn nearest_w<const W: usize>(x: &[f64], centroids: &[f64]) -> (usize, f64) {
+    let w = if W == 0 { x.len() } else { W };
+    let (mut best, mut best_d) = (0usize, f64::INFINITY);
+    if w == 0 {
+        return (0, if centroids.is_empty() { f64::INFINITY } else { 0.0 });
+    }
+    let x = &x[..w];
+    for (c, centroid) in centroids.chunks_exact(w).enumerate() {
+        let mut d = 0.0;
+        for j in 0..w {
+            d += (x[j] - centroid[j]) * (x[j] - centroid[j]);
+        }
+        if d < best_d {
+            best = c;
+            best_d = d;
+        }
+    }
+    (best, best_d)
 }
 
 /// Insert `c` into `top`, the at most `k` largest shares so far, largest
