@@ -114,13 +114,14 @@ fn main() {
     }
     let rt_off = Runtime::new_with(EMBEDDED_COMPONENT, None, Deadlines::Off).unwrap();
     let mut inst_off = rt_off.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
-    let off_r = measure("component (score-text, batches of 1000, batch_timeout_ms = 0: no deadline)", events.len(), || {
-        let mut total = 0;
-        for t in &texts_1000 {
-            total += inst_off.score_text(t).unwrap().text.len();
-        }
-        total
-    });
+    let off_r =
+        measure("component (score-text, batches of 1000, batch_timeout_ms = 0: no deadline)", events.len(), || {
+            let mut total = 0;
+            for t in &texts_1000 {
+                total += inst_off.score_text(t).unwrap().text.len();
+            }
+            total
+        });
     drop(inst_off);
     let list_r = measure("component (wasmtime, score-batch: a list of strings, batches of 1000)", events.len(), || {
         let mut total = 0;

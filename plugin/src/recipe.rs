@@ -281,7 +281,16 @@ impl Recipe {
             && features.iter().enumerate().all(|(i, s)| *s == Source::Raw(i))
             && names.raw.len() == features.len();
         let table = FieldTable::with_aliases(names.raw, &spec.input.aliases);
-        Ok(Recipe { table, keys: KeyCache::default(), filters, unmatched: spec.filter.unmatched, derives, window, features, plain })
+        Ok(Recipe {
+            table,
+            keys: KeyCache::default(),
+            filters,
+            unmatched: spec.filter.unmatched,
+            derives,
+            window,
+            features,
+            plain,
+        })
     }
 
     /// Stage 2 of an `[aggregate]` model: the features read from aggregate
@@ -329,7 +338,9 @@ impl Recipe {
         emitted: &mut Vec<String>,
     ) -> (Result<(Step, Shape), EventError>, usize) {
         reset(&mut scratch.slots, self.table.len());
-        if let Some((shape, end)) = crate::scan::scan_line(batch, start, &self.table, &mut self.keys, &mut scratch.slots) {
+        if let Some((shape, end)) =
+            crate::scan::scan_line(batch, start, &self.table, &mut self.keys, &mut scratch.slots)
+        {
             return (self.after_scan(shape, scratch, emitted), end);
         }
         let end = line_end(batch, start);

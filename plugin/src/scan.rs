@@ -960,7 +960,11 @@ mod tests {
                             s[at] = special;
                             let want = if at >= from { at } else { special_run(&s, at + 1).max(at + 1) };
                             if at >= from {
-                                assert_eq!(special_run(&s, from), want, "len {len} at {at} from {from} byte {special:#x}");
+                                assert_eq!(
+                                    special_run(&s, from),
+                                    want,
+                                    "len {len} at {at} from {from} byte {special:#x}"
+                                );
                             }
                         } else {
                             assert_eq!(special_run(&s, from.min(s.len())), s.len());
@@ -1054,10 +1058,30 @@ mod tests {
             state
         };
         let mut texts: Vec<String> = [
-            "0", "-0", "0.0", "-0.0", "1", "9007199254740992", "9007199254740993", "123456789012345678",
-            "1234567890123456789", "12345678901234567890", "0.1", "0.30000000000000004", "65.003984",
-            "1713571129.542769", "0.0000000000000000000001", "0.00000000000000000000001", "4503599627370496.5",
-            "9007199254740991.1", "1e3", "1E-3", "2.5e+10", "123.456e-7", "5e-324", "1.7976931348623157e308",
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1",
+            "9007199254740992",
+            "9007199254740993",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890",
+            "0.1",
+            "0.30000000000000004",
+            "65.003984",
+            "1713571129.542769",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "4503599627370496.5",
+            "9007199254740991.1",
+            "1e3",
+            "1E-3",
+            "2.5e+10",
+            "123.456e-7",
+            "5e-324",
+            "1.7976931348623157e308",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -1127,7 +1151,9 @@ mod tests {
                 let w = scan_serde(e, &t, &mut want);
                 match got {
                     Some(shape) => {
-                        let w = w.unwrap_or_else(|err| panic!("round {round}: accepted what serde_json refuses ({err}): {e}"));
+                        let w = w.unwrap_or_else(|err| {
+                            panic!("round {round}: accepted what serde_json refuses ({err}): {e}")
+                        });
                         assert_eq!((shape.keys, shape.close), (w.keys, w.close), "{e}");
                         assert_eq!(format!("{slots:?}"), format!("{want:?}"), "{e}");
                     }

@@ -306,7 +306,11 @@ impl Scorer {
             let mut v = String::new();
             push_verdict(
                 &mut v,
-                &[(bits & 1 != 0, "far_from_centroid"), (bits & 2 != 0, "rare_cluster"), (bits & 4 != 0, "unseen_value")],
+                &[
+                    (bits & 1 != 0, "far_from_centroid"),
+                    (bits & 2 != 0, "rare_cluster"),
+                    (bits & 4 != 0, "unseen_value"),
+                ],
             );
             v
         });
@@ -359,7 +363,12 @@ impl Scorer {
     }
 
     /// [`Self::score_into`] with the caller's buffers.
-    fn score_with<'a>(&mut self, event: &'a str, scratch: &mut Scratch<'a>, out: &mut String) -> Result<Kind, EventError> {
+    fn score_with<'a>(
+        &mut self,
+        event: &'a str,
+        scratch: &mut Scratch<'a>,
+        out: &mut String,
+    ) -> Result<Kind, EventError> {
         self.check_fitted()?;
         let (step, shape) = self.stage1.run(event, scratch, &mut self.pending)?;
         self.finish(step, event, shape, scratch, out)
@@ -374,7 +383,14 @@ impl Scorer {
 
     /// Score what the plan made of an event.
     #[inline]
-    fn finish(&mut self, step: Step, event: &str, shape: Shape, scratch: &Scratch, out: &mut String) -> Result<Kind, EventError> {
+    fn finish(
+        &mut self,
+        step: Step,
+        event: &str,
+        shape: Shape,
+        scratch: &Scratch,
+        out: &mut String,
+    ) -> Result<Kind, EventError> {
         match step {
             Step::Features => {
                 self.core.score_features(event, shape, scratch.features(), out)?;
@@ -630,13 +646,13 @@ impl Core {
         if shape.keys > 0 {
             out.push(',');
         }
-        out.push_str(&fit.cluster_head[best]);
+        push_frag(out, &fit.cluster_head[best]);
         push_f64(out, distance);
-        out.push_str(&fit.threshold_json[best]);
+        push_frag(out, &fit.threshold_json[best]);
         push_f64(out, distance / threshold);
-        out.push_str(&self.verdicts[usize::from(far) | usize::from(rare) << 1 | usize::from(unseen) << 2]);
+        push_frag(out, &self.verdicts[usize::from(far) | usize::from(rare) << 1 | usize::from(unseen) << 2]);
         if self.options.top_features > 0 {
-            out.push_str(",\"top_features\":[");
+            push_frag(out, ",\"top_features\":[");
             if best_d > 0.0 {
                 let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 let top = self.options.top_features as usize;
@@ -670,7 +686,7 @@ impl Core {
                     if n > 0 {
                         out.push(',');
                     }
-                    out.push_str(&self.share_head[f]);
+                    push_frag(out, &self.share_head[f]);
                     push_share(out, share);
                 }
             }
@@ -728,7 +744,7 @@ impl Core {
             }
             out.push(']');
         }
-        out.push_str(&self.tail);
+        push_frag(out, &self.tail);
         debug_assert!(out.len() > start);
         Ok(())
     }
@@ -926,14 +942,83 @@ fn push_share(out: &mut String, share: f64) {
 fn push_ascii(out: &mut String, bytes: &[u8]) {
     debug_assert!(bytes.is_ascii());
     // SAFETY: ASCII is UTF-8.
-    out.push_str(unsafe { std::str::from_utf8_unchecked(bytes) });
+    push_frag(out, unsafe { std::str::from_utf8_unchecked(bytes) });
 }
 
 /// Append a finite f64 in its shortest round-trip form (valid JSON).
 fn push_f64(out: &mut String, v: f64) {
     debug_assert!(v.is_finite());
-    out.push_str(zmij::Buffer::new().format_finite(v));
+    push_frag(out, zmij::Buffer::new().format_finite(v));
     crate::event::drop_exponent_plus(out, v);
+}
+
+/// The longest text [`push_frag`] copies inline in the component.
+#[cfg(any(target_arch = "wasm32", test))]
+const FRAG_INLINE_MAX: usize = 64;
+
+/// Append a short fragment of the output (a prepared key, a number's text).
+///
+/// Natively this is `push_str`. In the component `push_str` is wasm's
+/// `memory.copy`, which wasmtime runs as a call out of the guest into the
+/// host (bounds checks, a `memmove` call): ~70 instructions, several times
+/// what copying a fragment costs. So there a short
+/// fragment (up to 64 bytes) is copied inline, as overlapping loads and
+/// stores of the widest size that fits.
+#[inline(always)]
+fn push_frag(out: &mut String, s: &str) {
+    #[cfg(target_arch = "wasm32")]
+    if s.len() <= FRAG_INLINE_MAX {
+        out.reserve(s.len());
+        // SAFETY: `reserve` made room for `s.len()` bytes past the end;
+        // `copy_short` writes exactly those; `s` is UTF-8, so the string
+        // stays UTF-8.
+        unsafe {
+            let v = out.as_mut_vec();
+            copy_short(s.as_ptr(), v.as_mut_ptr().add(v.len()), s.len());
+            v.set_len(v.len() + s.len());
+        }
+        return;
+    }
+    out.push_str(s);
+}
+
+/// Copy `len` ≤ [`FRAG_INLINE_MAX`] bytes from `src` to `dst` (not
+/// overlapping) without a loop and without `memory.copy`: the first and
+/// the last 32, 16, 8, 4 or 1–2 bytes, which overlap when `len` is not a
+/// power of two.
+///
+/// # Safety
+/// `src` is readable and `dst` writable for `len` bytes.
+#[cfg(any(target_arch = "wasm32", test))]
+#[inline(always)]
+unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
+    use std::ptr::{read_unaligned as rd, write_unaligned as wr};
+    debug_assert!(len <= FRAG_INLINE_MAX);
+    // SAFETY (every arm): both accesses lie within the first `len` bytes.
+    unsafe {
+        if len >= 32 {
+            let (a, b) = (rd(src as *const [u128; 2]), rd(src.add(len - 32) as *const [u128; 2]));
+            wr(dst as *mut [u128; 2], a);
+            wr(dst.add(len - 32) as *mut [u128; 2], b);
+        } else if len >= 16 {
+            let (a, b) = (rd(src as *const u128), rd(src.add(len - 16) as *const u128));
+            wr(dst as *mut u128, a);
+            wr(dst.add(len - 16) as *mut u128, b);
+        } else if len >= 8 {
+            let (a, b) = (rd(src as *const u64), rd(src.add(len - 8) as *const u64));
+            wr(dst as *mut u64, a);
+            wr(dst.add(len - 8) as *mut u64, b);
+        } else if len >= 4 {
+            let (a, b) = (rd(src as *const u32), rd(src.add(len - 4) as *const u32));
+            wr(dst as *mut u32, a);
+            wr(dst.add(len - 4) as *mut u32, b);
+        } else if len > 0 {
+            let (a, m, b) = (*src, *src.add(len / 2), *src.add(len - 1));
+            *dst = a;
+            *dst.add(len / 2) = m;
+            *dst.add(len - 1) = b;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -941,6 +1026,20 @@ mod tests {
     use super::*;
     use logsieve_artifact::{Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, TrainingMeta, encode};
     use serde_json::Value;
+
+    #[test]
+    fn short_copies_copy_every_length_exactly() {
+        let src: Vec<u8> = (0..200u8).collect();
+        for len in 0..=FRAG_INLINE_MAX {
+            for at in [0, 1, 7, 13] {
+                let mut dst = vec![0xAAu8; 100];
+                // SAFETY: both buffers hold `at + len` bytes and more.
+                unsafe { copy_short(src[at..].as_ptr(), dst[3..].as_mut_ptr(), len) };
+                assert_eq!(&dst[3..3 + len], &src[at..at + len], "len {len} at {at}");
+                assert!(dst[..3].iter().chain(&dst[3 + len..]).all(|&b| b == 0xAA), "len {len}: wrote outside");
+            }
+        }
+    }
 
     #[test]
     fn shares_are_rounded_to_four_decimals() {
@@ -1001,7 +1100,14 @@ mod tests {
 
     #[test]
     fn shortest_floats_keep_their_texts() {
-        for (x, want) in [(1e16, "1e16"), (1.2345678901234568e17, "1.2345678901234568e17"), (2.5e-7, "2.5e-7"), (0.1, "0.1"), (-3e300, "-3e300"), (1e15, "1000000000000000.0")] {
+        for (x, want) in [
+            (1e16, "1e16"),
+            (1.2345678901234568e17, "1.2345678901234568e17"),
+            (2.5e-7, "2.5e-7"),
+            (0.1, "0.1"),
+            (-3e300, "-3e300"),
+            (1e15, "1000000000000000.0"),
+        ] {
             let mut s = String::from("x");
             push_f64(&mut s, x);
             assert_eq!(s, format!("x{want}"), "{x}");

@@ -40,7 +40,9 @@ use logsieve_readers::{Format, Item, Reader};
 use serde::Serialize;
 
 use super::config::{ERRORS_SUFFIX, PipelineConfig, SinkConfig, SourceConfig, TransformConfig};
-use crate::runtime::{self, Deadlines, EventError, GuestFault, Instance, Limits, Options, Outcome, Runtime, TextOutcome};
+use crate::runtime::{
+    self, Deadlines, EventError, GuestFault, Instance, Limits, Options, Outcome, Runtime, TextOutcome,
+};
 
 /// Counts for one source.
 #[derive(Debug, Default, Clone, Serialize)]

@@ -282,7 +282,13 @@ fn plusplus_avx(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar, ws:
 
 /// The seeding, keeping per-candidate distances when `ws` has room for them.
 #[inline(always)]
-fn plusplus<const D: usize>(x: &[f64], d: usize, k: usize, rng: &mut Xoshiro256StarStar, ws: &mut Seeding) -> Vec<usize> {
+fn plusplus<const D: usize>(
+    x: &[f64],
+    d: usize,
+    k: usize,
+    rng: &mut Xoshiro256StarStar,
+    ws: &mut Seeding,
+) -> Vec<usize> {
     let d = dim::<D>(d);
     let n = x.len() / d;
     debug_assert!(k >= 1 && k <= n);
@@ -427,14 +433,22 @@ mod tests {
         for (i, blk) in c.rows.chunks(BLOCK).enumerate() {
             c.blocks[i] = blk.iter().sum();
         }
-        let prefix: Vec<f64> = c.blocks.iter().scan(0.0, |s, &b| {
-            *s += b;
-            Some(*s)
-        }).collect();
-        let cumsum: Vec<f64> = c.rows.iter().scan(0.0, |s, &v| {
-            *s += v;
-            Some(*s)
-        }).collect();
+        let prefix: Vec<f64> = c
+            .blocks
+            .iter()
+            .scan(0.0, |s, &b| {
+                *s += b;
+                Some(*s)
+            })
+            .collect();
+        let cumsum: Vec<f64> = c
+            .rows
+            .iter()
+            .scan(0.0, |s, &v| {
+                *s += v;
+                Some(*s)
+            })
+            .collect();
         let total = *cumsum.last().unwrap();
         for step in 0..=(2 * total as usize + 2) {
             let target = step as f64 / 2.0;

@@ -233,7 +233,8 @@ fn add_centred<const D: usize>(s: &mut [f64], r: &[f64], mean: &[f64], d: usize)
     let d = dim::<D>(d);
     let (s, r, mean) = (&mut s[..d], &r[..d], &mean[..d]);
     let whole = d / 4 * 4;
-    for ((s, r), m) in s[..whole].chunks_exact_mut(4).zip(r[..whole].chunks_exact(4)).zip(mean[..whole].chunks_exact(4)) {
+    for ((s, r), m) in s[..whole].chunks_exact_mut(4).zip(r[..whole].chunks_exact(4)).zip(mean[..whole].chunks_exact(4))
+    {
         let v: [f64; 4] = std::array::from_fn(|i| s[i] + (r[i] - m[i]));
         s.copy_from_slice(&v);
     }
