@@ -575,6 +575,12 @@ pub enum Kind {
 
 impl Core {
     /// Encode, find the nearest centroid, and append the scored event.
+    ///
+    /// The k-means path is kept short and everything else (flow2vec,
+    /// k-prototypes' mixed cost, one-hot shares, mismatches, unseen values,
+    /// vectors, errors) is out of line: in the component Cranelift keeps a
+    /// small function's values in registers where a large one's go to the
+    /// stack.
     fn score_features(
         &mut self,
         event: &str,
@@ -582,13 +588,8 @@ impl Core {
         feats: &[Option<Scalar>],
         out: &mut String,
     ) -> Result<(), EventError> {
-        if let Some(f2v) = self.fit.as_mut().and_then(|f| f.flow2vec.as_mut()) {
-            let (t, seq) = f2v.score(&self.features, feats, &mut self.token)?;
-            let fit = self.fit.as_ref().expect("checked by the caller");
-            let f2v = fit.flow2vec.as_ref().expect("just used");
-            let verdict = TokenVerdict { t: &t, seq: seq.as_ref(), token: &self.token };
-            push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &verdict, self);
-            return Ok(());
+        if self.fit.as_ref().is_some_and(|f| f.flow2vec.is_some()) {
+            return self.score_flow2vec(event, shape, feats, out);
         }
         let fit = self.fit.as_ref().expect("checked by the caller");
         self.unseen.clear();
@@ -598,39 +599,12 @@ impl Core {
 
         // Nearest centroid; ties go to the lowest index. `best_d` is the
         // value compared: the squared distance (k-means) or the cost.
-        let (mut best, mut best_d) = (0usize, f64::INFINITY);
-        match &fit.metric {
-            Metric::Euclidean => (best, best_d) = nearest(x, &fit.centroids),
-            Metric::Mixed { categorical, gamma, .. } => {
-                for (c, centroid) in fit.centroids.chunks_exact(dim.max(1)).enumerate() {
-                    let (mut num, mut mismatches) = (0.0, 0u32);
-                    for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
-                        if cat {
-                            mismatches += u32::from(a != b);
-                        } else {
-                            num += (a - b) * (a - b);
-                        }
-                    }
-                    let d = num + gamma * f64::from(mismatches);
-                    if d < best_d {
-                        best = c;
-                        best_d = d;
-                    }
-                }
-            }
-        }
+        let (best, best_d) = match &fit.metric {
+            Metric::Euclidean => nearest(x, &fit.centroids),
+            Metric::Mixed { categorical, gamma, .. } => nearest_mixed(x, &fit.centroids, categorical, *gamma),
+        };
         if !best_d.is_finite() {
-            // Name the feature whose scaled value overflows when squared.
-            let culprit = fit.ranges.iter().position(|r| x[r.clone()].iter().any(|v| !(v * v).is_finite()));
-            let detail = match culprit.and_then(|f| self.features.get(f)) {
-                Some(f) => format!(
-                    "feature '{}' is too large to score: its scaled value overflows the distance (a log1p feature \
-                     would keep it in range)",
-                    f.name()
-                ),
-                None => "the event's features are too large to score (distance overflows)".to_string(),
-            };
-            return Err(EventError::new("non_finite", detail));
+            return Err(too_large(fit, x, &self.features));
         }
         let distance = match fit.metric {
             Metric::Euclidean => best_d.sqrt(),
@@ -651,10 +625,10 @@ impl Core {
         push_frag(out, &fit.threshold_json[best]);
         push_f64(out, distance / threshold);
         push_frag(out, &self.verdicts[usize::from(far) | usize::from(rare) << 1 | usize::from(unseen) << 2]);
+        let centroid = &fit.centroids[best * dim..(best + 1) * dim];
         if self.options.top_features > 0 {
             push_frag(out, ",\"top_features\":[");
             if best_d > 0.0 {
-                let centroid = &fit.centroids[best * dim..(best + 1) * dim];
                 let top = self.options.top_features as usize;
                 self.contrib.clear();
                 if fit.one_per_feature && matches!(fit.metric, Metric::Euclidean) {
@@ -666,21 +640,7 @@ impl Core {
                         }
                     }
                 } else {
-                    for (f, r) in fit.ranges.iter().enumerate() {
-                        let s: f64 = match &fit.metric {
-                            Metric::Mixed { categorical, gamma, .. } if categorical[f] => {
-                                if x[f] != centroid[f] {
-                                    *gamma
-                                } else {
-                                    0.0
-                                }
-                            }
-                            _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
-                        };
-                        if s > 0.0 {
-                            keep_top(&mut self.contrib, top, (s / best_d, f));
-                        }
-                    }
+                    shares_by_range(&mut self.contrib, top, fit, x, centroid, best_d);
                 }
                 for (n, &(share, f)) in self.contrib.iter().enumerate() {
                     if n > 0 {
@@ -693,61 +653,169 @@ impl Core {
             out.push(']');
         }
         if let Metric::Mixed { categorical, vocabulary_json, .. } = &fit.metric {
-            let centroid = &fit.centroids[best * dim..(best + 1) * dim];
-            out.push_str(",\"mismatches\":[");
-            let mut first = true;
-            for (f, &cat) in categorical.iter().enumerate() {
-                if !cat || x[f] == centroid[f] {
-                    continue;
-                }
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str("{\"feature\":");
-                out.push_str(&self.names_json[f]);
-                out.push_str(",\"value\":");
-                match vocabulary_json[f].get(x[f] as usize).filter(|_| x[f] >= 0.0) {
-                    Some(v) => out.push_str(v),
-                    None => {
-                        let u = self.unseen.iter().find(|u| u.feature == f).expect("an unseen code is reported");
-                        out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
-                    }
-                }
-                out.push_str(",\"expected\":");
-                out.push_str(&vocabulary_json[f][centroid[f] as usize]);
-                out.push('}');
-            }
-            out.push(']');
+            push_mismatches(out, x, centroid, categorical, vocabulary_json, &self.names_json, &self.unseen);
         }
         if unseen {
-            out.push_str(",\"unseen\":[");
-            for (n, u) in self.unseen.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"feature\":");
-                out.push_str(&self.names_json[u.feature]);
-                out.push_str(",\"value\":");
-                out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
-                out.push('}');
-            }
-            out.push(']');
+            push_unseen(out, &self.unseen, &self.names_json);
         }
         if self.options.emit_vector {
-            out.push_str(",\"vector\":[");
-            for (n, v) in x.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
-                }
-                push_f64(out, *v);
-            }
-            out.push(']');
+            push_vector(out, x);
         }
         push_frag(out, &self.tail);
         debug_assert!(out.len() > start);
         Ok(())
     }
+
+    /// [`Self::score_features`] for a flow2vec model.
+    #[inline(never)]
+    fn score_flow2vec(
+        &mut self,
+        event: &str,
+        shape: Shape,
+        feats: &[Option<Scalar>],
+        out: &mut String,
+    ) -> Result<(), EventError> {
+        let f2v = self.fit.as_mut().and_then(|f| f.flow2vec.as_mut()).expect("checked by the caller");
+        let (t, seq) = f2v.score(&self.features, feats, &mut self.token)?;
+        let fit = self.fit.as_ref().expect("checked by the caller");
+        let f2v = fit.flow2vec.as_ref().expect("just used");
+        let verdict = TokenVerdict { t: &t, seq: seq.as_ref(), token: &self.token };
+        push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &verdict, self);
+        Ok(())
+    }
+}
+
+/// The nearest centroid by k-prototypes' cost: squared distance on the
+/// numeric coordinates plus `gamma` per categorical mismatch; ties go to the
+/// lowest index.
+#[inline(never)]
+fn nearest_mixed(x: &[f64], centroids: &[f64], categorical: &[bool], gamma: f64) -> (usize, f64) {
+    let (mut best, mut best_d) = (0usize, f64::INFINITY);
+    for (c, centroid) in centroids.chunks_exact(x.len().max(1)).enumerate() {
+        let (mut num, mut mismatches) = (0.0, 0u32);
+        for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
+            if cat {
+                mismatches += u32::from(a != b);
+            } else {
+                num += (a - b) * (a - b);
+            }
+        }
+        let d = num + gamma * f64::from(mismatches);
+        if d < best_d {
+            best = c;
+            best_d = d;
+        }
+    }
+    (best, best_d)
+}
+
+/// The error for a vector whose distance overflows, naming the feature
+/// whose scaled value overflows when squared.
+#[cold]
+#[inline(never)]
+fn too_large(fit: &Fit, x: &[f64], features: &[logsieve_artifact::FeatureSpec]) -> EventError {
+    let culprit = fit.ranges.iter().position(|r| x[r.clone()].iter().any(|v| !(v * v).is_finite()));
+    let detail = match culprit.and_then(|f| features.get(f)) {
+        Some(f) => format!(
+            "feature '{}' is too large to score: its scaled value overflows the distance (a log1p feature would \
+             keep it in range)",
+            f.name()
+        ),
+        None => "the event's features are too large to score (distance overflows)".to_string(),
+    };
+    EventError::new("non_finite", detail)
+}
+
+/// The `top` largest shares of the distance to `centroid` by feature, where
+/// a feature spans a range of coordinates (one-hot) or is a categorical
+/// code (k-prototypes: `gamma` when it differs).
+#[inline(never)]
+fn shares_by_range(contrib: &mut Vec<(f64, usize)>, top: usize, fit: &Fit, x: &[f64], centroid: &[f64], best_d: f64) {
+    for (f, r) in fit.ranges.iter().enumerate() {
+        let s: f64 = match &fit.metric {
+            Metric::Mixed { categorical, gamma, .. } if categorical[f] => {
+                if x[f] != centroid[f] {
+                    *gamma
+                } else {
+                    0.0
+                }
+            }
+            _ => r.clone().map(|j| (x[j] - centroid[j]) * (x[j] - centroid[j])).sum(),
+        };
+        if s > 0.0 {
+            keep_top(contrib, top, (s / best_d, f));
+        }
+    }
+}
+
+/// Append `,"mismatches":[…]`: each categorical feature whose value differs
+/// from the mode of the cluster, with both values.
+#[inline(never)]
+fn push_mismatches(
+    out: &mut String,
+    x: &[f64],
+    centroid: &[f64],
+    categorical: &[bool],
+    vocabulary_json: &[Vec<String>],
+    names_json: &[String],
+    unseen: &[Unseen],
+) {
+    out.push_str(",\"mismatches\":[");
+    let mut first = true;
+    for (f, &cat) in categorical.iter().enumerate() {
+        if !cat || x[f] == centroid[f] {
+            continue;
+        }
+        if !first {
+            out.push(',');
+        }
+        first = false;
+        out.push_str("{\"feature\":");
+        out.push_str(&names_json[f]);
+        out.push_str(",\"value\":");
+        match vocabulary_json[f].get(x[f] as usize).filter(|_| x[f] >= 0.0) {
+            Some(v) => out.push_str(v),
+            None => {
+                let u = unseen.iter().find(|u| u.feature == f).expect("an unseen code is reported");
+                out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
+            }
+        }
+        out.push_str(",\"expected\":");
+        out.push_str(&vocabulary_json[f][centroid[f] as usize]);
+        out.push('}');
+    }
+    out.push(']');
+}
+
+/// Append `,"unseen":[…]`: the categorical values outside the vocabulary.
+#[cold]
+#[inline(never)]
+fn push_unseen(out: &mut String, unseen: &[Unseen], names_json: &[String]) {
+    out.push_str(",\"unseen\":[");
+    for (n, u) in unseen.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"feature\":");
+        out.push_str(&names_json[u.feature]);
+        out.push_str(",\"value\":");
+        out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
+        out.push('}');
+    }
+    out.push(']');
+}
+
+/// Append `,"vector":[…]`, the scaled vector (`emit_vector`).
+#[inline(never)]
+fn push_vector(out: &mut String, x: &[f64]) {
+    out.push_str(",\"vector\":[");
+    for (n, v) in x.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        push_f64(out, *v);
+    }
+    out.push(']');
 }
 
 /// A flow2vec event's verdict, for [`push_token_verdict`].
