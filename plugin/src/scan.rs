@@ -312,13 +312,25 @@ fn ws_from(b: &[u8], mut i: usize) -> usize {
 /// control characters go to the slow path.
 #[inline(always)]
 fn skip_string(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
+    // Most strings hold no escape: the first special byte closes them.
+    // That case has no loop (in the component a loop costs an interruption
+    // check, and the constants a loop keeps across the call in
+    // `special_run` go to the stack).
+    let j = special_run(b, i + 1);
+    if *b.get(j)? == b'"' {
+        return Some(j + 1);
+    }
+    skip_escaped(b, j)
+}
+
+/// [`skip_string`] from its first escape (or control character) at `j`.
+#[inline(never)]
+fn skip_escaped(b: &[u8], mut j: usize) -> Option<usize> {
     loop {
-        j = special_run(b, j);
         match *b.get(j)? {
             b'"' => return Some(j + 1),
             b'\\' => match *b.get(j + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j += 2,
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => j = special_run(b, j + 2),
                 _ => return None,
             },
             _ => return None, // a control character
