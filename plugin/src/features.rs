@@ -174,6 +174,10 @@ pub struct Encoder {
     spec: Vec<FeatureSpec>,
     columns: Vec<Column>,
     dim: usize,
+    /// Whether a one-hot column leaves coordinates unwritten, so a vector
+    /// is zeroed before it is encoded (otherwise every coordinate is
+    /// written: no `memory.fill` in the component, a call into the host).
+    one_hot_columns: bool,
     /// [`log1p_table`], looked up once.
     log1p: &'static [f64],
 }
@@ -183,7 +187,7 @@ impl Encoder {
     pub fn new(spec: &ModelSpec, fitted: &Fitted) -> Self {
         let one_hot = spec.model.kind.one_hot();
         let mut start = 0;
-        let columns = fitted
+        let columns: Vec<Column> = fitted
             .features
             .iter()
             .map(|st| {
@@ -201,7 +205,8 @@ impl Encoder {
                 c
             })
             .collect();
-        Encoder { spec: spec.features.clone(), columns, dim: start, log1p: log1p_table() }
+        let one_hot_columns = columns.iter().any(|c| matches!(c, Column::Categorical { one_hot: true, .. }));
+        Encoder { spec: spec.features.clone(), columns, dim: start, one_hot_columns, log1p: log1p_table() }
     }
 
     /// Width of the encoded vector.
@@ -218,7 +223,9 @@ impl Encoder {
         out: &mut [f64],
         unseen: &mut Vec<Unseen>,
     ) -> Result<(), EventError> {
-        out.fill(0.0);
+        if self.one_hot_columns {
+            out.fill(0.0);
+        }
         for (i, ((f, col), v)) in self.spec.iter().zip(&self.columns).zip(slots).enumerate() {
             match *col {
                 Column::Numeric { at, offset, scale, fill } => {
@@ -245,7 +252,9 @@ impl Encoder {
         out: &mut [f64],
         unseen: &mut Vec<Unseen>,
     ) -> Result<(), EventError> {
-        out.fill(0.0);
+        if self.one_hot_columns {
+            out.fill(0.0);
+        }
         for (i, v) in values.iter().enumerate() {
             match v {
                 FeatureValue::Number(x) => self.put_number(i, Some(*x), out)?,
