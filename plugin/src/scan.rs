@@ -623,25 +623,7 @@ fn special_run(s: &[u8], from: usize) -> usize {
 
 #[inline(never)]
 fn special_run_from(s: &[u8], from: usize) -> usize {
-    let mut i = from;
-    while let Some(chunk) = s.get(i..i + 16) {
-        let m = bytes::special16(chunk.try_into().unwrap());
-        if m != 0 {
-            return i + m.trailing_zeros() as usize;
-        }
-        i += 16;
-    }
-    while let Some(word) = s.get(i..i + 8) {
-        let m = bytes::special8(u64::from_le_bytes(word.try_into().unwrap()));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while i < s.len() && !is_special(s[i]) {
-        i += 1;
-    }
-    i
+    run_end(s, from, bytes::special16, bytes::special8, is_special)
 }
 
 /// Where the run of ASCII digits that starts at `from` ends (the first 16
@@ -660,22 +642,36 @@ fn digit_run(s: &[u8], from: usize) -> usize {
 
 #[inline(never)]
 fn digit_run_from(s: &[u8], from: usize) -> usize {
+    run_end(s, from, bytes::non_digit16, bytes::non_digit8, |c| !c.is_ascii_digit())
+}
+
+/// The first byte from `from` on that `stop1` flags (or the end of `s`):
+/// 16 bytes at a time with `stop16`, then 8 with `stop8` (see [`bytes`]),
+/// then one at a time.
+#[inline(always)]
+fn run_end(
+    s: &[u8],
+    from: usize,
+    stop16: impl Fn(&[u8; 16]) -> u32,
+    stop8: impl Fn(u64) -> u64,
+    stop1: impl Fn(u8) -> bool,
+) -> usize {
     let mut i = from;
     while let Some(chunk) = s.get(i..i + 16) {
-        let m = bytes::non_digit16(chunk.try_into().unwrap());
+        let m = stop16(chunk.try_into().unwrap());
         if m != 0 {
             return i + m.trailing_zeros() as usize;
         }
         i += 16;
     }
     while let Some(word) = s.get(i..i + 8) {
-        let m = bytes::non_digit8(u64::from_le_bytes(word.try_into().unwrap()));
+        let m = stop8(u64::from_le_bytes(word.try_into().unwrap()));
         if m != 0 {
             return i + (m.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while s.get(i).is_some_and(u8::is_ascii_digit) {
+    while s.get(i).is_some_and(|&c| !stop1(c)) {
         i += 1;
     }
     i

@@ -231,6 +231,16 @@ fn potential(blocks: &[f64]) -> f64 {
     blocks.iter().sum()
 }
 
+/// `out[i]` = `values[0] + … + values[i]`, added left to right (the
+/// seeding's block prefix sums, and its test's row sums).
+fn running_sums(values: &[f64], out: &mut [f64]) {
+    let mut s = 0.0;
+    for (o, &v) in out.iter_mut().zip(values) {
+        s += v;
+        *o = s;
+    }
+}
+
 /// `D²` sampling: the first row whose cumulative distance reaches `target`
 /// (numpy's `searchsorted(side="left")` on the cumulative sums), clipped to
 /// the last row. The cumulative sum at a row is the sum of the blocks before
@@ -308,11 +318,7 @@ fn plusplus<const D: usize>(
     let mut candidates = vec![0usize; trials];
     let mut pots = vec![0.0; trials];
     for _ in 1..k {
-        let mut s = 0.0;
-        for (p, &b) in ws.prefix.iter_mut().zip(&ws.closest.blocks) {
-            s += b;
-            *p = s;
-        }
+        running_sums(&ws.closest.blocks, &mut ws.prefix);
         let pot = potential(&ws.closest.blocks);
         for cand in candidates.iter_mut() {
             *cand = draw(&ws.closest, &ws.prefix, rng.next_f64() * pot);
@@ -433,22 +439,10 @@ mod tests {
         for (i, blk) in c.rows.chunks(BLOCK).enumerate() {
             c.blocks[i] = blk.iter().sum();
         }
-        let prefix: Vec<f64> = c
-            .blocks
-            .iter()
-            .scan(0.0, |s, &b| {
-                *s += b;
-                Some(*s)
-            })
-            .collect();
-        let cumsum: Vec<f64> = c
-            .rows
-            .iter()
-            .scan(0.0, |s, &v| {
-                *s += v;
-                Some(*s)
-            })
-            .collect();
+        let mut prefix = vec![0.0; c.blocks.len()];
+        running_sums(&c.blocks, &mut prefix);
+        let mut cumsum = vec![0.0; n];
+        running_sums(&c.rows, &mut cumsum);
         let total = *cumsum.last().unwrap();
         for step in 0..=(2 * total as usize + 2) {
             let target = step as f64 / 2.0;
