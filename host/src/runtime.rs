@@ -17,7 +17,8 @@
 //! `memory_bytes` (a [`wasmtime::ResourceLimiter`]), and one call may not
 //! run longer than `call_timeout` (epoch interruption: a ticker thread
 //! advances the engine's epoch every [`TICK`]). The epoch checks cost the
-//! guest about a fifth of its instructions, so a runtime made with
+//! guest about a tenth of its instructions and time when scoring, so a
+//! runtime made with
 //! [`Deadlines::Off`] (`batch_timeout_ms = 0`) compiles the component
 //! without them: faster, but a call that never ends is not stopped. A call that traps, runs past
 //! its deadline or hits the memory limit returns a [`GuestFault`] (inside
@@ -91,8 +92,8 @@ pub enum Deadlines {
     /// Epoch interruption compiled in: [`Limits::call_timeout`] holds.
     #[default]
     On,
-    /// No interruption checks in the compiled code: about a quarter faster
-    /// per event; a runaway call is not stopped (the memory limit still is).
+    /// No interruption checks in the compiled code: about 10 % faster per
+    /// event; a runaway call is not stopped (the memory limit still is).
     Off,
 }
 

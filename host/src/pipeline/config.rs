@@ -129,8 +129,8 @@ pub enum TransformConfig {
         /// One batch may run this long in the component before it is
         /// interrupted (its events go to `<id>.errors`, reason
         /// `guest_timeout`). 0: no deadline; the component is then compiled
-        /// without interruption checks, which makes it about a quarter
-        /// faster, and a call that never ends is not stopped.
+        /// without interruption checks, which makes scoring about 10 %
+        /// faster (BENCHMARKS.md), and a call that never ends is not stopped.
         #[serde(default = "default_batch_timeout_ms")]
         batch_timeout_ms: u64,
         /// The component's memory may not grow past this (reason
