@@ -34,7 +34,7 @@
 use ndarray::{Array2, ArrayView2};
 
 use super::error::KMeansError;
-use super::{Data, dim, prefetch, sq_dist};
+use super::{Data, dim, prefetch_ahead, sq_dist};
 use crate::buffer::Buffer;
 use crate::rng::Xoshiro256StarStar;
 
@@ -150,18 +150,6 @@ fn fmin(a: f64, b: f64) -> f64 {
     if b < a { b } else { a }
 }
 
-/// Blocks of [`BLOCK`] rows ahead to prefetch.
-const AHEAD: usize = 16;
-
-/// Prefetch the rows [`AHEAD`] blocks after block `i`.
-#[inline(always)]
-fn prefetch_ahead(x: &[f64], d: usize, i: usize) {
-    let ahead = (i + AHEAD) * BLOCK * d;
-    for l in (0..BLOCK * d).step_by(8) {
-        prefetch(x, ahead + l);
-    }
-}
-
 /// The new closest distances and block sums of the candidates `cands` (rows
 /// of `x`) into `next` (as many), from the current ones: one pass over `x`.
 #[inline(always)]
@@ -169,7 +157,7 @@ fn score_candidates<const D: usize>(x: &[f64], d: usize, cands: &[&[f64]], close
     let d = dim::<D>(d);
     let mut xt = vec![0.0; BLOCK * d];
     for (i, blk) in x.chunks(BLOCK * d).enumerate() {
-        prefetch_ahead(x, d, i);
+        prefetch_ahead(x, d, i, BLOCK);
         let cl = &closest.rows[i * BLOCK..];
         if blk.len() == BLOCK * d {
             transpose_block::<D>(blk, d, &mut xt);
@@ -205,7 +193,7 @@ fn update_closest<const D: usize>(x: &[f64], d: usize, c: &[f64], closest: &mut 
     let mut xt = vec![0.0; BLOCK * d];
     let Closest { rows, blocks } = closest;
     for (i, blk) in x.chunks(BLOCK * d).enumerate() {
-        prefetch_ahead(x, d, i);
+        prefetch_ahead(x, d, i, BLOCK);
         let mut sum = 0.0;
         if blk.len() == BLOCK * d {
             transpose_block::<D>(blk, d, &mut xt);

@@ -40,7 +40,7 @@ use ndarray::ArrayView2;
 
 use super::error::KMeansError;
 use super::params::KMeansParams;
-use super::{Data, KMeansFit, centred_sq_dist, check_finite, dim, prefetch};
+use super::{Data, KMeansFit, centred_sq_dist, check_finite, dim, prefetch_ahead};
 use crate::buffer::zeroed_vec;
 
 /// One Lloyd run from explicit initial centres (`k × n_columns`, in data
@@ -310,10 +310,7 @@ impl Kernel {
         let mut approx = [0.0f64; BLOCK];
         let x = data.rows();
         for (i, (block, labels)) in x.chunks(BLOCK * d).zip(labels.chunks_mut(BLOCK)).enumerate() {
-            // The rows 16 blocks (a few KiB) on: see `prefetch`.
-            for l in (0..BLOCK * d).step_by(8) {
-                prefetch(x, (i + 16) * BLOCK * d + l);
-            }
+            prefetch_ahead(x, d, i, BLOCK);
             let m = labels.len();
             for (b, r) in block.chunks_exact(d).enumerate() {
                 for f in 0..d {

@@ -396,6 +396,19 @@ pub(crate) fn prefetch(s: &[f64], at: usize) {
     let _ = (s, at);
 }
 
+/// Blocks ahead that a pass over the data prefetches: a few KiB.
+const AHEAD: usize = 16;
+
+/// Prefetch block `i + AHEAD` of `x` (blocks of `block` rows of `d`
+/// values), a cache line at a time, for a pass now at block `i`.
+#[inline(always)]
+pub(crate) fn prefetch_ahead(x: &[f64], d: usize, i: usize, block: usize) {
+    let ahead = (i + AHEAD) * block * d;
+    for l in (0..block * d).step_by(8) {
+        prefetch(x, ahead + l);
+    }
+}
+
 /// `Σ ((x − mean) − c)²`: the squared distance of a row to a centre kept in
 /// the centred frame.
 #[inline(always)]
