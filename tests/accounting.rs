@@ -12,39 +12,16 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use common::examples::{self, paths_of};
 use serde_json::Value;
 use toml::Table;
 
 fn logsieve(dir: &Path, args: &[&str], stdin: Option<Vec<u8>>) -> std::process::Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(args)
-        .current_dir(dir)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("running logsieve");
-    let writer = stdin.map(|bytes| {
-        let mut pipe = child.stdin.take().unwrap();
-        std::thread::spawn(move || pipe.write_all(&bytes))
-    });
-    let out = child.wait_with_output().unwrap();
-    if let Some(w) = writer {
-        w.join().unwrap().expect("writing logsieve's standard input");
-    }
-    assert!(
-        out.status.success(),
-        "logsieve {args:?} exited with {} (3: the counts do not add up):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::assert_ok(common::logsieve_with(Some(dir), args, stdin), &args)
 }
 
 fn train(dir: &Path, spec: &Path, input: &str, out: &str, extra: &[&str]) -> PathBuf {
@@ -155,14 +132,6 @@ fn records(file: &str, raw: Vec<u8>, format: &str) -> Vec<Record> {
 
 // ---------------------------------------------------------------------------
 // A run and its independent accounting.
-
-fn paths_of(v: &toml::Value) -> Vec<String> {
-    match v {
-        toml::Value::String(s) => vec![s.clone()],
-        toml::Value::Array(a) => a.iter().map(|p| p.as_str().unwrap().to_string()).collect(),
-        other => panic!("a source path: {other}"),
-    }
-}
 
 fn lines_of(p: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
@@ -385,72 +354,9 @@ fn run_and_account(name: &str, dir: &Path, table: &Table, stdin: Option<Vec<u8>>
 // ---------------------------------------------------------------------------
 // The pipeline examples.
 
-/// How each example's README trains its models (on a small slice where the
-/// README uses more): (spec in the example folder, input relative to it,
-/// model file the pipeline names, extra arguments).
-fn training_recipe(example: &str) -> Vec<(&'static str, &'static str, &'static str, &'static [&'static str])> {
-    match example {
-        "conn-kmeans" => {
-            vec![("model.toml", "sample/train/conn.00:00:00-01:00:00.log.gz", "conn.model.msgpack", &[])]
-        }
-        "dce-rpc-kmodes" => vec![("model.toml", "sample/apt29-*", "dce-rpc.model.msgpack", &[])],
-        "flows-rating" => vec![("model.toml", "sample/normal-7.binetflow.gz", "flows.model.msgpack", &[])],
-        "kerberos-per-host" => vec![
-            ("kerberos-hosts.toml", "sample/*kerberos*", "kerberos-hosts.model.msgpack", &[]),
-            ("kerberos-failures.toml", "sample/*kerberos*", "kerberos-failures.model.msgpack", &[]),
-        ],
-        // The README trains on all of normal-7; 1,000 flows keep this fast.
-        "netflow-flow2vec" => vec![("model.toml", "@normal-7-head", "flow2vec.model.msgpack", &["--threads", "1"])],
-        other => panic!("pipeline-examples/{other}: no training recipe here; add one to tests/accounting.rs"),
-    }
-}
-
-/// The first `rows` rows (and the header) of a gzip'd CSV, as a file in `dir`.
-fn csv_head(src: &Path, rows: usize, dir: &Path) -> PathBuf {
-    let (data, _) = decompress(std::fs::read(src).unwrap());
-    let text = String::from_utf8(data).unwrap();
-    let head: Vec<&str> = text.lines().take(rows + 1).collect();
-    let out = dir.join("train-head.csv");
-    std::fs::write(&out, head.join("\n") + "\n").unwrap();
-    out
-}
-
-/// Train an example's models into `dir` and return its pipeline with every
-/// path made absolute: inputs in the example, models and sinks in `dir`.
-fn example_pipeline(example: &str, dir: &Path) -> Table {
-    let ex = common::repo().join("pipeline-examples").join(example);
-    let mut models = BTreeMap::new();
-    for (spec, input, out, extra) in training_recipe(example) {
-        let input = match input {
-            "@normal-7-head" => csv_head(&ex.join("sample/normal-7.binetflow.gz"), 1000, dir).display().to_string(),
-            rel => ex.join(rel).display().to_string(),
-        };
-        models.insert(out, train(dir, &ex.join(spec), &input, out, extra));
-    }
-    let text = std::fs::read_to_string(ex.join("pipeline.toml")).unwrap();
-    let mut table: Table = toml::from_str(&text).unwrap();
-    let abs = |p: &str| ex.join(p).display().to_string();
-    for s in table["sources"].as_table_mut().unwrap().iter_mut().map(|(_, v)| v) {
-        if let Some(p) = s.get("path").cloned() {
-            let paths: Vec<toml::Value> = paths_of(&p).iter().map(|p| toml::Value::String(abs(p))).collect();
-            s.as_table_mut().unwrap().insert("path".into(), toml::Value::Array(paths));
-        }
-    }
-    for t in table["transforms"].as_table_mut().unwrap().iter_mut().map(|(_, v)| v) {
-        let m = t["model"].as_str().unwrap().to_string();
-        let trained = models.get(m.as_str()).unwrap_or_else(|| panic!("{example}: no recipe trains {m}"));
-        t.as_table_mut().unwrap().insert("model".into(), trained.display().to_string().into());
-    }
-    for s in table["sinks"].as_table_mut().unwrap().iter_mut().map(|(_, v)| v) {
-        let file = Path::new(s["path"].as_str().unwrap()).file_name().unwrap().to_owned();
-        s.as_table_mut().unwrap().insert("path".into(), dir.join("out").join(file).display().to_string().into());
-    }
-    table
-}
-
 fn run_example(example: &str) -> Value {
     let dir = common::tempdir(&format!("accounting-{example}"));
-    let table = example_pipeline(example, &dir);
+    let table = examples::example_pipeline(example, &dir);
     run_and_account(example, &dir, &table, None)
 }
 
@@ -463,10 +369,9 @@ fn every_pipeline_example_has_a_run_here() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     found.sort();
-    let tested = ["conn-kmeans", "dce-rpc-kmodes", "flows-rating", "kerberos-per-host", "netflow-flow2vec"];
-    assert_eq!(found, tested, "each example needs its #[test] below (and a training recipe)");
+    assert_eq!(found, examples::EXAMPLES, "each example needs its #[test] below (and a training recipe)");
     for e in &found {
-        assert!(!training_recipe(e).is_empty());
+        assert!(!examples::training_recipe(e).is_empty());
     }
 }
 

@@ -23,6 +23,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Fit a model on logs and write it as a MessagePack artifact.
+    /// `$SOURCE_DATE_EPOCH`, when set, is the creation time written into the
+    /// model, so the same spec and input give the same bytes (and model id).
     Train(train::TrainArgs),
     /// Write a model artifact from parts fitted elsewhere (e.g. Spark): the
     /// spec and a JSON file with the learned state, checked for consistency.

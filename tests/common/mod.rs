@@ -1,7 +1,12 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod examples;
+
+use std::ffi::OsStr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
 
 /// The workplace's shared data folder: `$LOGSIEVE_SHARED`, else `../shared`
 /// next to the repository. Panics with a clear message when it is absent:
@@ -27,6 +32,58 @@ pub fn repo() -> PathBuf {
 /// The rita conn logs of one day, as a glob pattern.
 pub fn rita_conn(day: &str) -> String {
     shared().join(format!("data/zeek/rita-missing-host/{day}/conn.*.log.gz")).to_string_lossy().into_owned()
+}
+
+/// Run the `logsieve` binary these tests were built with: `args` in `dir`
+/// (`None`: the test's own working folder), `stdin` as its standard input
+/// (`None`: none), the compiled component cached under the target folder.
+/// The exit status is the caller's to check (see [`logsieve_ok`]).
+pub fn logsieve_with<S: AsRef<OsStr>>(dir: Option<&Path>, args: &[S], stdin: Option<Vec<u8>>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
+    cmd.args(args)
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    let mut child = cmd.spawn().expect("running logsieve");
+    let writer = stdin.map(|bytes| {
+        let mut pipe = child.stdin.take().expect("a piped stdin");
+        std::thread::spawn(move || pipe.write_all(&bytes))
+    });
+    let out = child.wait_with_output().expect("waiting for logsieve");
+    if let Some(w) = writer {
+        w.join().expect("the stdin writer").expect("writing logsieve's standard input");
+    }
+    out
+}
+
+/// `logsieve args` in the test's working folder.
+pub fn logsieve<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    logsieve_with(None, args, None)
+}
+
+/// `logsieve args` in `dir`.
+pub fn logsieve_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
+    logsieve_with(Some(dir), args, None)
+}
+
+/// Assert that a run succeeded, showing its stderr when it did not.
+pub fn assert_ok(out: Output, what: &dyn std::fmt::Debug) -> Output {
+    assert!(
+        out.status.success(),
+        "logsieve {what:?} failed ({}; 3 means the counts do not add up):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `logsieve args`, which must succeed.
+pub fn logsieve_ok<S: AsRef<OsStr> + std::fmt::Debug>(args: &[S]) -> Output {
+    assert_ok(logsieve(args), &args)
 }
 
 /// A fresh temporary directory under the target dir.

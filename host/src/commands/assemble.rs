@@ -16,7 +16,7 @@
 //!                "created_unix": 1764650000, "logsieve_version": "0.1.0"} }
 //! ```
 //!
-//! `training.created_unix` (default: now) and `training.logsieve_version`
+//! `training.created_unix` (default: now, or `$SOURCE_DATE_EPOCH`) and `training.logsieve_version`
 //! (default: this logsieve's) may be left out. Every problem found is
 //! reported at once, each naming where it is (`clusters[3].threshold`):
 //! JSON syntax, unknown or missing fields, wrong types, the dimensions and
@@ -32,7 +32,6 @@
 //! host that fits models elsewhere extracts features with the scoring code.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use logsieve_artifact::{
@@ -151,9 +150,14 @@ pub fn assemble_model(spec: ModelSpec, state: &str) -> Result<Model, Vec<String>
 
     // Training metadata: two fields may be left to assemble.
     if let Some(Value::Object(t)) = root.get_mut("training") {
-        t.entry("created_unix").or_insert_with(|| {
-            Value::from(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0))
-        });
+        if !t.contains_key("created_unix") {
+            match super::creation_time() {
+                Ok(now) => {
+                    t.insert("created_unix".into(), Value::from(now));
+                }
+                Err(e) => errs.push(e.to_string()),
+            }
+        }
         t.entry("logsieve_version").or_insert_with(|| Value::from(env!("CARGO_PKG_VERSION")));
     }
     let (features, all_features) = list::<FeatureState>(&root, "features", &mut errs);

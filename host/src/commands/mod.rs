@@ -14,3 +14,20 @@ pub fn print_stdout(text: &str) -> anyhow::Result<()> {
         r => Ok(r?),
     }
 }
+
+/// When a model is written, in seconds since the Unix epoch: now, or
+/// `$SOURCE_DATE_EPOCH` when it is set (the reproducible-builds convention),
+/// so that training the same spec on the same input gives the same bytes,
+/// and the same model id.
+pub fn creation_time() -> anyhow::Result<i64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| anyhow::anyhow!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds since 1970-01-01")),
+        Err(_) => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)),
+    }
+}

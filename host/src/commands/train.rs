@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -304,7 +304,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         bail!("no usable events in {} (skipped {skipped})", args.input.join(" "));
     }
 
-    let created_unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let created_unix = super::creation_time()?;
     let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
     if spec.model.kind == ModelKind::Flow2vec {
         return train_flow2vec(args, &spec, &ex.rows, provenance, t0);
