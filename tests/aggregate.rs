@@ -9,14 +9,13 @@ use std::process::Command;
 
 use indicatif::ProgressBar;
 use logsieve::commands::train::extract;
-use logsieve_artifact::ModelSpec;
+use logsieve_artifact::{DeriveOp, ModelSpec, ValidSpec};
 use logsieve_plugin::FeatureValue;
 use logsieve_readers::Format;
 
-fn spec(toml_text: &str) -> ModelSpec {
+fn spec(toml_text: &str) -> ValidSpec {
     let s: ModelSpec = toml::from_str(toml_text).unwrap();
-    s.validate().unwrap();
-    s
+    s.validate().unwrap()
 }
 
 /// pandas `df.groupby('id.orig_h')['id.resp_p'].describe()` over the whole
@@ -328,11 +327,13 @@ type = "numeric"
     // The extracted values, exactly: through the component's extraction.
     let spec_text = std::fs::read_to_string(dir.join("spec.toml")).unwrap();
     let mut sp: ModelSpec = toml::from_str(&spec_text).unwrap();
-    sp.derive[4].cidr_table = vec![
+    let DeriveOp::CidrGroup { cidr_table, .. } = &mut sp.derive[4].op else { panic!("derive 4 is the cidr_group") };
+    *cidr_table = vec![
         ("10.0.0.0/8".into(), "internal".into()),
         ("10.1.0.0/16".into(), "finance".into()),
         ("10.1.2.3/32".into(), "cfo".into()),
     ];
+    let sp = sp.validate().unwrap();
     let ex = extract(&sp, vec![dir.join("in.ndjson")], Format::Ndjson, None, &ProgressBar::hidden()).unwrap();
     use FeatureValue::{Category as C, Missing as M, Number as N};
     assert_eq!(ex.filtered, 1);

@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 
 use logsieve::runtime::{self, ModelError, Options, Runtime};
 use logsieve_artifact::{
-    DecodeError, FORMAT_VERSION, FeatureKind, FeatureSpec, FeatureState, Model, decode, encode, encode_unvalidated,
+    DecodeError, FORMAT_VERSION, FeatureKind, FeatureSpec, FeatureState, Model, ValidSpec, decode, encode,
+    encode_unvalidated,
 };
 
 const OPTS: Options = Options { top_features: 3, emit_vector: false };
@@ -304,16 +305,23 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
         e => panic!("expected invalid, got {e:?}"),
     }
 
+    /// The spec with one more numeric feature.
+    fn with_feature(spec: &ValidSpec, field: &str) -> ValidSpec {
+        let mut s = spec.clone().into_inner();
+        s.features.push(FeatureSpec {
+            field: field.into(),
+            name: None,
+            kind: FeatureKind::Numeric,
+            log1p: false,
+            missing: None,
+        });
+        s.validate().unwrap()
+    }
+
     // A feature added to the spec and the learned state: every centroid is
     // now one short.
     let mut m = base.clone();
-    m.spec.features.push(FeatureSpec {
-        field: "SrcBytes".into(),
-        name: None,
-        kind: FeatureKind::Numeric,
-        log1p: false,
-        missing: None,
-    });
+    m.spec = with_feature(&m.spec, "SrcBytes");
     m.fitted.as_mut().unwrap().features.push(FeatureState::Numeric { offset: 0.0, scale: 1.0, fill: 0.0 });
     match refuse(&encode_unvalidated(&m).unwrap()) {
         DecodeError::Invalid(d) => {
@@ -327,13 +335,7 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
 
     // A feature in the spec without learned state.
     let mut m = base.clone();
-    m.spec.features.push(FeatureSpec {
-        field: "SrcBytes".into(),
-        name: None,
-        kind: FeatureKind::Numeric,
-        log1p: false,
-        missing: None,
-    });
+    m.spec = with_feature(&m.spec, "SrcBytes");
     match refuse(&encode_unvalidated(&m).unwrap()) {
         DecodeError::Invalid(d) => {
             let want = format!("the spec declares {} features but the model has learned state for {dim}", dim + 1);

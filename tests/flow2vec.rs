@@ -20,8 +20,9 @@ fn example() -> PathBuf {
 
 /// Train the example's model on its normal-7 sample, one word2vec thread.
 fn train(precision: VectorPrecision) -> Model {
-    let mut spec = load_spec(&example().join("model.toml")).unwrap();
+    let mut spec = load_spec(&example().join("model.toml")).unwrap().into_inner();
     spec.flow2vec.as_mut().unwrap().precision = precision;
+    let spec = spec.validate().unwrap();
     let input = example().join("sample/normal-7.binetflow.gz");
     let ex =
         extract(&spec, vec![input], logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();

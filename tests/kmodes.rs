@@ -134,7 +134,9 @@ fn the_component_scores_kmodes_exactly_as_the_native_library() {
                     assert_eq!(s["mismatches"].as_array().unwrap().len() as f64, d, "{n}");
                     flagged += usize::from(d > 5.0 && c * 500 + i < real);
                 }
-                (Err(n), Outcome::Failed(w)) => assert_eq!((n.reason, n.detail), (w.reason.as_str(), w.detail)),
+                (Err(n), Outcome::Failed(w)) => {
+                    assert_eq!((n.reason.as_str(), n.detail), (w.reason.as_str(), w.detail))
+                }
                 (n, w) => panic!("{event}: native {n:?} but wasm {w:?}"),
             }
         }

@@ -16,7 +16,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::model::Model;
+use crate::model::{Fitted, Model};
+use crate::spec::ModelSpec;
 
 /// The `format` value of every logsieve model file.
 pub const FORMAT_NAME: &str = "logsieve-model";
@@ -212,8 +213,18 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
     if env.sha256.as_slice() != digest.as_slice() {
         return Err(DecodeError::Corrupted("the SHA-256 checksum does not match the model bytes".into()));
     }
-    let model: Model = rmp_serde::from_slice(&env.model)
+    /// The model as stored: its spec not yet checked.
+    #[derive(Deserialize)]
+    struct Stored {
+        spec: ModelSpec,
+        fitted: Option<Fitted>,
+    }
+    let stored: Stored = rmp_serde::from_slice(&env.model)
         .map_err(|e| DecodeError::Invalid(format!("the model does not decode: {e}")))?;
+    let spec = stored.spec.validate().map_err(|e| {
+        DecodeError::Invalid(e.into_iter().map(|e| format!("spec: {e}")).collect::<Vec<_>>().join("; "))
+    })?;
+    let model = Model { spec, fitted: stored.fitted };
     model.validate().map_err(|e| DecodeError::Invalid(e.join("; ")))?;
     Ok(Decoded { model, id: model_id(&digest) })
 }
@@ -281,7 +292,7 @@ mod tests {
             serde_json::from_str::<ModelParams>(r#"{"kind":"kmeans","n_clusters":1}"#).unwrap(),
             vec![feature("a"), feature("b")],
         );
-        Model { spec, fitted: None }
+        Model { spec: spec.validate().expect("a valid spec"), fitted: None }
     }
 
     /// An envelope with a correct checksum around any model bytes.

@@ -2,15 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{FeatureKind, ModelKind, ModelSpec, VectorPrecision};
+use crate::spec::{FeatureKind, ModelKind, ValidSpec, VectorPrecision};
 
 /// A model artifact's content. A *spec-only* model (`fitted: None`) is what
 /// the trainer hands the plugin for its first pass: it can extract features
 /// but not score.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// A model is only made from a checked spec; [`crate::decode`] reads the
+/// spec, checks it, then checks the rest with [`Model::validate`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Model {
     /// The spec it was trained from, verbatim.
-    pub spec: ModelSpec,
+    pub spec: ValidSpec,
     /// What training learned; `None` for a spec-only model.
     pub fitted: Option<Fitted>,
 }
@@ -343,12 +346,10 @@ impl Model {
         })
     }
 
-    /// Check that a decoded model is consistent; every problem is listed.
+    /// Check that the learned state is consistent with the spec; every
+    /// problem is listed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut errs = match self.spec.validate() {
-            Ok(()) => Vec::new(),
-            Err(e) => e.into_iter().map(|e| format!("spec: {e}")).collect(),
-        };
+        let mut errs = Vec::new();
         let Some(fitted) = &self.fitted else {
             return if errs.is_empty() { Ok(()) } else { Err(errs) };
         };

@@ -14,19 +14,20 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visi
 
 pub use crate::scan::KeyCache;
 
-/// Why an event could not be read or scored. `reason` is a stable code.
+pub use crate::reason::Reason;
+
+/// Why an event could not be read or scored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventError {
-    /// `invalid_json`, `not_an_object`, `wrong_type`, `missing_field`,
-    /// `non_finite`, `field_conflict`.
-    pub reason: &'static str,
+    /// The stable code (see [`Reason`]).
+    pub reason: Reason,
     /// What and where, for a person.
     pub detail: String,
 }
 
 impl EventError {
     /// A new error.
-    pub fn new(reason: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, detail: impl Into<String>) -> Self {
         EventError { reason, detail: detail.into() }
     }
 }
@@ -321,7 +322,7 @@ pub fn scan_serde<'a>(
     if !trimmed_start.starts_with('{') {
         return Err(match serde_json::from_str::<IgnoredAny>(text) {
             Ok(_) => EventError::new(
-                "not_an_object",
+                Reason::NotAnObject,
                 format!("the event is JSON but not an object: {}", kind_of(trimmed_start)),
             ),
             Err(e) => invalid_json(text, &e),
@@ -339,7 +340,7 @@ pub fn scan_serde<'a>(
         })?;
     if conflict {
         return Err(EventError::new(
-            "field_conflict",
+            Reason::FieldConflict,
             format!("the event already has a top-level '{OUTPUT_KEY}' key (was it scored before?)"),
         ));
     }
@@ -360,11 +361,11 @@ fn kind_of(t: &str) -> &'static str {
 
 fn invalid_json(text: &str, e: &serde_json::Error) -> EventError {
     if e.is_eof() && e.line() == 1 && e.column() == 0 {
-        return EventError::new("invalid_json", "the event is empty");
+        return EventError::new(Reason::InvalidJson, "the event is empty");
     }
     if text.trim_start().starts_with('\u{feff}') {
         return EventError::new(
-            "invalid_json",
+            Reason::InvalidJson,
             format!("the event starts with a UTF-8 byte-order mark (U+FEFF; files joined with `cat`?): {e}"),
         );
     }
@@ -372,11 +373,11 @@ fn invalid_json(text: &str, e: &serde_json::Error) -> EventError {
     // `json.dumps` by default, C's printf as `nan`/`inf`): say so.
     if let Some(word) = non_json_number_at(text, error_offset(text, e)) {
         return EventError::new(
-            "invalid_json",
+            Reason::InvalidJson,
             format!("{word} is not a JSON number (JSON has no NaN or Infinity; write null or a string): {e}"),
         );
     }
-    EventError::new("invalid_json", e.to_string())
+    EventError::new(Reason::InvalidJson, e.to_string())
 }
 
 /// A wanted field held a number beyond the range of `f64` (serde_json
@@ -389,7 +390,7 @@ fn number_out_of_range(text: &str, table: &FieldTable, slot: usize, e: &serde_js
         None => "a number".to_string(),
     };
     EventError::new(
-        "non_finite",
+        Reason::NonFinite,
         format!("field '{field}': {value} is out of the range of a 64-bit float (it would be infinite)"),
     )
 }
@@ -631,7 +632,7 @@ mod tests {
         aliases.insert("id.orig_p".to_string(), vec!["id_orig_p".to_string()]);
         let t = FieldTable::with_aliases(vec!["id.orig_p".into()], &aliases);
         let e = scan(r#"{"id_orig_p":2e308}"#, &t, &mut Vec::new()).unwrap_err();
-        assert_eq!((e.reason, e.detail.starts_with("field 'id.orig_p'")), ("non_finite", true), "{e}");
+        assert_eq!((e.reason, e.detail.starts_with("field 'id.orig_p'")), (Reason::NonFinite, true), "{e}");
         // Tiny numbers underflow to zero; huge ones in other fields pass
         // (checked for syntax only, kept verbatim in the output).
         let mut slots = Vec::new();

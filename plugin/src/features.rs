@@ -28,6 +28,7 @@ use logsieve_artifact::{FeatureKind, FeatureSpec, FeatureState, Fitted, Missing,
 
 pub use crate::event::number_text;
 use crate::event::{Coerce, EventError, FieldTable, Scalar};
+use crate::reason::Reason;
 
 /// The category a missing value becomes under `missing = "category"`.
 pub const MISSING_CATEGORY: &str = "missing";
@@ -75,13 +76,13 @@ fn transform(spec: &FeatureSpec, x: f64, table: &[f64]) -> Result<f64, EventErro
 
 #[cold]
 fn not_a_number(spec: &FeatureSpec, got: String) -> EventError {
-    EventError::new("wrong_type", format!("field '{}' should be a number, got {got}", spec.field))
+    EventError::new(Reason::WrongType, format!("field '{}' should be a number, got {got}", spec.field))
 }
 
 #[cold]
 fn non_finite(spec: &FeatureSpec, x: f64) -> EventError {
     let what = if spec.log1p { format!("log1p({x})") } else { format!("{x}") };
-    EventError::new("non_finite", format!("field '{}': {what} is not a finite number", spec.field))
+    EventError::new(Reason::NonFinite, format!("field '{}': {what} is not a finite number", spec.field))
 }
 
 /// How many small integers [`log1p`] keeps the value of.
@@ -119,7 +120,7 @@ pub fn category<'a>(spec: &FeatureSpec, v: Option<&'a Scalar<'a>>) -> Result<Opt
     match v {
         None => Ok(None),
         Some(s) => s.as_text().map_err(|Coerce::WrongType(got)| {
-            EventError::new("wrong_type", format!("field '{}' should be a category, got {got}", spec.field))
+            EventError::new(Reason::WrongType, format!("field '{}' should be a category, got {got}", spec.field))
         }),
     }
 }
@@ -270,7 +271,7 @@ impl Encoder {
 
     fn missing(&self, i: usize) -> EventError {
         EventError::new(
-            "missing_field",
+            Reason::MissingField,
             format!("field '{}' is absent or null (missing = \"error\")", self.spec[i].field),
         )
     }
@@ -451,7 +452,7 @@ mod tests {
         let mut slots = Vec::new();
         scan(r#"{"c":"x"}"#, &field_table(&s), &mut slots).unwrap();
         let err = e.encode_slots(&slots, &mut out, &mut unseen).unwrap_err();
-        assert_eq!((err.reason, err.detail.contains("'a'")), ("missing_field", true));
+        assert_eq!((err.reason, err.detail.contains("'a'")), (Reason::MissingField, true));
         scan(r#"{"a":1,"c":null}"#, &field_table(&s), &mut slots).unwrap();
         assert_eq!(e.encode_slots(&slots, &mut out, &mut unseen).unwrap_err().reason, "missing_field");
     }

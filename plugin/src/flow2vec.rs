@@ -29,6 +29,7 @@ use logsieve_artifact::{Embedding, FeatureSpec, Fitted, VectorMetric};
 
 use crate::event::{EventError, Scalar};
 use crate::features::{FeatureValue, MISSING_CATEGORY, category};
+use crate::reason::Reason;
 
 /// Separator of a token's parts.
 pub const SEPARATOR: char = '|';
@@ -281,7 +282,7 @@ impl Flow2VecFit {
             let c = category(f, v.as_ref())?;
             if c.is_none() && f.missing_policy() == logsieve_artifact::Missing::Error {
                 return Err(EventError::new(
-                    "missing_field",
+                    Reason::MissingField,
                     format!("field '{}' is absent or null (missing = \"error\")", f.field),
                 ));
             }
@@ -299,7 +300,7 @@ impl Flow2VecFit {
             });
             if seq.as_ref().is_some_and(|s| !s.distance.is_finite()) {
                 return Err(EventError::new(
-                    "non_finite",
+                    Reason::NonFinite,
                     "the sequence's mean vector is too far from every centroid to score (distance overflows)",
                 ));
             }

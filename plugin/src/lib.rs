@@ -19,6 +19,7 @@ pub mod derive;
 pub mod event;
 pub mod features;
 pub mod flow2vec;
+pub mod reason;
 pub mod recipe;
 pub mod scan;
 pub mod scorer;
@@ -29,6 +30,7 @@ pub mod component;
 
 pub use event::EventError;
 pub use features::FeatureValue;
+pub use reason::Reason;
 pub use scorer::{
     Batch, ExtractBatch, Extracted, Kind, ModelInfo, Options, Outcome, Scorer, StateStats, TextBatch, TextOutcome,
 };

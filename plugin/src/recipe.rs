@@ -16,12 +16,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use logsieve_artifact::{
-    AggregateSpec, DeriveSpec, FilterSpec, Literal, ModelSpec, Unmatched, parse_duration, parse_utc_offset,
-};
+use logsieve_artifact::{AggregateOp, DeriveOp, Test, Unmatched, ValidSpec};
 
-use crate::derive::{self, CidrTable, CmpOp, Condition, Derived, InterArrival, Op};
-use crate::event::{EventError, FieldTable, KeyCache, Scalar, Shape, scan_cached, scan_serde};
+use crate::derive::{self, Derivation, Derived, InterArrival};
+use crate::event::{EventError, FieldTable, KeyCache, Reason, Scalar, Shape, scan_cached, scan_serde};
 use crate::window::{AggOp, AggSpec, AggValue, Aggregate, Pushed, WindowSpec, WindowStats, Windows};
 
 /// Where a value comes from: a scanned field or a derived one.
@@ -32,7 +30,7 @@ enum Source {
 }
 
 enum DeriveStep {
-    Pure { op: Op, inputs: Vec<Source>, time: bool },
+    Pure { op: Derivation, inputs: Vec<Source> },
     InterArrival { state: InterArrival, time: Source, key: Vec<Source> },
 }
 
@@ -95,7 +93,7 @@ pub struct Recipe {
     table: FieldTable,
     /// The key order of the events read so far (see [`KeyCache`]).
     keys: KeyCache,
-    filters: Vec<(Source, String, Condition)>,
+    filters: Vec<(Source, Test)>,
     unmatched: Unmatched,
     derives: Vec<(String, DeriveStep)>,
     window: Option<WindowPlan>,
@@ -103,14 +101,6 @@ pub struct Recipe {
     /// Features read the scanned slots in order (no derive, no window): the
     /// fast path hands the slots over as they are.
     plain: bool,
-}
-
-fn literal(l: &Literal) -> Scalar<'static> {
-    match l {
-        Literal::Bool(b) => Scalar::Bool(*b),
-        Literal::Number(x) => Scalar::Number(*x),
-        Literal::Text(s) => Scalar::Str(Cow::Owned(s.clone())),
-    }
 }
 
 struct Names<'s> {
@@ -133,137 +123,71 @@ impl<'s> Names<'s> {
     }
 }
 
-fn condition(f: &FilterSpec) -> Result<Condition, String> {
-    let op = match f.op.as_str() {
-        "==" => CmpOp::Eq,
-        "!=" => CmpOp::Ne,
-        "<" => CmpOp::Lt,
-        "<=" => CmpOp::Le,
-        ">" => CmpOp::Gt,
-        ">=" => CmpOp::Ge,
-        "in" => CmpOp::In,
-        "not_in" => CmpOp::NotIn,
-        "exists" => CmpOp::Exists,
-        "missing" => CmpOp::Missing,
-        other => return Err(format!("where: unknown op '{other}'")),
-    };
-    Ok(Condition { op, value: f.value.as_ref().map(literal), values: f.values.iter().map(literal).collect() })
-}
-
-fn derive_op(d: &DeriveSpec) -> Result<Option<Op>, String> {
-    let offset = d.utc_offset.as_deref().map(parse_utc_offset).transpose()?.unwrap_or(0);
-    Ok(Some(match d.op.as_str() {
-        "product" => Op::Product,
-        "sum" => Op::Sum,
-        "difference" => Op::Difference,
-        "ratio" => Op::Ratio,
-        "log1p" => Op::Log1p,
-        "clamp" => Op::Clamp { min: d.min, max: d.max },
-        "hour" => Op::Hour { utc_offset_minutes: offset },
-        "weekday" => Op::Weekday { utc_offset_minutes: offset },
-        "day_bucket" => Op::DayBucket {
-            utc_offset_minutes: offset,
-            table: if d.buckets.is_empty() { derive::default_day_buckets() } else { d.buckets.clone() },
-        },
-        "equals" => Op::Equals(literal(d.value.as_ref().ok_or("equals needs `value`")?)),
-        "in_set" => Op::InSet(d.values.iter().map(literal).collect()),
-        "cidr_group" => {
-            let text: String = d.cidr_table.iter().map(|(c, g)| format!("{c},{g}\n")).collect();
-            Op::CidrGroup(CidrTable::parse(&text).map_err(|e| format!("derive {}: {e}", d.name))?)
-        }
-        "inter_arrival" => return Ok(None),
-        other => return Err(format!("derive {}: unknown op '{other}'", d.name)),
-    }))
-}
-
-fn agg_op(op: &str) -> Result<AggOp, String> {
-    Ok(match op {
-        "count" => AggOp::Count,
-        "unique" => AggOp::Unique,
-        "top" => AggOp::Top,
-        "freq" => AggOp::Freq,
-        "sum" => AggOp::Sum,
-        "mean" => AggOp::Mean,
-        "min" => AggOp::Min,
-        "max" => AggOp::Max,
-        "top_total" => AggOp::TopTotal,
-        other => return Err(format!("aggregate: unknown op '{other}'")),
-    })
-}
-
-/// The fields an aggregate event has.
-pub fn aggregate_fields(a: &AggregateSpec) -> Vec<String> {
-    let mut v = a.group_by.clone();
-    v.extend(["window_start", "window_end", "partial"].map(String::from));
-    v.extend(a.fields.iter().map(|f| f.name.clone()));
-    v
+/// The window's form of an aggregate op.
+fn agg_op(op: &AggregateOp) -> AggOp {
+    match op {
+        AggregateOp::Count { .. } => AggOp::Count,
+        AggregateOp::Unique { .. } => AggOp::Unique,
+        AggregateOp::Top { .. } => AggOp::Top,
+        AggregateOp::Freq { .. } => AggOp::Freq,
+        AggregateOp::Sum { .. } => AggOp::Sum,
+        AggregateOp::Mean { .. } => AggOp::Mean,
+        AggregateOp::Min { .. } => AggOp::Min,
+        AggregateOp::Max { .. } => AggOp::Max,
+        AggregateOp::TopTotal { .. } => AggOp::TopTotal,
+    }
 }
 
 impl Recipe {
     /// Stage 1 of a spec (the whole plan). For `[aggregate]` models the
     /// features are read by [`Recipe::features_only`] from the aggregate
     /// events instead.
-    pub fn new(spec: &ModelSpec) -> Result<Recipe, String> {
+    pub fn new(spec: &ValidSpec) -> Result<Recipe, String> {
         let mut names = Names { raw: Vec::new(), derived: BTreeMap::new() };
-        let filters = spec
-            .filters
-            .iter()
-            .map(|f| Ok((names.source(&f.field), f.field.clone(), condition(f)?)))
-            .collect::<Result<Vec<_>, String>>()?;
+        let filters = spec.filters.iter().map(|f| (names.source(&f.field), f.test.clone())).collect();
         let time_field = spec.input.time_field.as_str();
         let mut derives = Vec::new();
         for (k, d) in spec.derive.iter().enumerate() {
-            let time = matches!(d.op.as_str(), "hour" | "weekday" | "day_bucket" | "inter_arrival");
-            let inputs: Vec<Source> = if time && d.fields.is_empty() {
+            // A time op without `fields` reads the time field. A name
+            // derived later (or by this op) is read from the event.
+            let fields = d.op.fields();
+            let inputs: Vec<Source> = if fields.is_empty() && d.op.arity() == logsieve_artifact::Arity::TimeInput {
                 vec![names.source(time_field)]
             } else {
-                d.fields.iter().map(|f| names.source(f)).collect()
+                fields.iter().map(|f| names.source(f)).collect()
             };
-            if inputs.iter().any(|s| matches!(s, Source::Derived(j) if *j >= k)) {
-                return Err(format!("derive {}: uses a field derived after it", d.name));
-            }
-            let step = match derive_op(d)? {
-                Some(op) => DeriveStep::Pure { op, inputs, time },
-                None => DeriveStep::InterArrival {
-                    state: InterArrival::new(d.max_keys.unwrap_or(100_000)),
+            let step = match &d.op {
+                DeriveOp::InterArrival { key, max_keys, .. } => DeriveStep::InterArrival {
+                    state: InterArrival::new(max_keys.unwrap_or(100_000)),
                     time: inputs[0],
-                    key: d.key.iter().map(|f| names.source(f)).collect(),
+                    key: key.iter().map(|f| names.source(f)).collect(),
                 },
+                op => {
+                    DeriveStep::Pure { op: Derivation::new(op).map_err(|e| format!("derive {}: {e}", d.name))?, inputs }
+                }
             };
             names.derived.insert(&d.name, k);
             derives.push((d.name.clone(), step));
         }
         let (window, features) = match &spec.aggregate {
             Some(a) => {
-                let size = if a.window == "all" { None } else { Some(parse_duration(&a.window)?) };
                 let mut fields = Vec::new();
                 let mut aggs = Vec::new();
                 for f in &a.fields {
-                    let field = f.field.as_ref().map(|name| {
+                    let field = f.op.field().map(|name| {
                         fields.push(names.source(name));
                         fields.len() - 1
                     });
-                    aggs.push(AggSpec { name: f.name.clone(), op: agg_op(&f.op)?, field });
+                    aggs.push(AggSpec { name: f.name.clone(), op: agg_op(&f.op), field });
                 }
                 let key = a.group_by.iter().map(|g| names.source(g)).collect();
                 let time = Some(names.source(time_field));
                 let windows = Windows::new(WindowSpec {
-                    size,
-                    allowed_lateness: parse_duration(&a.allowed_lateness)?,
+                    size: a.window.seconds(),
+                    allowed_lateness: a.allowed_lateness.seconds(),
                     max_keys: a.max_keys,
                     aggregates: aggs,
                 });
-                let known = aggregate_fields(a);
-                for f in &spec.features {
-                    if !known.contains(&f.field) {
-                        return Err(format!(
-                            "feature '{}' reads '{}', which aggregate events do not have (they have: {})",
-                            f.name(),
-                            f.field,
-                            known.join(", ")
-                        ));
-                    }
-                }
                 let plan = WindowPlan {
                     windows,
                     key,
@@ -295,7 +219,7 @@ impl Recipe {
 
     /// Stage 2 of an `[aggregate]` model: the features read from aggregate
     /// events, nothing else.
-    pub fn features_only(spec: &ModelSpec) -> Recipe {
+    pub fn features_only(spec: &ValidSpec) -> Recipe {
         let n = spec.features.len();
         Recipe {
             table: crate::features::field_table(spec),
@@ -357,9 +281,9 @@ impl Recipe {
     ) -> Result<(Step, Shape), EventError> {
         scratch.in_feats = false;
         let slots = &scratch.slots;
-        for (src, _, cond) in &self.filters {
+        for (src, test) in &self.filters {
             let Source::Raw(i) = *src else { unreachable!("filters read scanned fields") };
-            if !derive::matches(cond, slots[i].as_ref()) {
+            if !derive::matches(test, slots[i].as_ref()) {
                 let step = match self.unmatched {
                     Unmatched::Pass => Step::Passed,
                     Unmatched::Drop => Step::Dropped,
@@ -373,21 +297,23 @@ impl Recipe {
         let mut derived: Vec<Option<Scalar<'static>>> = Vec::with_capacity(self.derives.len());
         for (name, step) in &mut self.derives {
             let value = match step {
-                DeriveStep::Pure { op, inputs, time } => {
+                DeriveStep::Pure { op, inputs } => {
                     let mut vals: Vec<Option<Scalar>> = inputs.iter().map(|s| fetch(*s, slots, &derived)).collect();
-                    if *time {
+                    if op.reads_time() {
                         let t = vals[0].as_ref().map(derive::parse_time).transpose()?.flatten();
                         vals[0] = t.map(Scalar::Number);
                     }
                     let refs: Vec<Option<&Scalar>> = vals.iter().map(Option::as_ref).collect();
-                    derive::apply(op, &refs)
-                        .map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
+                    op.apply(&refs).map_err(|e| EventError::new(e.reason, format!("derive {name}: {}", e.detail)))?
                 }
                 DeriveStep::InterArrival { state, time, key } => {
                     let Some(ts) =
                         fetch(*time, slots, &derived).as_ref().map(derive::parse_time).transpose()?.flatten()
                     else {
-                        return Err(EventError::new("missing_field", format!("derive {name}: the event has no time")));
+                        return Err(EventError::new(
+                            Reason::MissingField,
+                            format!("derive {name}: the event has no time"),
+                        ));
                     };
                     let key = key_text(key.iter().map(|s| fetch(*s, slots, &derived)));
                     state.push(&key, ts).map_or(Derived::Missing, Derived::Number)
@@ -409,12 +335,14 @@ impl Recipe {
                     Some(v) => {
                         v.as_text().map(|t| t.map(|t| Cow::Owned(t.into_owned()))).ok().flatten().ok_or_else(|| {
                             EventError::new(
-                                "wrong_type",
+                                Reason::WrongType,
                                 format!("group-by field '{name}' is not a value that can key a window"),
                             )
                         })
                     }
-                    None => Err(EventError::new("missing_field", format!("group-by field '{name}' is absent or null"))),
+                    None => {
+                        Err(EventError::new(Reason::MissingField, format!("group-by field '{name}' is absent or null")))
+                    }
                 })
                 .collect::<Result<_, _>>()?;
             let keys: Vec<&str> = parts.iter().map(|c| c.as_ref()).collect();
@@ -429,7 +357,7 @@ impl Recipe {
             return match pushed {
                 Pushed::Absorbed => Ok((Step::Absorbed, shape)),
                 Pushed::Late { window_end, watermark } => Err(EventError::new(
-                    "late_event",
+                    Reason::LateEvent,
                     format!(
                         "its window ended at {window_end} but event time has reached {watermark} (allowed_lateness)"
                     ),

@@ -40,6 +40,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
+use crate::reason::Reason;
 use crate::recipe::{Recipe, Scratch, Step, line_end};
 
 /// Options fixed when a scorer is created (the WIT `options`).
@@ -377,7 +378,7 @@ impl Scorer {
     fn check_fitted(&self) -> Result<(), EventError> {
         match self.core.fit {
             Some(_) => Ok(()),
-            None => Err(EventError::new("not_fitted", "this model holds only a spec; train it before scoring")),
+            None => Err(EventError::new(Reason::NotFitted, "this model holds only a spec; train it before scoring")),
         }
     }
 
@@ -555,7 +556,7 @@ impl Scorer {
         let mut out = String::with_capacity(event.len() + 256);
         match self.score_into(event, &mut out)? {
             Kind::Scored => Ok(out),
-            other => Err(EventError::new("not_scored", format!("{other:?}"))),
+            other => Err(EventError::new(Reason::NotScored, format!("{other:?}"))),
         }
     }
 }
@@ -723,7 +724,7 @@ fn too_large(fit: &Fit, x: &[f64], features: &[logsieve_artifact::FeatureSpec]) 
         ),
         None => "the event's features are too large to score (distance overflows)".to_string(),
     };
-    EventError::new("non_finite", detail)
+    EventError::new(Reason::NonFinite, detail)
 }
 
 /// The `top` largest shares of the distance to `centroid` by feature, where
@@ -1209,7 +1210,7 @@ mod tests {
     ) -> Scorer {
         let spec = ModelSpec::new(ModelParams::new(kind, clusters.len() as u32), features);
         let model = Model {
-            spec,
+            spec: spec.validate().unwrap(),
             fitted: Some(Fitted {
                 features: states,
                 clusters,
@@ -1312,7 +1313,8 @@ mod tests {
                 }
                 _ => vec![vocab(&["tcp", "udp"]), vocab(&["S0"])],
             };
-            let mut m = Model { spec: ModelSpec::new(ModelParams::new(kind, 1), features), fitted: None };
+            let mut m =
+                Model { spec: ModelSpec::new(ModelParams::new(kind, 1), features).validate().unwrap(), fitted: None };
             m.fitted =
                 Some(Fitted { features: states, clusters, gamma, embedding: None, training: TrainingMeta::default() });
             m.validate().map_err(|e| e.join("; "))

@@ -99,6 +99,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
 use crate::event::{Coerce, EventError, Scalar};
+use crate::reason::Reason;
 
 /// What an aggregate computes (see the [module documentation](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -669,13 +670,13 @@ impl Windows {
         if let Some(t) = ts
             && !t.is_finite()
         {
-            return Err(EventError::new("non_finite", format!("event time {t} is not a finite number")));
+            return Err(EventError::new(Reason::NonFinite, format!("event time {t} is not a finite number")));
         }
         let k = match self.plan.size {
             Some(size) => match ts {
                 Some(t) => (t / size).floor(),
                 None => {
-                    return Err(EventError::new("missing_field", "the event has no time (windows need one)"));
+                    return Err(EventError::new(Reason::MissingField, "the event has no time (windows need one)"));
                 }
             },
             None => 0.0,
@@ -688,21 +689,21 @@ impl Windows {
             // `as_text` fails exactly for arrays and objects.
             if let (Some(ai), Scalar::Composite(kind)) = (col.text, v) {
                 let name = &self.plan.aggs[ai].name;
-                return Err(EventError::new("wrong_type", format!("aggregate '{name}' reads text, got {kind}")));
+                return Err(EventError::new(Reason::WrongType, format!("aggregate '{name}' reads text, got {kind}")));
             }
             if let Some(ai) = col.number {
                 let name = &self.plan.aggs[ai].name;
                 match v.as_number() {
                     Ok(Some(x)) if !x.is_finite() => {
                         return Err(EventError::new(
-                            "non_finite",
+                            Reason::NonFinite,
                             format!("aggregate '{name}': {x} is not a finite number"),
                         ));
                     }
                     Ok(x) => self.nums[c] = x,
                     Err(Coerce::WrongType(got)) => {
                         return Err(EventError::new(
-                            "wrong_type",
+                            Reason::WrongType,
                             format!("aggregate '{name}' reads numbers, got {got}"),
                         ));
                     }
@@ -1146,7 +1147,7 @@ mod tests {
 
         let mut w = describe();
         let e = w.push(&["a"], Some(1.0), &[Some(Scalar::Composite("an array"))], &mut out).unwrap_err();
-        assert_eq!((e.reason, e.detail.contains("'unique'")), ("wrong_type", true));
+        assert_eq!((e.reason, e.detail.contains("'unique'")), (Reason::WrongType, true));
         let e = w.push(&["a"], None, &[s("x")], &mut out).unwrap_err();
         assert_eq!(e.reason, "missing_field");
         // A refused event does not move the watermark.

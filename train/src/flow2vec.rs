@@ -6,7 +6,9 @@
 //! computed from the features the component extracted, so the token a model
 //! learns is byte for byte the token it is scored by.
 
-use logsieve_artifact::{Embedding, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, TrainingMeta, VectorMetric};
+use logsieve_artifact::{
+    Embedding, Fitted, MIN_THRESHOLD, Missing, Model, ModelSpec, TrainingMeta, ValidSpec, VectorMetric,
+};
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::MISSING_CATEGORY;
 use logsieve_plugin::flow2vec::{Sequences, key_of, nearest, sentences, sequence_key_at, token_of_values};
@@ -52,7 +54,7 @@ pub fn word2vec_params(spec: &ModelSpec, threads: usize) -> Word2VecParams {
 /// order). `threads`: word2vec workers (0 = all cores; 1 = the same vectors
 /// for the same `random_state`, bit for bit).
 pub fn fit_flow2vec(
-    spec: &ModelSpec,
+    spec: &ValidSpec,
     rows: &[Vec<FeatureValue>],
     provenance: Provenance,
     threads: usize,

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 
 use logsieve_artifact::{
     Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, Scaling,
-    TrainingMeta,
+    TrainingMeta, ValidSpec,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
@@ -170,7 +170,7 @@ pub struct Provenance {
 
 /// Fit a model: features, k-means, per-cluster statistics.
 pub fn fit_model(
-    spec: &ModelSpec,
+    spec: &ValidSpec,
     rows: &[Vec<FeatureValue>],
     provenance: Provenance,
     progress: &mut dyn FnMut(Progress),

@@ -36,7 +36,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use logsieve_artifact::{
     Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, Scaling,
-    TrainingMeta, decode, encode,
+    TrainingMeta, ValidSpec, decode, encode,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -124,7 +124,7 @@ pub fn assemble(args: &AssembleArgs) -> Result<()> {
 }
 
 /// The model of `spec` and the state text, or every problem found.
-pub fn assemble_model(spec: ModelSpec, state: &str) -> Result<Model, Vec<String>> {
+pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>> {
     let mut errs = Vec::new();
     let kind = spec.model.kind;
     if kind == ModelKind::Flow2vec {

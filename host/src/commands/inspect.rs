@@ -184,30 +184,40 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         logsieve_artifact::Literal::Text(t) => format!("{t:?}"),
     };
     for w in &spec.filters {
-        let what = match (&w.value, w.values.is_empty()) {
-            (Some(v), _) => lit(v),
-            (None, false) => format!("[{}]", w.values.iter().map(lit).collect::<Vec<_>>().join(", ")),
-            _ => String::new(),
+        use logsieve_artifact::Test;
+        let what = match &w.test {
+            Test::Eq { value }
+            | Test::Ne { value }
+            | Test::Lt { value }
+            | Test::Le { value }
+            | Test::Gt { value }
+            | Test::Ge { value } => lit(value),
+            Test::In { values } | Test::NotIn { values } => {
+                format!("[{}]", values.iter().map(lit).collect::<Vec<_>>().join(", "))
+            }
+            Test::Exists {} | Test::Missing {} => String::new(),
         };
         let others = match spec.filter.unmatched {
             logsieve_artifact::Unmatched::Pass => "passed on unscored",
             logsieve_artifact::Unmatched::Drop => "dropped",
         };
-        s += &format!("  where {} {} {what}  (other events: {others})\n", w.field, w.op);
+        s += &format!("  where {} {} {what}  (other events: {others})\n", w.field, w.test.op());
     }
     for d in &spec.derive {
-        let mut args = d.fields.join(", ");
-        if !d.key.is_empty() {
-            args += &format!("; per {}", d.key.join(", "));
+        use logsieve_artifact::DeriveOp;
+        let mut args = d.op.fields().join(", ");
+        match &d.op {
+            DeriveOp::InterArrival { key, .. } if !key.is_empty() => args += &format!("; per {}", key.join(", ")),
+            DeriveOp::CidrGroup { cidr_table, .. } if !cidr_table.is_empty() => {
+                args += &format!("; {} CIDR entries", cidr_table.len())
+            }
+            _ => {}
         }
-        if !d.cidr_table.is_empty() {
-            args += &format!("; {} CIDR entries", d.cidr_table.len());
-        }
-        s += &format!("  derive {} = {}({args})\n", d.name, d.op);
+        s += &format!("  derive {} = {}({args})\n", d.name, d.op.name());
     }
     if let Some(a) = &spec.aggregate {
         let fields: Vec<String> =
-            a.fields.iter().map(|f| format!("{}={}({})", f.name, f.op, f.field.as_deref().unwrap_or(""))).collect();
+            a.fields.iter().map(|f| format!("{}={}({})", f.name, f.op.name(), f.op.field().unwrap_or(""))).collect();
         s += &format!(
             "  aggregate by {} window {} (lateness {}, max_keys {}): {}\n",
             a.group_by.join(", "),

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logsieve_artifact::model::{Sweep, SweepPoint};
-use logsieve_artifact::{Model, ModelKind, ModelSpec, encode};
+use logsieve_artifact::{Model, ModelKind, ValidSpec, encode};
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::Encoder;
 use logsieve_readers::{Format, Reader};
@@ -108,25 +108,25 @@ pub fn elbow(points: &[(f64, f64)]) -> Option<usize> {
 }
 
 /// Load and validate a model spec file.
-pub fn load_spec(path: &Path) -> Result<ModelSpec> {
+pub fn load_spec(path: &Path) -> Result<ValidSpec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the spec {}", path.display()))?;
-    let mut spec: ModelSpec = toml::from_str(&text).with_context(|| format!("in the spec {}", path.display()))?;
+    let mut spec: logsieve_artifact::ModelSpec =
+        toml::from_str(&text).with_context(|| format!("in the spec {}", path.display()))?;
     // CIDR tables are read now and stored in the model, so it is self-contained.
     let base = path.parent().unwrap_or(Path::new("."));
     for d in &mut spec.derive {
-        if let Some(file) = &d.cidr_file {
-            let p = base.join(file);
+        if let logsieve_artifact::DeriveOp::CidrGroup { cidr_file: Some(file), cidr_table, .. } = &mut d.op {
+            let p = base.join(&*file);
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("derive {}: reading the CIDR table {}", d.name, p.display()))?;
             let table = logsieve_plugin::derive::CidrTable::parse(&text)
                 .map_err(|e| anyhow::anyhow!("derive {}: {}: {e}", d.name, p.display()))?;
-            d.cidr_table = table.entries();
+            *cidr_table = table.entries();
         }
     }
-    if let Err(errs) = spec.validate() {
-        bail!("the spec {} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
-    }
-    Ok(spec)
+    spec.validate().map_err(|errs| {
+        anyhow::anyhow!("the spec {} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "))
+    })
 }
 
 fn from_wit(v: WitValue) -> FeatureValue {
@@ -161,7 +161,7 @@ impl Extracted {
 
 /// Read inputs and extract the spec's features through the component.
 pub fn extract(
-    spec: &ModelSpec,
+    spec: &ValidSpec,
     paths: Vec<PathBuf>,
     format: Format,
     plugin: Option<&Path>,
@@ -247,8 +247,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let mut spec = load_spec(&args.spec)?;
     let range = match args.n_clusters {
         Some(NClusters::One(k)) => {
-            spec.model.n_clusters = k;
-            spec.validate().map_err(|e| anyhow::anyhow!(e.join("; ")))?;
+            spec = spec.with_n_clusters(k).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
             None
         }
         Some(NClusters::Range(a, b)) => {
@@ -258,9 +257,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 );
             }
             for k in [a, b] {
-                let mut s = spec.clone();
-                s.model.n_clusters = k;
-                s.validate().map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
+                spec.with_n_clusters(k).map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
             }
             let pick = parse_pick(args.pick.as_deref(), a, b)?;
             if pick == Pick::Silhouette && spec.model.kind != ModelKind::Kmeans {
@@ -316,7 +313,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         None => None,
     };
     if let Some((sweep, _)) = &swept {
-        spec.model.n_clusters = sweep.chosen;
+        spec = spec.with_n_clusters(sweep.chosen).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
     }
     let m = &spec.model;
     let model = match swept {
@@ -403,7 +400,7 @@ fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
 /// [`fit_model`], as `train --n-clusters k` would fit it; the chosen k's
 /// model is returned with the sweep.
 pub fn sweep(
-    spec: &ModelSpec,
+    spec: &ValidSpec,
     rows: &[Vec<FeatureValue>],
     (a, b): (u32, u32),
     pick: Pick,
@@ -456,8 +453,7 @@ pub fn sweep(
             bar.set_message(format!("start {}/{} {objective} {:.6e}", p.run + 1, p.n_runs, p.inertia));
         };
         // The same fit as `train --n-clusters k`.
-        let mut s = spec.clone();
-        s.model.n_clusters = k;
+        let s = spec.with_n_clusters(k).map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
         let prov = Provenance {
             inputs: provenance.inputs.clone(),
             skipped: provenance.skipped,
@@ -563,7 +559,7 @@ pub fn sweep(
 /// The flow2vec half of `logsieve train`: word2vec, then k-means.
 fn train_flow2vec(
     args: &TrainArgs,
-    spec: &ModelSpec,
+    spec: &ValidSpec,
     rows: &[Vec<FeatureValue>],
     provenance: Provenance,
     t0: Instant,

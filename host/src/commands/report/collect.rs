@@ -245,13 +245,7 @@ pub fn projection_unavailable(model: &Model) -> Option<String> {
 /// for an `[aggregate]` model its second stage (scored files hold the
 /// aggregate events, whose features are read as they are).
 fn rescoring_model(model: &Model) -> Model {
-    let mut m = model.clone();
-    if m.spec.aggregate.is_some() {
-        m.spec.aggregate = None;
-        m.spec.derive.clear();
-        m.spec.filters.clear();
-    }
-    m
+    Model { spec: model.spec.aggregate_stage(), fitted: model.fitted.clone() }
 }
 
 /// Read the scored lines: `(line number, the line or why it could not be

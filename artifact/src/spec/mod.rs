@@ -32,7 +32,14 @@
 //!
 //! Every table refuses unknown keys, so a typo is an error naming the key.
 
+mod language;
+
 use serde::{Deserialize, Serialize};
+
+pub use language::{
+    AggregateField, AggregateOp, AggregateSpec, Arity, DeriveOp, DeriveSpec, Duration, FilterParams, FilterSpec,
+    InputParams, Literal, Test, Unmatched, UtcOffset, Window,
+};
 
 /// The whole spec (`model.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,237 +236,6 @@ impl ModelSpec {
         }
     }
 }
-
-/// `[input]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InputParams {
-    /// The event-time field: epoch seconds, or an ISO-8601 string.
-    #[serde(default = "default_time_field")]
-    pub time_field: String,
-    /// Other names a field may have in some logs, e.g.
-    /// `"id.orig_h" = ["id_orig_h"]` (Zeek JSON writers differ). Wherever
-    /// the spec names `id.orig_h`, an event's `id_orig_h` is read too.
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub aliases: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-fn default_time_field() -> String {
-    "ts".to_string()
-}
-
-impl Default for InputParams {
-    fn default() -> Self {
-        InputParams { time_field: default_time_field(), aliases: Default::default() }
-    }
-}
-
-/// `[[where]]`: one condition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterSpec {
-    /// The field tested.
-    pub field: String,
-    /// `==`, `!=`, `<`, `<=`, `>`, `>=`, `in`, `not_in`, `exists`, `missing`.
-    pub op: String,
-    /// The value compared with (`==` … `>=`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Literal>,
-    /// The values for `in` / `not_in`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<Literal>,
-}
-
-/// A literal in a spec: a boolean, a number or a string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Literal {
-    /// `true` / `false`.
-    Bool(bool),
-    /// A number.
-    Number(f64),
-    /// A string.
-    Text(String),
-}
-
-/// `[filter]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterParams {
-    /// `pass` (default): events that do not match go on unscored;
-    /// `drop`: they are dropped and counted.
-    #[serde(default)]
-    pub unmatched: Unmatched,
-}
-
-/// What happens to events that do not match `[[where]]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unmatched {
-    /// Passed through unchanged, unscored.
-    #[default]
-    Pass,
-    /// Dropped, and counted in the run summary.
-    Drop,
-}
-
-/// `[[derive]]`: one computed field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeriveSpec {
-    /// The new field's name (features and later derives may use it).
-    pub name: String,
-    /// `product`, `sum`, `difference`, `ratio`, `log1p`, `clamp`, `hour`,
-    /// `weekday`, `day_bucket`, `equals`, `in_set`, `cidr_group`,
-    /// `inter_arrival`.
-    pub op: String,
-    /// Input fields (`hour`/`weekday`/`day_bucket`/`inter_arrival` default
-    /// to the time field).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<String>,
-    /// `clamp`: lower bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<f64>,
-    /// `clamp`: upper bound.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<f64>,
-    /// `equals`: the value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<Literal>,
-    /// `in_set`: the values.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub values: Vec<Literal>,
-    /// Time ops: a fixed UTC offset, `+02:00` (default `+00:00`: UTC).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub utc_offset: Option<String>,
-    /// `day_bucket`: `[[first_hour, last_hour, "name"], …]`; default the
-    /// dce_rpc notebook's table.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub buckets: Vec<(u8, u8, String)>,
-    /// `cidr_group`: a file of `CIDR,group` lines, read when training.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cidr_file: Option<String>,
-    /// `cidr_group`: the table itself (`logsieve train` fills it from
-    /// `cidr_file`, so the model is self-contained).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub cidr_table: Vec<(String, String)>,
-    /// `inter_arrival`: fields whose values key the previous event (none:
-    /// the whole stream).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub key: Vec<String>,
-    /// `inter_arrival`: most keys remembered (default 100000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_keys: Option<usize>,
-}
-
-/// `[aggregate]`: per-key windows.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AggregateSpec {
-    /// The key fields, e.g. `["id.orig_h"]`.
-    pub group_by: Vec<String>,
-    /// `"all"` (one window over the whole input, for offline training) or
-    /// a duration (`"30s"`, `"5m"`, `"1h"`, `"1d"`): tumbling windows by
-    /// event time, aligned to the Unix epoch.
-    #[serde(default = "default_window")]
-    pub window: String,
-    /// How long after a window's end its events are still accepted
-    /// (default `"0s"`); later ones are `late_event` errors.
-    #[serde(default = "default_lateness")]
-    pub allowed_lateness: String,
-    /// Most (key, window) entries held; beyond it the oldest is emitted
-    /// early (`partial`) and counted (default 100000).
-    #[serde(default = "default_max_keys")]
-    pub max_keys: usize,
-    /// The aggregates, in order.
-    pub fields: Vec<AggregateField>,
-}
-
-fn default_window() -> String {
-    "all".to_string()
-}
-fn default_lateness() -> String {
-    "0s".to_string()
-}
-const fn default_max_keys() -> usize {
-    100_000
-}
-
-/// `[[aggregate.fields]]`: one aggregate.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AggregateField {
-    /// Its name in the aggregate event.
-    pub name: String,
-    /// `count`, `unique`, `top`, `freq`, `sum`, `mean`, `min`, `max`,
-    /// `top_total` (events in the window, all keys, that went to this key's
-    /// top value — the notebook's `top_host_connections`).
-    pub op: String,
-    /// The field aggregated (all but `count` need one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-/// Parse a duration: `"90"`/`"90s"`, `"5m"`, `"1h"`, `"1d"` → seconds.
-pub fn parse_duration(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, 's')) => (&t[..i], 1.0),
-        Some((i, 'm')) => (&t[..i], 60.0),
-        Some((i, 'h')) => (&t[..i], 3600.0),
-        Some((i, 'd')) => (&t[..i], 86400.0),
-        _ => (t, 1.0),
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v * mult),
-        _ => Err(format!("'{s}' is not a duration (like 30s, 5m, 1h, 1d)")),
-    }
-}
-
-/// Parse a fixed UTC offset `+02:00` / `-0530` / `Z` → minutes.
-pub fn parse_utc_offset(s: &str) -> Result<i32, String> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
-        return Ok(0);
-    }
-    let bad = || format!("'{s}' is not a UTC offset (like +02:00 or -05:30)");
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'+') => (1, &t[1..]),
-        Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
-    };
-    let digits: String = rest.chars().filter(|c| *c != ':').collect();
-    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let h: i32 = digits[..2].parse().map_err(|_| bad())?;
-    let m: i32 = digits[2..].parse().map_err(|_| bad())?;
-    if h > 23 || m > 59 {
-        return Err(bad());
-    }
-    Ok(sign * (h * 60 + m))
-}
-
-/// The operators `[[where]]` accepts.
-pub const FILTER_OPS: &[&str] = &["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "exists", "missing"];
-/// The operators `[[derive]]` accepts.
-pub const DERIVE_OPS: &[&str] = &[
-    "product",
-    "sum",
-    "difference",
-    "ratio",
-    "log1p",
-    "clamp",
-    "hour",
-    "weekday",
-    "day_bucket",
-    "equals",
-    "in_set",
-    "cidr_group",
-    "inter_arrival",
-];
-/// The operators `[[aggregate.fields]]` accepts.
-pub const AGGREGATE_OPS: &[&str] = &["count", "unique", "top", "freq", "sum", "mean", "min", "max", "top_total"];
 
 /// `[model]`: the algorithm and its hyper-parameters (scikit-learn's names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -755,8 +531,15 @@ impl Missing {
 }
 
 impl ModelSpec {
-    /// Check the spec as a whole and return every problem at once.
-    pub fn validate(&self) -> Result<(), Vec<String>> {
+    /// Check the spec as a whole: the checked spec, or every problem at
+    /// once.
+    pub fn validate(self) -> Result<ValidSpec, Vec<String>> {
+        let errs = self.problems();
+        if errs.is_empty() { Ok(ValidSpec(self)) } else { Err(errs) }
+    }
+
+    /// Every problem of the spec (empty when it is valid).
+    pub fn problems(&self) -> Vec<String> {
         let mut errs = Vec::new();
         let m = &self.model;
         if m.n_clusters == 0 && m.kind != ModelKind::Flow2vec {
@@ -809,7 +592,7 @@ impl ModelSpec {
             }
         }
         self.validate_language(&mut errs);
-        if errs.is_empty() { Ok(()) } else { Err(errs) }
+        errs
     }
 
     fn validate_kind(&self, errs: &mut Vec<String>) {
@@ -900,83 +683,73 @@ impl ModelSpec {
     }
 
     fn validate_language(&self, errs: &mut Vec<String>) {
-        for (i, w) in self.filters.iter().enumerate() {
-            let at = format!("where[{i}] ({} {})", w.field, w.op);
-            if !FILTER_OPS.contains(&w.op.as_str()) {
-                errs.push(format!("{at}: unknown op; use one of {}", FILTER_OPS.join(", ")));
-            }
-            match w.op.as_str() {
-                "in" | "not_in" if w.values.is_empty() => errs.push(format!("{at}: needs `values = [...]`")),
-                "==" | "!=" | "<" | "<=" | ">" | ">=" if w.value.is_none() => errs.push(format!("{at}: needs `value`")),
-                _ => {}
-            }
-        }
-        let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-        for (i, d) in self.derive.iter().enumerate() {
-            let at = format!("derive[{i}] ({})", d.name);
-            if !names.insert(&d.name) {
-                errs.push(format!("{at}: the name is used twice"));
-            }
-            let need = |n: usize| d.fields.len() == n;
-            let problem = match d.op.as_str() {
-                "product" | "sum" if d.fields.len() < 2 => Some("needs at least two `fields`"),
-                "difference" | "ratio" if !need(2) => Some("needs exactly two `fields`"),
-                "log1p" | "equals" | "in_set" | "cidr_group" if !need(1) => Some("needs exactly one field in `fields`"),
-                "clamp" if !need(1) || (d.min.is_none() && d.max.is_none()) => {
-                    Some("needs one field and `min` and/or `max`")
-                }
-                "hour" | "weekday" | "day_bucket" | "inter_arrival" if d.fields.len() > 1 => {
-                    Some("takes at most one field (default: the time field)")
-                }
-                "equals" if d.value.is_none() => Some("needs `value`"),
-                "in_set" if d.values.is_empty() => Some("needs `values`"),
-                "cidr_group" if d.cidr_table.is_empty() && d.cidr_file.is_none() => Some("needs `cidr_file`"),
-                op if !DERIVE_OPS.contains(&op) => Some("unknown op"),
-                _ => None,
-            };
-            if let Some(p) = problem {
-                errs.push(format!("{at}: op '{}' {p} (ops: {})", d.op, DERIVE_OPS.join(", ")));
-            }
-            if let Some(o) = &d.utc_offset
-                && let Err(e) = parse_utc_offset(o)
-            {
-                errs.push(format!("{at}: {e}"));
-            }
-            for (a, b, _) in &d.buckets {
-                if a > b || *b > 23 {
-                    errs.push(format!("{at}: bucket hours {a}..{b} must be 0..=23 and in order"));
-                }
-            }
-        }
+        language::check(&self.filters, &self.derive, self.aggregate.as_ref(), errs);
         if let Some(a) = &self.aggregate {
-            if a.group_by.is_empty() {
-                errs.push("aggregate.group_by needs at least one field".to_string());
-            }
-            if a.window != "all" {
-                match parse_duration(&a.window) {
-                    Ok(v) if v > 0.0 => {}
-                    Ok(_) => errs.push("aggregate.window must be longer than 0".to_string()),
-                    Err(e) => errs.push(format!("aggregate.window: {e} or \"all\"")),
-                }
-            }
-            if let Err(e) = parse_duration(&a.allowed_lateness) {
-                errs.push(format!("aggregate.allowed_lateness: {e}"));
-            }
-            if a.max_keys == 0 {
-                errs.push("aggregate.max_keys must be at least 1".to_string());
-            }
-            if a.fields.is_empty() {
-                errs.push("aggregate needs at least one [[aggregate.fields]]".to_string());
-            }
-            for (i, f) in a.fields.iter().enumerate() {
-                let at = format!("aggregate.fields[{i}] ({})", f.name);
-                if !AGGREGATE_OPS.contains(&f.op.as_str()) {
-                    errs.push(format!("{at}: unknown op '{}'; use one of {}", f.op, AGGREGATE_OPS.join(", ")));
-                } else if f.op != "count" && f.field.is_none() {
-                    errs.push(format!("{at}: op '{}' needs a `field`", f.op));
+            let known = aggregate_fields(a);
+            for f in &self.features {
+                if !known.contains(&f.field) {
+                    errs.push(format!(
+                        "feature '{}' reads '{}', which aggregate events do not have (they have: {})",
+                        f.name(),
+                        f.field,
+                        known.join(", ")
+                    ));
                 }
             }
         }
+    }
+}
+
+/// The fields an aggregate event has: the group-by fields, `window_start`,
+/// `window_end`, `partial`, then the aggregates.
+pub fn aggregate_fields(a: &AggregateSpec) -> Vec<String> {
+    let mut v = a.group_by.clone();
+    v.extend(["window_start", "window_end", "partial"].map(String::from));
+    v.extend(a.fields.iter().map(|f| f.name.clone()));
+    v
+}
+
+/// A spec that passed [`ModelSpec::validate`]: everything that takes a
+/// spec to extract, fit or score takes one of these (linfa's `ParamGuard`
+/// pattern), so nothing past the check re-validates or meets a spec it
+/// cannot handle. It reads as the [`ModelSpec`] it wraps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidSpec(ModelSpec);
+
+impl std::ops::Deref for ValidSpec {
+    type Target = ModelSpec;
+
+    fn deref(&self) -> &ModelSpec {
+        &self.0
+    }
+}
+
+impl ValidSpec {
+    /// The spec, to change it (and validate it again).
+    pub fn into_inner(self) -> ModelSpec {
+        self.0
+    }
+
+    /// For an `[aggregate]` spec, the spec of its second stage: the same
+    /// model and features, read from the aggregate events as they are (no
+    /// filters, derived fields or windows). Other specs are returned as
+    /// they are.
+    pub fn aggregate_stage(&self) -> ValidSpec {
+        let mut s = self.0.clone();
+        if s.aggregate.is_some() {
+            s.aggregate = None;
+            s.derive.clear();
+            s.filters.clear();
+        }
+        s.validate().expect("a stage of a valid spec is valid")
+    }
+
+    /// The same spec with another `n_clusters`, checked.
+    pub fn with_n_clusters(&self, k: u32) -> Result<ValidSpec, Vec<String>> {
+        let mut s = self.0.clone();
+        s.model.n_clusters = k;
+        s.validate()
     }
 }
 
@@ -1010,7 +783,7 @@ mod tests {
         let cats = r#"[{"field":"a","type":"categorical"},{"field":"b","type":"categorical"}]"#;
         let mixed = r#"[{"field":"a","type":"categorical"},{"field":"n","type":"numeric"}]"#;
         let problems = |model: &str, features: &str| {
-            toml_like(&format!(r#"{{"model":{model},"features":{features}}}"#)).validate().err().unwrap_or_default()
+            toml_like(&format!(r#"{{"model":{model},"features":{features}}}"#)).problems()
         };
         let ok = |model: &str, features: &str| assert_eq!(problems(model, features), Vec::<String>::new(), "{model}");
         let bad = |model: &str, features: &str, want: &str| {
