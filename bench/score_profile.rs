@@ -4,8 +4,8 @@
 //!
 //!     cargo bench -p logsieve --bench score_profile -- native|component|component-no-deadline MODEL EVENTS.ndjson [PASSES] [BATCH]
 //!
-//! `native` runs `logsieve_plugin::Scorer::score_text`, `component` the
-//! embedded component's `score-text` in wasmtime (`component-no-deadline`:
+//! `native` runs `logsieve_plugin::Scorer::score_lines`, `component` the
+//! embedded component's `score-lines` in wasmtime (`component-no-deadline`:
 //! compiled without epoch checks, as `batch_timeout_ms = 0`); PASSES (default 1) passes
 //! over the file in batches of BATCH (default 1000) events. Prints the
 //! events scored and the best pass. Compare two PASSES counts to take the
@@ -45,7 +45,7 @@ fn main() {
             for _ in 0..passes {
                 let t = Instant::now();
                 for b in &texts {
-                    scored += s.score_text(b).outcomes.len();
+                    scored += s.score_lines(b).outcomes.len();
                 }
                 best = best.min(t.elapsed().as_secs_f64());
             }
@@ -73,7 +73,7 @@ fn main() {
             for _ in 0..passes {
                 let t = Instant::now();
                 for b in &texts {
-                    scored += inst.score_text(b).expect("the component runs").outcomes.len();
+                    scored += inst.score_lines(b).expect("the component runs").outcomes.len();
                 }
                 best = best.min(t.elapsed().as_secs_f64());
             }

@@ -77,16 +77,16 @@ fn main() {
     );
 
     // Both sides get the same NDJSON texts (batches joined once, outside
-    // the timing) and make the same call: `score_text`, natively and through
-    // the component's `score-text`.
+    // the timing) and make the same call: `score_lines`, natively and
+    // through the component's `score-lines` (what `logsieve run` calls).
     let texts = |batch: usize| -> Vec<String> { events.chunks(batch).map(|c| c.join("\n") + "\n").collect() };
     let texts_1000 = texts(1000);
     let mut native = Scorer::new(&model, logsieve_plugin::Options { top_features: 3, emit_vector: false }).unwrap();
     let native_r = measure("native (plugin as a Rust library, batches of 1000)", events.len(), || {
         let mut total = 0;
         for t in &texts_1000 {
-            let b = native.score_text(t);
-            assert!(b.outcomes.iter().all(|o| matches!(o, logsieve_plugin::TextOutcome::Scored(_))));
+            let b = native.score_lines(t);
+            assert!(b.outcomes.iter().all(|o| matches!(o, logsieve_plugin::Outcome::Scored(_))));
             total += b.text.len();
         }
         total
@@ -98,11 +98,11 @@ fn main() {
     let mut batches = serde_json::Map::new();
     for batch in [100, 1000, 10_000] {
         let texts = texts(batch);
-        let r = measure(&format!("component (wasmtime, score-text, batches of {batch})"), events.len(), || {
+        let r = measure(&format!("component (wasmtime, score-lines, batches of {batch})"), events.len(), || {
             let mut total = 0;
             for t in &texts {
-                let b = inst.score_text(t).unwrap();
-                assert!(b.outcomes.iter().all(|o| matches!(o, logsieve::runtime::TextOutcome::Scored(_))));
+                let b = inst.score_lines(t).unwrap();
+                assert!(b.outcomes.iter().all(|o| matches!(o, logsieve::runtime::LineOutcome::Scored(_))));
                 total += b.text.len();
             }
             total
@@ -115,10 +115,10 @@ fn main() {
     let rt_off = Runtime::new_with(EMBEDDED_COMPONENT, None, Deadlines::Off).unwrap();
     let mut inst_off = rt_off.instantiate(&model, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
     let off_r =
-        measure("component (score-text, batches of 1000, batch_timeout_ms = 0: no deadline)", events.len(), || {
+        measure("component (score-lines, batches of 1000, batch_timeout_ms = 0: no deadline)", events.len(), || {
             let mut total = 0;
             for t in &texts_1000 {
-                total += inst_off.score_text(t).unwrap().text.len();
+                total += inst_off.score_lines(t).unwrap().text.len();
             }
             total
         });
@@ -145,17 +145,17 @@ fn main() {
     let agg_native = measure("aggregation, native (6,059 hosts, window all)", events.len(), || {
         let mut n = 0;
         for t in &texts_1000 {
-            n += native.score_text(t).emitted.len();
+            n += native.score_lines(t).emitted.len();
         }
-        n + native.flush().len()
+        n + native.flush_lines().emitted.len()
     });
     let mut inst = rt.instantiate(&hosts, Options { top_features: 3, emit_vector: false }).unwrap().unwrap();
     let agg_wasm = measure("aggregation, component (batches of 1000)", events.len(), || {
         let mut n = 0;
         for t in &texts_1000 {
-            n += inst.score_text(t).unwrap().emitted.len();
+            n += inst.score_lines(t).unwrap().emitted.len();
         }
-        n + inst.flush().unwrap().len()
+        n + inst.flush_lines().unwrap().emitted.len()
     });
 
     // Start-up: compile once into a cache, then load precompiled + instantiate.

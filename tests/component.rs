@@ -3,7 +3,9 @@
 
 mod common;
 
-use logsieve::runtime::{EMBEDDED_COMPONENT, Extracted, ModelError, Options, Outcome, Runtime};
+use logsieve::runtime::{
+    EMBEDDED_COMPONENT, Extracted, LineOutcome, ModelError, Options, Outcome, Reasons, Runtime, ScoredLines, Verdict,
+};
 use logsieve_artifact::{Model, decode, encode, encode_unvalidated};
 use logsieve_plugin::Scorer;
 
@@ -17,7 +19,7 @@ const OPTS: Options = Options { top_features: 3, emit_vector: false };
 fn the_component_imports_nothing_and_exports_the_contract() {
     let rt = runtime();
     assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
-    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.3.0".to_string()]);
+    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.4.0".to_string()]);
 }
 
 /// Bad events of every kind the scorer must report, each with its reason.
@@ -254,4 +256,137 @@ fn score_text_gives_the_outcomes_of_score_batch() {
     assert_eq!(n(&mut c, "{}\n{}"), 2);
     assert_eq!(n(&mut c, "{}\n\n{}\n"), 3);
     assert_eq!(n(&mut c, "\n"), 1);
+}
+
+/// The verdict a scored text's `logsieve` object states.
+fn text_verdict(text: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    v["logsieve"].clone()
+}
+
+/// Check every scored line's record against its text; returns the texts
+/// (events', then emitted aggregates') and the outcome names, as 0.3's
+/// `score-text` would give them.
+fn check_lines(name: &str, l: &ScoredLines) -> (Vec<String>, Vec<String>) {
+    let names = [
+        (Reasons::FAR_FROM_CENTROID, "far_from_centroid"),
+        (Reasons::RARE_CLUSTER, "rare_cluster"),
+        (Reasons::UNSEEN_VALUE, "unseen_value"),
+        (Reasons::UNSEEN_FLOW, "unseen_flow"),
+        (Reasons::UNUSUAL_SEQUENCE, "unusual_sequence"),
+    ];
+    let check = |at: u32, len: u32, v: &Verdict| -> String {
+        let text = &l.text[at as usize..(at + len) as usize];
+        assert_eq!(&l.text[(at + len) as usize..(at + len) as usize + 1], "\n", "{name}: a scored text ends its line");
+        let t = text_verdict(text);
+        let num = |k: &str| t[k].as_f64();
+        assert_eq!(t["cluster"].as_u64().map(|c| c as u32), v.cluster, "{name}: {text}");
+        assert_eq!(
+            (num("distance"), num("threshold"), num("score")),
+            (v.distance, v.threshold, v.score),
+            "{name}: {text}"
+        );
+        assert_eq!(t["anomaly"].as_bool(), Some(v.anomaly), "{name}: {text}");
+        let want: Vec<&str> = names.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
+        let got: Vec<&str> = t["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        assert_eq!(got, want, "{name}: {text}");
+        assert_eq!(v.anomaly, !want.is_empty(), "{name}: anomaly is any reason");
+        text.to_string()
+    };
+    let mut texts = Vec::new();
+    let mut kinds = Vec::new();
+    for o in l.outcomes.iter().chain(&l.emitted) {
+        kinds.push(match o {
+            LineOutcome::Scored(s) => {
+                texts.push(check(s.offset, s.len, &s.verdict));
+                "scored".to_string()
+            }
+            LineOutcome::Failed(e) => format!("failed {} {}", e.reason, e.detail),
+            other => format!("{other:?}"),
+        });
+    }
+    (texts, kinds)
+}
+
+#[test]
+fn score_lines_gives_each_verdict_as_its_text_states_it() {
+    let rt = runtime();
+    let repo = common::repo();
+    let files = |pattern: &str| logsieve_readers::expand_inputs(&[repo.join(pattern).display().to_string()]).unwrap();
+    let read = |pattern: &str| -> Vec<String> {
+        logsieve_readers::Reader::open(files(pattern), logsieve_readers::Format::Auto)
+            .filter_map(|i| i.result.ok())
+            .collect()
+    };
+    let mut conn = common::rita_events("2024-04-20");
+    conn.truncate(5000);
+    conn.extend(bad_events().into_iter().map(|(e, _)| e));
+    let k = "pipeline-examples/kerberos-per-host/sample/*kerberos*";
+    let d = "pipeline-examples/dce-rpc-kmodes";
+    let f = "pipeline-examples/netflow-flow2vec";
+    let cases = [
+        ("conn k-means", common::train_rita("2024-04-19"), conn),
+        (
+            "kerberos windows",
+            common::train_files(&repo.join("pipeline-examples/kerberos-per-host/kerberos-hosts.toml"), &files(k)),
+            read(k),
+        ),
+        (
+            "dce-rpc k-modes",
+            common::train_files(&repo.join(d).join("model.toml"), &files(&format!("{d}/sample/apt29-*"))),
+            read(&format!("{d}/sample/*")),
+        ),
+        (
+            "netflow flow2vec",
+            common::train_files(&repo.join(f).join("model.toml"), &files(&format!("{f}/sample/normal-7.binetflow.gz"))),
+            // Its own training flows (sequences fill, a few are unusual),
+            // then flows it never saw.
+            [
+                read(&format!("{f}/sample/normal-7.binetflow.gz")),
+                read(&format!("{f}/sample/botnet-207-1.binetflow.gz")),
+            ]
+            .concat(),
+        ),
+    ];
+    let mut seen = Reasons::empty();
+    for (name, model, events) in &cases {
+        let opts = Options { top_features: 3, emit_vector: true };
+        let mut a = rt.instantiate(model, opts).unwrap().unwrap();
+        let mut b = rt.instantiate(model, opts).unwrap().unwrap();
+        let mut anomalies = 0;
+        let mut scored = 0;
+        for chunk in events.chunks(700) {
+            let text = chunk.join("\n") + "\n";
+            let lines = a.score_lines(&text).unwrap();
+            assert_eq!(lines.outcomes.len(), chunk.len(), "{name}");
+            let (texts, kinds) = check_lines(name, &lines);
+            for o in lines.outcomes.iter().chain(&lines.emitted) {
+                if let LineOutcome::Scored(s) = o {
+                    anomalies += usize::from(s.verdict.anomaly);
+                    seen |= s.verdict.reasons;
+                }
+            }
+            scored += texts.len();
+            // The 0.3 call gives the same texts, outcomes and aggregates.
+            let old = b.score_text(&text).unwrap();
+            let n_events = lines.outcomes.iter().filter(|o| matches!(o, LineOutcome::Scored(_))).count();
+            let (rows, _) = as_rows_text(logsieve::runtime::ScoredText { emitted: Vec::new(), ..old.clone() });
+            let old_texts: Vec<String> =
+                rows.iter().filter_map(|r| r.strip_prefix("scored ").map(str::to_string)).collect();
+            assert_eq!(texts[..n_events], old_texts[..], "{name}");
+            let old_emitted: Vec<String> = old.emitted.into_iter().filter_map(Result::ok).collect();
+            assert_eq!(texts[n_events..], old_emitted[..], "{name}");
+            assert_eq!(kinds.len() - lines.emitted.len(), rows.len(), "{name}");
+        }
+        let end = a.flush_lines().unwrap();
+        assert!(end.outcomes.is_empty(), "{name}: flush-lines has no input lines");
+        let (texts, _) = check_lines(name, &end);
+        scored += texts.len();
+        let old_end: Vec<String> = b.flush().unwrap().into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(texts, old_end, "{name}: flush-lines and flush give the same aggregates");
+        assert!(scored > 0, "{name}: nothing scored: a test of nothing");
+        eprintln!("{name}: {scored} scored, {anomalies} anomalies");
+    }
+    // Every reason a verdict can carry was checked against its text.
+    assert_eq!(seen, Reasons::all(), "every reason checked against a text");
 }

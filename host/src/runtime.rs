@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow};
+use logsieve_artifact::DecodeError;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
@@ -45,8 +46,8 @@ wasmtime::component::bindgen!({
 
 use exports::logsieve::transform::scoring as wit;
 pub use wit::{
-    EventError, Extracted, ExtractedBatch, FeatureValue, ModelError, ModelInfo, Options, Outcome, ScoredBatch,
-    ScoredText, StateStats, TextOutcome,
+    EventError, Extracted, ExtractedBatch, FeatureValue, LineOutcome, ModelError, ModelInfo, Options, Outcome, Reasons,
+    ScoredBatch, ScoredLine, ScoredLines, ScoredText, StateStats, TextOutcome, Verdict,
 };
 
 /// The component this binary was built with.
@@ -457,12 +458,23 @@ impl Instance {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_batch(store, h, events))
     }
 
-    /// Score a batch given as NDJSON text, one event per line.
+    /// Score a batch given as NDJSON text, one event per line: the scored
+    /// texts in one string, each outcome with its verdict.
+    pub fn score_lines(&mut self, events: &str) -> Result<ScoredLines> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_lines(store, h, events))
+    }
+
+    /// End of input: aggregates of the windows still open, scored.
+    pub fn flush_lines(&mut self) -> Result<ScoredLines> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush_lines(store, h))
+    }
+
+    /// The 0.3 call: [`Self::score_lines`] without verdicts.
     pub fn score_text(&mut self, events: &str) -> Result<ScoredText> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_text(store, h, events))
     }
 
-    /// End of input: aggregates of the windows still open, scored.
+    /// The 0.3 call: [`Self::flush_lines`] without verdicts.
     pub fn flush(&mut self) -> Result<Vec<std::result::Result<String, EventError>>> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush(store, h))
     }
@@ -489,18 +501,17 @@ impl Drop for Instance {
     }
 }
 
-/// A refused model, said for people (the generated `Display` is terse).
+/// A refused model, said for people: as the artifact's own decoder says it
+/// (the WIT `model-error` is its [`DecodeError`] across the boundary).
 pub fn describe(e: &ModelError) -> String {
-    match e {
-        ModelError::Truncated(d) => format!("truncated model file: {d}"),
-        ModelError::Foreign(d) => format!("not a logsieve model: {d}"),
-        ModelError::UnsupportedVersion(v) => format!(
-            "model format version {} is newer than this plugin reads (up to {}); upgrade logsieve",
-            v.found, v.supported
-        ),
-        ModelError::Corrupted(d) => format!("corrupted model file: {d}"),
-        ModelError::Invalid(d) => format!("invalid model: {d}"),
-    }
+    let e = match e.clone() {
+        ModelError::Truncated(d) => DecodeError::Truncated(d),
+        ModelError::Foreign(d) => DecodeError::Foreign(d),
+        ModelError::UnsupportedVersion(v) => DecodeError::UnsupportedVersion { found: v.found, supported: v.supported },
+        ModelError::Corrupted(d) => DecodeError::Corrupted(d),
+        ModelError::Invalid(d) => DecodeError::Invalid(d),
+    };
+    e.to_string()
 }
 
 /// Load a component from a file, or the embedded one.

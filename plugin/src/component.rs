@@ -6,7 +6,8 @@ use std::cell::RefCell;
 
 use logsieve_artifact::DecodeError;
 
-use crate::scorer::{Extracted, Outcome, TextOutcome};
+use crate::output::{Reasons, Verdict};
+use crate::scorer::{Extracted, Outcome, ScoredLine};
 use crate::{EventError, FeatureValue, Options, Scorer};
 
 wit_bindgen::generate!({
@@ -43,7 +44,52 @@ fn model_error(e: DecodeError) -> wit::ModelError {
 }
 
 fn event_error(e: EventError) -> wit::EventError {
-    wit::EventError { reason: e.reason.to_string(), detail: e.detail }
+    wit::EventError { reason: e.reason.as_str().to_string(), detail: e.detail }
+}
+
+fn verdict(v: Verdict) -> wit::Verdict {
+    // The WIT flags are declared in the order of `Reasons::NAMES`.
+    let r = v.reasons;
+    let mut reasons = wit::Reasons::empty();
+    for (flag, bit) in [
+        (wit::Reasons::FAR_FROM_CENTROID, Reasons::FAR_FROM_CENTROID),
+        (wit::Reasons::RARE_CLUSTER, Reasons::RARE_CLUSTER),
+        (wit::Reasons::UNSEEN_VALUE, Reasons::UNSEEN_VALUE),
+        (wit::Reasons::UNSEEN_FLOW, Reasons::UNSEEN_FLOW),
+        (wit::Reasons::UNUSUAL_SEQUENCE, Reasons::UNUSUAL_SEQUENCE),
+    ] {
+        if r.contains(bit) {
+            reasons = reasons | flag;
+        }
+    }
+    wit::Verdict {
+        cluster: v.cluster,
+        distance: v.distance,
+        threshold: v.threshold,
+        score: v.score,
+        anomaly: v.anomaly(),
+        reasons,
+    }
+}
+
+fn line_outcome(o: Outcome<ScoredLine>) -> wit::LineOutcome {
+    match o {
+        Outcome::Scored(s) => {
+            wit::LineOutcome::Scored(wit::ScoredLine { offset: s.offset, len: s.len, verdict: verdict(s.verdict) })
+        }
+        Outcome::Passed => wit::LineOutcome::Passed,
+        Outcome::Dropped => wit::LineOutcome::Dropped,
+        Outcome::Absorbed => wit::LineOutcome::Absorbed,
+        Outcome::Failed(e) => wit::LineOutcome::Failed(event_error(e)),
+    }
+}
+
+fn scored_lines(l: crate::Lines) -> wit::ScoredLines {
+    wit::ScoredLines {
+        text: l.text,
+        outcomes: l.outcomes.into_iter().map(line_outcome).collect(),
+        emitted: l.emitted.into_iter().map(line_outcome).collect(),
+    }
 }
 
 impl wit::GuestScorer for ScorerResource {
@@ -82,19 +128,35 @@ impl wit::GuestScorer for ScorerResource {
         }
     }
 
+    fn score_lines(&self, events: String) -> wit::ScoredLines {
+        let (text, outcomes, emitted) = self.0.borrow_mut().score_lines_map(&events, line_outcome, line_outcome);
+        wit::ScoredLines { text, outcomes, emitted }
+    }
+
+    fn flush_lines(&self) -> wit::ScoredLines {
+        scored_lines(self.0.borrow_mut().flush_lines())
+    }
+
     fn score_text(&self, events: String) -> wit::ScoredText {
-        let (text, outcomes, emitted) = self.0.borrow_mut().score_text_map(&events, |o| match o {
-            TextOutcome::Scored(n) => wit::TextOutcome::Scored(n),
-            TextOutcome::Passed => wit::TextOutcome::Passed,
-            TextOutcome::Dropped => wit::TextOutcome::Dropped,
-            TextOutcome::Absorbed => wit::TextOutcome::Absorbed,
-            TextOutcome::Failed(e) => wit::TextOutcome::Failed(event_error(e)),
-        });
-        wit::ScoredText { text, outcomes, emitted: emitted.into_iter().map(|r| r.map_err(event_error)).collect() }
+        let (mut text, outcomes, emitted) = self.0.borrow_mut().score_lines_map(
+            &events,
+            |o| match o {
+                Outcome::Scored(s) => wit::TextOutcome::Scored(s.len),
+                Outcome::Passed => wit::TextOutcome::Passed,
+                Outcome::Dropped => wit::TextOutcome::Dropped,
+                Outcome::Absorbed => wit::TextOutcome::Absorbed,
+                Outcome::Failed(e) => wit::TextOutcome::Failed(event_error(e)),
+            },
+            |o| o,
+        );
+        // 0.3: the aggregates' texts apart from the events'.
+        let emitted = cut_emitted(&mut text, emitted);
+        wit::ScoredText { text, outcomes, emitted }
     }
 
     fn flush(&self) -> Vec<Result<String, wit::EventError>> {
-        self.0.borrow_mut().flush().into_iter().map(|r| r.map_err(event_error)).collect()
+        let mut lines = self.0.borrow_mut().flush_lines();
+        cut_emitted(&mut lines.text, lines.emitted)
     }
 
     fn extract_batch(&self, events: Vec<String>) -> wit::ExtractedBatch {
@@ -123,6 +185,24 @@ impl wit::GuestScorer for ScorerResource {
         let s = self.0.borrow().stats();
         wit::StateStats { open_windows: s.open_windows, emitted: s.emitted, evicted: s.evicted, late: s.late }
     }
+}
+
+/// The emitted aggregates' texts (at the end of `text`) as strings of
+/// their own; `text` keeps the events' texts.
+fn cut_emitted(text: &mut String, emitted: Vec<Outcome<ScoredLine>>) -> Vec<Result<String, wit::EventError>> {
+    let first = emitted.iter().find_map(|o| if let Outcome::Scored(s) = o { Some(s.offset as usize) } else { None });
+    let out = emitted
+        .into_iter()
+        .map(|o| match o {
+            Outcome::Scored(s) => Ok(text[s.offset as usize..(s.offset + s.len) as usize].to_string()),
+            Outcome::Failed(e) => Err(event_error(e)),
+            _ => unreachable!("aggregates are scored or fail"),
+        })
+        .collect();
+    if let Some(at) = first {
+        text.truncate(at);
+    }
+    out
 }
 
 fn values(v: Vec<FeatureValue>) -> Vec<wit::FeatureValue> {

@@ -29,6 +29,7 @@ use logsieve_artifact::{Embedding, FeatureSpec, Fitted, VectorMetric};
 
 use crate::event::{EventError, Scalar};
 use crate::features::{FeatureValue, MISSING_CATEGORY, category};
+use crate::output::SequenceVerdict;
 use crate::reason::Reason;
 
 /// Separator of a token's parts.
@@ -208,13 +209,6 @@ struct SequenceScoring {
     mean: Vec<f64>,
 }
 
-/// A sequence's verdict.
-pub(crate) struct SequenceScore {
-    pub cluster: usize,
-    pub distance: f64,
-    pub threshold: f64,
-}
-
 /// What a flow2vec model needs to score.
 pub(crate) struct Flow2VecFit {
     index: HashMap<String, u32>,
@@ -276,7 +270,7 @@ impl Flow2VecFit {
         features: &[FeatureSpec],
         slots: &[Option<Scalar>],
         token: &mut String,
-    ) -> Result<(TokenScore, Option<SequenceScore>), EventError> {
+    ) -> Result<(TokenScore, Option<SequenceVerdict>), EventError> {
         let mut parts = Vec::with_capacity(features.len());
         for (f, v) in features.iter().zip(slots) {
             let c = category(f, v.as_ref())?;
@@ -295,7 +289,7 @@ impl Flow2VecFit {
                 let key = key_of(&s.key_at, |j| Some(parts[j].as_deref().unwrap_or(MISSING_CATEGORY)));
                 s.seqs.push(&key, i, &s.vectors, dim, &mut s.mean).then(|| {
                     let (cluster, distance) = nearest(&s.mean, &s.centroids, s.metric);
-                    SequenceScore { cluster, distance, threshold: s.thresholds[cluster] }
+                    SequenceVerdict { cluster, distance, threshold: s.thresholds[cluster] }
                 })
             });
             if seq.as_ref().is_some_and(|s| !s.distance.is_finite()) {

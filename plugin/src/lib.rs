@@ -12,13 +12,15 @@
 //! - [`recipe`]: the per-event plan: filters, derived fields, windows.
 //! - [`derive`]: derived fields, time features, mappings, filters.
 //! - [`window`]: per-key tumbling windows and their aggregates.
-//! - [`scorer`]: nearest centroid, verdict, explanation, output.
+//! - [`scorer`]: nearest centroid, verdict, explanation.
+//! - [`output`]: the `logsieve` object every scored event ends with.
 //! - `component` (wasm32 only): the WIT bindings around [`scorer::Scorer`].
 
 pub mod derive;
 pub mod event;
 pub mod features;
 pub mod flow2vec;
+pub mod output;
 pub mod reason;
 pub mod recipe;
 pub mod scan;
@@ -30,7 +32,6 @@ pub mod component;
 
 pub use event::EventError;
 pub use features::FeatureValue;
+pub use output::{Reasons, Verdict};
 pub use reason::Reason;
-pub use scorer::{
-    Batch, ExtractBatch, Extracted, Kind, ModelInfo, Options, Outcome, Scorer, StateStats, TextBatch, TextOutcome,
-};
+pub use scorer::{Batch, ExtractBatch, Extracted, Lines, ModelInfo, Options, Outcome, ScoredLine, Scorer, StateStats};

@@ -33,13 +33,12 @@
 //! ([`crate::recipe`]): filters, derived fields, and for `[aggregate]`
 //! models per-key windows whose aggregate events are then scored.
 
-use std::fmt::Write as _;
-
 use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
+use crate::output::{Reasons, Verdict, Writer};
 use crate::reason::Reason;
 use crate::recipe::{Recipe, Scratch, Step, line_end};
 
@@ -79,12 +78,6 @@ struct Fit {
     encoder: Encoder,
     /// Centroids, row-major, k × dim.
     centroids: Vec<f64>,
-    thresholds: Vec<f64>,
-    /// Per cluster, `"logsieve":{"cluster":c,"distance":` (written once
-    /// here rather than per event, as the other fragments).
-    cluster_head: Vec<String>,
-    /// Per cluster, `,"threshold":t,"score":`.
-    threshold_json: Vec<String>,
     rare: Vec<bool>,
     ranges: Vec<std::ops::Range<usize>>,
     /// Every feature is one coordinate, in order (numeric features only).
@@ -133,11 +126,15 @@ impl Metric {
     }
 }
 
-/// What became of one event (the WIT `outcome`).
+/// What became of one event.
+///
+/// `S` is what a scored event carries: its text ([`Scorer::score_batch`],
+/// the WIT `outcome`) or where its text is in a batch's text
+/// ([`Scorer::score_lines`], the WIT `line-outcome`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// The scored event text.
-    Scored(String),
+pub enum Outcome<S = String> {
+    /// Scored.
+    Scored(S),
     /// Did not match `[[where]]`; to be passed on unchanged.
     Passed,
     /// Did not match `[[where]]`; dropped.
@@ -146,6 +143,19 @@ pub enum Outcome {
     Absorbed,
     /// Could not be used.
     Failed(EventError),
+}
+
+impl<S> Outcome<S> {
+    /// The same outcome with the scored part turned by `f`.
+    pub fn map<T>(self, f: impl FnOnce(S) -> T) -> Outcome<T> {
+        match self {
+            Outcome::Scored(s) => Outcome::Scored(f(s)),
+            Outcome::Passed => Outcome::Passed,
+            Outcome::Dropped => Outcome::Dropped,
+            Outcome::Absorbed => Outcome::Absorbed,
+            Outcome::Failed(e) => Outcome::Failed(e),
+        }
+    }
 }
 
 /// The result of [`Scorer::score_batch`].
@@ -157,32 +167,37 @@ pub struct Batch {
     pub emitted: Vec<Result<String, EventError>>,
 }
 
-/// What became of one event of [`Scorer::score_text`] (the WIT
-/// `text-outcome`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum TextOutcome {
-    /// Scored: the next this many bytes of [`TextBatch::text`] (each
-    /// followed by one `\n`, not counted).
-    Scored(u32),
-    /// As [`Outcome::Passed`].
-    Passed,
-    /// As [`Outcome::Dropped`].
-    Dropped,
-    /// As [`Outcome::Absorbed`].
-    Absorbed,
-    /// As [`Outcome::Failed`].
-    Failed(EventError),
+/// A scored event of [`Scorer::score_lines`] (the WIT `scored-line`): where
+/// its text is in [`Lines::text`], and its verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredLine {
+    /// Byte offset of its text.
+    pub offset: u32,
+    /// Length of its text in bytes (the `\n` after it not counted).
+    pub len: u32,
+    /// The verdict its `logsieve` object holds.
+    pub verdict: Verdict,
 }
 
-/// The result of [`Scorer::score_text`] (the WIT `scored-text`).
+/// The result of [`Scorer::score_lines`] and [`Scorer::flush_lines`] (the
+/// WIT `scored-lines`).
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct TextBatch {
-    /// The scored events' texts, in order, each followed by `\n`.
+pub struct Lines {
+    /// The scored texts, of the events then of the aggregates emitted, in
+    /// order, each followed by `\n`: NDJSON.
     pub text: String,
     /// One per input line.
-    pub outcomes: Vec<TextOutcome>,
-    /// Scored aggregate events of windows closed during the batch.
-    pub emitted: Vec<Result<String, EventError>>,
+    pub outcomes: Vec<Outcome<ScoredLine>>,
+    /// The aggregate events of windows closed during the call: scored or
+    /// failed.
+    pub emitted: Vec<Outcome<ScoredLine>>,
+}
+
+impl Lines {
+    /// The text of a scored event.
+    pub fn slice(&self, s: &ScoredLine) -> &str {
+        &self.text[s.offset as usize..(s.offset + s.len) as usize]
+    }
 }
 
 /// The events of an NDJSON batch: split on `\n`; a last `\n` ends the last
@@ -232,17 +247,9 @@ pub struct StateStats {
 
 /// The scoring half: encoder, centroids, thresholds, output.
 struct Core {
-    id: String,
     options: Options,
-    /// Feature names, already JSON-escaped with quotes.
-    names_json: Vec<String>,
-    /// Per feature, `{"feature":"name","share":` (top features).
-    share_head: Vec<String>,
-    /// `,"anomaly":…,"reasons":[…]` for each combination of the reasons
-    /// `far_from_centroid` (bit 0), `rare_cluster` (1), `unseen_value` (2).
-    verdicts: [String; 8],
-    /// `,"model":"id"}}`: the end of every scored event.
-    tail: String,
+    /// The output's fragments.
+    writer: Writer,
     /// The spec's features (flow2vec builds its token from them).
     features: Vec<logsieve_artifact::FeatureSpec>,
     fit: Option<Fit>,
@@ -256,6 +263,7 @@ struct Core {
 /// A loaded model, ready to extract and (if fitted) score.
 pub struct Scorer {
     model: Model,
+    id: String,
     core: Core,
     /// The per-event plan.
     stage1: Recipe,
@@ -272,8 +280,6 @@ impl Scorer {
         let model = decoded.model;
         let stage1 = Recipe::new(&model.spec).map_err(DecodeError::Invalid)?;
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
-        let names_json: Vec<String> =
-            model.spec.features.iter().map(|f| serde_json::to_string(f.name()).expect("a string serializes")).collect();
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
@@ -281,48 +287,19 @@ impl Scorer {
                 flow2vec: Flow2VecFit::new(&model.spec, fitted),
                 metric: Metric::new(&model, fitted),
                 centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
-                thresholds: fitted.clusters.iter().map(|c| c.threshold).collect(),
-                cluster_head: (0..fitted.clusters.len())
-                    .map(|c| format!("\"{}\":{{\"cluster\":{c},\"distance\":", crate::event::OUTPUT_KEY))
-                    .collect(),
-                threshold_json: fitted
-                    .clusters
-                    .iter()
-                    .map(|c| {
-                        let mut t = String::from(",\"threshold\":");
-                        push_f64(&mut t, c.threshold);
-                        t.push_str(",\"score\":");
-                        t
-                    })
-                    .collect(),
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
                 one_per_feature: ranges.iter().enumerate().all(|(f, r)| *r == (f..f + 1)),
                 ranges,
                 encoder,
             }
         });
+        let thresholds: Vec<f64> =
+            model.fitted.as_ref().map(|f| f.clusters.iter().map(|c| c.threshold).collect()).unwrap_or_default();
+        let names: Vec<&str> = model.spec.features.iter().map(|f| f.name()).collect();
         let dim = fit.as_ref().map_or(0, |f| f.encoder.dimension());
-        let share_head = names_json.iter().map(|n| format!("{{\"feature\":{n},\"share\":")).collect();
-        let verdicts = std::array::from_fn(|bits| {
-            let mut v = String::new();
-            push_verdict(
-                &mut v,
-                &[
-                    (bits & 1 != 0, "far_from_centroid"),
-                    (bits & 2 != 0, "rare_cluster"),
-                    (bits & 4 != 0, "unseen_value"),
-                ],
-            );
-            v
-        });
-        let tail = format!(",\"model\":\"{}\"}}}}", decoded.id);
         let core = Core {
-            id: decoded.id,
             options,
-            share_head,
-            verdicts,
-            tail,
-            names_json,
+            writer: Writer::new(&decoded.id, &names, &thresholds),
             features: model.spec.features.clone(),
             vector: vec![0.0; dim],
             contrib: Vec::new(),
@@ -330,12 +307,12 @@ impl Scorer {
             token: String::new(),
             fit,
         };
-        Ok(Scorer { model, core, stage1, stage2, pending: Vec::new() })
+        Ok(Scorer { model, id: decoded.id, core, stage1, stage2, pending: Vec::new() })
     }
 
     /// The model's id (checksum prefix).
     pub fn id(&self) -> &str {
-        &self.core.id
+        &self.id
     }
 
     /// The decoded model.
@@ -345,34 +322,27 @@ impl Scorer {
 
     /// Describe the model.
     pub fn info(&self) -> ModelInfo {
-        let fit = &self.core.fit;
         ModelInfo {
-            id: self.core.id.clone(),
+            id: self.id.clone(),
             kind: self.model.spec.model.kind.as_str().to_string(),
             format_version: logsieve_artifact::FORMAT_VERSION,
             features: self.model.spec.features.iter().map(|f| f.name().to_string()).collect(),
             dimension: self.model.dimension().unwrap_or(0) as u32,
-            n_clusters: fit.as_ref().map_or(0, |f| f.thresholds.len() as u32),
+            n_clusters: self.core.fit.as_ref().map_or(0, |_| self.core.writer.clusters() as u32),
         }
     }
 
     /// Score one event into `out` (appended) when it is scored; other
     /// outcomes leave `out` as it was. Aggregates of windows that close are
-    /// kept for [`Self::take_emitted`].
-    pub fn score_into(&mut self, event: &str, out: &mut String) -> Result<Kind, EventError> {
+    /// kept for the next call that hands them out.
+    pub fn score_into(&mut self, event: &str, out: &mut String) -> Outcome<Verdict> {
         self.score_with(event, &mut Scratch::new(), out)
     }
 
     /// [`Self::score_into`] with the caller's buffers.
-    fn score_with<'a>(
-        &mut self,
-        event: &'a str,
-        scratch: &mut Scratch<'a>,
-        out: &mut String,
-    ) -> Result<Kind, EventError> {
-        self.check_fitted()?;
-        let (step, shape) = self.stage1.run(event, scratch, &mut self.pending)?;
-        self.finish(step, event, shape, scratch, out)
+    fn score_with<'a>(&mut self, event: &'a str, scratch: &mut Scratch<'a>, out: &mut String) -> Outcome<Verdict> {
+        let step = self.check_fitted().and_then(|()| self.stage1.run(event, scratch, &mut self.pending));
+        self.finish(step, event, scratch, out)
     }
 
     fn check_fitted(&self) -> Result<(), EventError> {
@@ -386,30 +356,21 @@ impl Scorer {
     #[inline]
     fn finish(
         &mut self,
-        step: Step,
+        step: Result<(Step, Shape), EventError>,
         event: &str,
-        shape: Shape,
         scratch: &Scratch,
         out: &mut String,
-    ) -> Result<Kind, EventError> {
+    ) -> Outcome<Verdict> {
         match step {
-            Step::Features => {
-                self.core.score_features(event, shape, scratch.features(), out)?;
-                Ok(Kind::Scored)
-            }
-            Step::Passed => Ok(Kind::Passed),
-            Step::Dropped => Ok(Kind::Dropped),
-            Step::Absorbed => Ok(Kind::Absorbed),
+            Ok((Step::Features, shape)) => match self.core.score_features(event, shape, scratch.features(), out) {
+                Ok(v) => Outcome::Scored(v),
+                Err(e) => Outcome::Failed(e),
+            },
+            Ok((Step::Passed, _)) => Outcome::Passed,
+            Ok((Step::Dropped, _)) => Outcome::Dropped,
+            Ok((Step::Absorbed, _)) => Outcome::Absorbed,
+            Err(e) => Outcome::Failed(e),
         }
-    }
-
-    /// Score the aggregate events emitted so far.
-    pub fn take_emitted(&mut self) -> Vec<Result<String, EventError>> {
-        self.each_emitted(|core, _, text, shape, feats| {
-            let mut out = String::with_capacity(text.len() + 256);
-            core.score_features(text, shape, feats, &mut out)?;
-            Ok(out)
-        })
     }
 
     /// Run each pending aggregate event through stage 2 (its features) and
@@ -432,7 +393,22 @@ impl Scorer {
             .collect()
     }
 
-    /// Score a batch: one outcome per event, plus the aggregates emitted.
+    /// The aggregates emitted so far, scored, each as its own text.
+    fn take_emitted(&mut self) -> Vec<Result<String, EventError>> {
+        let mut text = String::new();
+        let lines = self.emitted_lines(&mut text);
+        lines
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Scored(s) => Ok(text[s.offset as usize..(s.offset + s.len) as usize].to_string()),
+                Outcome::Failed(e) => Err(e),
+                _ => unreachable!("aggregates are scored or fail"),
+            })
+            .collect()
+    }
+
+    /// Score a batch: one outcome per event (each scored text its own
+    /// string), plus the aggregates emitted.
     pub fn score_batch<S: AsRef<str>>(&mut self, events: &[S]) -> Batch {
         let mut scratch = Scratch::new();
         let outcomes = events
@@ -440,70 +416,80 @@ impl Scorer {
             .map(|e| {
                 let e = e.as_ref();
                 let mut out = String::with_capacity(e.len() + 256);
-                match self.score_with(e, &mut scratch, &mut out) {
-                    Ok(Kind::Scored) => Outcome::Scored(out),
-                    Ok(Kind::Passed) => Outcome::Passed,
-                    Ok(Kind::Dropped) => Outcome::Dropped,
-                    Ok(Kind::Absorbed) => Outcome::Absorbed,
-                    Err(err) => Outcome::Failed(err),
-                }
+                self.score_with(e, &mut scratch, &mut out).map(|_| out)
             })
             .collect();
         let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
         Batch { outcomes, emitted }
     }
 
-    /// Score a batch given as NDJSON text (see [`lines`]): the outcomes of
-    /// [`Self::score_batch`] on its lines, with every scored text in one
-    /// string. Lines are found as they are scanned.
-    pub fn score_text(&mut self, events: &str) -> TextBatch {
-        let (text, outcomes, emitted) = self.score_text_map(events, |o| o);
-        TextBatch { text, outcomes, emitted }
+    /// Score a batch given as NDJSON text (see [`lines`]): one outcome per
+    /// line, the scored texts in one string, each scored event's verdict
+    /// beside its place in the text. Lines are found as they are scanned.
+    pub fn score_lines(&mut self, events: &str) -> Lines {
+        let (text, outcomes, emitted) = self.score_lines_map(events, |o| o, |o| o);
+        Lines { text, outcomes, emitted }
     }
 
-    /// [`Self::score_text`], each outcome turned by `map` as it is made (the
-    /// component makes its WIT outcomes so, without a second list).
-    #[allow(clippy::type_complexity)]
-    pub fn score_text_map<O>(
+    /// [`Self::score_lines`], each outcome turned by `map` as it is made
+    /// (the component makes its WIT outcomes so, without a second list),
+    /// and each emitted aggregate's by `map_emitted`.
+    pub fn score_lines_map<O, E>(
         &mut self,
         events: &str,
-        mut map: impl FnMut(TextOutcome) -> O,
-    ) -> (String, Vec<O>, Vec<Result<String, EventError>>) {
+        mut map: impl FnMut(Outcome<ScoredLine>) -> O,
+        mut map_emitted: impl FnMut(Outcome<ScoredLine>) -> E,
+    ) -> (String, Vec<O>, Vec<E>) {
         // Room for every event and its `logsieve` object (~250 bytes), so
         // the text is not moved while it grows.
         let mut text = String::with_capacity(2 * events.len() + 512);
         let mut outcomes = Vec::with_capacity(events.len() / 128 + 1);
         let mut scratch = Scratch::new();
+        let fitted = self.check_fitted();
         let mut pos = 0;
         while pos < events.len() {
             let start = text.len();
-            let (scanned, end) = match self.check_fitted() {
+            let (step, end) = match &fitted {
                 Ok(()) => self.stage1.run_line(events, pos, &mut scratch, &mut self.pending),
-                Err(e) => (Err(e), line_end(events, pos)),
+                Err(e) => (Err(e.clone()), line_end(events, pos)),
             };
-            let line = &events[pos..end];
-            let done = scanned.and_then(|(step, shape)| self.finish(step, line, shape, &scratch, &mut text));
-            outcomes.push(map(match done {
-                Ok(Kind::Scored) => {
-                    let len = text.len() - start;
-                    text.push('\n');
-                    TextOutcome::Scored(len as u32)
-                }
-                Ok(Kind::Passed) => TextOutcome::Passed,
-                Ok(Kind::Dropped) => TextOutcome::Dropped,
-                Ok(Kind::Absorbed) => TextOutcome::Absorbed,
-                Err(err) => {
-                    text.truncate(start);
-                    TextOutcome::Failed(err)
-                }
-            }));
+            let done = self.finish(step, &events[pos..end], &scratch, &mut text);
+            outcomes.push(map(placed(&mut text, start, done)));
             pos = end + 1;
         }
-        let emitted = if self.pending.is_empty() { Vec::new() } else { self.take_emitted() };
+        let emitted = self.emitted_lines(&mut text).into_iter().map(&mut map_emitted).collect();
         (text, outcomes, emitted)
     }
 
-    /// End of input: close all windows and score their aggregates.
+    /// Score the pending aggregates into `text`, each followed by `\n`.
+    fn emitted_lines(&mut self, text: &mut String) -> Vec<Outcome<ScoredLine>> {
+        if self.pending.is_empty() {
+            return Vec::new();
+        }
+        self.each_emitted(|core, _, event, shape, feats| {
+            let start = text.len();
+            let done = match core.score_features(event, shape, feats, text) {
+                Ok(v) => Outcome::Scored(v),
+                Err(e) => Outcome::Failed(e),
+            };
+            Ok(placed(text, start, done))
+        })
+        .into_iter()
+        .map(|r| r.unwrap_or_else(Outcome::Failed))
+        .collect()
+    }
+
+    /// End of input: close every open window and score the aggregates (the
+    /// WIT `flush-lines`).
+    pub fn flush_lines(&mut self) -> Lines {
+        self.stage1.flush(&mut self.pending);
+        let mut text = String::new();
+        let emitted = self.emitted_lines(&mut text);
+        Lines { text, outcomes: Vec::new(), emitted }
+    }
+
+    /// End of input: close all windows and score their aggregates, each as
+    /// its own text.
     pub fn flush(&mut self) -> Vec<Result<String, EventError>> {
         self.stage1.flush(&mut self.pending);
         if self.pending.is_empty() { Vec::new() } else { self.take_emitted() }
@@ -554,28 +540,38 @@ impl Scorer {
     /// reported as errors with reason `not_scored`). For tests and tools.
     pub fn score(&mut self, event: &str) -> Result<String, EventError> {
         let mut out = String::with_capacity(event.len() + 256);
-        match self.score_into(event, &mut out)? {
-            Kind::Scored => Ok(out),
-            other => Err(EventError::new(Reason::NotScored, format!("{other:?}"))),
+        match self.score_into(event, &mut out) {
+            Outcome::Scored(_) => Ok(out),
+            Outcome::Failed(e) => Err(e),
+            other => Err(EventError::new(Reason::NotScored, format!("{:?}", other.map(|_| ())))),
         }
     }
 }
 
-/// What [`Scorer::score_into`] did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Scored; the output was appended.
-    Scored,
-    /// Passed on unscored.
-    Passed,
-    /// Dropped.
-    Dropped,
-    /// Taken into a window.
-    Absorbed,
+/// An outcome whose scored text was appended to `text` at `start`: the
+/// text gets its `\n` and the outcome its place; a failed event leaves
+/// nothing behind.
+#[inline]
+fn placed(text: &mut String, start: usize, done: Outcome<Verdict>) -> Outcome<ScoredLine> {
+    match done {
+        Outcome::Scored(verdict) => {
+            let len = text.len() - start;
+            text.push('\n');
+            Outcome::Scored(ScoredLine { offset: start as u32, len: len as u32, verdict })
+        }
+        Outcome::Failed(e) => {
+            text.truncate(start);
+            Outcome::Failed(e)
+        }
+        Outcome::Passed => Outcome::Passed,
+        Outcome::Dropped => Outcome::Dropped,
+        Outcome::Absorbed => Outcome::Absorbed,
+    }
 }
 
 impl Core {
-    /// Encode, find the nearest centroid, and append the scored event.
+    /// Encode, find the nearest centroid, and append the scored event;
+    /// returns its verdict.
     ///
     /// The k-means path is kept short and everything else (flow2vec,
     /// k-prototypes' mixed cost, one-hot shares, mismatches, unseen values,
@@ -588,7 +584,7 @@ impl Core {
         shape: Shape,
         feats: &[Option<Scalar>],
         out: &mut String,
-    ) -> Result<(), EventError> {
+    ) -> Result<Verdict, EventError> {
         if self.fit.as_ref().is_some_and(|f| f.flow2vec.is_some()) {
             return self.score_flow2vec(event, shape, feats, out);
         }
@@ -611,27 +607,17 @@ impl Core {
             Metric::Euclidean => best_d.sqrt(),
             Metric::Mixed { .. } => best_d,
         };
-        let threshold = fit.thresholds[best];
-        let far = distance > threshold;
-        let rare = fit.rare[best];
-        let unseen = !self.unseen.is_empty();
-
-        let start = out.len();
-        out.push_str(&event[..shape.close]);
-        if shape.keys > 0 {
-            out.push(',');
-        }
-        push_frag(out, &fit.cluster_head[best]);
-        push_f64(out, distance);
-        push_frag(out, &fit.threshold_json[best]);
-        push_f64(out, distance / threshold);
-        push_frag(out, &self.verdicts[usize::from(far) | usize::from(rare) << 1 | usize::from(unseen) << 2]);
+        let w = &self.writer;
+        let reasons = Reasons::NONE
+            .with(Reasons::FAR_FROM_CENTROID, distance > w.threshold(best))
+            .with(Reasons::RARE_CLUSTER, fit.rare[best])
+            .with(Reasons::UNSEEN_VALUE, !self.unseen.is_empty());
+        let verdict = w.open(out, &event[..shape.close], shape.keys > 0, best, distance, reasons);
         let centroid = &fit.centroids[best * dim..(best + 1) * dim];
         if self.options.top_features > 0 {
-            push_frag(out, ",\"top_features\":[");
+            self.contrib.clear();
             if best_d > 0.0 {
                 let top = self.options.top_features as usize;
-                self.contrib.clear();
                 if fit.one_per_feature && matches!(fit.metric, Metric::Euclidean) {
                     // Every feature one coordinate: its share is its term.
                     for (f, (a, b)) in x.iter().zip(centroid).enumerate() {
@@ -643,28 +629,20 @@ impl Core {
                 } else {
                     shares_by_range(&mut self.contrib, top, fit, x, centroid, best_d);
                 }
-                for (n, &(share, f)) in self.contrib.iter().enumerate() {
-                    if n > 0 {
-                        out.push(',');
-                    }
-                    push_frag(out, &self.share_head[f]);
-                    push_share(out, share);
-                }
             }
-            out.push(']');
+            w.top_features(out, &self.contrib);
         }
         if let Metric::Mixed { categorical, vocabulary_json, .. } = &fit.metric {
-            push_mismatches(out, x, centroid, categorical, vocabulary_json, &self.names_json, &self.unseen);
+            w.mismatches(out, x, centroid, categorical, vocabulary_json, &self.unseen);
         }
-        if unseen {
-            push_unseen(out, &self.unseen, &self.names_json);
+        if !self.unseen.is_empty() {
+            w.unseen(out, &self.unseen);
         }
         if self.options.emit_vector {
-            push_vector(out, x);
+            w.vector(out, x.iter().copied());
         }
-        push_frag(out, &self.tail);
-        debug_assert!(out.len() > start);
-        Ok(())
+        w.close(out);
+        Ok(verdict)
     }
 
     /// [`Self::score_features`] for a flow2vec model.
@@ -675,14 +653,38 @@ impl Core {
         shape: Shape,
         feats: &[Option<Scalar>],
         out: &mut String,
-    ) -> Result<(), EventError> {
+    ) -> Result<Verdict, EventError> {
         let f2v = self.fit.as_mut().and_then(|f| f.flow2vec.as_mut()).expect("checked by the caller");
         let (t, seq) = f2v.score(&self.features, feats, &mut self.token)?;
         let fit = self.fit.as_ref().expect("checked by the caller");
         let f2v = fit.flow2vec.as_ref().expect("just used");
-        let verdict = TokenVerdict { t: &t, seq: seq.as_ref(), token: &self.token };
-        push_token_verdict(out, &event[..shape.close], shape.keys > 0, fit, f2v, &verdict, self);
-        Ok(())
+        let w = &self.writer;
+        let unusual = seq.as_ref().is_some_and(|s| s.distance > s.threshold);
+        let head = &event[..shape.close];
+        let verdict = match t.scored {
+            Some(i) => {
+                let (c, d) = (f2v.label(i), f2v.distance(i));
+                let reasons = Reasons::NONE
+                    .with(Reasons::FAR_FROM_CENTROID, d > w.threshold(c))
+                    .with(Reasons::RARE_CLUSTER, fit.rare[c])
+                    .with(Reasons::UNSEEN_FLOW, t.unseen)
+                    .with(Reasons::UNUSUAL_SEQUENCE, unusual);
+                w.open(out, head, shape.keys > 0, c, d, reasons)
+            }
+            None => {
+                let reasons =
+                    Reasons::NONE.with(Reasons::UNSEEN_FLOW, t.unseen).with(Reasons::UNUSUAL_SEQUENCE, unusual);
+                w.open_unclustered(out, head, shape.keys > 0, reasons)
+            }
+        };
+        w.token(out, &self.token, t.relative.map(|r| f2v.token(r)), seq.as_ref());
+        if self.options.emit_vector
+            && let Some(i) = t.scored
+        {
+            w.vector(out, f2v.vector(i).into_iter().map(f64::from));
+        }
+        w.close(out);
+        Ok(verdict)
     }
 }
 
@@ -749,156 +751,6 @@ fn shares_by_range(contrib: &mut Vec<(f64, usize)>, top: usize, fit: &Fit, x: &[
     }
 }
 
-/// Append `,"mismatches":[…]`: each categorical feature whose value differs
-/// from the mode of the cluster, with both values.
-#[inline(never)]
-fn push_mismatches(
-    out: &mut String,
-    x: &[f64],
-    centroid: &[f64],
-    categorical: &[bool],
-    vocabulary_json: &[Vec<String>],
-    names_json: &[String],
-    unseen: &[Unseen],
-) {
-    out.push_str(",\"mismatches\":[");
-    let mut first = true;
-    for (f, &cat) in categorical.iter().enumerate() {
-        if !cat || x[f] == centroid[f] {
-            continue;
-        }
-        if !first {
-            out.push(',');
-        }
-        first = false;
-        out.push_str("{\"feature\":");
-        out.push_str(&names_json[f]);
-        out.push_str(",\"value\":");
-        match vocabulary_json[f].get(x[f] as usize).filter(|_| x[f] >= 0.0) {
-            Some(v) => out.push_str(v),
-            None => {
-                let u = unseen.iter().find(|u| u.feature == f).expect("an unseen code is reported");
-                out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
-            }
-        }
-        out.push_str(",\"expected\":");
-        out.push_str(&vocabulary_json[f][centroid[f] as usize]);
-        out.push('}');
-    }
-    out.push(']');
-}
-
-/// Append `,"unseen":[…]`: the categorical values outside the vocabulary.
-#[cold]
-#[inline(never)]
-fn push_unseen(out: &mut String, unseen: &[Unseen], names_json: &[String]) {
-    out.push_str(",\"unseen\":[");
-    for (n, u) in unseen.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push_str("{\"feature\":");
-        out.push_str(&names_json[u.feature]);
-        out.push_str(",\"value\":");
-        out.push_str(&serde_json::to_string(&u.value).expect("a string serializes"));
-        out.push('}');
-    }
-    out.push(']');
-}
-
-/// Append `,"vector":[…]`, the scaled vector (`emit_vector`).
-#[inline(never)]
-fn push_vector(out: &mut String, x: &[f64]) {
-    out.push_str(",\"vector\":[");
-    for (n, v) in x.iter().enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        push_f64(out, *v);
-    }
-    out.push(']');
-}
-
-/// A flow2vec event's verdict, for [`push_token_verdict`].
-struct TokenVerdict<'a> {
-    t: &'a crate::flow2vec::TokenScore,
-    seq: Option<&'a crate::flow2vec::SequenceScore>,
-    token: &'a str,
-}
-
-/// Append a flow2vec verdict: the event up to its closing brace, then
-/// `"logsieve":{…}`.
-fn push_token_verdict(
-    out: &mut String,
-    head: &str,
-    has_keys: bool,
-    fit: &Fit,
-    f2v: &Flow2VecFit,
-    v: &TokenVerdict,
-    core: &Core,
-) {
-    let (t, token) = (v.t, v.token);
-    let unusual = v.seq.is_some_and(|s| s.distance > s.threshold);
-    out.push_str(head);
-    if has_keys {
-        out.push(',');
-    }
-    out.push_str("\"logsieve\":{\"cluster\":");
-    let (mut far, mut rare) = (false, false);
-    match t.scored {
-        Some(i) => {
-            let c = f2v.label(i);
-            let d = f2v.distance(i);
-            let threshold = fit.thresholds[c];
-            far = d > threshold;
-            rare = fit.rare[c];
-            let _ = write!(out, "{c}");
-            out.push_str(",\"distance\":");
-            push_f64(out, d);
-            out.push_str(",\"threshold\":");
-            push_f64(out, threshold);
-            out.push_str(",\"score\":");
-            push_f64(out, d / threshold);
-        }
-        None => out.push_str("null,\"distance\":null,\"threshold\":null,\"score\":null"),
-    }
-    push_verdict(
-        out,
-        &[(far, "far_from_centroid"), (rare, "rare_cluster"), (t.unseen, "unseen_flow"), (unusual, "unusual_sequence")],
-    );
-    out.push_str(",\"token\":");
-    out.push_str(&serde_json::to_string(token).expect("a string serializes"));
-    if let Some(r) = t.relative {
-        out.push_str(",\"relative\":");
-        out.push_str(&serde_json::to_string(f2v.token(r)).expect("a string serializes"));
-    }
-    if let Some(s) = v.seq {
-        let _ = write!(out, ",\"sequence\":{{\"cluster\":{}", s.cluster);
-        out.push_str(",\"distance\":");
-        push_f64(out, s.distance);
-        out.push_str(",\"threshold\":");
-        push_f64(out, s.threshold);
-        out.push_str(",\"score\":");
-        push_f64(out, s.distance / s.threshold);
-        out.push('}');
-    }
-    if core.options.emit_vector
-        && let Some(i) = t.scored
-    {
-        out.push_str(",\"vector\":[");
-        for (n, v) in f2v.vector(i).iter().enumerate() {
-            if n > 0 {
-                out.push(',');
-            }
-            push_f64(out, f64::from(*v));
-        }
-        out.push(']');
-    }
-    out.push_str(",\"model\":\"");
-    out.push_str(&core.id);
-    out.push_str("\"}}");
-}
-
 /// The nearest of the centroids (row-major, `x.len()` wide) to `x` (ties to
 /// the lowest index) and its squared distance, `Σ (x − c)²` summed in
 /// coordinate order. For widths up to 16 the loop over coordinates is
@@ -960,229 +812,11 @@ fn keep_top(top: &mut Vec<(f64, usize)>, k: usize, c: (f64, usize)) {
     top[i] = c;
 }
 
-/// Append `,"anomaly":…,"reasons":[…]`: anomalous when any reason applies;
-/// the names of those that do, in the order given.
-fn push_verdict(out: &mut String, reasons: &[(bool, &str)]) {
-    out.push_str(",\"anomaly\":");
-    out.push_str(if reasons.iter().any(|r| r.0) { "true" } else { "false" });
-    out.push_str(",\"reasons\":[");
-    for (n, (_, name)) in reasons.iter().filter(|r| r.0).enumerate() {
-        if n > 0 {
-            out.push(',');
-        }
-        out.push('"');
-        out.push_str(name);
-        out.push('"');
-    }
-    out.push(']');
-}
-
-/// Append a share of the distance (in [0, 1]) rounded to 4 decimals, with
-/// trailing zeros dropped: `0.5234`, `0.52`, `1`, `0`, and the `}` that
-/// closes its top-feature object. An explanation needs no more digits, and
-/// this costs a fraction of a shortest-float format.
-fn push_share(out: &mut String, share: f64) {
-    // Rounded half away from zero, as `f64::round` (a libm call in wasm);
-    // `y - trunc(y)` is exact.
-    let y = share.clamp(0.0, 1.0) * 10_000.0;
-    let n = y.trunc() as u32 + u32::from(y - y.trunc() >= 0.5);
-    let text: &[u8] = match n {
-        0 => b"0}",
-        10_000.. => b"1}",
-        _ => {
-            let mut b = *b"0.0000}";
-            let digits = [n / 1000, n / 100 % 10, n / 10 % 10, n % 10];
-            for (k, d) in digits.iter().enumerate() {
-                b[2 + k] = b'0' + *d as u8;
-            }
-            let keep = 4 - digits.iter().rev().take_while(|&&d| d == 0).count();
-            b[2 + keep] = b'}';
-            push_ascii(out, &b[..3 + keep]);
-            return;
-        }
-    };
-    push_ascii(out, text);
-}
-
-/// Append ASCII bytes (no UTF-8 check: checking costs more than the copy
-/// for the few bytes written here). The callers build them from digits and
-/// ASCII literals.
-#[inline(always)]
-fn push_ascii(out: &mut String, bytes: &[u8]) {
-    debug_assert!(bytes.is_ascii());
-    // SAFETY: ASCII is UTF-8.
-    push_frag(out, unsafe { std::str::from_utf8_unchecked(bytes) });
-}
-
-/// Append a finite f64 in its shortest round-trip form (valid JSON).
-fn push_f64(out: &mut String, v: f64) {
-    debug_assert!(v.is_finite());
-    push_frag(out, zmij::Buffer::new().format_finite(v));
-    crate::event::drop_exponent_plus(out, v);
-}
-
-/// The longest text [`push_frag`] copies inline in the component.
-#[cfg(any(target_arch = "wasm32", test))]
-const FRAG_INLINE_MAX: usize = 64;
-
-/// Append a short fragment of the output (a prepared key, a number's text).
-///
-/// Natively this is `push_str`. In the component `push_str` is wasm's
-/// `memory.copy`, which wasmtime runs as a call out of the guest into the
-/// host (bounds checks, a `memmove` call): ~70 instructions, several times
-/// what copying a fragment costs. So there a short
-/// fragment (up to 64 bytes) is copied inline, as overlapping loads and
-/// stores of the widest size that fits.
-#[inline(always)]
-fn push_frag(out: &mut String, s: &str) {
-    #[cfg(target_arch = "wasm32")]
-    if s.len() <= FRAG_INLINE_MAX {
-        out.reserve(s.len());
-        // SAFETY: `reserve` made room for `s.len()` bytes past the end;
-        // `copy_short` writes exactly those; `s` is UTF-8, so the string
-        // stays UTF-8.
-        unsafe {
-            let v = out.as_mut_vec();
-            copy_short(s.as_ptr(), v.as_mut_ptr().add(v.len()), s.len());
-            v.set_len(v.len() + s.len());
-        }
-        return;
-    }
-    out.push_str(s);
-}
-
-/// Copy `len` ≤ [`FRAG_INLINE_MAX`] bytes from `src` to `dst` (not
-/// overlapping) without a loop and without `memory.copy`: the first and
-/// the last 32, 16, 8, 4 or 1–2 bytes, which overlap when `len` is not a
-/// power of two.
-///
-/// # Safety
-/// `src` is readable and `dst` writable for `len` bytes.
-#[cfg(any(target_arch = "wasm32", test))]
-#[inline(always)]
-unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
-    use std::ptr::{read_unaligned as rd, write_unaligned as wr};
-    debug_assert!(len <= FRAG_INLINE_MAX);
-    // SAFETY (every arm): both accesses lie within the first `len` bytes.
-    unsafe {
-        if len >= 32 {
-            let (a, b) = (rd(src as *const [u128; 2]), rd(src.add(len - 32) as *const [u128; 2]));
-            wr(dst as *mut [u128; 2], a);
-            wr(dst.add(len - 32) as *mut [u128; 2], b);
-        } else if len >= 16 {
-            let (a, b) = (rd(src as *const u128), rd(src.add(len - 16) as *const u128));
-            wr(dst as *mut u128, a);
-            wr(dst.add(len - 16) as *mut u128, b);
-        } else if len >= 8 {
-            let (a, b) = (rd(src as *const u64), rd(src.add(len - 8) as *const u64));
-            wr(dst as *mut u64, a);
-            wr(dst.add(len - 8) as *mut u64, b);
-        } else if len >= 4 {
-            let (a, b) = (rd(src as *const u32), rd(src.add(len - 4) as *const u32));
-            wr(dst as *mut u32, a);
-            wr(dst.add(len - 4) as *mut u32, b);
-        } else if len > 0 {
-            let (a, m, b) = (*src, *src.add(len / 2), *src.add(len - 1));
-            *dst = a;
-            *dst.add(len / 2) = m;
-            *dst.add(len - 1) = b;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use logsieve_artifact::{Cluster, FeatureKind, FeatureSpec, Fitted, ModelKind, ModelParams, TrainingMeta, encode};
     use serde_json::Value;
-
-    #[test]
-    fn short_copies_copy_every_length_exactly() {
-        let src: Vec<u8> = (0..200u8).collect();
-        for len in 0..=FRAG_INLINE_MAX {
-            for at in [0, 1, 7, 13] {
-                let mut dst = vec![0xAAu8; 100];
-                // SAFETY: both buffers hold `at + len` bytes and more.
-                unsafe { copy_short(src[at..].as_ptr(), dst[3..].as_mut_ptr(), len) };
-                assert_eq!(&dst[3..3 + len], &src[at..at + len], "len {len} at {at}");
-                assert!(dst[..3].iter().chain(&dst[3 + len..]).all(|&b| b == 0xAA), "len {len}: wrote outside");
-            }
-        }
-    }
-
-    #[test]
-    fn shares_are_rounded_to_four_decimals() {
-        let f = |x: f64| {
-            let mut s = String::new();
-            push_share(&mut s, x);
-            s
-        };
-        for (x, want) in [
-            (0.0, "0"),
-            (0.00004, "0"),
-            (0.00005, "0.0001"),
-            (0.5234, "0.5234"),
-            (0.52, "0.52"),
-            (0.5, "0.5"),
-            (0.1, "0.1"),
-            (0.01, "0.01"),
-            (0.0102, "0.0102"),
-            (0.99994, "0.9999"),
-            (0.99996, "1"),
-            (1.0, "1"),
-            (1.0 + 1e-12, "1"),
-        ] {
-            assert_eq!(f(x), format!("{want}}}"), "{x}");
-            let v: f64 = serde_json::from_str(want).unwrap();
-            assert!((v - x.min(1.0)).abs() <= 0.00005 + 1e-12, "{x}");
-        }
-        // Exactly half a unit of the last place rounds up; just below, down.
-        assert_eq!(f(0.00125), "0.0013}");
-        assert_eq!(f(0.49999999999999994 / 10_000.0), "0}");
-    }
-
-    #[test]
-    fn keep_top_is_a_stable_sort_then_the_first_k() {
-        let mut state = 7u64;
-        for case in 0..2000 {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            let n = (state >> 33) as usize % 12;
-            // Few distinct shares, so ties are common.
-            let shares: Vec<f64> = (0..n)
-                .map(|i| {
-                    let r = state.rotate_left(i as u32 * 5);
-                    f64::from((r % 4) as u32) / 4.0 + 0.125
-                })
-                .collect();
-            for k in 1..6 {
-                let mut want: Vec<(f64, usize)> = shares.iter().copied().zip(0..).collect();
-                want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-                want.truncate(k);
-                let mut top = Vec::new();
-                for (f, &s) in shares.iter().enumerate() {
-                    keep_top(&mut top, k, (s, f));
-                }
-                assert_eq!(top, want, "case {case}, k {k}: {shares:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn shortest_floats_keep_their_texts() {
-        for (x, want) in [
-            (1e16, "1e16"),
-            (1.2345678901234568e17, "1.2345678901234568e17"),
-            (2.5e-7, "2.5e-7"),
-            (0.1, "0.1"),
-            (-3e300, "-3e300"),
-            (1e15, "1000000000000000.0"),
-        ] {
-            let mut s = String::from("x");
-            push_f64(&mut s, x);
-            assert_eq!(s, format!("x{want}"), "{x}");
-        }
-        assert_eq!(crate::event::number_text(1.5e20), "1.5e20");
-    }
 
     fn cat(field: &str) -> FeatureSpec {
         FeatureSpec { field: field.into(), name: None, kind: FeatureKind::Categorical, log1p: false, missing: None }
@@ -1328,5 +962,31 @@ mod tests {
         let e = spec_model(vec![cluster(vec![0.0, 0.0], 1.0, false)], Some(1.0), ModelKind::Kmodes).unwrap_err();
         assert!(e.contains("has no gamma"), "{e}");
         assert!(spec_model(vec![cluster(vec![0.0, 1.0], 1.0, false)], Some(0.5), ModelKind::Kprototypes).is_ok());
+    }
+
+    #[test]
+    fn keep_top_is_a_stable_sort_then_the_first_k() {
+        let mut state = 7u64;
+        for case in 0..2000 {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let n = (state >> 33) as usize % 12;
+            // Few distinct shares, so ties are common.
+            let shares: Vec<f64> = (0..n)
+                .map(|i| {
+                    let r = state.rotate_left(i as u32 * 5);
+                    f64::from((r % 4) as u32) / 4.0 + 0.125
+                })
+                .collect();
+            for k in 1..6 {
+                let mut want: Vec<(f64, usize)> = shares.iter().copied().zip(0..).collect();
+                want.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                want.truncate(k);
+                let mut top = Vec::new();
+                for (f, &s) in shares.iter().enumerate() {
+                    keep_top(&mut top, k, (s, f));
+                }
+                assert_eq!(top, want, "case {case}, k {k}: {shares:?}");
+            }
+        }
     }
 }

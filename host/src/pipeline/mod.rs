@@ -1,7 +1,17 @@
 //! Vector-style pipelines: sources → logsieve transforms → sinks.
+//!
+//! - [`config`]: the pipeline file;
+//! - [`run`]: reading the sources and driving the transforms;
+//! - [`transform`]: one component instance scoring batches (reload, faults);
+//! - [`sinks`]: where records go;
+//! - [`summary`]: the counts, the accounting equations, the summary.
 
 pub mod config;
 pub mod run;
+pub mod sinks;
+pub mod summary;
+pub mod transform;
 
 pub use config::PipelineConfig;
-pub use run::{Summary, run};
+pub use run::run;
+pub use summary::Summary;

@@ -91,7 +91,7 @@ function describeModelError(e) {
     case 'truncated': return `truncated model file: ${e.val}`;
     case 'foreign': return `not a logsieve model: ${e.val}`;
     case 'unsupported-version':
-      return `model format version ${e.val.found} is newer than this plugin reads (up to ${e.val.supported}); upgrade logsieve`;
+      return `model format version ${e.val.found} is newer than this logsieve reads (up to ${e.val.supported}); upgrade logsieve`;
     case 'corrupted': return `corrupted model file: ${e.val}`;
     case 'invalid': return `invalid model: ${e.val}`;
     default: return `model refused: ${JSON.stringify(e)}`;

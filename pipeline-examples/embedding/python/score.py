@@ -67,7 +67,7 @@ def describe_model_error(e):
     if tag == "foreign":
         return f"not a logsieve model: {val}"
     if tag == "unsupported-version":
-        return (f"model format version {val.found} is newer than this plugin reads "
+        return (f"model format version {val.found} is newer than this logsieve reads "
                 f"(up to {val.supported}); upgrade logsieve")
     if tag == "corrupted":
         return f"corrupted model file: {val}"

@@ -1,7 +1,7 @@
 //! A deliberately faulty logsieve component, for `tests/guest_faults.rs`.
 //!
 //! It is the real scorer (`logsieve_plugin::component`) behind the same WIT
-//! contract, except that `score-batch` and `score-text` misbehave when an event of the batch
+//! contract, except that `score-batch`, `score-lines` and `score-text` misbehave when an event of the batch
 //! contains one of these markers:
 //!
 //! - `"fault":"trap"` — panics (a wasm `unreachable` trap);
@@ -54,6 +54,14 @@ mod faulty {
         fn score_batch(&self, events: Vec<String>) -> wit::ScoredBatch {
             misbehave(&events);
             self.0.score_batch(events)
+        }
+        fn score_lines(&self, events: String) -> wit::ScoredLines {
+            let lines: Vec<String> = logsieve_plugin::scorer::lines(&events).map(str::to_string).collect();
+            misbehave(&lines);
+            self.0.score_lines(events)
+        }
+        fn flush_lines(&self) -> wit::ScoredLines {
+            self.0.flush_lines()
         }
         fn score_text(&self, events: String) -> wit::ScoredText {
             let lines: Vec<String> = logsieve_plugin::scorer::lines(&events).map(str::to_string).collect();
