@@ -18,7 +18,16 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
-    for p in ["plugin/src", "plugin/Cargo.toml", "artifact/src", "artifact/Cargo.toml", "wit", "Cargo.lock"] {
+    for p in [
+        "plugin/src",
+        "plugin/Cargo.toml",
+        "artifact/src",
+        "artifact/Cargo.toml",
+        "readers/src",
+        "readers/Cargo.toml",
+        "wit",
+        "Cargo.lock",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     println!("cargo:rerun-if-env-changed=LOGSIEVE_PLUGIN_CORE");

@@ -4,7 +4,8 @@
 mod common;
 
 use logsieve::runtime::{
-    EMBEDDED_COMPONENT, Extracted, LineOutcome, ModelError, Options, Outcome, Reasons, Runtime, ScoredLines, Verdict,
+    EMBEDDED_COMPONENT, Encoded, Extracted, LineOutcome, ModelError, Options, Outcome, Reasons, Runtime, ScoredLines,
+    Verdict,
 };
 use logsieve_artifact::{Model, decode, encode, encode_unvalidated};
 use logsieve_plugin::Scorer;
@@ -353,6 +354,7 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
         let opts = Options { top_features: 3, emit_vector: true };
         let mut a = rt.instantiate(model, opts).unwrap().unwrap();
         let mut b = rt.instantiate(model, opts).unwrap().unwrap();
+        let mut c = rt.instantiate(model, opts).unwrap().unwrap();
         let mut anomalies = 0;
         let mut scored = 0;
         for chunk in events.chunks(700) {
@@ -367,6 +369,24 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
                 }
             }
             scored += texts.len();
+            // encode-lines gives the vectors the texts hold (emit_vector).
+            let enc = c.encode_lines(&text).unwrap();
+            let mut at = 0;
+            let mut t = texts.iter();
+            for o in enc.outcomes.iter().chain(&enc.emitted) {
+                match o {
+                    Encoded::Vector => {
+                        let v = text_verdict(t.next().unwrap())["vector"].clone();
+                        let d = enc.dimension as usize;
+                        let want: Vec<f64> = v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+                        assert_eq!(enc.vectors[at..at + d], want[..], "{name}");
+                        at += d;
+                    }
+                    Encoded::NoVector => assert!(text_verdict(t.next().unwrap()).get("vector").is_none(), "{name}"),
+                    _ => {}
+                }
+            }
+            assert_eq!(at, enc.vectors.len(), "{name}: every vector belongs to an event");
             // The 0.3 call gives the same texts, outcomes and aggregates.
             let old = b.score_text(&text).unwrap();
             let n_events = lines.outcomes.iter().filter(|o| matches!(o, LineOutcome::Scored(_))).count();
@@ -389,4 +409,62 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
     }
     // Every reason a verdict can carry was checked against its text.
     assert_eq!(seen, Reasons::all(), "every reason checked against a text");
+}
+
+/// The component's reader (WIT `reader`) reads every log the tests use as
+/// the CLI's readers do: the same events, line numbers and errors, however
+/// the bytes are cut between calls.
+#[test]
+fn the_components_reader_reads_logs_as_the_cli_does() {
+    let rt = runtime();
+    let mut inst = rt.instantiate(&common::train_rita("2024-04-19"), OPTS).unwrap().unwrap();
+    let repo = common::repo();
+    let mut files: Vec<(std::path::PathBuf, &str)> = Vec::new();
+    for entry in std::fs::read_dir(repo.join("tests/bad-input")).unwrap() {
+        let p = entry.unwrap().path();
+        if !p.extension().is_some_and(|e| e == "toml" || e == "py") && p.file_name().unwrap() != "SOURCE" {
+            files.push((p, "auto"));
+        }
+    }
+    files.push((repo.join("pipeline-examples/netflow-flow2vec/sample/test5-old-full.binetflow.gz"), "tsv"));
+    files.push((repo.join("pipeline-examples/flows-rating/sample/botnet-207-1.binetflow.gz"), "csv"));
+    files.push((repo.join("pipeline-examples/dce-rpc-kmodes/sample/apt29-day1-NASHUA_dce_rpc.log"), "zeek_json"));
+    for p in logsieve_readers::expand_inputs(&[common::rita_conn("2024-04-20")]).unwrap().into_iter().take(3) {
+        files.push((p, "zeek_tsv"));
+    }
+    let mut compared = (0, 0);
+    for (path, format) in &files {
+        let raw = std::fs::read(path).unwrap();
+        let bytes = common::examples::gunzipped_or_cut(raw);
+        let fmt: logsieve_readers::Format = format.parse().unwrap();
+        let want: Vec<(u64, Result<String, (String, String)>)> =
+            logsieve_readers::Reader::from_reader("x", Box::new(std::io::Cursor::new(bytes.clone())), fmt)
+                .map(|i| (i.origin.line, i.result.map_err(|e| (e.reason.to_string(), e.detail))))
+                .collect();
+        for chunk in [1 << 20, 4093, 7] {
+            if chunk == 7 && bytes.len() > 200_000 {
+                continue;
+            }
+            let r = inst.reader(format).unwrap().expect("a known format");
+            let mut got = Vec::new();
+            let mut take = |l: logsieve::runtime::ReadLines| {
+                let mut events = l.events.lines().zip(&l.lines).map(|(e, &n)| (n, Ok(e.to_string())));
+                let mut errors = l.errors.into_iter().map(|e| (e.line, Err((e.reason, e.detail))));
+                // Merged back into input order by line (errors and events
+                // never share a line).
+                let mut both: Vec<_> = events.by_ref().chain(errors.by_ref()).collect();
+                both.sort_by_key(|(n, _)| *n);
+                got.extend(both);
+            };
+            for piece in bytes.chunks(chunk) {
+                take(inst.read(&r, piece).unwrap());
+            }
+            take(inst.finish_reading(&r).unwrap());
+            assert_eq!(got, want, "{} in pieces of {chunk}", path.display());
+        }
+        compared.0 += want.iter().filter(|(_, r)| r.is_ok()).count();
+        compared.1 += want.iter().filter(|(_, r)| r.is_err()).count();
+    }
+    assert!(compared.0 > 10_000 && compared.1 > 20, "{compared:?}: events and errors compared");
+    assert!(inst.reader("parquet").unwrap().unwrap_err().contains("valid formats"));
 }

@@ -46,8 +46,9 @@ wasmtime::component::bindgen!({
 
 use exports::logsieve::transform::scoring as wit;
 pub use wit::{
-    EventError, Extracted, ExtractedBatch, FeatureValue, LineOutcome, ModelError, ModelInfo, Options, Outcome, Reasons,
-    ScoredBatch, ScoredLine, ScoredLines, ScoredText, StateStats, TextOutcome, Verdict,
+    Encoded, EncodedLines, EventError, Extracted, ExtractedBatch, FeatureValue, LineOutcome, ModelError, ModelInfo,
+    Options, Outcome, ReadError, ReadLines, Reasons, ScoredBatch, ScoredLine, ScoredLines, ScoredText, StateStats,
+    TextOutcome, Verdict,
 };
 
 /// The component this binary was built with.
@@ -469,6 +470,12 @@ impl Instance {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush_lines(store, h))
     }
 
+    /// The vectors the model measures distances on, for a batch as
+    /// [`Self::score_lines`] takes it.
+    pub fn encode_lines(&mut self, events: &str) -> Result<EncodedLines> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_encode_lines(store, h, events))
+    }
+
     /// The 0.3 call: [`Self::score_lines`] without verdicts.
     pub fn score_text(&mut self, events: &str) -> Result<ScoredText> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_text(store, h, events))
@@ -493,7 +500,29 @@ impl Instance {
     pub fn stats(&mut self) -> Result<StateStats> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_stats(store, h))
     }
+
+    /// A log reader in this instance (WIT `reader`) for one input in
+    /// `format`; the inner `Err` is the component refusing the format. A
+    /// fault re-creates the instance and loses its readers.
+    pub fn reader(&mut self, format: &str) -> Result<std::result::Result<LogReader, String>> {
+        let made = self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_constructor(store, format))?;
+        Ok(made.map(LogReader))
+    }
+
+    /// The next bytes of a reader's input.
+    pub fn read(&mut self, r: &LogReader, bytes: &[u8]) -> Result<ReadLines> {
+        self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_read(store, r.0, bytes))
+    }
+
+    /// The end of a reader's input.
+    pub fn finish_reading(&mut self, r: &LogReader) -> Result<ReadLines> {
+        self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_finish(store, r.0))
+    }
 }
+
+/// A log reader in an [`Instance`] (the WIT resource `reader`).
+#[derive(Debug)]
+pub struct LogReader(ResourceAny);
 
 impl Drop for Instance {
     fn drop(&mut self) {

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use logsieve_artifact::DecodeError;
 
 use crate::output::{Reasons, Verdict};
+use crate::read::LogReader;
 use crate::scorer::{Extracted, Outcome, ScoredLine};
 use crate::{EventError, FeatureValue, Options, Scorer};
 
@@ -27,8 +28,38 @@ pub struct Component;
 /// The WIT resource: a [`Scorer`] behind a `RefCell` (methods take `&self`).
 pub struct ScorerResource(RefCell<Scorer>);
 
+/// The WIT resource `reader`: a [`LogReader`].
+pub struct ReaderResource(RefCell<LogReader>);
+
 impl wit::Guest for Component {
     type Scorer = ScorerResource;
+    type Reader = ReaderResource;
+}
+
+fn read_lines(r: crate::read::ReadLines) -> wit::ReadLines {
+    wit::ReadLines {
+        events: r.events,
+        lines: r.lines,
+        errors: r
+            .errors
+            .into_iter()
+            .map(|(line, e)| wit::ReadError { line, reason: e.reason.to_string(), detail: e.detail, raw: e.raw })
+            .collect(),
+    }
+}
+
+impl wit::GuestReader for ReaderResource {
+    fn new(format: String) -> Result<Self, String> {
+        LogReader::new(&format).map(|r| ReaderResource(RefCell::new(r)))
+    }
+
+    fn read(&self, bytes: Vec<u8>) -> wit::ReadLines {
+        read_lines(self.0.borrow_mut().read(&bytes))
+    }
+
+    fn finish(&self) -> wit::ReadLines {
+        read_lines(self.0.borrow_mut().finish())
+    }
 }
 
 fn model_error(e: DecodeError) -> wit::ModelError {
@@ -135,6 +166,24 @@ impl wit::GuestScorer for ScorerResource {
 
     fn flush_lines(&self) -> wit::ScoredLines {
         scored_lines(self.0.borrow_mut().flush_lines())
+    }
+
+    fn encode_lines(&self, events: String) -> wit::EncodedLines {
+        let e = self.0.borrow_mut().encode_lines(&events);
+        let encoded = |o: Outcome<bool>| match o {
+            Outcome::Scored(true) => wit::Encoded::Vector,
+            Outcome::Scored(false) => wit::Encoded::NoVector,
+            Outcome::Passed => wit::Encoded::Passed,
+            Outcome::Dropped => wit::Encoded::Dropped,
+            Outcome::Absorbed => wit::Encoded::Absorbed,
+            Outcome::Failed(e) => wit::Encoded::Failed(event_error(e)),
+        };
+        wit::EncodedLines {
+            vectors: e.vectors,
+            dimension: e.dimension as u32,
+            outcomes: e.outcomes.into_iter().map(encoded).collect(),
+            emitted: e.emitted.into_iter().map(encoded).collect(),
+        }
     }
 
     fn score_text(&self, events: String) -> wit::ScoredText {

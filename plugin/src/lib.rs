@@ -12,6 +12,7 @@
 //! - [`recipe`]: the per-event plan: filters, derived fields, windows.
 //! - [`derive`]: derived fields, time features, mappings, filters.
 //! - [`window`]: per-key tumbling windows and their aggregates.
+//! - [`read`]: logs read with the CLI's own readers (no I/O).
 //! - [`scorer`]: nearest centroid, verdict, explanation.
 //! - [`output`]: the `logsieve` object every scored event ends with.
 //! - `component` (wasm32 only): the WIT bindings around [`scorer::Scorer`].
@@ -21,6 +22,7 @@ pub mod event;
 pub mod features;
 pub mod flow2vec;
 pub mod output;
+pub mod read;
 pub mod reason;
 pub mod recipe;
 pub mod scan;

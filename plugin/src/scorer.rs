@@ -200,6 +200,21 @@ impl Lines {
     }
 }
 
+/// The result of [`Scorer::encode_lines`] (the WIT `encoded-lines`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Encoded {
+    /// The vectors, one after another, `dimension` values each: of the
+    /// events encoded, then of the aggregates emitted.
+    pub vectors: Vec<f64>,
+    /// Values per vector.
+    pub dimension: usize,
+    /// One per input line; `Scored(true)`: its vector is the next in
+    /// `vectors`; `Scored(false)`: a flow2vec token with no vector.
+    pub outcomes: Vec<Outcome<bool>>,
+    /// The aggregates of windows closed during the call, as `outcomes`.
+    pub emitted: Vec<Outcome<bool>>,
+}
+
 /// The events of an NDJSON batch: split on `\n`; a last `\n` ends the last
 /// event rather than starting an empty one; `""` holds none.
 pub fn lines(events: &str) -> impl Iterator<Item = &str> {
@@ -258,6 +273,8 @@ struct Core {
     contrib: Vec<(f64, usize)>,
     unseen: Vec<Unseen>,
     token: String,
+    /// flow2vec: the token whose vector the last event was scored with.
+    last_token: Option<u32>,
 }
 
 /// A loaded model, ready to extract and (if fitted) score.
@@ -305,6 +322,7 @@ impl Scorer {
             contrib: Vec::new(),
             unseen: Vec::new(),
             token: String::new(),
+            last_token: None,
             fit,
         };
         Ok(Scorer { model, id: decoded.id, core, stage1, stage2, pending: Vec::new() })
@@ -488,6 +506,54 @@ impl Scorer {
         Lines { text, outcomes: Vec::new(), emitted }
     }
 
+    /// The vectors the model measures distances on, for a batch given as
+    /// [`Self::score_lines`] takes it (the WIT `encode-lines`): each event
+    /// goes through the model exactly as it is scored (windows and
+    /// sequences advance), and instead of its text its vector is kept.
+    pub fn encode_lines(&mut self, events: &str) -> Encoded {
+        let mut vectors = Vec::new();
+        let mut text = String::new();
+        let mut vector_of = |core: &Core, done: Outcome<Verdict>| match done {
+            Outcome::Scored(_) if core.last_vector(&mut vectors) => Outcome::Scored(true),
+            other => other.map(|_| false),
+        };
+        let mut outcomes = Vec::with_capacity(events.len() / 128 + 1);
+        let mut scratch = Scratch::new();
+        let fitted = self.check_fitted();
+        let mut pos = 0;
+        while pos < events.len() {
+            text.clear();
+            let (step, end) = match &fitted {
+                Ok(()) => self.stage1.run_line(events, pos, &mut scratch, &mut self.pending),
+                Err(e) => (Err(e.clone()), line_end(events, pos)),
+            };
+            let done = self.finish(step, &events[pos..end], &scratch, &mut text);
+            outcomes.push(vector_of(&self.core, done));
+            pos = end + 1;
+        }
+        let mut emitted = Vec::new();
+        if !self.pending.is_empty() {
+            for r in self.each_emitted(|core, _, event, shape, feats| {
+                text.clear();
+                Ok(match core.score_features(event, shape, feats, &mut text) {
+                    Ok(v) => vector_of(core, Outcome::Scored(v)),
+                    Err(e) => Outcome::Failed(e),
+                })
+            }) {
+                emitted.push(r.unwrap_or_else(Outcome::Failed));
+            }
+        }
+        let dimension = self.model.dimension().unwrap_or(0);
+        Encoded { vectors, dimension, outcomes, emitted }
+    }
+
+    /// The vector the last scored event was measured on (see
+    /// [`Self::encode_lines`]); `None` for a flow2vec token that had none.
+    pub fn last_vector(&self) -> Option<Vec<f64>> {
+        let mut v = Vec::new();
+        self.core.last_vector(&mut v).then_some(v)
+    }
+
     /// End of input: close all windows and score their aggregates, each as
     /// its own text.
     pub fn flush(&mut self) -> Vec<Result<String, EventError>> {
@@ -570,6 +636,25 @@ fn placed(text: &mut String, start: usize, done: Outcome<Verdict>) -> Outcome<Sc
 }
 
 impl Core {
+    /// Append the vector the last scored event was measured on: its
+    /// encoded features, or (flow2vec) its token's vector; `false` for a
+    /// flow2vec token that had none.
+    fn last_vector(&self, out: &mut Vec<f64>) -> bool {
+        match self.fit.as_ref().and_then(|f| f.flow2vec.as_ref()) {
+            Some(f2v) => match self.last_token {
+                Some(i) => {
+                    out.extend(f2v.vector(i).into_iter().map(f64::from));
+                    true
+                }
+                None => false,
+            },
+            None => {
+                out.extend_from_slice(&self.vector);
+                true
+            }
+        }
+    }
+
     /// Encode, find the nearest centroid, and append the scored event;
     /// returns its verdict.
     ///
@@ -656,6 +741,7 @@ impl Core {
     ) -> Result<Verdict, EventError> {
         let f2v = self.fit.as_mut().and_then(|f| f.flow2vec.as_mut()).expect("checked by the caller");
         let (t, seq) = f2v.score(&self.features, feats, &mut self.token)?;
+        self.last_token = t.scored;
         let fit = self.fit.as_ref().expect("checked by the caller");
         let f2v = fit.flow2vec.as_ref().expect("just used");
         let w = &self.writer;

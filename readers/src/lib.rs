@@ -118,17 +118,20 @@
 mod csv;
 mod json;
 mod line;
+mod parser;
 mod zeek;
 
+#[cfg(feature = "io")]
 use std::collections::VecDeque;
 use std::fmt;
+#[cfg(feature = "io")]
 use std::io::{self, BufRead, Read};
+#[cfg(feature = "io")]
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use line::LineStatus;
-use zeek::Outcome;
+pub use parser::Parser;
 
 /// Default maximum line length in bytes (16 MiB), see
 /// [`Reader::with_max_line`].
@@ -276,6 +279,7 @@ pub struct ReadStats {
 
 /// Error of [`expand_inputs`]: a pattern that matches no file or is not a
 /// valid glob.
+#[cfg(feature = "io")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenError {
     /// The pattern (or path) as given.
@@ -284,12 +288,14 @@ pub struct OpenError {
     pub message: String,
 }
 
+#[cfg(feature = "io")]
 impl fmt::Display for OpenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "input {:?}: {}", self.pattern, self.message)
     }
 }
 
+#[cfg(feature = "io")]
 impl std::error::Error for OpenError {}
 
 /// Expands input arguments to file paths, keeping their order.
@@ -299,6 +305,7 @@ impl std::error::Error for OpenError {}
 /// sorted by path; directories matched by a glob are left out. A pattern
 /// that matches nothing, a missing plain path, or an invalid glob is an
 /// error naming the pattern.
+#[cfg(feature = "io")]
 pub fn expand_inputs(patterns: &[String]) -> Result<Vec<PathBuf>, OpenError> {
     let mut out = Vec::new();
     for p in patterns {
@@ -329,57 +336,52 @@ pub fn expand_inputs(patterns: &[String]) -> Result<Vec<PathBuf>, OpenError> {
 }
 
 /// An input not yet opened.
+#[cfg(feature = "io")]
 enum Input {
     Path(PathBuf),
     Stream(Arc<str>, Box<dyn Read + Send>),
 }
 
-/// How the current input's lines are parsed.
-enum Parser {
-    /// [`Format::Auto`] before the first non-blank line.
-    Undecided,
-    Zeek(Box<zeek::ZeekState>),
-    Ndjson,
-    Csv(Box<csv::CsvState>),
-}
-
-/// The input being read.
-struct Source {
-    name: Arc<str>,
+/// The input being read: its bytes, and the parser they are fed to.
+#[cfg(feature = "io")]
+struct Current {
     input: Box<dyn BufRead + Send>,
     gzip: bool,
-    line_no: u64,
     parser: Parser,
-    /// The reader's line limit (also bounds CSV records spanning lines).
-    max_line: usize,
 }
 
 /// Reads log files (or streams) one after another and yields one [`Item`]
 /// per record; see the [crate documentation](crate) for the formats.
 ///
 /// The reader is streaming: memory stays bounded by the maximum line length
-/// plus fixed buffers regardless of input size.
+/// plus fixed buffers regardless of input size. It reads blocks and feeds
+/// them to a [`Parser`], the same one the logsieve component runs.
+#[cfg(feature = "io")]
 pub struct Reader {
     inputs: VecDeque<Input>,
     format: Format,
     max_line: usize,
-    current: Option<Source>,
-    buf: Vec<u8>,
+    current: Option<Current>,
+    /// The items an input's end gave (its last line, a CSV record left
+    /// open), not yet handed out.
+    ended: VecDeque<Item>,
     stats: ReadStats,
 }
 
+#[cfg(feature = "io")]
 impl fmt::Debug for Reader {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reader")
             .field("format", &self.format)
             .field("max_line", &self.max_line)
-            .field("current", &self.current.as_ref().map(|s| (&s.name, s.line_no)))
+            .field("current", &self.current.as_ref().map(|c| c.parser.name()))
             .field("inputs_left", &self.inputs.len())
             .field("stats", &self.stats)
             .finish()
     }
 }
 
+#[cfg(feature = "io")]
 impl Reader {
     fn new(inputs: VecDeque<Input>, format: Format) -> Reader {
         Reader {
@@ -387,7 +389,7 @@ impl Reader {
             format,
             max_line: DEFAULT_MAX_LINE,
             current: None,
-            buf: Vec::with_capacity(64 * 1024),
+            ended: VecDeque::new(),
             stats: ReadStats::default(),
         }
     }
@@ -424,7 +426,7 @@ impl Reader {
         &self.stats
     }
 
-    fn open_input(&self, input: Input) -> Result<Source, Item> {
+    fn open_input(&self, input: Input) -> Result<Current, Item> {
         let whole_file = |name: &Arc<str>, reason: &'static str, detail: String| Item {
             origin: Origin { file: name.clone(), line: 0 },
             result: Err(ReadError { reason, detail, raw: String::new() }),
@@ -450,13 +452,7 @@ impl Reader {
         };
         let (input, gzip) = line::open_stream(raw)
             .map_err(|e| whole_file(&name, reason::READ_FAILED, format!("cannot read {name}: {e}")))?;
-        let parser = match self.format {
-            Format::Auto => Parser::Undecided,
-            Format::ZeekTsv => Parser::Zeek(Box::new(zeek::ZeekState::new())),
-            Format::Ndjson => Parser::Ndjson,
-            Format::Csv { delimiter } => Parser::Csv(Box::new(csv::CsvState::new(delimiter, self.max_line))),
-        };
-        Ok(Source { name, input, gzip, line_no: 0, parser, max_line: self.max_line })
+        Ok(Current { input, gzip, parser: Parser::new(name, self.format, self.max_line) })
     }
 
     fn count(&mut self, item: Item) -> Item {
@@ -468,152 +464,55 @@ impl Reader {
     }
 }
 
-impl Source {
-    fn item(&self, line: u64, result: Result<String, ReadError>) -> Item {
-        Item { origin: Origin { file: self.name.clone(), line }, result }
-    }
-
-    fn error(&self, line: u64, reason: &'static str, detail: String, raw: &[u8]) -> Item {
-        self.item(line, Err(ReadError { reason, detail, raw: line::raw_text(raw) }))
-    }
-
-    fn reset_pending(&mut self) {
-        if let Parser::Csv(c) = &mut self.parser {
-            c.reset_pending();
-        }
-    }
-
-    /// End of input: anything left to report.
-    fn finish(&mut self) -> Option<Item> {
-        let Parser::Csv(c) = &mut self.parser else {
-            return None;
-        };
-        let out = c.finish()?;
-        Some(self.csv_item(out, b""))
-    }
-
-    fn csv_item(&self, out: csv::CsvOut, line: &[u8]) -> Item {
-        match out.outcome {
-            Outcome::Record(s) => self.item(out.line, Ok(s)),
-            Outcome::Error(reason, detail) => self.item(
-                out.line,
-                Err(ReadError { reason, detail, raw: out.raw.unwrap_or_else(|| line::raw_text(line)) }),
-            ),
-            Outcome::Nothing => unreachable!("CSV reports nothing as None"),
-        }
-    }
-
-    /// Handles one complete line (without `\n`) numbered `self.line_no`.
-    fn process(&mut self, mut line: &[u8]) -> Option<Item> {
-        let n = self.line_no;
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
-        if n == 1
-            && let [0xEF, 0xBB, 0xBF, rest @ ..] = line
-        {
-            line = rest;
-        }
-        let text = match std::str::from_utf8(line) {
-            Ok(t) => t,
-            Err(e) => {
-                self.reset_pending();
-                return Some(self.error(
-                    n,
-                    reason::INVALID_UTF8,
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    line,
-                ));
-            }
-        };
-        let blank = match &self.parser {
-            Parser::Csv(c) if c.in_record() => false,
-            Parser::Ndjson | Parser::Undecided => text.trim().is_empty(),
-            _ => text.is_empty(),
-        };
-        if blank {
-            return Some(self.error(n, reason::EMPTY_LINE, "empty line".into(), line));
-        }
-        if let Parser::Undecided = self.parser {
-            self.parser = match text.trim_start().as_bytes()[0] {
-                b'#' => Parser::Zeek(Box::new(zeek::ZeekState::new())),
-                b'{' => Parser::Ndjson,
-                _ => Parser::Csv(Box::new(csv::CsvState::new(None, self.max_line))),
-            };
-        }
-        match &mut self.parser {
-            Parser::Undecided => unreachable!(),
-            Parser::Ndjson => Some(self.item(n, Ok(text.trim().to_owned()))),
-            Parser::Zeek(z) => match z.line(text) {
-                Outcome::Nothing => None,
-                Outcome::Record(s) => Some(self.item(n, Ok(s))),
-                Outcome::Error(reason, detail) => Some(self.error(n, reason, detail, line)),
-            },
-            Parser::Csv(c) => {
-                let out = c.line(text, n)?;
-                Some(self.csv_item(out, line))
-            }
-        }
-    }
-}
-
+#[cfg(feature = "io")]
 impl Iterator for Reader {
     type Item = Item;
 
     fn next(&mut self) -> Option<Item> {
         loop {
-            let Some(src) = self.current.as_mut() else {
+            if let Some(item) = self.ended.pop_front() {
+                return Some(self.count(item));
+            }
+            let Some(cur) = self.current.as_mut() else {
                 let input = self.inputs.pop_front()?;
                 match self.open_input(input) {
-                    Ok(src) => {
+                    Ok(c) => {
                         self.stats.files += 1;
-                        self.current = Some(src);
+                        self.current = Some(c);
                     }
                     Err(item) => return Some(self.count(item)),
                 }
                 continue;
             };
-            let status = line::read_line(&mut *src.input, &mut self.buf, self.max_line, &mut self.stats.bytes);
-            let item = match status {
-                Ok(LineStatus::Eof) => {
-                    let item = src.finish();
+            match cur.input.fill_buf() {
+                Ok([]) => {
+                    // The end: the last line, a CSV record left open.
+                    let ended = &mut self.ended;
+                    cur.parser.finish(&mut |i| ended.push_back(i));
                     self.current = None;
-                    item
                 }
-                Ok(LineStatus::TooLong) => {
-                    src.line_no += 1;
-                    src.reset_pending();
-                    Some(src.error(
-                        src.line_no,
-                        reason::LINE_TOO_LONG,
-                        format!("line longer than {} bytes skipped", self.max_line),
-                        &self.buf,
-                    ))
+                Ok(block) => {
+                    let (item, used) = cur.parser.next_record(block);
+                    cur.input.consume(used);
+                    self.stats.bytes += used as u64;
+                    if let Some(item) = item {
+                        return Some(self.count(item));
+                    }
                 }
-                Ok(LineStatus::Line) => {
-                    src.line_no += 1;
-                    src.process(&self.buf)
-                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let (reason, what) = match (src.gzip, e.kind()) {
+                    let (reason, what) = match (cur.gzip, e.kind()) {
                         (true, io::ErrorKind::UnexpectedEof) => (reason::TRUNCATED_GZIP, "gzip stream ends early"),
                         (true, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
                             (reason::CORRUPT_GZIP, "corrupt gzip stream")
                         }
                         _ => (reason::READ_FAILED, "read error"),
                     };
-                    let item = src.error(
-                        src.line_no + 1,
-                        reason,
-                        format!("{what} in {}: {e}; rest of the file skipped", src.name),
-                        &self.buf,
-                    );
+                    let name = cur.parser.name().clone();
+                    let item = cur.parser.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"));
                     self.current = None;
-                    Some(item)
+                    return Some(self.count(item));
                 }
-            };
-            if let Some(item) = item {
-                return Some(self.count(item));
             }
         }
     }

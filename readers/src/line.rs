@@ -1,29 +1,20 @@
-//! Byte-level input: gzip detection and bounded line reading.
+//! Byte-level input: gzip detection, and the text of an offending line.
 
+#[cfg(feature = "io")]
 use std::io::{self, BufRead, BufReader, Read};
 
 /// Size of the buffer between the (possibly decompressed) stream and the
 /// line splitter.
+#[cfg(feature = "io")]
 const BUF_CAPACITY: usize = 256 * 1024;
 
 /// How many bytes of an offending line are kept for [`crate::ReadError::raw`].
 pub(crate) const RAW_CAP: usize = 4096;
 
-/// Outcome of [`read_line`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum LineStatus {
-    /// End of input, nothing read.
-    Eof,
-    /// A complete line (without its `\n`) is in the buffer.
-    Line,
-    /// The line exceeded the limit; the buffer holds its first
-    /// [`RAW_CAP`] bytes and the rest was skipped.
-    TooLong,
-}
-
 /// Wraps a raw byte stream, transparently decompressing gzip (detected by
 /// the magic bytes `1f 8b`, not by the name). Returns the buffered stream
 /// and whether it is gzip.
+#[cfg(feature = "io")]
 pub(crate) fn open_stream(mut r: Box<dyn Read + Send>) -> io::Result<(Box<dyn BufRead + Send>, bool)> {
     // Peek at the first two bytes without relying on one `read` call
     // returning both (pipes may deliver a single byte).
@@ -47,59 +38,6 @@ pub(crate) fn open_stream(mut r: Box<dyn Read + Send>) -> io::Result<(Box<dyn Bu
     }
 }
 
-/// Reads one `\n`-terminated line into `buf` (cleared first, terminator not
-/// included), never holding more than `max` bytes: longer lines are skipped
-/// to their end and reported as [`LineStatus::TooLong`]. `consumed` is
-/// increased by the number of bytes taken from the stream.
-///
-/// On an I/O error, `buf` keeps whatever part of the line was read.
-pub(crate) fn read_line(
-    r: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-    consumed: &mut u64,
-) -> io::Result<LineStatus> {
-    buf.clear();
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let avail = match r.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if avail.is_empty() {
-            return Ok(if !any {
-                LineStatus::Eof
-            } else if too_long {
-                LineStatus::TooLong
-            } else {
-                LineStatus::Line
-            });
-        }
-        any = true;
-        let (content, used, done) = match memchr::memchr(b'\n', avail) {
-            Some(i) => (&avail[..i], i + 1, true),
-            None => (avail, avail.len(), false),
-        };
-        if !too_long {
-            if buf.len() + content.len() > max {
-                too_long = true;
-                let keep = RAW_CAP.saturating_sub(buf.len()).min(content.len());
-                buf.extend_from_slice(&content[..keep]);
-                buf.truncate(RAW_CAP);
-            } else {
-                buf.extend_from_slice(content);
-            }
-        }
-        r.consume(used);
-        *consumed += used as u64;
-        if done {
-            return Ok(if too_long { LineStatus::TooLong } else { LineStatus::Line });
-        }
-    }
-}
-
 /// Lossy UTF-8 text of `bytes`, capped at [`RAW_CAP`] bytes (on a char
 /// boundary), for error reports.
 pub(crate) fn raw_text(bytes: &[u8]) -> String {
@@ -118,43 +56,59 @@ pub(crate) fn raw_text(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Format, Item, Parser};
 
-    fn lines(data: &[u8], max: usize) -> Vec<(LineStatus, Vec<u8>)> {
-        let mut r = io::Cursor::new(data.to_vec());
-        let mut buf = Vec::new();
-        let mut consumed = 0;
+    /// The lines of `data` fed in chunks of `chunk` bytes, as
+    /// (line, Ok(text) | Err(reason)).
+    fn lines(data: &[u8], max: usize, chunk: usize) -> Vec<(u64, Result<String, &'static str>)> {
+        let mut p = Parser::new("t".into(), Format::Ndjson, max);
         let mut out = Vec::new();
-        loop {
-            let st = read_line(&mut r, &mut buf, max, &mut consumed).unwrap();
-            if st == LineStatus::Eof {
-                break;
-            }
-            out.push((st, buf.clone()));
+        let mut push = |i: Item| out.push((i.origin.line, i.result.map_err(|e| e.reason)));
+        for c in data.chunks(chunk.max(1)) {
+            p.feed(c, &mut push);
         }
-        assert_eq!(consumed, data.len() as u64);
+        p.finish(&mut push);
         out
     }
 
     #[test]
-    fn splits_lines_and_final_line_without_newline() {
-        let got = lines(b"a\nbb\n\nc", 10);
-        let texts: Vec<&[u8]> = got.iter().map(|(_, b)| b.as_slice()).collect();
-        assert_eq!(texts, vec![&b"a"[..], b"bb", b"", b"c"]);
-        assert_eq!(lines(b"a\n", 10).len(), 1);
+    fn splits_lines_and_final_line_without_newline_in_chunks_of_any_size() {
+        let data = b"{\"a\":1}\n{\"b\":2}\n\n{\"c\":3}";
+        for chunk in [1, 2, 3, 7, 100] {
+            let got = lines(data, 100, chunk);
+            assert_eq!(
+                got,
+                vec![
+                    (1, Ok("{\"a\":1}".into())),
+                    (2, Ok("{\"b\":2}".into())),
+                    (3, Err("empty_line")),
+                    (4, Ok("{\"c\":3}".into()))
+                ],
+                "chunks of {chunk}"
+            );
+        }
+        assert_eq!(lines(b"{}\n", 10, 1).len(), 1, "a last newline ends the last line");
+        assert_eq!(lines(b"", 10, 1).len(), 0);
     }
 
     #[test]
     fn too_long_is_skipped_and_capped() {
         let mut data = vec![b'x'; 10_000];
-        data.extend_from_slice(b"\nok\n");
-        let got = lines(&data, 100);
-        assert_eq!(got[0].0, LineStatus::TooLong);
-        assert_eq!(got[0].1.len(), RAW_CAP);
-        assert_eq!(got[1], (LineStatus::Line, b"ok".to_vec()));
-        let got = lines(&vec![b'y'; 9000], 5000);
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, LineStatus::TooLong);
-        assert_eq!(got[0].1.len(), RAW_CAP);
+        data.extend_from_slice(b"\n{}\n");
+        for chunk in [1, 999, 4096, 20_000] {
+            let mut p = Parser::new("t".into(), Format::Ndjson, 100);
+            let mut out = Vec::new();
+            for c in data.chunks(chunk) {
+                p.feed(c, &mut |i| out.push(i));
+            }
+            p.finish(&mut |i| out.push(i));
+            let e = out[0].result.as_ref().unwrap_err();
+            assert_eq!((e.reason, e.raw.len()), ("line_too_long", RAW_CAP), "chunks of {chunk}");
+            assert_eq!(out[1].result.as_deref(), Ok("{}"));
+            assert_eq!(out[1].origin.line, 2);
+        }
+        let got = lines(&vec![b'y'; 9000], 5000, 4096);
+        assert_eq!(got, vec![(1, Err("line_too_long"))]);
     }
 
     #[test]

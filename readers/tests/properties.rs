@@ -659,6 +659,28 @@ proptest! {
     }
 
     #[test]
+    fn the_parser_fed_in_pieces_reads_what_the_reader_reads(
+        (bytes, format) in input_and_format(),
+        sizes in prop::collection::vec(1usize..40, 1..8),
+    ) {
+        // The component feeds its host's bytes to a `Parser` in whatever
+        // pieces they come: the same items as the CLI's reader.
+        prop_assume!(!bytes.starts_with(&[0x1f, 0x8b]));
+        let whole = read_bytes(&bytes, format);
+        let mut parser = logsieve_readers::Parser::new("test".into(), format, logsieve_readers::DEFAULT_MAX_LINE);
+        let mut items = Vec::new();
+        let (mut at, mut turn) = (0, 0);
+        while at < bytes.len() {
+            let n = sizes[turn % sizes.len()].min(bytes.len() - at);
+            parser.feed(&bytes[at..at + n], &mut |i| items.push(i));
+            at += n;
+            turn += 1;
+        }
+        parser.finish(&mut |i| items.push(i));
+        prop_assert_eq!(items, whole);
+    }
+
+    #[test]
     fn gzip_does_not_change_the_items(
         (bytes, format) in input_and_format(),
         split in any::<prop::sample::Index>(),

@@ -58,6 +58,24 @@ pub fn gunzipped(raw: Vec<u8>) -> Vec<u8> {
     out
 }
 
+/// The bytes of a file, gunzipped when they start with the gzip magic; a
+/// stream cut short gives what decompressed before the cut (as a reader
+/// does, before its `truncated_gzip` error).
+pub fn gunzipped_or_cut(raw: Vec<u8>) -> Vec<u8> {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return raw;
+    }
+    let mut out = Vec::new();
+    let mut dec = flate2::read::MultiGzDecoder::new(&raw[..]);
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match dec.read(&mut buf) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 /// The first `rows` rows (and the header) of a gzip'd CSV, written as
 /// `dir/name`.
 fn csv_head(src: &Path, rows: usize, dir: &Path, name: &str) -> PathBuf {

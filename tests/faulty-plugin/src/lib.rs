@@ -14,7 +14,7 @@
 
 #[cfg(target_arch = "wasm32")]
 mod faulty {
-    use logsieve_plugin::component::{ScorerResource, wit};
+    use logsieve_plugin::component::{ReaderResource, ScorerResource, wit};
     use wit::GuestScorer;
 
     struct Faulty;
@@ -23,6 +23,7 @@ mod faulty {
 
     impl wit::Guest for Faulty {
         type Scorer = FaultyScorer;
+        type Reader = ReaderResource;
     }
 
     fn misbehave(events: &[String]) {
@@ -62,6 +63,9 @@ mod faulty {
         }
         fn flush_lines(&self) -> wit::ScoredLines {
             self.0.flush_lines()
+        }
+        fn encode_lines(&self, events: String) -> wit::EncodedLines {
+            self.0.encode_lines(events)
         }
         fn score_text(&self, events: String) -> wit::ScoredText {
             let lines: Vec<String> = logsieve_plugin::scorer::lines(&events).map(str::to_string).collect();

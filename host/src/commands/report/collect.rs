@@ -6,8 +6,8 @@
 //! The scaled vectors come from the scorer itself, never from a second
 //! implementation: an event's own `logsieve.vector` when the pipeline wrote
 //! it (`emit_vector = true`), else the event with its `logsieve` key removed
-//! is scored again by [`logsieve_plugin::Scorer`] (natively, with
-//! `emit_vector`), in file order, so stateful derived fields
+//! is scored again by [`logsieve_plugin::Scorer`] (natively; its
+//! [`Scorer::last_vector`]), in file order, so stateful derived fields
 //! (`inter_arrival`) see the same sequence. Events whose cluster comes out
 //! different from the file's are counted (a model with a stateful feature
 //! scored on a file that lacks some of the events it saw, for instance).
@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use anyhow::{Result, bail};
 use logsieve_artifact::{Model, ModelKind, encode};
-use logsieve_plugin::{Options, Scorer};
+use logsieve_plugin::{Options, Outcome, Reason, Scorer};
 use serde_json::{Map, Value};
 
 /// A line of the scored file: its number (1-based) and its text, or why it
@@ -257,6 +257,7 @@ pub fn collect(model: &Model, id: &str, lines: impl Iterator<Item = Line>, limit
     c.no_projection = projection_unavailable(model);
     let project = c.no_projection.is_none() && dim > 0;
     let mut scorer: Option<Scorer> = None;
+    let mut rescored_text = String::new();
     let mut anomalies_drawn: Sample<(Vec<f64>, u32)> = Sample::new(limits.max_points);
     // Anomalies with a vector (the ones that could be drawn).
     let mut anomalies_with_vector = 0u64;
@@ -352,29 +353,23 @@ pub fn collect(model: &Model, id: &str, lines: impl Iterator<Item = Line>, limit
                 if scorer.is_none() {
                     let bytes = encode(&rescoring_model(model)).map_err(anyhow::Error::msg)?;
                     scorer = Some(
-                        Scorer::new(&bytes, Options { top_features: 0, emit_vector: true })
+                        Scorer::new(&bytes, Options { top_features: 0, emit_vector: false })
                             .map_err(|e| anyhow::anyhow!("loading the model to score the events again: {e}"))?,
                     );
                 }
                 let s = scorer.as_mut().expect("just made");
                 let stripped = serde_json::to_string(&obj).expect("a JSON object serializes");
                 c.rescored += 1;
-                match s.score(&stripped) {
-                    Ok(out) => {
-                        let again = out
-                            .rfind("\"logsieve\":")
-                            .and_then(|at| serde_json::from_str::<Value>(&out[at + 11..out.len() - 1]).ok());
-                        let again = again.as_ref();
-                        let v: Option<Vec<f64>> = again
-                            .and_then(|a| a.get("vector"))
-                            .and_then(Value::as_array)
-                            .map(|v| v.iter().filter_map(Value::as_f64).collect());
-                        if again.and_then(|a| a.get("cluster")).and_then(Value::as_u64) != cluster {
+                rescored_text.clear();
+                match s.score_into(&stripped, &mut rescored_text) {
+                    Outcome::Scored(again) => {
+                        if again.cluster.map(u64::from) != cluster {
                             c.rescored_differently += 1;
                         }
-                        vector = v.filter(|v| v.len() == dim);
+                        vector = s.last_vector().filter(|v| v.len() == dim);
                     }
-                    Err(e) => *c.rescore_failed.entry(e.reason.to_string()).or_default() += 1,
+                    Outcome::Failed(e) => *c.rescore_failed.entry(e.reason.to_string()).or_default() += 1,
+                    _ => *c.rescore_failed.entry(Reason::NotScored.to_string()).or_default() += 1,
                 }
             }
         }
