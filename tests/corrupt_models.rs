@@ -295,12 +295,12 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
     match refuse(&encode_unvalidated(&m).unwrap()) {
         DecodeError::Invalid(d) => {
             for want in [
-                format!("cluster 2: centroid has dimension {} but the features encode to {dim}", dim + 1),
-                format!("cluster 1: centroid has dimension {} but the features encode to {dim}", dim - 1),
+                format!("clusters[2].centroid: {} values, but the features encode to a vector of {dim}", dim + 1),
+                format!("clusters[1].centroid: {} values, but the features encode to a vector of {dim}", dim - 1),
             ] {
                 assert!(d.contains(&want), "no '{want}' in: {d}");
             }
-            assert!(!d.contains("cluster 0"), "{d}");
+            assert!(!d.contains("clusters[0]"), "{d}");
         }
         e => panic!("expected invalid, got {e:?}"),
     }
@@ -326,7 +326,8 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
     match refuse(&encode_unvalidated(&m).unwrap()) {
         DecodeError::Invalid(d) => {
             for c in 0..k {
-                let want = format!("cluster {c}: centroid has dimension {dim} but the features encode to {}", dim + 1);
+                let want =
+                    format!("clusters[{c}].centroid: {dim} values, but the features encode to a vector of {}", dim + 1);
                 assert!(d.contains(&want), "no '{want}' in: {d}");
             }
         }
@@ -338,7 +339,7 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
     m.spec = with_feature(&m.spec, "SrcBytes");
     match refuse(&encode_unvalidated(&m).unwrap()) {
         DecodeError::Invalid(d) => {
-            let want = format!("the spec declares {} features but the model has learned state for {dim}", dim + 1);
+            let want = format!("features: {dim} entries, but the spec declares {} features", dim + 1);
             assert!(d.contains(&want), "no '{want}' in: {d}");
         }
         e => panic!("expected invalid, got {e:?}"),

@@ -4,6 +4,8 @@
 //!   hyper-parameters, features, scaling, scoring.
 //! - [`model`]: what training learned: scalers, vocabularies, centroids,
 //!   per-cluster thresholds, training metadata.
+//! - [`consistency`]: the rules a learned state must follow to match its
+//!   spec, checked on every artifact read or written.
 //! - [`codec`]: the artifact file (MessagePack with a checksum) and the one
 //!   decoder that refuses truncated, foreign, newer or corrupted files.
 //!
@@ -11,6 +13,7 @@
 //! reads them with [`codec::decode`]. Nothing else defines the format.
 
 pub mod codec;
+pub mod consistency;
 pub mod model;
 pub mod spec;
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{FeatureKind, ModelKind, ValidSpec, VectorPrecision};
+use crate::spec::{ModelKind, ValidSpec, VectorPrecision};
 
 /// A model artifact's content. A *spec-only* model (`fitted: None`) is what
 /// the trainer hands the plugin for its first pass: it can extract features
@@ -164,7 +164,7 @@ impl Embedding {
         out
     }
 
-    fn validate(&self, k: usize, errs: &mut Vec<String>) {
+    pub(crate) fn validate(&self, k: usize, errs: &mut Vec<String>) {
         let (n, dim) = (self.tokens.len(), self.dim as usize);
         if n == 0 || dim == 0 {
             errs.push(format!("embedding: {n} tokens of dimension {dim}; both must be at least 1"));
@@ -346,121 +346,10 @@ impl Model {
         })
     }
 
-    /// Check that the learned state is consistent with the spec; every
-    /// problem is listed.
+    /// Check that the learned state is consistent with the spec (the rules
+    /// of [`crate::consistency`]); every problem is listed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
-        let mut errs = Vec::new();
-        let Some(fitted) = &self.fitted else {
-            return if errs.is_empty() { Ok(()) } else { Err(errs) };
-        };
-        if fitted.features.len() != self.spec.features.len() {
-            errs.push(format!(
-                "the spec declares {} features but the model has learned state for {}",
-                self.spec.features.len(),
-                fitted.features.len()
-            ));
-        }
-        for (i, (spec, state)) in self.spec.features.iter().zip(&fitted.features).enumerate() {
-            match (spec.kind, state) {
-                (FeatureKind::Numeric, FeatureState::Numeric { offset, scale, fill }) => {
-                    if !(offset.is_finite() && fill.is_finite() && scale.is_finite() && *scale > 0.0) {
-                        errs.push(format!(
-                            "feature {i} ({}): scaler offset {offset}, scale {scale}, fill {fill} must be finite with scale > 0",
-                            spec.name()
-                        ));
-                    }
-                }
-                (FeatureKind::Categorical, FeatureState::Categorical { vocabulary }) => {
-                    if vocabulary.windows(2).any(|w| w[0] >= w[1]) {
-                        errs.push(format!("feature {i} ({}): vocabulary is not sorted and unique", spec.name()));
-                    }
-                }
-                _ => errs.push(format!(
-                    "feature {i} ({}): the learned state is of another type than the spec's",
-                    spec.name()
-                )),
-            }
-        }
-        if fitted.clusters.is_empty() {
-            errs.push("the model has no clusters".to_string());
-        }
-        let (k, want) = (fitted.clusters.len(), self.spec.model.n_clusters as usize);
-        // k-modes, like the `kmodes` package, makes one cluster per distinct
-        // row when there are fewer distinct rows than n_clusters; flow2vec's
-        // n_clusters = 0 means "vocabulary / 5".
-        let kind = self.spec.model.kind;
-        // flow2vec makes at most one cluster per token.
-        let fewer_ok = matches!(kind, ModelKind::Kmodes | ModelKind::Kprototypes | ModelKind::Flow2vec) && k < want;
-        let auto = kind == ModelKind::Flow2vec && want == 0;
-        if k != want && !fewer_ok && !auto {
-            errs.push(format!("the spec asks for {want} clusters but the model has {k}"));
-        }
-        match (self.spec.model.kind, fitted.gamma) {
-            (ModelKind::Kprototypes, Some(g)) if g.is_finite() && g >= 0.0 => {}
-            (ModelKind::Kprototypes, g) => {
-                errs.push(format!("a kprototypes model needs a finite gamma >= 0, has {g:?}"))
-            }
-            (_, None) => {}
-            (kind, Some(_)) => errs.push(format!("a {} model has no gamma", kind.as_str())),
-        }
-        match (kind, &fitted.embedding) {
-            (ModelKind::Flow2vec, Some(e)) => {
-                e.validate(k, &mut errs);
-                let wants = self.spec.flow2vec.clone().unwrap_or_default().sequence > 0;
-                if wants && e.sequence_thresholds.is_empty() {
-                    errs.push("embedding: the spec scores sequences but the model has no sequence thresholds".into());
-                }
-                if e.precision != self.spec.flow2vec.clone().unwrap_or_default().precision {
-                    errs.push("embedding: stored at another precision than the spec's".to_string());
-                }
-            }
-            (ModelKind::Flow2vec, None) => errs.push("a flow2vec model needs its embedding".to_string()),
-            (_, Some(_)) => errs.push(format!("a {} model has no embedding", kind.as_str())),
-            (_, None) => {}
-        }
-        let dim = self.dimension().unwrap_or(0);
-        // Where the codes are: (coordinate, vocabulary size) of each
-        // categorical feature of a k-modes / k-prototypes model.
-        let codes: Vec<(usize, usize)> = if matches!(kind, ModelKind::Kmeans | ModelKind::Flow2vec) {
-            Vec::new()
-        } else {
-            fitted
-                .features
-                .iter()
-                .enumerate()
-                .filter_map(|(i, s)| match s {
-                    FeatureState::Categorical { vocabulary } => Some((i, vocabulary.len())),
-                    FeatureState::Numeric { .. } => None,
-                })
-                .collect()
-        };
-        for (c, cl) in fitted.clusters.iter().enumerate() {
-            if cl.centroid.len() != dim {
-                errs.push(format!(
-                    "cluster {c}: centroid has dimension {} but the features encode to {dim}",
-                    cl.centroid.len()
-                ));
-            }
-            if cl.centroid.iter().any(|v| !v.is_finite()) {
-                errs.push(format!("cluster {c}: centroid has a non-finite coordinate"));
-            }
-            for &(at, n) in &codes {
-                if let Some(&v) = cl.centroid.get(at)
-                    && !(v >= 0.0 && v < n as f64 && v.fract() == 0.0)
-                {
-                    errs.push(format!(
-                        "cluster {c}: the mode of feature {at} ({}) is code {v}, not one of the {n} vocabulary indices",
-                        self.spec.features.get(at).map_or("?", |f| f.name())
-                    ));
-                }
-            }
-            if !(cl.threshold.is_finite() && cl.threshold >= MIN_THRESHOLD) {
-                errs.push(format!("cluster {c}: threshold {} must be finite and >= {MIN_THRESHOLD}", cl.threshold));
-            }
-            if !(cl.share.is_finite() && (0.0..=1.0).contains(&cl.share)) {
-                errs.push(format!("cluster {c}: share {} must be in [0, 1]", cl.share));
-            }
-        }
+        let errs = crate::consistency::problems(self);
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 }

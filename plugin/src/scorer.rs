@@ -916,8 +916,33 @@ mod tests {
         FeatureState::Categorical { vocabulary: values.iter().map(|v| v.to_string()).collect() }
     }
 
+    /// A cluster; a rare one holds 1 training row, another 9 (the shares
+    /// are set by [`fitted`], against `rare_share` 0.5).
     fn cluster(centroid: Vec<f64>, threshold: f64, rare: bool) -> Cluster {
-        Cluster { centroid, size: 10, share: 0.5, threshold, rare, mean_distance: 1.0, max_distance: 2.0 }
+        let size = if rare { 1 } else { 9 };
+        Cluster { centroid, size, share: 0.0, threshold, rare, mean_distance: 1.0, max_distance: 2.0 }
+    }
+
+    /// The spec of hand-set models: `rare_share` 0.5.
+    fn spec_of(kind: ModelKind, k: usize, features: Vec<FeatureSpec>) -> logsieve_artifact::ValidSpec {
+        let mut spec = ModelSpec::new(ModelParams::new(kind, k as u32), features);
+        spec.scoring.rare_share = 0.5;
+        spec.validate().unwrap()
+    }
+
+    /// Learned state with consistent sizes, shares and rows.
+    fn fitted(states: Vec<FeatureState>, mut clusters: Vec<Cluster>, gamma: Option<f64>) -> Fitted {
+        let rows: u64 = clusters.iter().map(|c| c.size).sum();
+        for c in &mut clusters {
+            c.share = c.size as f64 / rows as f64;
+        }
+        Fitted {
+            features: states,
+            clusters,
+            gamma,
+            embedding: None,
+            training: TrainingMeta { rows, ..TrainingMeta::default() },
+        }
     }
 
     /// A model of `kind` with hand-set state, encoded and loaded.
@@ -928,17 +953,8 @@ mod tests {
         clusters: Vec<Cluster>,
         gamma: Option<f64>,
     ) -> Scorer {
-        let spec = ModelSpec::new(ModelParams::new(kind, clusters.len() as u32), features);
-        let model = Model {
-            spec: spec.validate().unwrap(),
-            fitted: Some(Fitted {
-                features: states,
-                clusters,
-                gamma,
-                embedding: None,
-                training: TrainingMeta::default(),
-            }),
-        };
+        let model =
+            Model { spec: spec_of(kind, clusters.len(), features), fitted: Some(fitted(states, clusters, gamma)) };
         Scorer::new(&encode(&model).expect("a valid model"), Options { top_features: 5, emit_vector: true }).unwrap()
     }
 
@@ -1033,10 +1049,7 @@ mod tests {
                 }
                 _ => vec![vocab(&["tcp", "udp"]), vocab(&["S0"])],
             };
-            let mut m =
-                Model { spec: ModelSpec::new(ModelParams::new(kind, 1), features).validate().unwrap(), fitted: None };
-            m.fitted =
-                Some(Fitted { features: states, clusters, gamma, embedding: None, training: TrainingMeta::default() });
+            let m = Model { spec: spec_of(kind, 1, features), fitted: Some(fitted(states, clusters, gamma)) };
             m.validate().map_err(|e| e.join("; "))
         };
         let e = spec_model(vec![cluster(vec![2.0, 0.0], 1.0, false)], None, ModelKind::Kmodes).unwrap_err();

@@ -19,11 +19,12 @@
 //! `training.created_unix` (default: now, or `$SOURCE_DATE_EPOCH`) and `training.logsieve_version`
 //! (default: this logsieve's) may be left out. Every problem found is
 //! reported at once, each naming where it is (`clusters[3].threshold`):
-//! JSON syntax, unknown or missing fields, wrong types, the dimensions and
-//! kinds of the learned state against the spec's features, the cluster
-//! sizes against `training.rows`, shares, rare flags, distances and
-//! thresholds against the spec's `[scoring]`; then the checks of
-//! [`logsieve_artifact::Model::validate`] that every artifact passes. The
+//! JSON syntax, unknown or missing fields, wrong types; then, on a state
+//! that parses, the rules every artifact follows
+//! ([`logsieve_artifact::consistency`]): the dimensions and kinds of the
+//! learned state against the spec's features, the cluster sizes against
+//! `training.rows`, shares, rare flags, distances and thresholds against
+//! the spec's `[scoring]`. The
 //! artifact is written with [`logsieve_artifact::encode`], decoded again
 //! and loaded into the component before `assemble` says it is done.
 //!
@@ -34,10 +35,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use logsieve_artifact::{
-    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, Scaling,
-    TrainingMeta, ValidSpec, decode, encode,
-};
+use logsieve_artifact::{Cluster, FeatureState, Fitted, Model, ModelKind, TrainingMeta, ValidSpec, decode, encode};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -64,10 +62,6 @@ pub struct AssembleArgs {
     #[arg(long, short)]
     pub quiet: bool,
 }
-
-/// Relative tolerance of the consistency checks on floating-point values
-/// that another program computed (shares).
-const REL_TOL: f64 = 1e-9;
 
 /// `logsieve assemble`.
 pub fn assemble(args: &AssembleArgs) -> Result<()> {
@@ -188,32 +182,18 @@ pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>
         }
     }
 
-    let n_features = root.get("features").and_then(Value::as_array).map(Vec::len);
-    check_features(&spec, &features, n_features, &mut errs);
-    // The encoded width, when every feature's state is known.
-    let kinds_match = features.iter().all(|(i, f)| {
-        spec.features
-            .get(*i)
-            .is_some_and(|s| matches!(f, FeatureState::Numeric { .. }) == (s.kind == FeatureKind::Numeric))
-    });
-    let dim = (all_features && kinds_match && features.len() == spec.features.len())
-        .then(|| features.iter().map(|(_, f)| f.width(kind.one_hot())).sum::<usize>());
-    check_clusters(&spec, &clusters, all_clusters, dim, training.as_ref(), &mut errs);
-    if let Some(t) = &training
-        && !(t.inertia.is_finite() && t.inertia >= 0.0)
-    {
-        errs.push(format!("training.inertia: {} must be finite and >= 0", t.inertia));
-    }
-    if !errs.is_empty() {
+    // A state that does not parse in full cannot be checked further.
+    let (Some(training), true, true) = (training, all_features, all_clusters) else {
         return Err(errs);
-    }
-    let Some(training) = training else { unreachable!("a missing part is a problem reported above") };
+    };
     let features = features.into_iter().map(|(_, f)| f).collect();
     let clusters = clusters.into_iter().map(|(_, c)| c).collect();
     let model = Model { spec, fitted: Some(Fitted { features, clusters, gamma, embedding: None, training }) };
-    // The checks every artifact passes (dimensions, kinds, thresholds, codes, gamma).
-    model.validate().map_err(|e| e.into_iter().map(|e| format!("model: {e}")).collect::<Vec<_>>())?;
-    Ok(model)
+    // The rules every artifact follows (logsieve_artifact::consistency).
+    if let Err(e) = model.validate() {
+        errs.extend(e);
+    }
+    if errs.is_empty() { Ok(model) } else { Err(errs) }
 }
 
 fn kind_of(v: &Value) -> &'static str {
@@ -277,157 +257,4 @@ fn list<T: DeserializeOwned>(root: &Map<String, Value>, key: &str, errs: &mut Ve
         .collect();
     let all = out.len() == items.len();
     (out, all)
-}
-
-fn check_features(spec: &ModelSpec, features: &[(usize, FeatureState)], n: Option<usize>, errs: &mut Vec<String>) {
-    if let Some(n) = n.filter(|n| *n != spec.features.len()) {
-        errs.push(format!(
-            "features: {n} entries, but the spec declares {} features ({})",
-            spec.features.len(),
-            spec.features.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
-        ));
-    }
-    for (i, st) in features {
-        let i = *i;
-        let Some(f) = spec.features.get(i) else { continue };
-        let at = format!("features[{i}] ({})", f.name());
-        match (f.kind, st) {
-            (FeatureKind::Numeric, FeatureState::Numeric { offset, scale, fill }) => {
-                if !(offset.is_finite() && scale.is_finite() && *scale > 0.0 && fill.is_finite()) {
-                    errs.push(format!(
-                        "{at}: offset {offset}, scale {scale}, fill {fill} must be finite with scale > 0"
-                    ));
-                }
-                if spec.scaling.method == Scaling::None && (*offset != 0.0 || *scale != 1.0) {
-                    errs.push(format!(
-                        "{at}: the spec's scaling is none, so offset must be 0 and scale 1 (got {offset}, {scale})"
-                    ));
-                }
-                if f.missing_policy() != Missing::Mean && *fill != 0.0 {
-                    errs.push(format!(
-                        "{at}: fill {fill}, but a missing value is 0 unless the feature has missing = \"mean\" \
-                         (it has missing = \"{}\")",
-                        f.missing_policy().as_str()
-                    ));
-                }
-            }
-            (FeatureKind::Categorical, FeatureState::Categorical { vocabulary }) => {
-                if vocabulary.is_empty() {
-                    errs.push(format!("{at}: the vocabulary is empty (training saw at least one value)"));
-                }
-                if let Some(w) = vocabulary.windows(2).find(|w| w[0] >= w[1]) {
-                    errs.push(format!(
-                        "{at}: the vocabulary must be sorted (by bytes) without repeats; {:?} comes before {:?}",
-                        w[0], w[1]
-                    ));
-                }
-            }
-            (FeatureKind::Numeric, FeatureState::Categorical { .. }) => {
-                errs.push(format!("{at}: the spec declares it numeric, but the state is categorical"))
-            }
-            (FeatureKind::Categorical, FeatureState::Numeric { .. }) => {
-                errs.push(format!("{at}: the spec declares it categorical, but the state is numeric"))
-            }
-        }
-    }
-}
-
-fn close(a: f64, b: f64) -> bool {
-    (a - b).abs() <= REL_TOL * a.abs().max(b.abs()).max(1e-300)
-}
-
-fn check_clusters(
-    spec: &ModelSpec,
-    clusters: &[(usize, Cluster)],
-    all: bool,
-    dim: Option<usize>,
-    training: Option<&TrainingMeta>,
-    errs: &mut Vec<String>,
-) {
-    // Shares are checked against the rows when the sizes add up to them
-    // (otherwise that one problem is reported, not one per cluster).
-    let mut rows = training.map(|t| t.rows);
-    if all {
-        let k = clusters.len();
-        let want = spec.model.n_clusters as usize;
-        if k == 0 {
-            errs.push("clusters: empty; a model needs at least one".into());
-            return;
-        }
-        let fewer_ok = matches!(spec.model.kind, ModelKind::Kmodes | ModelKind::Kprototypes) && k < want;
-        if k != want && !fewer_ok {
-            errs.push(format!("clusters: {k} clusters, but the spec asks for n_clusters = {want}"));
-        }
-        let sizes: u64 = clusters.iter().map(|(_, c)| c.size).sum();
-        if let Some(t) = training
-            && sizes != t.rows
-        {
-            errs.push(format!("clusters: the sizes add up to {sizes}, but training.rows is {}", t.rows));
-            rows = None;
-        }
-    } else {
-        rows = None;
-    }
-    for (i, c) in clusters {
-        let at = format!("clusters[{i}]");
-        match dim {
-            Some(d) if c.centroid.len() != d => errs.push(format!(
-                "{at}.centroid: {} values, but the features encode to a vector of {d} ({})",
-                c.centroid.len(),
-                if spec.model.kind.one_hot() {
-                    "one per numeric feature, one per vocabulary value of each categorical feature"
-                } else {
-                    "one per feature"
-                }
-            )),
-            None if c.centroid.len() != clusters[0].1.centroid.len() => errs.push(format!(
-                "{at}.centroid: {} values, but clusters[{}].centroid has {}",
-                c.centroid.len(),
-                clusters[0].0,
-                clusters[0].1.centroid.len()
-            )),
-            _ => {}
-        }
-        if let Some(rows) = rows.filter(|r| *r > 0) {
-            let share = c.size as f64 / rows as f64;
-            if !close(c.share, share) {
-                errs.push(format!("{at}.share: {}, but size / training.rows = {} / {rows} = {share}", c.share, c.size));
-            }
-        }
-        let rare = c.share < spec.scoring.rare_share;
-        if c.rare != rare {
-            errs.push(format!(
-                "{at}.rare: {}, but its share {} is {} the spec's rare_share {}",
-                c.rare,
-                c.share,
-                if rare { "below" } else { "not below" },
-                spec.scoring.rare_share
-            ));
-        }
-        if !(c.mean_distance.is_finite() && c.mean_distance >= 0.0) {
-            errs.push(format!("{at}.mean_distance: {} must be finite and >= 0", c.mean_distance));
-        }
-        if !(c.max_distance.is_finite() && c.max_distance >= 0.0) {
-            errs.push(format!("{at}.max_distance: {} must be finite and >= 0", c.max_distance));
-        }
-        if c.mean_distance > c.max_distance * (1.0 + REL_TOL) {
-            errs.push(format!(
-                "{at}: mean_distance {} is larger than max_distance {}",
-                c.mean_distance, c.max_distance
-            ));
-        }
-        if c.size == 0 && (c.mean_distance != 0.0 || c.max_distance != 0.0) {
-            errs.push(format!(
-                "{at}: size 0, but mean_distance {} and max_distance {}",
-                c.mean_distance, c.max_distance
-            ));
-        }
-        if !(c.threshold.is_finite() && c.threshold >= MIN_THRESHOLD) {
-            errs.push(format!("{at}.threshold: {} must be finite and >= {MIN_THRESHOLD}", c.threshold));
-        } else if let Some(t) = spec.scoring.threshold
-            && c.threshold != t.max(MIN_THRESHOLD)
-        {
-            errs.push(format!("{at}.threshold: {}, but the spec sets an absolute threshold = {t}", c.threshold));
-        }
-    }
 }
