@@ -240,7 +240,7 @@ fn main() {
     let params = KMeansParams::new(8).with_n_init(1).with_random_state(0).validate(n).unwrap();
     let load_before = loadavg();
     let (times, cpu, foreign, fit) =
-        timed(args.kmeans_runs, || kmeans::fit(view, &params, &mut |_| {}).expect("k-means fits"));
+        timed(args.kmeans_runs, || kmeans::fit(view, &params, &mut ()).expect("k-means fits"));
     let mut sizes = fit.cluster_sizes.clone();
     sizes.sort_unstable();
     let kmeans_json = json!({
@@ -268,7 +268,7 @@ fn main() {
         let p = KModesParams { threads, ..huang.clone() };
         let load_before = loadavg();
         let (times, cpu, foreign, fit) =
-            timed(args.kmodes_runs, || kmodes::fit(&data, &p, &mut |_| {}).expect("k-modes fits"));
+            timed(args.kmodes_runs, || kmodes::fit(&data, &p, &mut ()).expect("k-modes fits"));
         let v = json!({
             "threads": if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads },
             "fit": summary(&times, cpu, foreign),
@@ -313,14 +313,19 @@ fn main() {
         let foreign = Foreign::start();
         let cpu0 = cpu_seconds();
         let mut epochs = Vec::new();
-        let (emb, stats) = train(&vocab, &corpus, &params, &mut |p| {
-            if p.epoch_done {
-                epochs.push(format!(
-                    "epoch {}: {} effective words so far, {:.0} words/s, alpha {:.5}",
-                    p.epoch, p.effective_words, p.effective_words_per_s, p.alpha
-                ));
-            }
-        })
+        let (emb, stats) = train(
+            &vocab,
+            &corpus,
+            &params,
+            &mut logsieve_train::progress::OnWord2Vec(|p: &logsieve_train::progress::Word2Vec| {
+                if p.epoch_done {
+                    epochs.push(format!(
+                        "epoch {}: {} effective words so far, {:.0} words/s, alpha {:.5}",
+                        p.epoch, p.effective_words, p.effective_words_per_s, p.alpha
+                    ));
+                }
+            }),
+        )
         .expect("word2vec trains");
         let cpu = cpu_seconds() - cpu0;
         let foreign_load = foreign.load();

@@ -62,7 +62,7 @@ fn kmeans_bench() {
     let params = KMeansParams::new(8).with_n_init(1).with_random_state(0).validate(blobs.n_rows).unwrap();
     let mut n_iter = 0;
     time("k-means k=8 n_init=1, 1 thread (fit)", 5, || {
-        let f = kmeans::fit(x, &params, &mut |_| {}).expect("fits");
+        let f = kmeans::fit(x, &params, &mut ()).expect("fits");
         n_iter = f.n_iter;
         (f.inertia, f.n_iter)
     });
@@ -99,7 +99,7 @@ fn kmodes_bench() {
         ("k-modes Cao n_init=1", KModesParams { init: Init::Cao, n_init: 1, ..huang.clone() }),
     ] {
         time(name, 5, || {
-            let f = fit(&d, &params, &mut |_| {}).expect("fits");
+            let f = fit(&d, &params, &mut ()).expect("fits");
             (f.cost, f.n_iter)
         });
     }

@@ -99,14 +99,19 @@ fn main() {
     for &th in &threads {
         let params = Word2VecParams { threads: th, ..base.clone() };
         let cpu0 = cpu_seconds();
-        let (emb, stats) = train(&vocab, &corpus, &params, &mut |p| {
-            if p.epoch_done {
-                eprintln!(
-                    "  epoch {}: {} effective words, {:.0} words/s, alpha {:.5}",
-                    p.epoch, p.effective_words, p.effective_words_per_s, p.alpha
-                );
-            }
-        })
+        let (emb, stats) = train(
+            &vocab,
+            &corpus,
+            &params,
+            &mut logsieve_train::progress::OnWord2Vec(|p: &logsieve_train::progress::Word2Vec| {
+                if p.epoch_done {
+                    eprintln!(
+                        "  epoch {}: {} effective words, {:.0} words/s, alpha {:.5}",
+                        p.epoch, p.effective_words, p.effective_words_per_s, p.alpha
+                    );
+                }
+            }),
+        )
         .expect("trains");
         let cpu = cpu_seconds() - cpu0;
         let t = Instant::now();

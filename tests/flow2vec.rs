@@ -28,8 +28,7 @@ fn train(precision: VectorPrecision) -> Model {
         extract(&spec, vec![input], logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
     assert_eq!(ex.rows.len(), 9797, "every flow of the normal capture is a row");
     let prov = logsieve_train::model::Provenance { inputs: vec![], skipped: 0, created_unix: 0 };
-    let (model, report) =
-        logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {}).unwrap();
+    let (model, report) = logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut ()).unwrap();
     assert_eq!(report.sentences, 9797usize.div_ceil(30));
     model
 }
@@ -242,8 +241,8 @@ fn train_rows(toml_text: &str, rows: usize) -> Result<Model, String> {
         extract(&spec, vec![input], logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
     ex.rows.truncate(rows);
     let prov = logsieve_train::model::Provenance { inputs: vec![], skipped: 0, created_unix: 0 };
-    let (model, _) = logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {})
-        .map_err(|e| e.to_string())?;
+    let (model, _) =
+        logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut ()).map_err(|e| e.to_string())?;
     // What training wrote is what loads.
     decode(&encode(&model).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
     Ok(model)

@@ -104,7 +104,7 @@ fn features_scaler_and_kmeans_match_scikit_learn() {
 
     // k-means++ with n_init = 10 is no worse than scikit-learn's best of 10.
     let params = KMeansParams::new(7).with_n_init(10).with_random_state(0).validate(x.nrows()).unwrap();
-    let best = kmeans::fit(x.view(), &params, &mut |_| {}).unwrap();
+    let best = kmeans::fit(x.view(), &params, &mut ()).unwrap();
     let bar = r["best_of_10_kmeanspp"]["inertia"].as_f64().unwrap();
     assert!(best.inertia <= bar * 1.001, "k-means++ n_init=10 inertia {} > {bar} x 1.001", best.inertia);
 }

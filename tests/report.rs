@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use logsieve::commands::report::{self, Limits, Pca};
-use logsieve::commands::train::{NClusters, elbow, parse_n_clusters};
+use logsieve::commands::train::{NClusters, parse_n_clusters};
 use logsieve_plugin::{Options, Scorer};
+use logsieve_train::fit::elbow;
 use ndarray::{Array2, array};
 
 fn logsieve(args: &[&str]) -> Output {

@@ -88,39 +88,6 @@ pub fn sentences<T: Clone>(tokens: &[T], len: usize) -> Vec<Vec<T>> {
     tokens.chunks(len.max(1)).map(<[T]>::to_vec).collect()
 }
 
-/// The nearest of `centroids` (k × dim, row-major; unit-length for cosine)
-/// to `v` and the distance: Euclidean, or 1 − cosine (`v` is normalised
-/// here). Ties go to the lowest index.
-pub fn nearest(v: &[f64], centroids: &[f64], metric: VectorMetric) -> (usize, f64) {
-    let dim = v.len().max(1);
-    match metric {
-        VectorMetric::Euclidean => {
-            let (mut best, mut best_d2) = (0, f64::INFINITY);
-            for (c, cen) in centroids.chunks_exact(dim).enumerate() {
-                let d2: f64 = v.iter().zip(cen).map(|(a, b)| (a - b) * (a - b)).sum();
-                if d2 < best_d2 {
-                    best = c;
-                    best_d2 = d2;
-                }
-            }
-            (best, best_d2.sqrt())
-        }
-        VectorMetric::Cosine => {
-            let n = v.iter().map(|a| a * a).sum::<f64>().sqrt();
-            let n = if n > 0.0 { n } else { 1.0 };
-            let (mut best, mut best_cos) = (0, f64::NEG_INFINITY);
-            for (c, cen) in centroids.chunks_exact(dim).enumerate() {
-                let cos: f64 = v.iter().zip(cen).map(|(a, b)| a / n * b).sum();
-                if cos > best_cos {
-                    best = c;
-                    best_cos = cos;
-                }
-            }
-            (best, (1.0 - best_cos).max(0.0))
-        }
-    }
-}
-
 /// The most keys [`Sequences`] keeps.
 pub const MAX_SEQUENCE_KEYS: usize = 100_000;
 
@@ -288,7 +255,7 @@ impl Flow2VecFit {
             let seq = self.sequences.as_mut().and_then(|s| {
                 let key = key_of(&s.key_at, |j| Some(parts[j].as_deref().unwrap_or(MISSING_CATEGORY)));
                 s.seqs.push(&key, i, &s.vectors, dim, &mut s.mean).then(|| {
-                    let (cluster, distance) = nearest(&s.mean, &s.centroids, s.metric);
+                    let (cluster, distance) = crate::nearest::vector(&s.mean, &s.centroids, s.metric);
                     SequenceVerdict { cluster, distance, threshold: s.thresholds[cluster] }
                 })
             });

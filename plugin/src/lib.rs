@@ -13,6 +13,7 @@
 //! - [`derive`]: derived fields, time features, mappings, filters.
 //! - [`window`]: per-key tumbling windows and their aggregates.
 //! - [`read`]: logs read with the CLI's own readers (no I/O).
+//! - [`nearest`]: the nearest centroid, for every model kind.
 //! - [`scorer`]: nearest centroid, verdict, explanation.
 //! - [`output`]: the `logsieve` object every scored event ends with.
 //! - `component` (wasm32 only): the WIT bindings around [`scorer::Scorer`].
@@ -21,6 +22,7 @@ pub mod derive;
 pub mod event;
 pub mod features;
 pub mod flow2vec;
+pub mod nearest;
 pub mod output;
 pub mod read;
 pub mod reason;

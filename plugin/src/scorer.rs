@@ -38,6 +38,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 use crate::event::{EventError, Scalar, Shape};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
+use crate::nearest;
 use crate::output::{Reasons, Verdict, Writer};
 use crate::reason::Reason;
 use crate::recipe::{Recipe, Scratch, Step, line_end};
@@ -682,8 +683,8 @@ impl Core {
         // Nearest centroid; ties go to the lowest index. `best_d` is the
         // value compared: the squared distance (k-means) or the cost.
         let (best, best_d) = match &fit.metric {
-            Metric::Euclidean => nearest(x, &fit.centroids),
-            Metric::Mixed { categorical, gamma, .. } => nearest_mixed(x, &fit.centroids, categorical, *gamma),
+            Metric::Euclidean => nearest::euclidean(x, &fit.centroids),
+            Metric::Mixed { categorical, gamma, .. } => nearest::mixed(x, &fit.centroids, categorical, *gamma),
         };
         if !best_d.is_finite() {
             return Err(too_large(fit, x, &self.features));
@@ -774,30 +775,6 @@ impl Core {
     }
 }
 
-/// The nearest centroid by k-prototypes' cost: squared distance on the
-/// numeric coordinates plus `gamma` per categorical mismatch; ties go to the
-/// lowest index.
-#[inline(never)]
-fn nearest_mixed(x: &[f64], centroids: &[f64], categorical: &[bool], gamma: f64) -> (usize, f64) {
-    let (mut best, mut best_d) = (0usize, f64::INFINITY);
-    for (c, centroid) in centroids.chunks_exact(x.len().max(1)).enumerate() {
-        let (mut num, mut mismatches) = (0.0, 0u32);
-        for ((a, b), &cat) in x.iter().zip(centroid).zip(categorical) {
-            if cat {
-                mismatches += u32::from(a != b);
-            } else {
-                num += (a - b) * (a - b);
-            }
-        }
-        let d = num + gamma * f64::from(mismatches);
-        if d < best_d {
-            best = c;
-            best_d = d;
-        }
-    }
-    (best, best_d)
-}
-
 /// The error for a vector whose distance overflows, naming the feature
 /// whose scaled value overflows when squared.
 #[cold]
@@ -835,45 +812,6 @@ fn shares_by_range(contrib: &mut Vec<(f64, usize)>, top: usize, fit: &Fit, x: &[
             keep_top(contrib, top, (s / best_d, f));
         }
     }
-}
-
-/// The nearest of the centroids (row-major, `x.len()` wide) to `x` (ties to
-/// the lowest index) and its squared distance, `Σ (x − c)²` summed in
-/// coordinate order. For widths up to 16 the loop over coordinates is
-/// unrolled at compile time: in the component every loop costs an
-/// interruption check each time round.
-#[inline]
-fn nearest(x: &[f64], centroids: &[f64]) -> (usize, f64) {
-    macro_rules! widths {
-        ($($w:literal)*) => {
-            match x.len() {
-                $($w => nearest_w::<$w>(x, centroids),)*
-                _ => nearest_w::<0>(x, centroids),
-            }
-        };
-    }
-    widths!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16)
-}
-
-#[inline(always)]
-fn nearest_w<const W: usize>(x: &[f64], centroids: &[f64]) -> (usize, f64) {
-    let w = if W == 0 { x.len() } else { W };
-    let (mut best, mut best_d) = (0usize, f64::INFINITY);
-    if w == 0 {
-        return (0, if centroids.is_empty() { f64::INFINITY } else { 0.0 });
-    }
-    let x = &x[..w];
-    for (c, centroid) in centroids.chunks_exact(w).enumerate() {
-        let mut d = 0.0;
-        for j in 0..w {
-            d += (x[j] - centroid[j]) * (x[j] - centroid[j]);
-        }
-        if d < best_d {
-            best = c;
-            best_d = d;
-        }
-    }
-    (best, best_d)
 }
 
 /// Insert `c` into `top`, the at most `k` largest shares so far, largest

@@ -119,7 +119,7 @@ pub fn train_rita_with(spec: &Path, day: &str) -> Vec<u8> {
     let paths = logsieve_readers::expand_inputs(&[rita_conn(day)]).unwrap();
     let ex = extract(&spec, paths, logsieve_readers::Format::Auto, None, &indicatif::ProgressBar::hidden()).unwrap();
     let prov = logsieve_train::model::Provenance { inputs: vec![rita_conn(day)], skipped: 0, created_unix: 0 };
-    let model = logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut |_| {}).unwrap();
+    let model = logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut ()).unwrap();
     logsieve_artifact::encode(&model).unwrap()
 }
 
@@ -144,10 +144,6 @@ pub fn train_files(spec: &Path, inputs: &[PathBuf]) -> Vec<u8> {
         skipped: 0,
         created_unix: 0,
     };
-    let model = if spec.model.kind == logsieve_artifact::ModelKind::Flow2vec {
-        logsieve_train::flow2vec::fit_flow2vec(&spec, &ex.rows, prov, 1, &mut |_| {}, &mut |_| {}).unwrap().0
-    } else {
-        logsieve_train::model::fit_model(&spec, &ex.rows, prov, &mut |_| {}).unwrap()
-    };
+    let model = logsieve_train::fit(&spec, &ex.rows, prov, 1, &mut ()).unwrap().model;
     logsieve_artifact::encode(&model).unwrap()
 }

@@ -35,9 +35,10 @@ fn main() {
 
     for seed in first_seed..first_seed + n_seeds {
         let params = KMeansParams::new(7).with_n_init(n_init).with_random_state(seed).validate(x.nrows()).unwrap();
-        let mut iters = 0usize;
+        let mut iters = Iterations(0);
         let t = Instant::now();
-        let f = fit(x.view(), &params, &mut |p| iters += (!p.run_done) as usize).unwrap();
+        let f = fit(x.view(), &params, &mut iters).unwrap();
+        let iters = iters.0;
         let el = t.elapsed();
         let mut sizes = f.cluster_sizes.clone();
         sizes.sort();
@@ -45,5 +46,14 @@ fn main() {
             "random_state {seed}: n_init {n_init} inertia {:.6} total_iters {iters} (best run {}) sizes {sizes:?} time {:.3?}",
             f.inertia, f.n_iter, el
         );
+    }
+}
+
+/// Counts Lloyd iterations over all starts.
+struct Iterations(usize);
+
+impl logsieve_train::Progress for Iterations {
+    fn clustering(&mut self, p: &logsieve_train::progress::Clustering) {
+        self.0 += usize::from(!p.run_done);
     }
 }

@@ -11,11 +11,13 @@ use logsieve_artifact::{
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::MISSING_CATEGORY;
-use logsieve_plugin::flow2vec::{Sequences, key_of, nearest, sentences, sequence_key_at, token_of_values};
+use logsieve_plugin::flow2vec::{Sequences, key_of, sentences, sequence_key_at, token_of_values};
+use logsieve_plugin::nearest;
 use ndarray::Array2;
 
-use crate::kmeans::{self, KMeansParams, Progress};
+use crate::kmeans::{self, KMeansParams};
 use crate::model::{FitError, MIN_ROWS_FOR_OWN_THRESHOLD, Provenance, cluster_stats, fit_features, quantile};
+use crate::progress::Progress;
 use crate::word2vec::{self, Embeddings, Word2VecParams};
 
 /// What the embedding step did, for the trainer's report.
@@ -58,8 +60,7 @@ pub fn fit_flow2vec(
     rows: &[Vec<FeatureValue>],
     provenance: Provenance,
     threads: usize,
-    on_word2vec: &mut dyn FnMut(word2vec::Progress),
-    on_kmeans: &mut dyn FnMut(Progress),
+    progress: &mut dyn Progress,
 ) -> Result<(Model, Flow2VecReport), FitError> {
     if rows.is_empty() {
         return Err(FitError::NoRows);
@@ -83,7 +84,7 @@ pub fn fit_flow2vec(
     let tokens: Vec<String> = rows.iter().map(|r| token_of_values(r)).collect();
     let sents = sentences(&tokens, f.sentence_length as usize);
     let params = word2vec_params(spec, threads);
-    let (emb, stats) = word2vec::fit(sents.iter().map(|s| s.iter().map(String::as_str)), &params, on_word2vec)
+    let (emb, stats) = word2vec::fit(sents.iter().map(|s| s.iter().map(String::as_str)), &params, progress)
         .map_err(|e| FitError::Unfit(format!("word2vec: {e}")))?;
     let (v, dim) = (emb.len(), emb.dim);
 
@@ -108,7 +109,7 @@ pub fn fit_flow2vec(
         .with_tol(m.tol)
         .validate(v)
         .map_err(FitError::KMeans)?;
-    let fit = kmeans::fit(x.view(), &kp, on_kmeans).map_err(FitError::KMeans)?;
+    let fit = kmeans::fit(x.view(), &kp, progress).map_err(FitError::KMeans)?;
     let mut centroids: Vec<Vec<f64>> = fit.centroids.outer_iter().map(|r| r.to_vec()).collect();
     if unit {
         // Cosine: unit-length centroids.
@@ -124,7 +125,7 @@ pub fn fit_flow2vec(
     let (labels, distances): (Vec<u32>, Vec<f64>) = x
         .outer_iter()
         .map(|row| {
-            let (c, d) = nearest(row.as_slice().expect("contiguous"), &flat, f.metric);
+            let (c, d) = nearest::vector(row.as_slice().expect("contiguous"), &flat, f.metric);
             (c as u32, d)
         })
         .unzip();
@@ -202,7 +203,7 @@ fn sequence_thresholds(
             _ => Some(MISSING_CATEGORY),
         });
         if seqs.push(&key, i, &vectors, stored.dim as usize, &mut mean) {
-            let (c, d) = nearest(&mean, centroids, f.metric);
+            let (c, d) = nearest::vector(&mean, centroids, f.metric);
             per[c].push(d);
             all.push(d);
         }

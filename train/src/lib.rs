@@ -1,5 +1,8 @@
 //! `logsieve-train`: the model-fitting half of logsieve.
 //!
+//! * [`fit`] — a whole model from extracted rows ([`fit()`]), and the
+//!   choice of `n_clusters` over a range ([`sweep()`]): what `logsieve
+//!   train` runs between reading and writing.
 //! * [`buffer`] — large zeroed buffers backed by huge pages, for the fitting
 //!   loops.
 //! * [`kmeans`] — k-means clustering (k-means++ seeding, Lloyd iterations) with
@@ -10,6 +13,8 @@
 //!   the Python `kmodes` package (Huang and Cao starts).
 //! * [`model`] — a whole logsieve model from extracted features: scalers,
 //!   vocabularies, the clustering, per-cluster thresholds.
+//! * [`progress`] — what a fit reports while it runs: one trait for every
+//!   trainer.
 //! * [`numpy_rng`] — numpy's legacy `RandomState` (MT19937), so a k-modes
 //!   `random_state` draws what the `kmodes` package draws.
 //! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
@@ -20,12 +25,17 @@
 //!   `Word2Vec(sg=1)`), AVX2-dispatched and multi-threaded (Hogwild).
 
 pub mod buffer;
+pub mod fit;
 pub mod flow2vec;
 pub mod kmeans;
 pub mod kmodes;
 pub mod model;
 pub mod numpy_rng;
+pub mod progress;
 pub mod rng;
 pub mod silhouette;
 pub mod synthetic;
 pub mod word2vec;
+
+pub use fit::{Fit, Pick, fit, sweep};
+pub use progress::Progress;

@@ -26,8 +26,9 @@ use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
 use ndarray::Array2;
 
-use crate::kmeans::{self, KMeansError, KMeansParams, Progress};
+use crate::kmeans::{self, KMeansError, KMeansParams};
 use crate::kmodes::{self, Codes, KModesError, KModesParams};
+use crate::progress::Progress;
 
 /// Why a model could not be fitted.
 #[derive(Debug)]
@@ -173,7 +174,7 @@ pub fn fit_model(
     spec: &ValidSpec,
     rows: &[Vec<FeatureValue>],
     provenance: Provenance,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn Progress,
 ) -> Result<Model, FitError> {
     if rows.is_empty() {
         return Err(FitError::NoRows);

@@ -137,7 +137,14 @@ fn kmeanspp_best_of_10_reaches_scikit_learn_quality() {
     let bar = b["inertia"].as_f64().unwrap();
     let params = KMeansParams::new(7).with_n_init(10).with_random_state(RANDOM_STATE).validate(x.nrows()).unwrap();
     let mut runs_done = 0;
-    let f = fit(x.view(), &params, &mut |p| runs_done += p.run_done as usize).unwrap();
+    let f = fit(
+        x.view(),
+        &params,
+        &mut logsieve_train::progress::OnClustering(|p: &logsieve_train::progress::Clustering| {
+            runs_done += p.run_done as usize
+        }),
+    )
+    .unwrap();
     assert_eq!(runs_done, 10);
     eprintln!("best of 10 (random_state {RANDOM_STATE}): inertia {} vs scikit-learn {bar}", f.inertia);
     assert!(f.inertia <= bar * 1.001, "best-of-10 inertia {} is worse than scikit-learn's {} × 1.001", f.inertia, bar);

@@ -56,7 +56,7 @@ fn encode(rows: &[Vec<String>]) -> Encoded {
 }
 
 fn run(e: &Encoded, params: &KModesParams) -> KModesFit {
-    fit(&Data { codes: &e.codes, numeric: &[], p: 0 }, params, &mut |_| {}).unwrap()
+    fit(&Data { codes: &e.codes, numeric: &[], p: 0 }, params, &mut ()).unwrap()
 }
 
 fn decoded_modes(e: &Encoded, f: &KModesFit) -> Vec<Vec<String>> {
@@ -143,7 +143,7 @@ fn cao_reproduces_the_kmodes_package_on_the_synthetic_benchmark_set() {
     let f = fit(
         &Data { codes: &c, numeric: &[], p: 0 },
         &KModesParams { init: Init::Cao, n_init: 1, max_iter: 100, ..KModesParams::new(15) },
-        &mut |_| {},
+        &mut (),
     )
     .unwrap();
     assert_eq!(f.cost, r["cost"].as_f64().unwrap());

@@ -10,10 +10,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logsieve_artifact::model::{Sweep, SweepPoint};
 use logsieve_artifact::{Model, ModelKind, ValidSpec, encode};
 use logsieve_plugin::FeatureValue;
-use logsieve_plugin::features::Encoder;
 use logsieve_readers::{Format, Reader};
-use logsieve_train::kmeans;
-use logsieve_train::model::{Provenance, encode_rows, fit_model};
+use logsieve_train::fit::Pick;
+use logsieve_train::model::Provenance;
+use logsieve_train::progress::{Clustering, Progress, Word2Vec};
 
 use crate::runtime::{self, Extracted as WitExtracted, FeatureValue as WitValue, Options};
 
@@ -76,35 +76,6 @@ pub fn parse_n_clusters(s: &str) -> Result<NClusters, String> {
         return Err(format!("{s}: a range needs at least three values of k to have an elbow, e.g. {a}..{}", a + 2));
     }
     Ok(NClusters::Range(a, b))
-}
-
-/// The elbow of a curve `(k, inertia)` given in increasing k ("kneedle"):
-/// both axes scaled to [0, 1], the interior point farthest from the straight
-/// line joining the first and the last point (ties: the smaller k). `None`
-/// with fewer than three points, or when no point lies off that line.
-pub fn elbow(points: &[(f64, f64)]) -> Option<usize> {
-    if points.len() < 3 {
-        return None;
-    }
-    let (x0, xn) = (points[0].0, points[points.len() - 1].0);
-    let ymin = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let ymax = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    let (sx, sy) = (xn - x0, ymax - ymin);
-    if !(sx > 0.0 && sy > 0.0 && sy.is_finite()) {
-        return None;
-    }
-    let scaled: Vec<(f64, f64)> = points.iter().map(|&(x, y)| ((x - x0) / sx, (y - ymin) / sy)).collect();
-    let (a, b) = (scaled[0], scaled[scaled.len() - 1]);
-    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-    let len = (dx * dx + dy * dy).sqrt();
-    let mut best: Option<(usize, f64)> = None;
-    for (i, &(x, y)) in scaled.iter().enumerate().take(scaled.len() - 1).skip(1) {
-        let d = (dx * (y - a.1) - dy * (x - a.0)).abs() / len;
-        if d > 1e-12 && best.is_none_or(|(_, bd)| d > bd) {
-            best = Some((i, d));
-        }
-    }
-    best.map(|(i, _)| i)
 }
 
 /// Load and validate a model spec file.
@@ -241,6 +212,130 @@ fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template).expect("a valid template").progress_chars("=> ")
 }
 
+/// The progress of `logsieve train`, drawn as bars on stderr (hidden with
+/// `--quiet`).
+struct Bars {
+    quiet: bool,
+    /// "inertia" (k-means) or "cost" (k-modes, k-prototypes).
+    objective: &'static str,
+    /// The single fit's starts, or flow2vec's k-means.
+    fit: Option<ProgressBar>,
+    word2vec: Option<ProgressBar>,
+    /// A sweep's fits, all k together.
+    sweep: Option<ProgressBar>,
+}
+
+impl Bars {
+    fn new(quiet: bool, objective: &'static str) -> Bars {
+        Bars { quiet, objective, fit: None, word2vec: None, sweep: None }
+    }
+
+    fn bar(&self, len: u64, template: &str) -> ProgressBar {
+        let target = if self.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
+        let bar = ProgressBar::with_draw_target(Some(len), target);
+        bar.set_style(style(template));
+        bar
+    }
+
+    /// A line for people: above the bar on a terminal, a plain line
+    /// otherwise (a hidden bar prints nothing).
+    fn say(&self, line: String) {
+        match (&self.sweep, self.quiet) {
+            (_, true) => {}
+            (Some(bar), false) if !bar.is_hidden() => bar.println(line),
+            _ => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        for b in [&self.fit, &self.word2vec].into_iter().flatten() {
+            b.finish();
+        }
+        if let Some(b) = &self.sweep {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn clustering(&mut self, p: &Clustering) {
+        let objective = self.objective;
+        if let Some(bar) = &self.sweep {
+            if p.run_done {
+                bar.inc(1);
+            }
+            bar.set_message(format!("start {}/{} {objective} {:.6e}", p.run + 1, p.n_runs, p.inertia));
+            return;
+        }
+        let flow2vec = self.word2vec.is_some();
+        let template = if flow2vec {
+            "k-means  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"
+        } else {
+            "fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"
+        };
+        if self.fit.is_none() {
+            self.fit = Some(self.bar(p.n_runs as u64, template));
+        }
+        let bar = self.fit.as_ref().expect("just made");
+        if p.run_done {
+            bar.inc(1);
+        }
+        let best = p.best_inertia.filter(|_| !flow2vec).map(|b| format!(", best {b:.6e}")).unwrap_or_default();
+        bar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
+    }
+
+    fn word2vec(&mut self, p: &Word2Vec) {
+        if self.word2vec.is_none() {
+            self.word2vec = Some(self.bar(100, "word2vec [{bar:30}] {pos}%  {msg}  ({elapsed})"));
+        }
+        let bar = self.word2vec.as_ref().expect("just made");
+        bar.set_position((100 * p.raw_words / p.total_raw_words.max(1)).min(100));
+        bar.set_message(format!(
+            "epoch {}/{}  alpha {:.5}  {:.0} words/s",
+            p.epoch + 1,
+            p.epochs,
+            p.alpha,
+            p.effective_words_per_s
+        ));
+    }
+
+    fn sweep_fit(&mut self, k: u32, index: usize, count: usize) {
+        if let Some(bar) = &self.sweep {
+            bar.set_prefix(format!("k={k} ({}/{count})", index + 1));
+        }
+    }
+
+    fn silhouette(&mut self) {
+        if let Some(bar) = &self.sweep {
+            bar.set_message("silhouette…");
+        }
+    }
+
+    fn sweep_point(&mut self, point: &SweepPoint, seconds: f64) {
+        self.say(format!(
+            "  k={:<3} {} {:<14.6e} silhouette {:<8} {} iterations  ({seconds:.2} s)",
+            point.n_clusters,
+            self.objective,
+            point.inertia,
+            point.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
+            point.n_iter,
+        ));
+    }
+}
+
+/// `--pick`, for `--n-clusters A..B`.
+fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
+    Ok(match pick.unwrap_or("elbow") {
+        "elbow" => Pick::Elbow,
+        "silhouette" => Pick::Silhouette,
+        k => match k.parse::<u32>() {
+            Ok(k) if (a..=b).contains(&k) => Pick::Given(k),
+            Ok(k) => bail!("--pick {k} is outside --n-clusters {a}..{b}"),
+            Err(_) => bail!("--pick takes elbow, silhouette or a number of clusters, not '{k}'"),
+        },
+    })
+}
+
 /// `logsieve train`.
 pub fn train(args: &TrainArgs) -> Result<()> {
     let t0 = Instant::now();
@@ -276,11 +371,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
     let paths = logsieve_readers::expand_inputs(&args.input)?;
-    let target = || {
-        if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() }
-    };
+    let target = if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
 
-    let bar = ProgressBar::with_draw_target(Some(paths.len() as u64), target());
+    let bar = ProgressBar::with_draw_target(Some(paths.len() as u64), target);
     bar.set_style(style("reading  [{bar:30}] {pos}/{len} files  {msg}  ({elapsed})"));
     let ex = extract(&spec, paths, format, args.plugin.as_deref(), &bar)?;
     bar.finish();
@@ -303,298 +396,54 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 
     let created_unix = super::creation_time()?;
     let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
-    if spec.model.kind == ModelKind::Flow2vec {
-        return train_flow2vec(args, &spec, &ex.rows, provenance, t0);
-    }
     // k-means minimises the inertia; k-modes and k-prototypes a cost.
     let objective = if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
-    let swept = match range {
-        Some((a, b, pick)) => Some(sweep(&spec, &ex.rows, (a, b), pick, args.quiet, &provenance)?),
-        None => None,
-    };
-    if let Some((sweep, _)) = &swept {
-        spec = spec.with_n_clusters(sweep.chosen).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
-    }
-    let m = &spec.model;
-    let model = match swept {
-        // The sweep kept the chosen k's model.
-        Some((sweep, mut model)) => {
-            model.fitted.as_mut().expect("fit_model returns a fitted model").training.sweep = Some(sweep);
-            model
+    let mut bars = Bars::new(args.quiet, objective);
+    let (model, flow2vec) = match range {
+        Some((a, b, pick)) => {
+            let m = &spec.model;
+            let n_k = u64::from(b - a + 1);
+            bars.sweep = Some(bars.bar(n_k * u64::from(m.n_init), "sweep    [{bar:30}] {prefix}  {msg}  ({elapsed})"));
+            bars.say(format!(
+                "sweep: n_clusters {a}..{b} ({n_k} fits, n_init {} each, random_state {}){}",
+                m.n_init,
+                m.random_state,
+                if m.kind == ModelKind::Kmeans {
+                    format!(
+                        "; silhouette on {} of the {} rows (Euclidean, scaled features)",
+                        ex.rows.len().min(logsieve_train::silhouette::DEFAULT_SAMPLE_SIZE),
+                        ex.rows.len()
+                    )
+                } else {
+                    "; no silhouette for k-modes / k-prototypes".to_string()
+                }
+            ));
+            let model = logsieve_train::sweep(&spec, &ex.rows, (a, b), pick, &provenance, &mut bars)?;
+            bars.finish();
+            if !args.quiet {
+                print_sweep(
+                    model.fitted.as_ref().and_then(|f| f.training.sweep.as_ref()).expect("a sweep"),
+                    objective,
+                    a,
+                );
+            }
+            (model, None)
         }
         None => {
-            let fbar = ProgressBar::with_draw_target(Some(u64::from(m.n_init)), target());
-            fbar.set_style(style("fitting  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
-            let mut on_progress = |p: logsieve_train::kmeans::Progress| {
-                if p.run_done {
-                    fbar.inc(1);
-                }
-                let best = p.best_inertia.map(|b| format!(", best {b:.6e}")).unwrap_or_default();
-                fbar.set_message(format!("iteration {} {objective} {:.6e}{best}", p.iteration, p.inertia));
-            };
-            let model = fit_model(&spec, &ex.rows, provenance, &mut on_progress)?;
-            fbar.finish();
-            model
+            let fit = logsieve_train::fit(&spec, &ex.rows, provenance, args.threads, &mut bars)?;
+            bars.finish();
+            (fit.model, fit.flow2vec)
         }
     };
 
     let bytes = encode(&model).map_err(anyhow::Error::msg)?;
     write_atomically(&args.out, &bytes)?;
-    if !args.quiet {
-        let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
-        let fitted = model.fitted.as_ref().expect("fit_model returns a fitted model");
-        let sizes: Vec<String> = fitted.clusters.iter().map(|c| c.size.to_string()).collect();
-        if fitted.clusters.len() < m.n_clusters as usize {
-            eprintln!(
-                "note: only {} distinct rows, so {} clusters instead of n_clusters = {} (as the kmodes package does)",
-                fitted.clusters.len(),
-                fitted.clusters.len(),
-                m.n_clusters
-            );
-        }
-        eprintln!(
-            "wrote {} ({} bytes, model {}): {} rows, {} k={}, {objective} {:.6}, cluster sizes [{}], {:.2} s",
-            args.out.display(),
-            bytes.len(),
-            decoded.id,
-            fitted.training.rows,
-            m.kind.as_str(),
-            fitted.clusters.len(),
-            fitted.training.inertia,
-            sizes.join(", "),
-            t0.elapsed().as_secs_f64()
-        );
+    if args.quiet {
+        return Ok(());
     }
-    Ok(())
-}
-
-/// What `--pick` chose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pick {
-    /// The elbow of the inertia curve.
-    Elbow,
-    /// The highest silhouette.
-    Silhouette,
-    /// This k.
-    Given(u32),
-}
-
-fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
-    Ok(match pick.unwrap_or("elbow") {
-        "elbow" => Pick::Elbow,
-        "silhouette" => Pick::Silhouette,
-        k => match k.parse::<u32>() {
-            Ok(k) if (a..=b).contains(&k) => Pick::Given(k),
-            Ok(k) => bail!("--pick {k} is outside --n-clusters {a}..{b}"),
-            Err(_) => bail!("--pick takes elbow, silhouette or a number of clusters, not '{k}'"),
-        },
-    })
-}
-
-/// Fit every k of `a..=b` with the spec's trainer, `n_init` and
-/// `random_state`; report the inertia (cost) and the silhouette of each,
-/// and the elbow. k-means: the silhouette is computed on the scaled
-/// features of a deterministic sample of at most
-/// [`logsieve_train::silhouette::DEFAULT_SAMPLE_SIZE`] rows (the same for
-/// every k); k-modes and k-prototypes: the cost only. Every k is fitted by
-/// [`fit_model`], as `train --n-clusters k` would fit it; the chosen k's
-/// model is returned with the sweep.
-pub fn sweep(
-    spec: &ValidSpec,
-    rows: &[Vec<FeatureValue>],
-    (a, b): (u32, u32),
-    pick: Pick,
-    quiet: bool,
-    provenance: &Provenance,
-) -> Result<(Sweep, Model)> {
-    use logsieve_train::silhouette::{DEFAULT_SAMPLE_SIZE, sample_indices, silhouette_score};
-    let m = &spec.model;
-    let kmeans = m.kind == ModelKind::Kmeans;
-    let objective = if kmeans { "inertia" } else { "cost" };
-    let n_k = u64::from(b - a + 1);
-    let bar = ProgressBar::with_draw_target(
-        Some(n_k * u64::from(m.n_init)),
-        if quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() },
-    );
-    bar.set_style(style("sweep    [{bar:30}] {prefix}  {msg}  ({elapsed})"));
-    // Above the bar on a terminal; plain lines otherwise (a hidden bar
-    // prints nothing).
-    let say = |line: String| match (quiet, bar.is_hidden()) {
-        (true, _) => {}
-        (false, true) => eprintln!("{line}"),
-        (false, false) => bar.println(line),
-    };
-    say(format!(
-        "sweep: n_clusters {a}..{b} ({n_k} fits, n_init {} each, random_state {}){}",
-        m.n_init,
-        m.random_state,
-        if kmeans {
-            format!(
-                "; silhouette on {} of the {} rows (Euclidean, scaled features)",
-                rows.len().min(DEFAULT_SAMPLE_SIZE),
-                rows.len()
-            )
-        } else {
-            "; no silhouette for k-modes / k-prototypes".to_string()
-        }
-    ));
-    // The silhouette's rows: a deterministic sample, the same for every k.
-    let sample = if kmeans { sample_indices(rows.len(), DEFAULT_SAMPLE_SIZE, m.random_state) } else { Vec::new() };
-    let sample_rows: Vec<Vec<FeatureValue>> = sample.iter().map(|&i| rows[i].clone()).collect();
-    let mut points = Vec::new();
-    let mut models = Vec::new();
-    for k in a..=b {
-        let t = Instant::now();
-        bar.set_prefix(format!("k={k} ({}/{n_k})", k - a + 1));
-        let mut on_progress = |p: logsieve_train::kmeans::Progress| {
-            if p.run_done {
-                bar.inc(1);
-            }
-            bar.set_message(format!("start {}/{} {objective} {:.6e}", p.run + 1, p.n_runs, p.inertia));
-        };
-        // The same fit as `train --n-clusters k`.
-        let s = spec.with_n_clusters(k).map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {}", e.join("; ")))?;
-        let prov = Provenance {
-            inputs: provenance.inputs.clone(),
-            skipped: provenance.skipped,
-            created_unix: provenance.created_unix,
-        };
-        let model =
-            fit_model(&s, rows, prov, &mut on_progress).map_err(|e| anyhow::anyhow!("with n_clusters = {k}: {e}"))?;
-        let fitted = model.fitted.as_ref().expect("fit_model returns a fitted model");
-        // k-means: the sample's scaled rows, by the model's own encoder, and
-        // their clusters (the nearest centroid: the fit's final labels).
-        let silhouette = if kmeans {
-            bar.set_message("silhouette…");
-            let xs = encode_rows(&Encoder::new(&s, fitted), &sample_rows)?;
-            let centroids = ndarray::Array2::from_shape_vec(
-                (fitted.clusters.len(), xs.ncols()),
-                fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
-            )
-            .expect("centroids have the features' dimension");
-            let labels: Vec<u32> = xs
-                .rows()
-                .into_iter()
-                .map(|r| kmeans::predict(centroids.view(), r.as_slice().expect("a standard-layout row")).0 as u32)
-                .collect();
-            silhouette_score(xs.view(), &labels)
-        } else {
-            None
-        };
-        let point =
-            SweepPoint { n_clusters: k, inertia: fitted.training.inertia, silhouette, n_iter: fitted.training.n_iter };
-        models.push(model);
-        say(format!(
-            "  k={k:<3} {objective} {:<14.6e} silhouette {:<8} {} iterations  ({:.2} s)",
-            point.inertia,
-            point.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
-            point.n_iter,
-            t.elapsed().as_secs_f64()
-        ));
-        points.push(point);
-    }
-    bar.finish_and_clear();
-    let curve: Vec<(f64, f64)> = points.iter().map(|p| (f64::from(p.n_clusters), p.inertia)).collect();
-    let elbow_at = elbow(&curve);
-    let elbow_k = elbow_at.map_or(a, |i| points[i].n_clusters);
-    let (chosen, rule) = match pick {
-        Pick::Elbow => (elbow_k, "elbow"),
-        Pick::Given(k) => (k, "given"),
-        Pick::Silhouette => {
-            let best = points.iter().filter_map(|p| p.silhouette.map(|s| (p.n_clusters, s))).fold(
-                None,
-                |best: Option<(u32, f64)>, (k, s)| match best {
-                    Some((_, bs)) if bs >= s => best,
-                    _ => Some((k, s)),
-                },
-            );
-            match best {
-                Some((k, _)) => (k, "silhouette"),
-                None => bail!("--pick silhouette: no silhouette was computed (k-means models only)"),
-            }
-        }
-    };
-    if !quiet {
-        let best_sil = points.iter().filter_map(|p| p.silhouette).fold(f64::NEG_INFINITY, f64::max);
-        eprintln!("  k    {objective:<14} silhouette");
-        for p in &points {
-            let mut marks = Vec::new();
-            if p.n_clusters == elbow_k && elbow_at.is_some() {
-                marks.push("elbow");
-            }
-            if p.silhouette == Some(best_sil) {
-                marks.push("best silhouette");
-            }
-            if p.n_clusters == chosen {
-                marks.push("chosen");
-            }
-            eprintln!(
-                "  {:<4} {:<14.6e} {:<10}  {}",
-                p.n_clusters,
-                p.inertia,
-                p.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
-                if marks.is_empty() { String::new() } else { format!("<- {}", marks.join(", ")) }
-            );
-        }
-        match elbow_at {
-            Some(_) => eprintln!(
-                "elbow: k = {elbow_k} (the point farthest from the line joining the first and the last {objective}, \
-                 both axes scaled to [0, 1])"
-            ),
-            None => eprintln!("elbow: none (the {objective} falls along a straight line); taking k = {a}"),
-        }
-        let why = match rule {
-            "elbow" => "the elbow (--pick elbow, the default)".to_string(),
-            "silhouette" => "the highest silhouette (--pick silhouette)".to_string(),
-            _ => format!("--pick {chosen}"),
-        };
-        eprintln!("writing the model with n_clusters = {chosen}: {why}");
-    }
-    let silhouette_rows = sample.len() as u64;
-    let model = models.swap_remove((chosen - a) as usize);
-    let elbow = elbow_at.map(|_| elbow_k);
-    Ok((Sweep { points, elbow, chosen, rule: rule.to_string(), silhouette_rows }, model))
-}
-
-/// The flow2vec half of `logsieve train`: word2vec, then k-means.
-fn train_flow2vec(
-    args: &TrainArgs,
-    spec: &ValidSpec,
-    rows: &[Vec<FeatureValue>],
-    provenance: Provenance,
-    t0: Instant,
-) -> Result<()> {
-    let target = || {
-        if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() }
-    };
-    let wbar = ProgressBar::with_draw_target(Some(100), target());
-    wbar.set_style(style("word2vec [{bar:30}] {pos}%  {msg}  ({elapsed})"));
-    let mut on_w2v = |p: logsieve_train::word2vec::Progress| {
-        wbar.set_position((100 * p.raw_words / p.total_raw_words.max(1)).min(100));
-        wbar.set_message(format!(
-            "epoch {}/{}  alpha {:.5}  {:.0} words/s",
-            p.epoch + 1,
-            p.epochs,
-            p.alpha,
-            p.effective_words_per_s
-        ));
-    };
-    let kbar = ProgressBar::with_draw_target(Some(u64::from(spec.model.n_init)), target());
-    kbar.set_style(style("k-means  [{bar:30}] start {pos}/{len}  {msg}  ({elapsed})"));
-    let mut on_kmeans = |p: logsieve_train::kmeans::Progress| {
-        if p.run_done {
-            kbar.inc(1);
-        }
-        kbar.set_message(format!("iteration {} inertia {:.6e}", p.iteration, p.inertia));
-    };
-    let (model, report) =
-        logsieve_train::flow2vec::fit_flow2vec(spec, rows, provenance, args.threads, &mut on_w2v, &mut on_kmeans)?;
-    wbar.finish();
-    kbar.finish();
-    let bytes = encode(&model).map_err(anyhow::Error::msg)?;
-    write_atomically(&args.out, &bytes)?;
-    if !args.quiet {
-        let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
+    let decoded = logsieve_artifact::decode(&bytes).map_err(anyhow::Error::msg)?;
+    let fitted = model.fitted.as_ref().expect("a fit returns a fitted model");
+    if let Some(report) = flow2vec {
         let w = &report.word2vec;
         eprintln!(
             "word2vec: {} tokens in {} sentences, {} effective words in {:.2} s ({:.0} words/s, {} thread(s){})",
@@ -611,12 +460,74 @@ fn train_flow2vec(
             args.out.display(),
             bytes.len(),
             decoded.id,
-            rows.len(),
+            ex.rows.len(),
             report.n_clusters,
             t0.elapsed().as_secs_f64()
         );
+        return Ok(());
     }
+    let m = &model.spec.model;
+    let sizes: Vec<String> = fitted.clusters.iter().map(|c| c.size.to_string()).collect();
+    if fitted.clusters.len() < m.n_clusters as usize {
+        eprintln!(
+            "note: only {} distinct rows, so {} clusters instead of n_clusters = {} (as the kmodes package does)",
+            fitted.clusters.len(),
+            fitted.clusters.len(),
+            m.n_clusters
+        );
+    }
+    eprintln!(
+        "wrote {} ({} bytes, model {}): {} rows, {} k={}, {objective} {:.6}, cluster sizes [{}], {:.2} s",
+        args.out.display(),
+        bytes.len(),
+        decoded.id,
+        fitted.training.rows,
+        m.kind.as_str(),
+        fitted.clusters.len(),
+        fitted.training.inertia,
+        sizes.join(", "),
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
+}
+
+/// The table of a sweep: each k's inertia (cost) and silhouette, the elbow,
+/// the best silhouette and the k written.
+fn print_sweep(sweep: &Sweep, objective: &str, first: u32) {
+    let best_sil = sweep.points.iter().filter_map(|p| p.silhouette).fold(f64::NEG_INFINITY, f64::max);
+    eprintln!("  k    {objective:<14} silhouette");
+    for p in &sweep.points {
+        let mut marks = Vec::new();
+        if Some(p.n_clusters) == sweep.elbow {
+            marks.push("elbow");
+        }
+        if p.silhouette == Some(best_sil) {
+            marks.push("best silhouette");
+        }
+        if p.n_clusters == sweep.chosen {
+            marks.push("chosen");
+        }
+        eprintln!(
+            "  {:<4} {:<14.6e} {:<10}  {}",
+            p.n_clusters,
+            p.inertia,
+            p.silhouette.map_or("-".to_string(), |s| format!("{s:.4}")),
+            if marks.is_empty() { String::new() } else { format!("<- {}", marks.join(", ")) }
+        );
+    }
+    match sweep.elbow {
+        Some(k) => eprintln!(
+            "elbow: k = {k} (the point farthest from the line joining the first and the last {objective}, \
+             both axes scaled to [0, 1])"
+        ),
+        None => eprintln!("elbow: none (the {objective} falls along a straight line); taking k = {first}"),
+    }
+    let why = match sweep.rule.as_str() {
+        "elbow" => "the elbow (--pick elbow, the default)".to_string(),
+        "silhouette" => "the highest silhouette (--pick silhouette)".to_string(),
+        _ => format!("--pick {}", sweep.chosen),
+    };
+    eprintln!("writing the model with n_clusters = {}: {why}", sweep.chosen);
 }
 
 /// Write via a temporary file and a rename, so a reader never sees half a model.

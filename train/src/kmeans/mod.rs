@@ -125,7 +125,7 @@
 //!
 //! let x = array![[0.0, 0.0], [0.1, 0.2], [9.9, 10.0], [10.0, 10.2], [0.2, 0.0]];
 //! let params = KMeansParams::new(2).with_random_state(7).validate(x.nrows()).unwrap();
-//! let model = fit(x.view(), &params, &mut |_progress| {}).unwrap();
+//! let model = fit(x.view(), &params, &mut ()).unwrap();
 //! let mut sizes = model.cluster_sizes.clone();
 //! sizes.sort();
 //! assert_eq!(sizes, vec![2, 3]);
@@ -249,6 +249,7 @@ pub use params::{KMeansParams, ValidKMeansParams};
 
 use ndarray::{Array2, ArrayView2, CowArray, Ix2};
 
+use crate::progress::{Clustering, Progress};
 use crate::rng::Xoshiro256StarStar;
 
 /// A fitted k-means model.
@@ -269,27 +270,6 @@ pub struct KMeansFit {
     pub cluster_sizes: Vec<u64>,
 }
 
-/// Progress of [`fit`], reported after every Lloyd iteration and once more at
-/// the end of every run (`run_done`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Progress {
-    /// Current run, 0-based, `< n_runs`.
-    pub run: usize,
-    pub n_runs: usize,
-    /// Iterations completed in this run (1-based); at most `max_iter`.
-    pub iteration: usize,
-    pub max_iter: usize,
-    /// Inertia of this run so far: of the latest assignment (from the expanded
-    /// distance form, so approximate) while iterating; the exact final inertia
-    /// of the run when `run_done`.
-    pub inertia: f64,
-    /// The lowest final inertia of the runs finished so far (this one included
-    /// when `run_done`).
-    pub best_inertia: Option<f64>,
-    /// This run has finished (converged or hit `max_iter`).
-    pub run_done: bool,
-}
-
 /// Fits k-means: `n_init` greedy k-means++ starts, each followed by Lloyd
 /// iterations; keeps the run with the lowest inertia (the first one on ties).
 ///
@@ -299,7 +279,7 @@ pub struct Progress {
 pub fn fit(
     x: ArrayView2<f64>,
     params: &ValidKMeansParams,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn Progress,
 ) -> Result<KMeansFit, KMeansError> {
     let data = Data::new(x)?;
     let k = params.n_clusters();
@@ -324,10 +304,18 @@ pub fn fit(
         }
         let best_inertia = best.as_ref().map(|b| b.inertia);
         let out = lloyd::run(&data, centres, k, max_iter, tol_scaled, &mut |iteration, inertia| {
-            progress(Progress { run, n_runs, iteration, max_iter, inertia, best_inertia, run_done: false })
+            progress.clustering(&Clustering {
+                run,
+                n_runs,
+                iteration,
+                max_iter,
+                inertia,
+                best_inertia,
+                run_done: false,
+            })
         });
         let better = best.as_ref().is_none_or(|b| out.inertia < b.inertia);
-        progress(Progress {
+        progress.clustering(&Clustering {
             run,
             n_runs,
             iteration: out.n_iter,
@@ -344,21 +332,18 @@ pub fn fit(
 }
 
 /// The closest centroid to `row` (ties → lowest index) and the squared
-/// Euclidean distance to it, computed directly as `Σ (row − c)²`.
+/// Euclidean distance to it, `Σ (row − c)²`: the scorer's own rule
+/// ([`logsieve_plugin::nearest::euclidean`]), on an ndarray of centroids.
 ///
 /// # Panics
 /// If `centroids` has no rows or `row.len() != centroids.ncols()`.
 pub fn predict(centroids: ArrayView2<f64>, row: &[f64]) -> (usize, f64) {
     assert!(centroids.nrows() > 0, "predict: no centroids");
     assert_eq!(row.len(), centroids.ncols(), "predict: row length differs from the centroids'");
-    let mut best = (0, f64::INFINITY);
-    for (j, c) in centroids.rows().into_iter().enumerate() {
-        let d: f64 = c.iter().zip(row).map(|(c, x)| (x - c) * (x - c)).sum();
-        if d < best.1 {
-            best = (j, d);
-        }
+    match centroids.as_slice() {
+        Some(flat) => logsieve_plugin::nearest::euclidean(row, flat),
+        None => logsieve_plugin::nearest::euclidean(row, centroids.as_standard_layout().as_slice().expect("standard")),
     }
-    best
 }
 
 /// The row width: `D` if it is a compile-time width, else the run-time `d`.
@@ -549,7 +534,7 @@ mod tests {
 
     fn run(x: &Array2<f64>, params: KMeansParams) -> KMeansFit {
         let p = params.validate(x.nrows()).unwrap();
-        fit(x.view(), &p, &mut |_| {}).unwrap()
+        fit(x.view(), &p, &mut ()).unwrap()
     }
 
     fn brute_inertia(x: &Array2<f64>, fit: &KMeansFit) -> f64 {
@@ -700,13 +685,13 @@ mod tests {
         x[[7, 2]] = f64::NAN;
         x[[9, 0]] = f64::INFINITY;
         let p = KMeansParams::new(2).validate(x.nrows()).unwrap();
-        let err = fit(x.view(), &p, &mut |_| {}).unwrap_err();
+        let err = fit(x.view(), &p, &mut ()).unwrap_err();
         assert!(matches!(err, KMeansError::NonFinite { row: 7, column: 2, .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains("row 7") && msg.contains("column 2") && msg.contains("NaN"), "{msg}");
         // Same position through a column-major view.
         let xt = column_major(&x);
-        let err = fit(xt.t(), &p, &mut |_| {}).unwrap_err();
+        let err = fit(xt.t(), &p, &mut ()).unwrap_err();
         assert!(matches!(err, KMeansError::NonFinite { row: 7, column: 2, .. }), "{err:?}");
         // And in explicit initial centres.
         let y = blobs(5, 3);
@@ -731,7 +716,7 @@ mod tests {
         let xt = column_major(&x);
         assert!(!xt.t().is_standard_layout());
         let p = KMeansParams::new(6).with_random_state(11).validate(x.nrows()).unwrap();
-        let c = fit(xt.t(), &p, &mut |_| {}).unwrap();
+        let c = fit(xt.t(), &p, &mut ()).unwrap();
         assert_eq!(a, c);
     }
 
@@ -762,16 +747,20 @@ mod tests {
         let p = KMeansParams::new(7).with_n_init(5).with_random_state(9).validate(400).unwrap();
         let mut finals = vec![];
         let mut last_iter = 0;
-        fit(x.view(), &p, &mut |pr| {
-            assert!(pr.iteration >= 1 && pr.iteration <= pr.max_iter);
-            if pr.run_done {
-                finals.push(pr.inertia);
-                assert_eq!(pr.iteration, last_iter);
-                assert!(pr.best_inertia.unwrap() <= pr.inertia);
-            } else {
-                last_iter = pr.iteration;
-            }
-        })
+        fit(
+            x.view(),
+            &p,
+            &mut crate::progress::OnClustering(|pr: &crate::progress::Clustering| {
+                assert!(pr.iteration >= 1 && pr.iteration <= pr.max_iter);
+                if pr.run_done {
+                    finals.push(pr.inertia);
+                    assert_eq!(pr.iteration, last_iter);
+                    assert!(pr.best_inertia.unwrap() <= pr.inertia);
+                } else {
+                    last_iter = pr.iteration;
+                }
+            }),
+        )
         .unwrap();
         assert_eq!(finals.len(), 5);
         let min = finals.iter().cloned().fold(f64::INFINITY, f64::min);

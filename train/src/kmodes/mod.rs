@@ -42,8 +42,8 @@ pub use codes::Codes;
 
 use logsieve_artifact::Init;
 
-use crate::kmeans::Progress;
 use crate::numpy_rng::RandomState;
+use crate::progress::{Clustering, Progress};
 
 /// The rows to cluster: packed category codes, and for k-prototypes the
 /// scaled numeric columns.
@@ -164,7 +164,7 @@ pub struct KModesFit {
 }
 
 /// Fit k-modes (when `data.p == 0`) or k-prototypes.
-pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn FnMut(Progress)) -> Result<KModesFit, KModesError> {
+pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn Progress) -> Result<KModesFit, KModesError> {
     let n = data.n();
     if n == 0 {
         return Err(KModesError::NoRows);
@@ -259,7 +259,7 @@ pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn FnMut(Progress
         let mut best: Option<f64> = None;
         for (i, e) in rx {
             match e {
-                run::Event::Iteration { iteration, cost } => progress(Progress {
+                run::Event::Iteration { iteration, cost } => progress.clustering(&Clustering {
                     run: i,
                     n_runs: n_init,
                     iteration,
@@ -272,7 +272,7 @@ pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn FnMut(Progress
                     if cost.is_finite() {
                         best = Some(best.map_or(cost, |b: f64| b.min(cost)));
                     }
-                    progress(Progress {
+                    progress.clustering(&Clustering {
                         run: i,
                         n_runs: n_init,
                         iteration: 0,
@@ -328,21 +328,20 @@ pub fn default_gamma(numeric: &[f64], n: usize, p: usize) -> f64 {
 }
 
 /// The nearest mode of a row of codes (and numeric values): its index and
-/// distance, ties to the lowest index. For tools and tests; the plugin
-/// scores with its own copy of this rule.
+/// distance, ties to the lowest index — the scorer's own rule
+/// ([`logsieve_plugin::nearest::mixed`]) on the fit's layout. For tools and
+/// tests.
 pub fn predict(fit: &KModesFit, codes: &[u32], numeric: &[f64]) -> (usize, f64) {
-    let m = codes.len();
-    let p = numeric.len();
-    let mut best = (0, f64::INFINITY);
-    for c in 0..fit.n_clusters {
-        let mism = codes.iter().zip(&fit.modes[c * m..(c + 1) * m]).filter(|(a, b)| a != b).count();
-        let num: f64 = numeric.iter().zip(&fit.means[c * p..(c + 1) * p]).map(|(a, b)| (a - b) * (a - b)).sum();
-        let d = num + fit.gamma * mism as f64;
-        if d < best.1 {
-            best = (c, d);
-        }
-    }
-    best
+    let (m, p) = (codes.len(), numeric.len());
+    let row: Vec<f64> = codes.iter().map(|&c| f64::from(c)).chain(numeric.iter().copied()).collect();
+    let centroids: Vec<f64> = (0..fit.n_clusters)
+        .flat_map(|c| {
+            let mode = fit.modes[c * m..(c + 1) * m].iter().map(|&v| f64::from(v));
+            mode.chain(fit.means[c * p..(c + 1) * p].iter().copied())
+        })
+        .collect();
+    let categorical: Vec<bool> = (0..m + p).map(|j| j < m).collect();
+    logsieve_plugin::nearest::mixed(&row, &centroids, &categorical, fit.gamma)
 }
 
 #[cfg(test)]
@@ -357,7 +356,7 @@ mod tests {
     }
 
     fn kmodes(c: &Codes, params: &KModesParams) -> KModesFit {
-        fit(&Data { codes: c, numeric: &[], p: 0 }, params, &mut |_| {}).unwrap()
+        fit(&Data { codes: c, numeric: &[], p: 0 }, params, &mut ()).unwrap()
     }
 
     #[test]
@@ -385,11 +384,11 @@ mod tests {
     fn bad_parameters_are_refused() {
         let c = codes(&[&[0], &[1]]);
         let d = Data { codes: &c, numeric: &[], p: 0 };
-        let e = fit(&d, &KModesParams::new(3), &mut |_| {}).unwrap_err();
+        let e = fit(&d, &KModesParams::new(3), &mut ()).unwrap_err();
         assert_eq!(e, KModesError::TooFewRows { n_clusters: 3, n_rows: 2 });
-        let e = fit(&d, &KModesParams { init: Init::KMeansPlusPlus, ..KModesParams::new(1) }, &mut |_| {});
+        let e = fit(&d, &KModesParams { init: Init::KMeansPlusPlus, ..KModesParams::new(1) }, &mut ());
         assert!(matches!(e, Err(KModesError::Invalid(_))));
-        let e = fit(&Data { codes: &c, numeric: &[1.0], p: 1 }, &KModesParams::new(1), &mut |_| {});
+        let e = fit(&Data { codes: &c, numeric: &[1.0], p: 1 }, &KModesParams::new(1), &mut ());
         assert!(matches!(e, Err(KModesError::Invalid(_))));
     }
 
@@ -411,7 +410,7 @@ mod tests {
         let (c, num) = mixed();
         let d = Data { codes: &c, numeric: &num, p: 2 };
         let params = KModesParams { init: Init::Huang, n_init: 4, random_state: 3, ..KModesParams::new(2) };
-        let f = fit(&d, &params, &mut |_| {}).unwrap();
+        let f = fit(&d, &params, &mut ()).unwrap();
         assert_eq!(f.gamma, default_gamma(&num, 40, 2));
         let std0 = (num.iter().step_by(2).map(|x| x * x).sum::<f64>() / 40.0
             - (num.iter().step_by(2).sum::<f64>() / 40.0).powi(2))
@@ -432,8 +431,8 @@ mod tests {
         }
         assert!((total - f.cost).abs() < 1e-9);
         // An explicit gamma is used as given; threads do not change results.
-        let g = fit(&d, &KModesParams { gamma: Some(2.0), threads: 1, ..params.clone() }, &mut |_| {}).unwrap();
-        let h = fit(&d, &KModesParams { gamma: Some(2.0), threads: 2, ..params }, &mut |_| {}).unwrap();
+        let g = fit(&d, &KModesParams { gamma: Some(2.0), threads: 1, ..params.clone() }, &mut ()).unwrap();
+        let h = fit(&d, &KModesParams { gamma: Some(2.0), threads: 2, ..params }, &mut ()).unwrap();
         assert_eq!(g.gamma, 2.0);
         assert_eq!((g.cost, &g.labels, &g.means), (h.cost, &h.labels, &h.means));
     }
@@ -442,12 +441,12 @@ mod tests {
     fn kprototypes_with_constant_numeric_columns_asks_for_gamma() {
         let c = codes(&[&[0], &[1], &[2], &[0], &[1], &[2]]);
         let num = vec![3.0; 6];
-        let e = fit(&Data { codes: &c, numeric: &num, p: 1 }, &KModesParams::new(2), &mut |_| {}).unwrap_err();
+        let e = fit(&Data { codes: &c, numeric: &num, p: 1 }, &KModesParams::new(2), &mut ()).unwrap_err();
         assert!(e.to_string().contains("set model.gamma"), "{e}");
         let f = fit(
             &Data { codes: &c, numeric: &num, p: 1 },
             &KModesParams { gamma: Some(1.0), ..KModesParams::new(2) },
-            &mut |_| {},
+            &mut (),
         );
         assert!(f.is_ok());
     }
@@ -460,13 +459,13 @@ mod tests {
         let f = fit(
             &Data { codes: &c, numeric: &[], p: 0 },
             &KModesParams { init: Init::Huang, n_init: 3, ..KModesParams::new(2) },
-            &mut |p| {
+            &mut crate::progress::OnClustering(|p: &crate::progress::Clustering| {
                 if p.run_done {
                     done.push(p.run);
                 } else {
                     passes += 1;
                 }
-            },
+            }),
         )
         .unwrap();
         done.sort_unstable();

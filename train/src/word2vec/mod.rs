@@ -96,6 +96,7 @@ pub use sgns::BATCH_WORDS;
 pub use simd::{EXP_TABLE_SIZE, MAX_EXP, SigmoidTable, has_avx2_fma};
 pub use vocab::{Corpus, Vocab};
 
+use crate::progress::{Progress, Word2Vec};
 use crate::rng::Xoshiro256StarStar;
 
 /// Hyper-parameters, with gensim's names and defaults (skip-gram, negative
@@ -221,28 +222,6 @@ impl std::fmt::Display for Word2VecError {
 
 impl std::error::Error for Word2VecError {}
 
-/// Progress of [`train`], reported after every epoch and about every second.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Progress {
-    /// Current epoch, 0-based.
-    pub epoch: usize,
-    pub epochs: usize,
-    /// Raw words processed so far, all epochs (out of `total_raw_words`).
-    pub raw_words: u64,
-    /// `epochs ×` the corpus' raw words.
-    pub total_raw_words: u64,
-    /// Words trained on so far (after subsampling), all epochs.
-    pub effective_words: u64,
-    /// The learning rate at this point of the schedule.
-    pub alpha: f64,
-    /// Seconds since training started.
-    pub elapsed_s: f64,
-    /// `effective_words / elapsed_s`.
-    pub effective_words_per_s: f64,
-    /// This report closes epoch `epoch`.
-    pub epoch_done: bool,
-}
-
 /// What a training run did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrainStats {
@@ -267,7 +246,7 @@ pub struct TrainStats {
 pub fn fit<'a, S, T>(
     sentences: S,
     params: &Word2VecParams,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn Progress,
 ) -> Result<(Embeddings, TrainStats), Word2VecError>
 where
     S: IntoIterator<Item = T> + Clone,
@@ -284,7 +263,7 @@ pub fn train(
     vocab: &Vocab,
     corpus: &Corpus,
     params: &Word2VecParams,
-    progress: &mut dyn FnMut(Progress),
+    progress: &mut dyn Progress,
 ) -> Result<(Embeddings, TrainStats), Word2VecError> {
     params.validate()?;
     if vocab.is_empty() {
@@ -350,7 +329,7 @@ pub fn train(
             let raw = raw_total + sh.raw_done.load(std::sync::atomic::Ordering::Relaxed);
             let eff = effective_total + sh.effective_done.load(std::sync::atomic::Ordering::Relaxed);
             let elapsed = start.elapsed().as_secs_f64();
-            Progress {
+            Word2Vec {
                 epoch,
                 epochs: params.epochs,
                 raw_words: raw,
@@ -371,14 +350,14 @@ pub fn train(
             sgns::worker(&shared, epoch, &mut || {
                 if last_report.elapsed().as_secs_f64() >= 1.0 {
                     last_report = Instant::now();
-                    progress(snapshot(&shared, false));
+                    progress.word2vec(&snapshot(&shared, false));
                 }
             });
         });
         let report = snapshot(&shared, true);
         raw_total = report.raw_words;
         effective_total = report.effective_words;
-        progress(report);
+        progress.word2vec(&report);
     }
     let seconds = start.elapsed().as_secs_f64();
 
