@@ -265,7 +265,7 @@ fn main() {
     let huang = KModesParams { init: Init::Huang, n_init: 4, max_iter: 100, random_state: 0, ..KModesParams::new(15) };
     let mut kmodes_runs = serde_json::Map::new();
     for (name, threads) in [("all_cores", 0usize), ("one_thread", 1)] {
-        let p = KModesParams { threads, ..huang.clone() };
+        let p = KModesParams { threads, ..huang.clone() }.validate(&data).expect("valid parameters");
         let load_before = loadavg();
         let (times, cpu, foreign, fit) =
             timed(args.kmodes_runs, || kmodes::fit(&data, &p, &mut ()).expect("k-modes fits"));
@@ -308,7 +308,7 @@ fn main() {
     };
     let mut w2v_runs = Vec::new();
     for &th in &args.w2v_threads {
-        let params = Word2VecParams { threads: th, ..base.clone() };
+        let params = Word2VecParams { threads: th, ..base.clone() }.validate().expect("valid parameters");
         let load_before = loadavg();
         let foreign = Foreign::start();
         let cpu0 = cpu_seconds();

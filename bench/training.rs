@@ -98,6 +98,7 @@ fn kmodes_bench() {
         ("k-modes Huang n_init=4, 1 thread", KModesParams { threads: 1, ..huang.clone() }),
         ("k-modes Cao n_init=1", KModesParams { init: Init::Cao, n_init: 1, ..huang.clone() }),
     ] {
+        let params = params.validate(&d).expect("valid parameters");
         time(name, 5, || {
             let f = fit(&d, &params, &mut ()).expect("fits");
             (f.cost, f.n_iter)

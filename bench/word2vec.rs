@@ -97,7 +97,7 @@ fn main() {
         ..Word2VecParams::default()
     };
     for &th in &threads {
-        let params = Word2VecParams { threads: th, ..base.clone() };
+        let params = Word2VecParams { threads: th, ..base.clone() }.validate().expect("valid parameters");
         let cpu0 = cpu_seconds();
         let (emb, stats) = train(
             &vocab,

@@ -83,7 +83,7 @@ pub fn fit_flow2vec(
     }
     let tokens: Vec<String> = rows.iter().map(|r| token_of_values(r)).collect();
     let sents = sentences(&tokens, f.sentence_length as usize);
-    let params = word2vec_params(spec, threads);
+    let params = word2vec_params(spec, threads).validate().map_err(|e| FitError::Unfit(format!("word2vec: {e}")))?;
     let (emb, stats) = word2vec::fit(sents.iter().map(|s| s.iter().map(String::as_str)), &params, progress)
         .map_err(|e| FitError::Unfit(format!("word2vec: {e}")))?;
     let (v, dim) = (emb.len(), emb.dim);

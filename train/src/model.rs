@@ -232,6 +232,7 @@ pub fn fit_model(
                 threads: 0,
                 start: None,
             };
+            let params = params.validate(&data).map_err(FitError::KModes)?;
             let fit = kmodes::fit(&data, &params, progress).map_err(FitError::KModes)?;
             fitted.training.inertia = fit.cost;
             fitted.training.n_iter = fit.n_iter as u32;

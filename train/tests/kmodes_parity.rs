@@ -56,7 +56,8 @@ fn encode(rows: &[Vec<String>]) -> Encoded {
 }
 
 fn run(e: &Encoded, params: &KModesParams) -> KModesFit {
-    fit(&Data { codes: &e.codes, numeric: &[], p: 0 }, params, &mut ()).unwrap()
+    let d = Data { codes: &e.codes, numeric: &[], p: 0 };
+    fit(&d, &params.validate(&d).unwrap(), &mut ()).unwrap()
 }
 
 fn decoded_modes(e: &Encoded, f: &KModesFit) -> Vec<Vec<String>> {
@@ -140,12 +141,9 @@ fn cao_reproduces_the_kmodes_package_on_the_synthetic_benchmark_set() {
         (0..data.n_cols).map(|j| (0..data.n_rows).map(|i| codes[i * data.n_cols + j]).max().unwrap() + 1).collect();
     assert!(levels.iter().all(|&l| l == 10), "every column uses all 10 levels: {levels:?}");
     let c = Codes::new(&codes, data.n_rows, levels).unwrap();
-    let f = fit(
-        &Data { codes: &c, numeric: &[], p: 0 },
-        &KModesParams { init: Init::Cao, n_init: 1, max_iter: 100, ..KModesParams::new(15) },
-        &mut (),
-    )
-    .unwrap();
+    let d = Data { codes: &c, numeric: &[], p: 0 };
+    let params = KModesParams { init: Init::Cao, n_init: 1, max_iter: 100, ..KModesParams::new(15) };
+    let f = fit(&d, &params.validate(&d).unwrap(), &mut ()).unwrap();
     assert_eq!(f.cost, r["cost"].as_f64().unwrap());
     assert_eq!(f.n_iter as u64, r["n_iter"].as_u64().unwrap());
     let costs: Vec<f64> = r["epoch_costs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();

@@ -70,7 +70,7 @@ fn vocabulary_counts_order_and_min_count() {
     // Nothing reaches min_count: an empty vocabulary, which cannot train.
     let none = Vocab::build(it(), 4);
     assert!(none.is_empty());
-    let err = train(&none, &none.encode(it()), &small_params(), &mut ()).unwrap_err();
+    let err = train(&none, &none.encode(it()), &small_params().validate().unwrap(), &mut ()).unwrap_err();
     assert_eq!(err, Word2VecError::EmptyVocab);
 }
 
@@ -79,7 +79,7 @@ fn fit_drops_rare_words_from_the_vocabulary() {
     let mut sentences = small_corpus(6_000, 3);
     sentences.push(vec!["rare".to_string(), "w0".to_string()]);
     let params = Word2VecParams { min_count: 2, ..small_params() };
-    let (emb, stats) = fit(as_strs(&sentences), &params, &mut ()).unwrap();
+    let (emb, stats) = fit(as_strs(&sentences), &params.validate().unwrap(), &mut ()).unwrap();
     assert!(emb.vocab.index("rare").is_none());
     assert!(emb.vector("rare").is_none());
     assert!(emb.vocab.counts().iter().all(|&c| c >= 2));
@@ -92,10 +92,10 @@ fn fit_drops_rare_words_from_the_vocabulary() {
 fn ids_outside_the_vocabulary_are_rejected() {
     let v = Vocab::from_counts([("a".to_string(), 2), ("b".to_string(), 1)]);
     let c = Corpus::from_ids([vec![0u32, 1, 2]]);
-    let err = train(&v, &c, &small_params(), &mut ()).unwrap_err();
+    let err = train(&v, &c, &small_params().validate().unwrap(), &mut ()).unwrap_err();
     assert_eq!(err, Word2VecError::UnknownId { id: 2, vocab_len: 2 });
     let bad = Word2VecParams { window: 0, ..small_params() };
-    assert!(matches!(train(&v, &Corpus::from_ids([vec![0u32, 1]]), &bad, &mut ()), Err(Word2VecError::Invalid(_))));
+    assert!(matches!(bad.validate(), Err(Word2VecError::Invalid(_))));
 }
 
 // ---------------------------------------------------------------------------
@@ -188,7 +188,7 @@ fn frequent_words_are_kept_less_often_in_training() {
         .collect();
     let epochs = 3;
     let params = Word2VecParams { vector_size: 8, epochs, ..small_params() };
-    let (_, stats) = fit(as_strs(&sentences), &params, &mut ()).unwrap();
+    let (_, stats) = fit(as_strs(&sentences), &params.validate().unwrap(), &mut ()).unwrap();
     let pf = keep_probability(20_000, 40_000, 1e-3);
     assert!((pf - (500f64.sqrt() + 1.0) * 0.002).abs() < 1e-15);
     assert_eq!(keep_probability(10, 40_000, 1e-3), 1.0);
@@ -200,7 +200,8 @@ fn frequent_words_are_kept_less_often_in_training() {
     assert_eq!(stats.raw_words, 40_000 * epochs as u64);
 
     // Without subsampling every word is trained on.
-    let (_, all) = fit(as_strs(&sentences), &Word2VecParams { sample: 0.0, ..params }, &mut ()).unwrap();
+    let (_, all) =
+        fit(as_strs(&sentences), &Word2VecParams { sample: 0.0, ..params }.validate().unwrap(), &mut ()).unwrap();
     assert_eq!(all.effective_words, all.raw_words);
 }
 
@@ -223,7 +224,7 @@ fn learning_rate_decays_linearly() {
     let mut ends: Vec<logsieve_train::progress::Word2Vec> = Vec::new();
     fit(
         as_strs(&sentences),
-        &params,
+        &params.validate().unwrap(),
         &mut logsieve_train::progress::OnWord2Vec(|p: &logsieve_train::progress::Word2Vec| {
             if p.epoch_done {
                 ends.push(*p)
@@ -252,7 +253,7 @@ fn one_thread_is_deterministic_and_the_seed_matters() {
         // 20: padded to 24 lanes; 100: the benchmark's; 136: beyond the
         // unrolled kernels.
         let params = Word2VecParams { vector_size, random_state: 7, ..small_params() };
-        let run = |p: &Word2VecParams| fit(as_strs(&sentences), p, &mut ()).unwrap().0;
+        let run = |p: &Word2VecParams| fit(as_strs(&sentences), &p.validate().unwrap(), &mut ()).unwrap().0;
         let a = run(&params);
         let b = run(&params);
         let bits = |e: &Embeddings| e.vectors.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -270,7 +271,7 @@ fn several_threads_train_too() {
     let sentences = small_corpus(30_000, 9);
     for threads in [0, 2] {
         let params = Word2VecParams { threads, ..small_params() };
-        let (e, stats) = fit(as_strs(&sentences), &params, &mut ()).unwrap();
+        let (e, stats) = fit(as_strs(&sentences), &params.validate().unwrap(), &mut ()).unwrap();
         assert!(e.vectors.iter().all(|v| v.is_finite()));
         assert!(stats.threads >= 1);
         assert_eq!(stats.raw_words, 60_000);
@@ -325,7 +326,7 @@ fn benchmark_corpus_neighbours_share_their_topic() {
     let mut reports = 0;
     let (emb, stats) = fit(
         as_strs(&sentences),
-        &params,
+        &params.validate().unwrap(),
         &mut logsieve_train::progress::OnWord2Vec(|_: &logsieve_train::progress::Word2Vec| reports += 1),
     )
     .unwrap();

@@ -102,6 +102,83 @@ impl KModesParams {
     }
 }
 
+impl KModesParams {
+    /// Check the parameters against the data they will fit (as k-means'
+    /// `KMeansParams::validate` does): k and the starts, the data's shape,
+    /// explicit start codes; and settle k-prototypes' `gamma`.
+    pub fn validate(&self, data: &Data) -> Result<ValidKModesParams, KModesError> {
+        let params = self;
+        let n = data.n();
+        if n == 0 {
+            return Err(KModesError::NoRows);
+        }
+        if params.n_clusters == 0 || params.n_init == 0 {
+            return Err(KModesError::Invalid("n_clusters and n_init must be at least 1".into()));
+        }
+        if params.n_clusters > n {
+            return Err(KModesError::TooFewRows { n_clusters: params.n_clusters, n_rows: n });
+        }
+        if params.init == Init::KMeansPlusPlus {
+            return Err(KModesError::Invalid("k-modes starts are \"huang\" or \"cao\"".into()));
+        }
+        if data.numeric.len() != n * data.p {
+            return Err(KModesError::Invalid(format!(
+                "{} numeric values for {n} rows × {}",
+                data.numeric.len(),
+                data.p
+            )));
+        }
+        let gamma = match (data.p, params.gamma) {
+            (0, _) => 1.0,
+            (_, Some(g)) => g,
+            (p, None) => default_gamma(data.numeric, n, p),
+        };
+        if !(gamma > 0.0 && gamma.is_finite()) {
+            return Err(KModesError::Invalid(format!(
+                "gamma is {gamma}: every numeric column is constant in training (its standard deviation is 0), \
+                 so the default 0.5 × mean std gives no weight to the categorical part; set model.gamma"
+            )));
+        }
+        if let Some(s) = &params.start
+            && (data.p > 0 || s.len() != params.n_clusters * data.codes.n_cols())
+        {
+            return Err(KModesError::Invalid(format!(
+                "explicit starts are k-modes only, k × m = {} × {} codes (got {})",
+                params.n_clusters,
+                data.codes.n_cols(),
+                s.len()
+            )));
+        }
+        if let Some(s) = &params.start {
+            let levels = data.codes.levels();
+            if let Some((i, v)) = s.iter().enumerate().find(|(i, v)| **v >= levels[i % levels.len()]) {
+                return Err(KModesError::Invalid(format!("explicit start code {v} (at {i}) is outside its column")));
+            }
+        }
+        Ok(ValidKModesParams { params: self.clone(), gamma })
+    }
+}
+
+/// Parameters that passed [`KModesParams::validate`] for a data set, with
+/// the mismatch weight settled (1 for k-modes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidKModesParams {
+    params: KModesParams,
+    gamma: f64,
+}
+
+impl ValidKModesParams {
+    /// The parameters as given.
+    pub fn params(&self) -> &KModesParams {
+        &self.params
+    }
+
+    /// The mismatch weight the fit uses.
+    pub fn gamma(&self) -> f64 {
+        self.gamma
+    }
+}
+
 /// Why k-modes cannot run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KModesError {
@@ -163,52 +240,12 @@ pub struct KModesFit {
     pub best_start: usize,
 }
 
-/// Fit k-modes (when `data.p == 0`) or k-prototypes.
-pub fn fit(data: &Data, params: &KModesParams, progress: &mut dyn Progress) -> Result<KModesFit, KModesError> {
-    let n = data.n();
-    if n == 0 {
-        return Err(KModesError::NoRows);
-    }
-    if params.n_clusters == 0 || params.n_init == 0 {
-        return Err(KModesError::Invalid("n_clusters and n_init must be at least 1".into()));
-    }
-    if params.n_clusters > n {
-        return Err(KModesError::TooFewRows { n_clusters: params.n_clusters, n_rows: n });
-    }
-    if params.init == Init::KMeansPlusPlus {
-        return Err(KModesError::Invalid("k-modes starts are \"huang\" or \"cao\"".into()));
-    }
-    if data.numeric.len() != n * data.p {
-        return Err(KModesError::Invalid(format!("{} numeric values for {n} rows × {}", data.numeric.len(), data.p)));
-    }
-    let gamma = match (data.p, params.gamma) {
-        (0, _) => 1.0,
-        (_, Some(g)) => g,
-        (p, None) => default_gamma(data.numeric, n, p),
-    };
-    if !(gamma > 0.0 && gamma.is_finite()) {
-        return Err(KModesError::Invalid(format!(
-            "gamma is {gamma}: every numeric column is constant in training (its standard deviation is 0), \
-             so the default 0.5 × mean std gives no weight to the categorical part; set model.gamma"
-        )));
-    }
+/// Fit k-modes (when `data.p == 0`) or k-prototypes with parameters
+/// checked against the data ([`KModesParams::validate`]).
+pub fn fit(data: &Data, params: &ValidKModesParams, progress: &mut dyn Progress) -> Result<KModesFit, KModesError> {
+    let gamma = params.gamma;
+    let params = &params.params;
     let mut rng = RandomState::new(params.random_state);
-    if let Some(s) = &params.start
-        && (data.p > 0 || s.len() != params.n_clusters * data.codes.n_cols())
-    {
-        return Err(KModesError::Invalid(format!(
-            "explicit starts are k-modes only, k × m = {} × {} codes (got {})",
-            params.n_clusters,
-            data.codes.n_cols(),
-            s.len()
-        )));
-    }
-    if let Some(s) = &params.start {
-        let levels = data.codes.levels();
-        if let Some((i, v)) = s.iter().enumerate().find(|(i, v)| **v >= levels[i % levels.len()]) {
-            return Err(KModesError::Invalid(format!("explicit start code {v} (at {i}) is outside its column")));
-        }
-    }
     // Fewer distinct rows than clusters: they are the modes, one pass. A
     // deterministic start (Cao, or given) runs once, as the package does.
     let distinct = run::distinct_rows(data, params.n_clusters + 1);
@@ -348,6 +385,11 @@ pub fn predict(fit: &KModesFit, codes: &[u32], numeric: &[f64]) -> (usize, f64) 
 mod tests {
     use super::*;
 
+    /// Check the parameters against the data, then fit.
+    fn run_fit(d: &Data, p: &KModesParams, progress: &mut dyn Progress) -> Result<KModesFit, KModesError> {
+        fit(d, &p.validate(d)?, progress)
+    }
+
     fn codes(rows: &[&[u32]]) -> Codes {
         let m = rows[0].len();
         let levels = (0..m).map(|j| rows.iter().map(|r| r[j]).max().unwrap() + 1).collect();
@@ -356,7 +398,7 @@ mod tests {
     }
 
     fn kmodes(c: &Codes, params: &KModesParams) -> KModesFit {
-        fit(&Data { codes: c, numeric: &[], p: 0 }, params, &mut ()).unwrap()
+        run_fit(&Data { codes: c, numeric: &[], p: 0 }, params, &mut ()).unwrap()
     }
 
     #[test]
@@ -384,11 +426,11 @@ mod tests {
     fn bad_parameters_are_refused() {
         let c = codes(&[&[0], &[1]]);
         let d = Data { codes: &c, numeric: &[], p: 0 };
-        let e = fit(&d, &KModesParams::new(3), &mut ()).unwrap_err();
+        let e = run_fit(&d, &KModesParams::new(3), &mut ()).unwrap_err();
         assert_eq!(e, KModesError::TooFewRows { n_clusters: 3, n_rows: 2 });
-        let e = fit(&d, &KModesParams { init: Init::KMeansPlusPlus, ..KModesParams::new(1) }, &mut ());
+        let e = run_fit(&d, &KModesParams { init: Init::KMeansPlusPlus, ..KModesParams::new(1) }, &mut ());
         assert!(matches!(e, Err(KModesError::Invalid(_))));
-        let e = fit(&Data { codes: &c, numeric: &[1.0], p: 1 }, &KModesParams::new(1), &mut ());
+        let e = run_fit(&Data { codes: &c, numeric: &[1.0], p: 1 }, &KModesParams::new(1), &mut ());
         assert!(matches!(e, Err(KModesError::Invalid(_))));
     }
 
@@ -410,7 +452,7 @@ mod tests {
         let (c, num) = mixed();
         let d = Data { codes: &c, numeric: &num, p: 2 };
         let params = KModesParams { init: Init::Huang, n_init: 4, random_state: 3, ..KModesParams::new(2) };
-        let f = fit(&d, &params, &mut ()).unwrap();
+        let f = run_fit(&d, &params, &mut ()).unwrap();
         assert_eq!(f.gamma, default_gamma(&num, 40, 2));
         let std0 = (num.iter().step_by(2).map(|x| x * x).sum::<f64>() / 40.0
             - (num.iter().step_by(2).sum::<f64>() / 40.0).powi(2))
@@ -431,8 +473,8 @@ mod tests {
         }
         assert!((total - f.cost).abs() < 1e-9);
         // An explicit gamma is used as given; threads do not change results.
-        let g = fit(&d, &KModesParams { gamma: Some(2.0), threads: 1, ..params.clone() }, &mut ()).unwrap();
-        let h = fit(&d, &KModesParams { gamma: Some(2.0), threads: 2, ..params }, &mut ()).unwrap();
+        let g = run_fit(&d, &KModesParams { gamma: Some(2.0), threads: 1, ..params.clone() }, &mut ()).unwrap();
+        let h = run_fit(&d, &KModesParams { gamma: Some(2.0), threads: 2, ..params }, &mut ()).unwrap();
         assert_eq!(g.gamma, 2.0);
         assert_eq!((g.cost, &g.labels, &g.means), (h.cost, &h.labels, &h.means));
     }
@@ -441,9 +483,9 @@ mod tests {
     fn kprototypes_with_constant_numeric_columns_asks_for_gamma() {
         let c = codes(&[&[0], &[1], &[2], &[0], &[1], &[2]]);
         let num = vec![3.0; 6];
-        let e = fit(&Data { codes: &c, numeric: &num, p: 1 }, &KModesParams::new(2), &mut ()).unwrap_err();
+        let e = run_fit(&Data { codes: &c, numeric: &num, p: 1 }, &KModesParams::new(2), &mut ()).unwrap_err();
         assert!(e.to_string().contains("set model.gamma"), "{e}");
-        let f = fit(
+        let f = run_fit(
             &Data { codes: &c, numeric: &num, p: 1 },
             &KModesParams { gamma: Some(1.0), ..KModesParams::new(2) },
             &mut (),
@@ -456,7 +498,7 @@ mod tests {
         let c = codes(&[&[0, 0], &[0, 1], &[1, 1], &[1, 2], &[2, 2], &[2, 0]]);
         let mut passes = 0;
         let mut done = Vec::new();
-        let f = fit(
+        let f = run_fit(
             &Data { codes: &c, numeric: &[], p: 0 },
             &KModesParams { init: Init::Huang, n_init: 3, ..KModesParams::new(2) },
             &mut crate::progress::OnClustering(|p: &crate::progress::Clustering| {

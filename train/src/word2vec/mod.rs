@@ -166,7 +166,9 @@ impl Word2VecParams {
         }
     }
 
-    fn validate(&self) -> Result<(), Word2VecError> {
+    /// Check the parameters; everything that trains takes the checked
+    /// form, so it never meets a zero `vector_size` or a negative `alpha`.
+    pub fn validate(&self) -> Result<ValidWord2VecParams, Word2VecError> {
         let bad = |what: String| Err(Word2VecError::Invalid(what));
         if self.vector_size == 0 {
             return bad("vector_size must be at least 1".into());
@@ -188,7 +190,20 @@ impl Word2VecParams {
         if !self.ns_exponent.is_finite() {
             return bad(format!("ns_exponent must be finite, got {}", self.ns_exponent));
         }
-        Ok(())
+        Ok(ValidWord2VecParams(self.clone()))
+    }
+}
+
+/// Parameters that passed [`Word2VecParams::validate`]; they read as the
+/// [`Word2VecParams`] they wrap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidWord2VecParams(Word2VecParams);
+
+impl std::ops::Deref for ValidWord2VecParams {
+    type Target = Word2VecParams;
+
+    fn deref(&self) -> &Word2VecParams {
+        &self.0
     }
 }
 
@@ -245,7 +260,7 @@ pub struct TrainStats {
 /// and trains ([`train`]). `sentences` is iterated twice.
 pub fn fit<'a, S, T>(
     sentences: S,
-    params: &Word2VecParams,
+    params: &ValidWord2VecParams,
     progress: &mut dyn Progress,
 ) -> Result<(Embeddings, TrainStats), Word2VecError>
 where
@@ -262,10 +277,9 @@ where
 pub fn train(
     vocab: &Vocab,
     corpus: &Corpus,
-    params: &Word2VecParams,
+    params: &ValidWord2VecParams,
     progress: &mut dyn Progress,
 ) -> Result<(Embeddings, TrainStats), Word2VecError> {
-    params.validate()?;
     if vocab.is_empty() {
         return Err(Word2VecError::EmptyVocab);
     }
