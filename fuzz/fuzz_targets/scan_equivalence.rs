@@ -1,8 +1,8 @@
-//! The fast event scanner (`logsieve_plugin::scan::scan_fast`) against the
-//! serde_json reference (`event::scan_serde`): whatever the fast path
+//! The fast event scanner (`logsieve_plugin::scan::fast::scan_fast`) against the
+//! serde_json reference (`scan::scan_serde`): whatever the fast path
 //! accepts, serde_json accepts with the same fields, values (bit for bit)
 //! and shape, the first time (keys read and looked up) and the second
-//! (keys checked against the cache of the first); and `event::scan`, which
+//! (keys checked against the cache of the first); and `scan::scan`, which
 //! runs one and falls back to the other, always agrees with the reference.
 //!
 //! Input: the first byte picks which wanted field names the table holds
@@ -10,8 +10,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use logsieve_plugin::event::{FieldTable, KeyCache, Scalar, scan, scan_serde};
-use logsieve_plugin::scan::scan_fast;
+use logsieve_plugin::event::Scalar;
+use logsieve_plugin::scan::fast::scan_fast;
+use logsieve_plugin::scan::{FieldTable, KeyCache, scan, scan_serde};
 
 const NAMES: [&str; 8] = ["ts", "a", "id.orig_h", "duration", "s", "", "proto", "logsieve"];
 

@@ -27,8 +27,9 @@ use std::collections::HashMap;
 use logsieve_artifact::{FeatureKind, FeatureSpec, FeatureState, Fitted, Missing, ModelSpec};
 
 pub use crate::event::number_text;
-use crate::event::{Coerce, EventError, FieldTable, Scalar};
+use crate::event::{Coerce, EventError, Scalar};
 use crate::reason::Reason;
+use crate::scan::FieldTable;
 
 /// The category a missing value becomes under `missing = "category"`.
 pub const MISSING_CATEGORY: &str = "missing";
@@ -44,7 +45,7 @@ pub enum FeatureValue {
     Missing,
 }
 
-/// The fields the spec reads, for [`crate::event::scan`].
+/// The fields the spec reads, for [`crate::scan::scan`].
 pub fn field_table(spec: &ModelSpec) -> FieldTable {
     FieldTable::new(spec.features.iter().map(|f| f.field.clone()).collect())
 }
@@ -335,7 +336,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::scan;
+    use crate::scan::scan;
     use logsieve_artifact::{ModelKind, ModelParams, TrainingMeta};
 
     #[test]

@@ -6,16 +6,20 @@
 //! an ordinary Rust library: the trainer, the tests and the benchmarks call
 //! it directly, and native and wasm outputs are the same bytes.
 //!
-//! - [`event`]: reading an event's JSON text, only the fields needed.
-//! - [`features`]: where features are extracted and encoded.
-//! - [`flow2vec`]: flow tuples as tokens, sentences, token scoring.
-//! - [`recipe`]: the per-event plan: filters, derived fields, windows.
-//! - [`derive`]: derived fields, time features, mappings, filters.
-//! - [`window`]: per-key tumbling windows and their aggregates.
-//! - [`read`]: logs read with the CLI's own readers (no I/O).
+//! An event's way through the plugin, module by module:
+//!
+//! - [`read`]: logs read with the CLI's own readers (no I/O), for hosts
+//!   that hand the component raw log bytes.
+//! - [`scan`]: reading an event's JSON text, only the fields needed, into
+//!   [`event`]'s values.
+//! - [`recipe`]: the per-event plan: `[[where]]` filters, [`derive`]d
+//!   fields, per-key [`window`]s.
+//! - [`features`]: where features are extracted and encoded; [`flow2vec`]
+//!   for token models.
 //! - [`nearest`]: the nearest centroid, for every model kind.
-//! - [`scorer`]: nearest centroid, verdict, explanation.
-//! - [`output`]: the `logsieve` object every scored event ends with.
+//! - [`scorer`]: the verdict and its explanation; [`output`] writes the
+//!   `logsieve` object every scored event ends with.
+//! - [`reason`]: why an event could not be used.
 //! - `component` (wasm32 only): the WIT bindings around [`scorer::Scorer`].
 
 pub mod derive;

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 use logsieve_artifact::{AggregateOp, DeriveOp, Test, Unmatched, ValidSpec};
 
 use crate::derive::{self, Derivation, Derived, InterArrival};
-use crate::event::{EventError, FieldTable, KeyCache, Reason, Scalar, Shape, scan_cached, scan_serde};
+use crate::event::{EventError, Reason, Scalar};
+use crate::scan::{FieldTable, KeyCache, Shape, scan_cached, scan_serde};
 use crate::window::{AggOp, AggSpec, AggValue, Aggregate, Pushed, WindowSpec, WindowStats, Windows};
 
 /// Where a value comes from: a scanned field or a derived one.

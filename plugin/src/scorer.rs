@@ -35,13 +35,14 @@
 
 use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 
-use crate::event::{EventError, Scalar, Shape};
+use crate::event::{EventError, Scalar};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
 use crate::nearest;
 use crate::output::{Reasons, Verdict, Writer};
 use crate::reason::Reason;
 use crate::recipe::{Recipe, Scratch, Step, line_end};
+use crate::scan::Shape;
 
 /// Options fixed when a scorer is created (the WIT `options`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! The fast path of [`crate::event::scan`]: one byte-level pass over an
+//! The fast path of [`super::scan`]: one byte-level pass over an
 //! event's JSON text that checks the grammar (RFC 8259) of all of it and
 //! keeps only the top-level fields the spec wants.
 //!
@@ -26,7 +26,10 @@
 
 use std::borrow::Cow;
 
-use crate::event::{FieldTable, KeyHit, Scalar, Shape};
+use super::Shape;
+use super::bytes;
+use super::keys::{FieldTable, KeyCache, KeyHit, NO_KEY, START};
+use crate::event::Scalar;
 
 /// Nesting this deep (arrays and objects inside a value) is left to
 /// serde_json, whose limit is 128.
@@ -44,148 +47,6 @@ pub fn scan_fast<'a>(
     let (shape, end) = scan_line(text, 0, table, cache, slots)?;
     // The fast path stops at a line feed; only whitespace may follow it.
     if text.as_bytes()[end..].iter().all(|&c| matches!(c, b' ' | b'\t' | b'\n' | b'\r')) { Some(shape) } else { None }
-}
-
-/// The keys of the events read so far, as they were written (`"key":`),
-/// with what each is to the table and which key followed it last time.
-/// The events of one log repeat their keys in one order (give or take the
-/// fields an event lacks), so each key of an event is first compared, a
-/// word at a time, with the key that followed the previous one last time,
-/// then with the one after that (a field this event lacks): the key, its
-/// quotes and the colon are checked and looked up at once. A key that is
-/// neither is read and looked up as usual, and learnt.
-#[derive(Debug, Clone)]
-pub struct KeyCache {
-    /// Per key, the text `"key":`, zero-padded, in two 16-byte chunks.
-    texts: Vec<[[u8; 16]; 2]>,
-    /// Per key, its length, the key that followed it last time, and what
-    /// it is (kept apart from the texts: 4 bytes, looked at first).
-    meta: Vec<KeyMeta>,
-    /// The key that began the last object.
-    first: u8,
-}
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        KeyCache { texts: Vec::new(), meta: Vec::new(), first: NO_KEY }
-    }
-}
-
-/// The longest `"key":` text a [`KeyCache`] keeps.
-const CACHED_KEY_MAX: usize = 32;
-/// How many distinct keys a [`KeyCache`] keeps.
-const CACHED_KEYS: usize = 64;
-/// No key, or one not kept (an index beyond [`CACHED_KEYS`]).
-const NO_KEY: u8 = u8::MAX;
-/// Before the first key of an object.
-const START: u8 = u8::MAX - 1;
-
-#[derive(Debug, Clone, Copy)]
-struct KeyMeta {
-    len: u8,
-    next: u8,
-    /// [`KeyHit`] as a number: the slot, or [`HIT_OTHER`], [`HIT_OUTPUT`].
-    hit: u16,
-}
-
-const HIT_OTHER: u16 = u16::MAX;
-const HIT_OUTPUT: u16 = u16::MAX - 1;
-
-impl KeyMeta {
-    #[inline(always)]
-    fn hit(self) -> KeyHit {
-        match self.hit {
-            HIT_OTHER => KeyHit::Other,
-            HIT_OUTPUT => KeyHit::Output,
-            slot => KeyHit::Slot(usize::from(slot)),
-        }
-    }
-}
-
-/// Whether the text at `b[at..]` starts with the key text `text` of `len`
-/// bytes: one 16-byte comparison (two for keys of 15 bytes and more).
-#[inline(always)]
-fn key_matches(text: &[[u8; 16]; 2], len: usize, b: &[u8], at: usize) -> bool {
-    let Some(chunk) = b.get(at..at + 16) else {
-        // Near the end of the text: byte by byte.
-        return b.get(at..at + len).is_some_and(|s| s.iter().enumerate().all(|(k, &c)| text[k / 16][k % 16] == c));
-    };
-    let want = |n: usize| if n >= 16 { 0xffff } else { (1u32 << n) - 1 };
-    let first = bytes::equal16(chunk.try_into().unwrap(), &text[0]) & want(len);
-    if len <= 16 {
-        return first == want(len);
-    }
-    if first != 0xffff {
-        return false;
-    }
-    match b.get(at + 16..at + 32) {
-        Some(chunk) => bytes::equal16(chunk.try_into().unwrap(), &text[1]) & want(len - 16) == want(len - 16),
-        None => b.get(at + 16..at + len) == Some(&text[1][..len - 16]),
-    }
-}
-
-impl KeyCache {
-    /// The key expected after `prev` ([`START`]: at the start of an
-    /// object), if the text at `b[at..]` is it or the one after it: its
-    /// index, learnt as what follows `prev`.
-    #[inline(always)]
-    fn predict(&mut self, b: &[u8], at: usize, prev: u8) -> Option<u8> {
-        let guess = if prev == START { self.first } else { self.meta.get(usize::from(prev))?.next };
-        let m = *self.meta.get(usize::from(guess))?;
-        if key_matches(&self.texts[usize::from(guess)], usize::from(m.len), b, at) {
-            return Some(guess);
-        }
-        let skip = m.next;
-        let m = *self.meta.get(usize::from(skip))?;
-        if key_matches(&self.texts[usize::from(skip)], usize::from(m.len), b, at) {
-            self.follow(prev, skip);
-            return Some(skip);
-        }
-        None
-    }
-
-    /// The length and what it is of key `index` (from [`Self::predict`]).
-    #[inline(always)]
-    fn get(&self, index: u8) -> (usize, KeyHit) {
-        let m = self.meta[usize::from(index)];
-        (usize::from(m.len), m.hit())
-    }
-
-    /// The index of the key text `b[at..at + len]`, learnt if new (`NO_KEY`
-    /// when it cannot be kept), and learnt as what follows `prev`.
-    fn learn(&mut self, b: &[u8], at: usize, len: usize, hit: KeyHit, prev: u8) -> u8 {
-        let known = (0..self.meta.len())
-            .find(|&i| usize::from(self.meta[i].len) == len && key_matches(&self.texts[i], len, b, at));
-        let code = match hit {
-            KeyHit::Other => Some(HIT_OTHER),
-            KeyHit::Output => Some(HIT_OUTPUT),
-            KeyHit::Slot(slot) => u16::try_from(slot).ok().filter(|&s| s < HIT_OUTPUT),
-        };
-        let index = match (known, code) {
-            (Some(i), _) => i as u8,
-            (None, Some(hit)) if self.meta.len() < CACHED_KEYS && len <= CACHED_KEY_MAX => {
-                let mut text = [[0u8; 16]; 2];
-                for (k, &c) in b[at..at + len].iter().enumerate() {
-                    text[k / 16][k % 16] = c;
-                }
-                self.texts.push(text);
-                self.meta.push(KeyMeta { len: len as u8, next: NO_KEY, hit });
-                (self.meta.len() - 1) as u8
-            }
-            _ => NO_KEY,
-        };
-        self.follow(prev, index);
-        index
-    }
-
-    #[inline(always)]
-    fn follow(&mut self, prev: u8, index: u8) {
-        if prev == START {
-            self.first = index;
-        } else if let Some(m) = self.meta.get_mut(usize::from(prev)) {
-            m.next = index;
-        }
-    }
 }
 
 /// Scan the event of an NDJSON batch that starts at byte `start` of `text`:
@@ -682,153 +543,10 @@ fn is_special(c: u8) -> bool {
     c < 0x20 || c == b'"' || c == b'\\'
 }
 
-/// Byte classes 16 or 8 bytes at a time. The 16-byte forms give a mask
-/// whose bit k is set for a flagged byte k (SSE2, `simd128`; `equal16`
-/// everywhere); the 8-byte forms (SWAR on a little-endian word) set the
-/// high bit of flagged bytes. Only the lowest flagged byte is exact in the
-/// 8-byte forms (borrows carry upwards from a flagged byte) and in the
-/// portable `special16`/`non_digit16`, and callers use only the lowest bit
-/// of those.
-mod bytes {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-
-    /// Quote, backslash or control character (< 0x20).
-    #[inline(always)]
-    pub fn special8(w: u64) -> u64 {
-        // Bytes >= 0x80 never are: the checks are masked with !w.
-        let quote = w ^ (LO * u64::from(b'"'));
-        let slash = w ^ (LO * u64::from(b'\\'));
-        let zero_q = quote.wrapping_sub(LO) & !quote;
-        let zero_s = slash.wrapping_sub(LO) & !slash;
-        let ctrl = w.wrapping_sub(LO * 0x20);
-        (zero_q | zero_s | ctrl) & !w & HI
-    }
-
-    /// Not an ASCII digit.
-    #[inline(always)]
-    pub fn non_digit8(w: u64) -> u64 {
-        // Per byte x < 0x80 (no carries: x + 0x50 < 0x100): the high bit of
-        // x + 0x46 is set iff x >= 0x3a, of x + 0x50 iff x >= 0x30. Bytes
-        // >= 0x80 are non-digits by their own high bit.
-        let m = w & !HI;
-        let ge_3a = m.wrapping_add(LO * 0x46) & HI;
-        let ge_30 = m.wrapping_add(LO * 0x50) & HI;
-        (w & HI) | ge_3a | (!ge_30 & HI)
-    }
-
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    mod imp {
-        use core::arch::wasm32::*;
-
-        #[inline(always)]
-        fn load(c: &[u8; 16]) -> v128 {
-            // SAFETY: 16 readable bytes; wasm loads need no alignment.
-            unsafe { v128_load(c.as_ptr().cast()) }
-        }
-
-        #[inline(always)]
-        pub fn special16(c: &[u8; 16]) -> u32 {
-            let v = load(c);
-            let q = i8x16_eq(v, u8x16_splat(b'"'));
-            let s = i8x16_eq(v, u8x16_splat(b'\\'));
-            let ctl = u8x16_lt(v, u8x16_splat(0x20));
-            u32::from(u8x16_bitmask(v128_or(v128_or(q, s), ctl)))
-        }
-
-        #[inline(always)]
-        pub fn non_digit16(c: &[u8; 16]) -> u32 {
-            let d = u8x16_sub(load(c), u8x16_splat(b'0'));
-            u32::from(u8x16_bitmask(u8x16_ge(d, u8x16_splat(10))))
-        }
-
-        #[inline(always)]
-        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
-            u32::from(u8x16_bitmask(i8x16_eq(load(c), load(d))))
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    mod imp {
-        use core::arch::x86_64::*;
-
-        #[inline(always)]
-        fn load(c: &[u8; 16]) -> __m128i {
-            // SAFETY: 16 readable bytes; loadu needs no alignment; SSE2 is
-            // part of x86-64.
-            unsafe { _mm_loadu_si128(c.as_ptr().cast()) }
-        }
-
-        #[inline(always)]
-        pub fn special16(c: &[u8; 16]) -> u32 {
-            // SAFETY: SSE2 is part of x86-64.
-            unsafe {
-                let v = load(c);
-                let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-                let s = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-                // v <= 0x1f (unsigned) iff min(v, 0x1f) == v.
-                let ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(q, s), ctl)) as u32
-            }
-        }
-
-        #[inline(always)]
-        pub fn non_digit16(c: &[u8; 16]) -> u32 {
-            // SAFETY: SSE2 is part of x86-64.
-            unsafe {
-                let d = _mm_sub_epi8(load(c), _mm_set1_epi8(b'0' as i8));
-                // d <= 9 (unsigned) iff min(d, 9) == d.
-                let digit = _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
-                (!_mm_movemask_epi8(digit) as u32) & 0xffff
-            }
-        }
-
-        #[inline(always)]
-        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
-            // SAFETY: SSE2 is part of x86-64.
-            unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(load(c), load(d))) as u32 }
-        }
-    }
-
-    #[cfg(not(any(all(target_arch = "wasm32", target_feature = "simd128"), target_arch = "x86_64")))]
-    mod imp {
-        use super::{non_digit8, special8};
-
-        /// Two words' flags as a mask whose lowest bit is the first flagged
-        /// byte (all the callers use).
-        #[inline(always)]
-        fn first(c: &[u8; 16], f: fn(u64) -> u64) -> u32 {
-            let lo = f(u64::from_le_bytes(c[..8].try_into().unwrap()));
-            if lo != 0 {
-                return 1 << (lo.trailing_zeros() / 8);
-            }
-            let hi = f(u64::from_le_bytes(c[8..].try_into().unwrap()));
-            if hi != 0 { 1 << (8 + hi.trailing_zeros() / 8) } else { 0 }
-        }
-
-        #[inline(always)]
-        pub fn special16(c: &[u8; 16]) -> u32 {
-            first(c, special8)
-        }
-
-        #[inline(always)]
-        pub fn non_digit16(c: &[u8; 16]) -> u32 {
-            first(c, non_digit8)
-        }
-
-        #[inline(always)]
-        pub fn equal16(c: &[u8; 16], d: &[u8; 16]) -> u32 {
-            (0..16).fold(0, |m, k| m | u32::from(c[k] == d[k]) << k)
-        }
-    }
-
-    pub use imp::{equal16, non_digit16, special16};
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::slow::scan_serde;
     use super::*;
-    use crate::event::scan_serde;
 
     fn table(names: &[&str]) -> FieldTable {
         FieldTable::new(names.iter().map(|s| s.to_string()).collect())
