@@ -3,6 +3,11 @@
 
 mod common;
 
+/// `logsieve args` in `dir`, which must succeed.
+fn logsieve(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    common::assert_ok(common::logsieve_in(dir, args), &args)
+}
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
@@ -93,17 +98,6 @@ type = "numeric"
         seen.insert(host.clone(), ());
     }
     assert_eq!(seen.len(), hosts.len(), "every host exactly once");
-}
-
-fn logsieve(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(args)
-        .current_dir(dir)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "logsieve {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    out
 }
 
 fn pipeline(model: &str, input: &str) -> String {

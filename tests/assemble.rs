@@ -6,29 +6,11 @@
 
 mod common;
 
+use common::{logsieve, logsieve_ok as ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
-
-fn logsieve(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(args)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .output()
-        .expect("running logsieve")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = logsieve(args);
-    assert!(
-        out.status.success(),
-        "logsieve {args:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()

@@ -9,10 +9,11 @@
 
 mod common;
 
+use common::logsieve_in as logsieve;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -54,15 +55,6 @@ fn manifest() -> Manifest {
     let p = corpus().join("cases.toml");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-fn logsieve(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(args)
-        .current_dir(dir)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .output()
-        .expect("running logsieve")
 }
 
 /// The corpus model, trained once per test process.

@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use logsieve::runtime::{self, ModelError, Options, Runtime};
@@ -349,10 +348,6 @@ fn features_that_do_not_match_the_centroids_are_refused_as_invalid() {
 // ---------------------------------------------------------------------------
 // The CLI.
 
-fn logsieve(args: &[&std::ffi::OsStr], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logsieve")).args(args).current_dir(dir).output().expect("logsieve runs")
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -371,14 +366,14 @@ fn inspect_refuses_a_truncated_or_flipped_file_naming_it() {
     let flipped = write(&dir, "flipped.msgpack", &flipped_bytes);
     let ok = write(&dir, "good.msgpack", &good);
 
-    let out = logsieve(&["inspect".as_ref(), ok.as_os_str()], &dir);
+    let out = common::logsieve_in(&dir, &["inspect".as_ref(), ok.as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 
     for (path, want) in [
         (&truncated, format!("truncated model file: the file ends after {cut} bytes")),
         (&flipped, "corrupted model file: the SHA-256 checksum does not match the model bytes".to_string()),
     ] {
-        let out = logsieve(&["inspect".as_ref(), path.as_os_str()], &dir);
+        let out = common::logsieve_in(&dir, &["inspect".as_ref(), path.as_os_str()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{}: inspect succeeded", path.display());
         assert!(out.stdout.is_empty(), "{}: printed {:?}", path.display(), String::from_utf8_lossy(&out.stdout));
@@ -420,7 +415,7 @@ path = "out/scored.ndjson"
         );
         let pipeline = write(&dir, "pipeline.toml", pipeline.as_bytes());
 
-        let out = logsieve(&["run".as_ref(), pipeline.as_os_str()], &dir);
+        let out = common::logsieve_in(&dir, &["run".as_ref(), pipeline.as_os_str()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name}: the run succeeded: {stderr}");
         assert!(stderr.contains(&format!("{}: {want}", model.display())), "{name}: {stderr}");

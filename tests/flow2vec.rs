@@ -38,10 +38,6 @@ fn events(file: &str) -> Vec<String> {
     logsieve_readers::Reader::open(vec![p], logsieve_readers::Format::Auto).map(|i| i.result.unwrap()).collect()
 }
 
-fn logsieve_ls(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_logsieve")).args(args).output().unwrap()
-}
-
 #[test]
 fn single_thread_training_is_deterministic_and_the_artifact_is_consistent() {
     let a = train(VectorPrecision::F32);
@@ -174,7 +170,7 @@ fn similar_lists_the_nearest_tokens_by_cosine() {
     let model = dir.join("f.msgpack");
     std::fs::write(&model, encode(&train(VectorPrecision::F32)).unwrap()).unwrap();
     let m = model.to_str().unwrap();
-    let out = logsieve_ls(&["similar", m, "10.0.0.46|8.8.8.8|53|udp", "--top", "5", "--json"]);
+    let out = common::logsieve(&["similar", m, "10.0.0.46|8.8.8.8|53|udp", "--top", "5", "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.len(), 5);
@@ -192,7 +188,7 @@ fn similar_lists_the_nearest_tokens_by_cosine() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "a closed pipe: {}", String::from_utf8_lossy(&out.stderr));
-    let out = logsieve_ls(&["similar", m, "no|such|token|x"]);
+    let out = common::logsieve(&["similar", m, "no|such|token|x"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the model's vocabulary"));
 }

@@ -5,25 +5,15 @@
 
 mod common;
 
+use common::logsieve_ok as logsieve;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use logsieve::runtime::{EMBEDDED_COMPONENT, Options, Outcome, Runtime};
 use logsieve_artifact::decode;
 use logsieve_plugin::Scorer;
 use serde_json::Value;
-
-fn logsieve(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve")).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "logsieve {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    out
-}
 
 /// The recipe of `shared/reference/kmodes_conn.json` as a spec: seven
 /// categorical conn fields, the notebook's time-of-day buckets, Cao.

@@ -5,33 +5,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use common::{logsieve, logsieve_ok as ok};
+
+use std::path::PathBuf;
 
 use logsieve::commands::report::{self, Limits, Pca};
 use logsieve::commands::train::{NClusters, parse_n_clusters};
 use logsieve_plugin::{Options, Scorer};
 use logsieve_train::fit::elbow;
 use ndarray::{Array2, array};
-
-fn logsieve(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(args)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .output()
-        .expect("running logsieve")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = logsieve(args);
-    assert!(
-        out.status.success(),
-        "logsieve {args:?} failed ({}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 /// Run logsieve, expect exit status 2, return stderr.
 fn fails(args: &[&str]) -> String {
