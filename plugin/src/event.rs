@@ -132,3 +132,19 @@ pub(crate) fn clip(s: &str) -> &str {
         None => s,
     }
 }
+
+/// Values for tests: `n(22.0)`, `s("tcp")`.
+#[cfg(test)]
+pub(crate) mod test_values {
+    use super::*;
+
+    /// A number.
+    pub fn n(x: f64) -> Scalar<'static> {
+        Scalar::Number(x)
+    }
+
+    /// A text.
+    pub fn s(t: &str) -> Scalar<'static> {
+        Scalar::Str(Cow::Owned(t.to_string()))
+    }
+}

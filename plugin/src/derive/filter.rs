@@ -95,13 +95,8 @@ fn scalar_cmp(a: &Scalar<'_>, b: &Scalar<'_>) -> Option<Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::test_values::{n, s};
 
-    fn n(x: f64) -> Scalar<'static> {
-        Scalar::Number(x)
-    }
-    fn s(t: &str) -> Scalar<'static> {
-        Scalar::Str(Cow::Owned(t.to_string()))
-    }
     fn ln(x: f64) -> Literal {
         Literal::Number(x)
     }

@@ -301,16 +301,11 @@ fn time(v: Option<&Scalar<'_>>) -> Result<Option<f64>, EventError> {
 
 #[cfg(test)]
 mod tests {
+    use crate::event::test_values::{n, s};
     use logsieve_artifact::{Literal, UtcOffset};
 
     use super::*;
 
-    fn n(x: f64) -> Scalar<'static> {
-        Scalar::Number(x)
-    }
-    fn s(t: &str) -> Scalar<'static> {
-        Scalar::Str(Cow::Owned(t.to_string()))
-    }
     fn d(op: DeriveOp) -> Derivation {
         Derivation::new(&op).unwrap()
     }

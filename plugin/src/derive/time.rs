@@ -214,16 +214,9 @@ pub(super) fn hour_of(t: f64, utc_offset_minutes: i32) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use std::borrow::Cow;
+    use crate::event::test_values::{n, s};
 
     use super::*;
-
-    fn n(x: f64) -> Scalar<'static> {
-        Scalar::Number(x)
-    }
-    fn s(t: &str) -> Scalar<'static> {
-        Scalar::Str(Cow::Owned(t.to_string()))
-    }
 
     fn time(t: &str) -> f64 {
         parse_time(&s(t)).unwrap().unwrap()

@@ -219,6 +219,23 @@ pub struct Dot {
     pub line: u64,
 }
 
+/// The horizontal grid lines of about `n` ticks of `yr`, labelled by `fmt`
+/// on the left of the plot.
+fn y_grid(s: &mut String, x: Scale, y: Scale, yr: (f64, f64), n: usize, fmt: &dyn Fn(f64) -> String) {
+    for t in ticks(yr.0, yr.1, n) {
+        let py = y.at(t);
+        let _ = write!(
+            s,
+            r##"<line x1="{:.1}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#666">{}</text>"##,
+            x.p0,
+            x.p1,
+            x.p0 - 6.0,
+            py + 4.0,
+            esc(&fmt(t))
+        );
+    }
+}
+
 /// Frame a chart: axes, ticks, labels. Returns the SVG of the frame.
 fn frame(
     x: Scale,
@@ -241,18 +258,7 @@ fn frame(
             esc(&fmt(t))
         );
     }
-    for t in ticks(yr.0, yr.1, 7) {
-        let py = y.at(t);
-        let _ = write!(
-            s,
-            r##"<line x1="{:.1}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#666">{}</text>"##,
-            x.p0,
-            x.p1,
-            x.p0 - 6.0,
-            py + 4.0,
-            esc(&fmt(t))
-        );
-    }
+    y_grid(&mut s, x, y, yr, 7, fmt);
     let _ = write!(
         s,
         r##"<line x1="{:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/><line x1="{:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/>"##,
@@ -560,18 +566,7 @@ pub fn sweep_charts(points: &[KPoint], elbow: Option<u32>, chosen: u32, objectiv
             );
             kt += step;
         }
-        for t in ticks(yr.0, yr.1, 5) {
-            let py = y.at(t);
-            let _ = write!(
-                s,
-                r##"<line x1="{:.1}" x2="{:.1}" y1="{py:.1}" y2="{py:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" font-size="11" text-anchor="end" fill="#666">{}</text>"##,
-                x.p0,
-                x.p1,
-                x.p0 - 6.0,
-                py + 4.0,
-                num(t)
-            );
-        }
+        y_grid(&mut s, x, y, yr, 5, &num);
         let _ = write!(
             s,
             r##"<line x1="{:.1}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#999"/><text x="{:.1}" y="{:.1}" font-size="12" text-anchor="middle" fill="#333">n_clusters (k)</text>"##,
