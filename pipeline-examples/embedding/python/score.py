@@ -9,7 +9,7 @@
 wasmtime-py 50 has no component bindgen, so the component is called through
 the dynamic API: instantiate with an empty `Linker` (the component imports
 nothing), look the interface up with `get_export_index(store,
-"logsieve:transform/scoring@0.3.0")`, then each function by its name in it
+"logsieve:transform/scoring@0.4.0")`, then each function by its name in it
 (`"[constructor]scorer"`, `"[method]scorer.score-text"`, ...) and call it with
 the store first. The calls, in order (wit/logsieve.wit): the constructor
 (returns the scorer, or the `model-error` variant), `info`, `score-text`
@@ -46,7 +46,7 @@ from importlib import metadata
 import wasmtime
 import wasmtime.component as wc
 
-INTERFACE = "logsieve:transform/scoring@0.3.0"
+INTERFACE = "logsieve:transform/scoring@0.4.0"
 MAX_BATCH_BYTES = 16 << 20  # as the CLI: a batch holds at most 16 MiB of event text
 RAW_CAP = 4096  # the CLI keeps at most this many bytes of an unreadable line
 TICK = 0.01  # epoch ticks for the per-batch deadline, as the CLI's
