@@ -62,7 +62,7 @@ import wasmtime.component as wc
 INTERFACE = "logsieve:transform/scoring@0.4.0"
 MAX_BATCH_BYTES = 16 << 20  # as the CLI: a batch holds at most 16 MiB of event text
 RAW_CAP = 4096  # the CLI keeps at most this many bytes of an unreadable line
-CHUNK = 256 << 10  # bytes handed to the reader per call
+CHUNK = 64 << 10  # bytes handed to the reader per call (wasmtime-py lowers each as a 32-byte value)
 TICK = 0.01  # epoch ticks for the per-batch deadline, as the CLI's
 
 
@@ -212,6 +212,20 @@ def _layout_ok():
         return False
 
 
+_VIEWS = {}  # n -> ctypes.c_char * n
+
+
+def _view(p, n):
+    """The n bytes at address p, without copying them (a ctypes array: a buffer
+    `struct.unpack_from` reads). `ctypes.string_at` costs 3-4 times as much."""
+    t = _VIEWS.get(n)
+    if t is None:
+        t = ctypes.c_char * n
+        if n <= 4096:
+            _VIEWS[n] = t
+    return t.from_address(p)
+
+
 def compile_lifter(ty):
     """A function (buffer, offset) -> value that reads one C value of type `ty`
     (`wasmtime_component_val_t`: 32 bytes, the kind at 0, the payload at 8) and
@@ -219,22 +233,23 @@ def compile_lifter(ty):
     Variant, list, set, ...), without changing or freeing anything: the caller
     frees the whole result once. Raises Unsupported for types it does not read."""
     from wasmtime.component import _types as T
-    at, cut = ctypes.string_at, struct.Struct
+    cut = struct.Struct
     qq, q, i32, u32, i64, u64, f64 = (cut("<QQ").unpack_from, cut("<Q").unpack_from, cut("<i").unpack_from,
                                       cut("<I").unpack_from, cut("<q").unpack_from, cut("<Q").unpack_from,
                                       cut("<d").unpack_from)
-    qqq = cut("<QQQ").unpack_from
+    qqq, u8 = cut("<QQQ").unpack_from, cut("<B").unpack_from
     numbers = {T.U64: "<8xQ16x", T.S64: "<8xq16x", T.F64: "<8xd16x", T.U32: "<8xI20x", T.S32: "<8xi20x"}
     scalars = {T.U32: u32, T.S32: i32, T.U64: u64, T.S64: i64, T.F64: f64}
+    view = _view
     if type(ty) in scalars:
         f = scalars[type(ty)]
         return lambda b, o: f(b, o + 8)[0]
     if isinstance(ty, T.Bool):
-        return lambda b, o: b[o + 8] != 0
+        return lambda b, o: u8(b, o + 8)[0] != 0
     if isinstance(ty, (T.String, T.EnumType)):
         def string(b, o):
             n, p = qq(b, o + 8)
-            return at(p, n).decode("utf-8") if n else ""
+            return ctypes.string_at(p, n).decode("utf-8") if n else ""
         return string
     if isinstance(ty, (T.ListType, T.TupleType)):
         if isinstance(ty, T.TupleType):
@@ -242,20 +257,20 @@ def compile_lifter(ty):
 
             def tup(b, o):
                 n, p = qq(b, o + 8)
-                arr = at(p, n * 32)
+                arr = view(p, n * 32)
                 return tuple(el(arr, k * 32) for k, el in enumerate(els))
             return tup
         el_ty = ty.element
         if isinstance(el_ty, T.U8):
             def blob(b, o):
                 n, p = qq(b, o + 8)
-                return at(p, n * 32)[8::32] if n else b""
+                return ctypes.string_at(p, n * 32)[8::32] if n else b""
             return blob
         fmt = numbers.get(type(el_ty))
         if fmt is not None:
             def nums(b, o):
                 n, p = qq(b, o + 8)
-                return [v for (v,) in struct.iter_unpack(fmt, at(p, n * 32))] if n else []
+                return [v for (v,) in struct.iter_unpack(fmt, view(p, n * 32))] if n else []
             return nums
         el = compile_lifter(el_ty)
 
@@ -263,36 +278,68 @@ def compile_lifter(ty):
             n, p = qq(b, o + 8)
             if not n:
                 return []
-            arr = at(p, n * 32)
+            arr = view(p, n * 32)
             return [el(arr, k) for k in range(0, n * 32, 32)]
         return lst
     if isinstance(ty, T.RecordType):
-        fields = [(name, compile_lifter(f)) for name, f in ty.fields]
+        # One struct read for the fields held in place (numbers, bools) and the
+        # pointers of option<number> fields; the others through their lifters.
+        codes = {T.U32: "I", T.S32: "i", T.U64: "Q", T.S64: "q", T.F64: "d", T.Bool: "?"}
+        c_nums = {T.F64: ctypes.c_double, T.U32: ctypes.c_uint32, T.U64: ctypes.c_uint64}
+        fmt, pos, plan = "<", 0, []
+        for k, (name, f) in enumerate(ty.fields):
+            at8 = k * 48 + 16 + 8  # field k's value is at k * 48 + 16, its payload 8 further
+            code = codes.get(type(f))
+            opt = (isinstance(f, T.OptionType) and not f._tagged() and c_nums.get(type(f.payload)))
+            if code or opt:
+                fmt += f"{at8 - pos}x" if at8 > pos else ""
+                fmt += code or "Q"
+                pos = at8 + struct.calcsize("<" + (code or "Q"))
+                plan.append((name, 0 if code else opt, None))
+            else:
+                plan.append((name, None, (compile_lifter(f), k * 48 + 16)))
+        nf, flat = len(plan), cut(fmt).unpack_from
         Record = wc.Record
 
         def record(b, o):
             n, p = qq(b, o + 8)
-            if n != len(fields):
-                raise RuntimeError(f"a record with {n} fields, {len(fields)} expected")
-            arr = at(p, n * 48)
+            if n != nf:
+                raise RuntimeError(f"a record with {n} fields, {nf} expected")
+            arr = view(p, n * 48)
+            vals = iter(flat(arr))
             r = Record()
             d = r.__dict__
-            for k, (name, f) in enumerate(fields):
-                d[name] = f(arr, k * 48 + 16)
+            for name, how, sub in plan:
+                if how == 0:
+                    d[name] = next(vals)
+                elif how is not None:
+                    ptr = next(vals)
+                    d[name] = how.from_address(ptr + 8).value if ptr else None
+                else:
+                    d[name] = sub[0](arr, sub[1])
             return r
         return record
     if isinstance(ty, T.FlagsType):
         def flags(b, o):
             n, p = qq(b, o + 8)
-            return {at(dp, dn).decode("utf-8") for dn, dp in struct.iter_unpack("<QQ", at(p, n * 16))} if n else set()
+            return ({ctypes.string_at(dp, dn).decode("utf-8") for dn, dp in struct.iter_unpack("<QQ", view(p, n * 16))}
+                    if n else set())
         return flags
     if isinstance(ty, (T.VariantType, T.OptionType, T.ResultType)):
         tagged = ty._tagged()
+        if isinstance(ty, T.OptionType) and not tagged and type(ty.payload) in (T.F64, T.U32, T.U64):
+            # option<number>: the number read where it is.
+            c_num = {T.F64: ctypes.c_double, T.U32: ctypes.c_uint32, T.U64: ctypes.c_uint64}[type(ty.payload)]
+
+            def option_number(b, o):
+                (p,) = q(b, o + 8)
+                return c_num.from_address(p + 8).value if p else None
+            return option_number
         cases = {name.encode("utf-8"): (name, None if c is None else compile_lifter(c)) for name, c in ty._cases()}
         Variant = wc.Variant
 
         def case(name, f, p):
-            payload = f(at(p, 32), 0) if f is not None and p else None
+            payload = f(view(p, 32), 0) if f is not None and p else None
             if tagged:
                 return Variant(name) if f is None else Variant(name, payload)
             return payload
@@ -309,12 +356,12 @@ def compile_lifter(ty):
 
             def result(b, o):
                 (p,) = q(b, o + 16)
-                return case(*(ok if b[o + 8] else err), p)
+                return case(*(ok if u8(b, o + 8)[0] else err), p)
             return result
 
         def variant(b, o):
             n, dp, p = qqq(b, o + 8)
-            return case(*cases[at(dp, n)], p)
+            return case(*cases[view(dp, n).raw], p)
         return variant
     raise Unsupported(type(ty).__name__)
 
@@ -349,7 +396,7 @@ class Lifted:
             enter_wasm(lambda: ffi.wasmtime_component_func_call(ctypes.byref(self.func._func), store._context(), args,
                                                                 n, ctypes.byref(out), 1))
             try:
-                return self.lift(ctypes.string_at(ctypes.addressof(out), 32), 0)
+                return self.lift(_view(ctypes.addressof(out), 32), 0)
             finally:
                 ffi.wasmtime_component_val_delete(ctypes.byref(out))
         finally:
