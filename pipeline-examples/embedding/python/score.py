@@ -190,9 +190,6 @@ def speed_up_wasmtime():
     return True
 
 
-cache_variant_types = speed_up_wasmtime  # the name hosts importing this file (pipeline-examples/spark) used
-
-
 class Unsupported(Exception):
     """A type the fast lifter does not read (the function keeps wasmtime-py's own conversion)."""
 
