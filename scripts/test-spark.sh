@@ -7,14 +7,15 @@
 #
 # 1. builds logsieve (release) unless LOGSIEVE_BIN names a binary;
 # 2. makes the venv target/spark-venv (pinned pyspark, wasmtime, pandas,
-#    pyarrow, numpy from PyPI; about a minute the first time, instant after);
-# 3. reader parity (standard-library Python): the Python port of the CLI's
-#    reader gives the CLI's JSON texts and read errors byte for byte, on every
-#    Zeek log of ../shared/data/zeek (the rita conn logs of 2024-04-19 and
-#    2024-04-20 among them), tests/bad-input and hand-made corner cases;
-# 4. pipeline-examples/spark/test/test_spark.py in local[2] Spark (see its
-#    docstring: scoring byte for byte, errors, passed events, windowed models,
+#    pyarrow, numpy, msgpack from PyPI; about a minute the first time,
+#    instant after);
+# 3. pipeline-examples/spark/test/test_spark.py in local[2] Spark (see its
+#    docstring: logs read by the component's reader and scored byte for byte
+#    as the CLI, errors, passed events, anomaly counts, windowed models,
 #    guest faults, distributed training and the inertia within 1 %).
+#
+# That the component's reader reads logs as the CLI does is tested in Rust
+# (tests/component.rs, the_components_reader_reads_logs_as_the_cli_does).
 #
 # Needs Python 3.10+, Java 17 or 21 on PATH, and ../shared (or
 # $LOGSIEVE_SHARED); a missing one fails the test with a message. Ends with
@@ -62,26 +63,6 @@ tally() { # log file: adds its last "N passed, M failed"
     local f=${line#*passed, }
     failed=$((failed + ${f%% failed}))
 }
-
-echo "== reader parity (the CLI's reader, ported to Python)"
-set +e
-python3 pipeline-examples/spark/test/reader_parity.py "$bin" "$W/parity" \
-    "$SHARED/data/zeek/rita-missing-host/*/*.log.gz" "$SHARED/data/zeek/*/tsv/*" "$SHARED/data/zeek/zat/*.log" \
-    "$SHARED/data/zeek/zat/json/*" "$SHARED/data/zeek/otrf-apt29/*/*" "$SHARED/data/zeek/strato-labeled/*/*" \
-    $(ls tests/bad-input/*.log tests/bad-input/*.ndjson tests/bad-input/*.gz | grep -v no-header) --tricky \
-    > "$W/parity.log" 2>&1
-rc=$?
-set -e
-grep '^reader parity:' "$W/parity.log" || true
-sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/reader parity: \1 files identical, \2 differ/p' "$W/parity.log"
-grep -v '^reader parity:\|^[0-9]* passed, [0-9]* failed$' "$W/parity.log" | head -30 || true
-# One result: every file must match.
-if [ $rc -eq 0 ] && grep -qE '^[0-9]+ passed, 0 failed$' "$W/parity.log"; then
-    passed=$((passed + 1))
-else
-    failed=$((failed + 1))
-    echo "reader parity failed (exit $rc): $W/parity.log" >&2
-fi
 
 echo "== Spark (local[2]): pipeline-examples/spark/test/test_spark.py"
 set +e

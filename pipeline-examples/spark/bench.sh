@@ -25,16 +25,18 @@ export PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py"
 [ -f "$B/conn.model.msgpack" ] || "$bin" train --quiet --spec "$repo/pipeline-examples/conn-kmeans/model.toml" \
     --input "$SHARED/data/zeek/rita-missing-host/2024-04-19/conn.*.log.gz" --out "$B/conn.model.msgpack"
 if [ ! -f "$B/input.ndjson" ]; then
-    # The day's events exactly as the CLI's reader makes them (reader.py, byte for byte), five times.
-    PYTHONPATH="$here" python3 -c '
+    # The day's events exactly as the CLI's reader makes them (the component's reader), five times.
+    PYTHONPATH="$here" "$py" -c '
 import glob, sys
-from logsieve_spark import reader
-day, out = sys.argv[1], sys.argv[2]
-lines = [t for f in sorted(glob.glob(day + "/conn.*.log.gz")) for _, t, bad in reader.read_file(f) if bad is None]
+from logsieve_spark import component, logs
+day, wasm, out = sys.argv[1:4]
+loaded = component.load(wasm)
+lines = [t for f in sorted(glob.glob(day + "/conn.*.log.gz")) for items in logs.file_records(loaded, f, "auto")
+         for _, t, bad in items if bad is None]
 with open(out, "w", encoding="utf-8") as o:
     for _ in range(5):
         o.write("\n".join(lines) + "\n")
-' "$SHARED/data/zeek/rita-missing-host/2024-04-20" "$B/input.ndjson"
+' "$SHARED/data/zeek/rita-missing-host/2024-04-20" "$B/logsieve.wasm" "$B/input.ndjson"
 fi
 n=$(wc -l < "$B/input.ndjson")
 cat > "$B/pipeline.toml" <<TOML

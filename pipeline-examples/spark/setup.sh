@@ -33,6 +33,6 @@ rm -rf "$venv"
 mkdir -p "$(dirname "$venv")"
 "$py" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$here/requirements.txt" >&2
-"$venv/bin/python" -c 'import pyspark, wasmtime.component, pandas, pyarrow, numpy' || die "the packages were installed but do not import"
+"$venv/bin/python" -c 'import pyspark, wasmtime.component, pandas, pyarrow, numpy, msgpack' || die "the packages were installed but do not import"
 echo "$want" > "$venv/.logsieve-installed"
 echo "$venv/bin/python"

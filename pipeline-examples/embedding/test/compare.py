@@ -2,6 +2,7 @@
 """Compare an embedding host's output with the `logsieve` CLI's (standard library only).
 
     compare.py outputs --label L --cli-scored A --cli-errors B --host-scored C --host-errors D
+                       [--cli-summary S --host-summary T]
                        [--expected EXPECTED.json] [--min-scored N] [--min-errors N]
         The scored NDJSON must be identical byte for byte. The error records
         must be the same, in the same order, in what both have: reason,
@@ -10,6 +11,11 @@
         detail is the runtime's own wording and is not compared. EXPECTED
         ([[line, reason], ...], from make_sample.py) must be exactly the
         CLI's errors, so the sample's error path is known to be exercised.
+        S is `logsieve run --summary-json`, T the host's --summary-json: the
+        host's counts (in, scored, anomalies, in_rare_clusters, rating,
+        errors, passed, dropped, absorbed, emitted..., guest_faults, model)
+        must be the CLI transform's, and it must have found anomalies
+        exactly where the CLI's scored lines say so.
 
     compare.py model-error --label L --cli-stderr F --cli-status N --host-stderr G --host-status M
         Both refused the model (status 2) and say why in the same words.
@@ -97,8 +103,44 @@ def outputs(a):
         if got != expected:
             die(label, f"the CLI's errors are not the ones the sample was made to give:\n  expected: {expected}\n"
                        f"  got:      {got}")
+    counts = ""
+    if a.cli_summary or a.host_summary:
+        counts = summaries(label, a.cli_summary, a.host_summary, cli)
     print(f"compare: ok {label}: {n_scored} scored lines identical byte for byte, {len(ce)} error records identical "
-          f"({', '.join(sorted({r['reason'] for r in ce}))})")
+          f"({', '.join(sorted({r['reason'] for r in ce}))}){counts}")
+
+
+# The host's summary keys that must equal the CLI transform's (`seconds` and
+# the CLI's other keys are not compared).
+SUMMARY_KEYS = ("in", "scored", "anomalies", "in_rare_clusters", "rating", "errors", "passed", "dropped", "absorbed",
+                "emitted", "emitted_scored", "emitted_errors", "guest_faults", "model")
+
+
+def summaries(label, cli_path, host_path, cli_scored):
+    if not (cli_path and host_path):
+        die(label, "--cli-summary and --host-summary go together")
+    try:
+        with open(cli_path, encoding="utf-8") as f:
+            transforms = json.load(f)["transforms"]
+    except (OSError, ValueError, KeyError) as e:
+        die(label, f"cannot read the CLI's summary {cli_path}: {e}")
+    if len(transforms) != 1:
+        die(label, f"the CLI's summary has {len(transforms)} transforms, not 1")
+    c = next(iter(transforms.values()))
+    try:
+        with open(host_path, encoding="utf-8") as f:
+            h = json.load(f)
+    except (OSError, ValueError) as e:
+        die(label, f"cannot read the host's summary {host_path}: {e}")
+    diff = [f"{k}: cli {c.get(k)!r}, host {h.get(k)!r}" for k in SUMMARY_KEYS if c.get(k) != h.get(k)]
+    if diff:
+        die(label, "the counts differ from the CLI's:\n  " + "\n  ".join(diff))
+    # And the CLI's count is its output's: the scored lines that say anomaly.
+    in_text = sum(1 for line in cli_scored.split(b"\n") if line.strip()
+                  and json.loads(line).get("logsieve", {}).get("anomaly") is True)
+    if in_text != c["anomalies"]:
+        die(label, f"the CLI counted {c['anomalies']} anomalies, its scored output has {in_text}")
+    return f"; counts identical ({h['anomalies']} anomalies)"
 
 
 def model_error(a):
@@ -127,6 +169,8 @@ def main():
     for k in ("cli-scored", "cli-errors", "host-scored", "host-errors"):
         o.add_argument(f"--{k}", required=True)
     o.add_argument("--expected")
+    o.add_argument("--cli-summary")
+    o.add_argument("--host-summary")
     o.add_argument("--min-scored", type=int, default=1)
     o.add_argument("--min-errors", type=int, default=1)
     m = sub.add_parser("model-error")

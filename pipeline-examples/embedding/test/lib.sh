@@ -3,8 +3,9 @@
 # array CMD: the command that scores with that component, to which the
 # model, input, output and options are appended) and call `run_cases HOST`.
 #
-# Each case of $W/cases.tsv the host takes: run it on the common input,
-# compare its scored NDJSON (byte for byte) and its error records with what
+# Each case of $W/cases.tsv the host takes: run it on the case's input (in
+# the case's format), compare its scored NDJSON (byte for byte), its error
+# records and its counts (anomalies among them: --summary-json) with what
 # `logsieve run` wrote; each refused model of $W/model-errors.tsv: the host
 # must exit 2 and say why in the CLI's words. Ends with "N passed, M failed"
 # and returns non-zero if any failed.
@@ -26,10 +27,10 @@ embedding_work() {
 }
 
 run_cases() {
-    local host=$1 passed=0 failed=0 name component model input batch hosts expected min_scored min_errors extra
+    local host=$1 passed=0 failed=0 name component model input batch hosts expected min_scored min_errors extra format
     local o status t0 t1
     rm -f "$W/result-$host"
-    while IFS=$'\t' read -r name component model input batch hosts expected min_scored min_errors extra; do
+    while IFS=$'\t' read -r name component model input batch hosts expected min_scored min_errors extra format; do
         case ",$hosts," in *",$host,"*) ;; *)
             echo "test: $host $name: not run (the case is for $hosts only: see the README)"
             continue ;;
@@ -40,8 +41,9 @@ run_cases() {
         [ "$extra" = - ] || IFS=, read -r -a more <<< "$extra"
         t0=$(date +%s%N)
         status=0
-        "${CMD[@]}" --model "$W/$model" --input "$W/$input" --batch-size "$batch" --top-features 3 "${more[@]}" \
-            --out "$o/$host.scored.ndjson" --errors "$o/$host.errors.ndjson" 2> "$o/$host.stderr" || status=$?
+        "${CMD[@]}" --model "$W/$model" --input "$W/$input" --format "$format" --batch-size "$batch" --top-features 3 \
+            "${more[@]}" --out "$o/$host.scored.ndjson" --errors "$o/$host.errors.ndjson" \
+            --summary-json "$o/$host.summary.json" 2> "$o/$host.stderr" || status=$?
         t1=$(date +%s%N)
         if [ "$status" != 0 ]; then
             echo "test: FAIL $host $name: the host exited with status $status:" >&2
@@ -54,6 +56,7 @@ run_cases() {
         if python3 "$TESTS/compare.py" outputs --label "$host $name" \
             --cli-scored "$o/cli.scored.ndjson" --cli-errors "$o/cli.errors.ndjson" \
             --host-scored "$o/$host.scored.ndjson" --host-errors "$o/$host.errors.ndjson" \
+            --cli-summary "$o/cli.summary.json" --host-summary "$o/$host.summary.json" \
             --min-scored "$min_scored" --min-errors "$min_errors" "${exp[@]}"; then
             passed=$((passed + 1))
             printf '    (%d ms; %s)\n' "$(( (t1 - t0) / 1000000 ))" "$(tail -n 1 "$o/$host.stderr")"

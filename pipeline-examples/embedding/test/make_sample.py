@@ -42,12 +42,12 @@ EXTRA = [
     (b'{"duration":1.0,"orig_pkts":[1,2]}', "wrong_type"),
     (b'{"duration":1e999}', "non_finite"),
     (b'{"duration":1.0,"logsieve":{"cluster":0}}', "field_conflict"),
-    # Reader-level errors in the CLI; the hosts read lines the same way.
+    # Reader-level errors in the CLI; the hosts read lines with the same reader (the component's).
     (b"", "empty_line"),
     (b"   \t ", "empty_line"),
     (b'{"duration":2.0,\xff"orig_bytes":1}', "invalid_utf8"),
     (b'{"note":"cut \xe2\x98', "invalid_utf8"),
-    # Scored: non-ASCII text (score-text counts UTF-8 bytes), escapes,
+    # Scored: non-ASCII text (score-lines counts UTF-8 bytes), escapes,
     # surrounding whitespace (trimmed), a CRLF line end, nulls.
     (b'{"uid":"Cnonascii","note":"caf\xc3\xa9 \xe2\x98\x95 \xf0\x9d\x84\x9e \xe4\xb8\xad\xe6\x96\x87","duration":2.5,"orig_bytes":100}', None),
     (b'{"note":"\\u00e9 escaped \\ud834\\udd1e \\"quoted\\" \\\\ tab\\t","duration":0.1}', None),

@@ -10,7 +10,10 @@
 #                          windows, emitted at flush); three broken models
 #   *.ndjson               the common inputs: the events the CLI's Zeek
 #                          reader made, with malformed lines spread through
-#   out/<case>/cli.*       what `logsieve run` wrote for each case
+#   *.log, *.gz            logs as they come: Zeek TSV, tests/bad-input's
+#                          broken logs, NDJSON cut inside a gzip stream
+#   out/<case>/cli.*       what `logsieve run` wrote for each case (scored,
+#                          errors, summary.json: its counts)
 #   cases.tsv, model-errors.tsv   what the hosts' tests run
 #
 #   pipeline-examples/embedding/test/prepare.sh
@@ -73,9 +76,9 @@ b[-10] ^= 0x01  # one bit near the end of the content
 open(sys.argv[2], "wb").write(bytes(b))
 PY
 
-# A pipeline: NDJSON file -> logsieve transform -> scored and errors files.
-pipeline() { # name component model input batch-size
-    local name=$1 component=$2 model=$3 input=$4 batch=$5 plugin=""
+# A pipeline: log file -> logsieve transform -> scored and errors files.
+pipeline() { # name component model input batch-size [format]
+    local name=$1 component=$2 model=$3 input=$4 batch=$5 format=${6:-ndjson} plugin=""
     mkdir -p "$W/out/$name"
     # The real component is the CLI's own (the bytes of logsieve.wasm);
     # the faulty one is named, with a short deadline for the spinning event.
@@ -86,7 +89,7 @@ pipeline() { # name component model input batch-size
 [sources.events]
 type = "file"
 path = "$W/$input"
-format = "ndjson"
+format = "$format"
 
 [transforms.score]
 type = "logsieve"
@@ -151,22 +154,45 @@ python3 "$here/make_sample.py" mix "$W/kerberos.ndjson" "${kerb_files[@]}"
 python3 "$here/make_sample.py" faults "$W/faults-trap.ndjson" "$W/conn-sample.events.ndjson" trap trap trap
 python3 "$here/make_sample.py" faults "$W/faults-spin.ndjson" "$W/conn-sample.events.ndjson" trap spin trap
 
+# Logs as they come (read by the component's reader in the hosts, by the
+# CLI's own readers in `logsieve run`): a Zeek TSV file of the sample
+# (gzip); Zeek files with unreadable rows, cut while being written, and
+# gzip'd and cut in half (tests/bad-input); NDJSON gzip'd and cut mid-line;
+# NDJSON with lines over and near the 16 MiB limit (tests/bad-input).
+cp "$conn/sample/score/conn.00:00:00-01:00:00.log.gz" "$W/conn-sample-00.log.gz"
+for f in bad-value.conn.log column-count.conn.log truncated.conn.log truncated.conn.log.gz long-lines.ndjson.gz; do
+    cp "$repo/tests/bad-input/$f" "$W/bad-$f"
+done
+python3 - "$W/conn-sample.ndjson" "$W/conn-sample-cut.ndjson.gz" <<'PY'
+import gzip, sys
+z = gzip.compress(open(sys.argv[1], "rb").read(), mtime=0)
+open(sys.argv[2], "wb").write(z[: len(z) // 2])  # the stream ends inside a line
+PY
+
 # The cases: name, component, model, input, batch size, hosts that run it,
 # expected errors (or -), at least N scored lines, at least N error
-# records, extra host arguments (comma-separated, or -).
+# records, extra host arguments (comma-separated, or -), input format.
 tab() { local IFS=$'\t'; echo "$*"; }
 {
-    tab conn-sample logsieve.wasm conn.model.msgpack conn-sample.ndjson 1000 node,python conn-sample.expected.json 3000 10 -
-    tab conn-day logsieve.wasm conn.model.msgpack conn-day.ndjson 1000 node,python conn-day.expected.json 39000 10 -
-    tab conn-tcp-pass logsieve.wasm conn-tcp-pass.model.msgpack conn-sample.ndjson 1000 node,python - 2000 5 -
-    tab kerberos-hosts logsieve.wasm kerberos-hosts.model.msgpack kerberos.ndjson 1000 node,python - 5 5 -
-    tab kerberos-failures logsieve.wasm kerberos-failures.model.msgpack kerberos.ndjson 1000 node,python - 3 5 -
-    tab faults-trap faulty.wasm conn.model.msgpack faults-trap.ndjson 25 node,python - 200 50 -
-    tab faults-spin faulty.wasm conn.model.msgpack faults-spin.ndjson 25 python - 200 50 --batch-timeout-ms=300
+    tab conn-sample logsieve.wasm conn.model.msgpack conn-sample.ndjson 1000 node,python conn-sample.expected.json 3000 10 - ndjson
+    tab conn-day logsieve.wasm conn.model.msgpack conn-day.ndjson 1000 node,python conn-day.expected.json 39000 10 - ndjson
+    tab conn-tcp-pass logsieve.wasm conn-tcp-pass.model.msgpack conn-sample.ndjson 1000 node,python - 2000 5 - ndjson
+    tab kerberos-hosts logsieve.wasm kerberos-hosts.model.msgpack kerberos.ndjson 1000 node,python - 5 5 - ndjson
+    tab kerberos-failures logsieve.wasm kerberos-failures.model.msgpack kerberos.ndjson 1000 node,python - 3 5 - ndjson
+    tab faults-trap faulty.wasm conn.model.msgpack faults-trap.ndjson 25 node,python - 200 50 - ndjson
+    tab faults-spin faulty.wasm conn.model.msgpack faults-spin.ndjson 25 python - 200 50 --batch-timeout-ms=300 ndjson
+    tab zeek-tsv logsieve.wasm conn.model.msgpack conn-sample-00.log.gz 1000 node,python - 1500 0 - zeek_tsv
+    tab zeek-bad-rows logsieve.wasm conn.model.msgpack bad-bad-value.conn.log 5 node,python - 3 3 - auto
+    tab zeek-column-count logsieve.wasm conn.model.msgpack bad-column-count.conn.log 1000 node,python - 3 3 - zeek_tsv
+    tab zeek-cut logsieve.wasm conn.model.msgpack bad-truncated.conn.log 1000 node,python - 5 1 - auto
+    tab zeek-truncated-gzip logsieve.wasm conn.model.msgpack bad-truncated.conn.log.gz 10 node,python - 20 1 - auto
+    tab ndjson-truncated-gzip logsieve.wasm conn.model.msgpack conn-sample-cut.ndjson.gz 1000 node,python - 1000 1 - ndjson
+    tab ndjson-long-lines logsieve.wasm conn.model.msgpack bad-long-lines.ndjson.gz 1000 node,python - 0 1 - ndjson
 } > "$W/cases.tsv"
-while IFS=$'\t' read -r name component model input batch _; do
-    pipeline "$name" "$component" "$model" "$input" "$batch"
-    "$bin" run --quiet "$W/pipelines/$name.toml" || die "logsieve run $W/pipelines/$name.toml failed"
+while IFS=$'\t' read -r name component model input batch _ _ _ _ _ format; do
+    pipeline "$name" "$component" "$model" "$input" "$batch" "$format"
+    "$bin" run --quiet "$W/pipelines/$name.toml" --summary-json "$W/out/$name/cli.summary.json" \
+        || die "logsieve run $W/pipelines/$name.toml failed"
 done < "$W/cases.tsv"
 
 # Refused models: the CLI's words, for the hosts to match.

@@ -36,11 +36,11 @@ def _session(a):
     return session.local_session(cores)
 
 
-def _events(spark, a):
+def _events(spark, a, component):
     from . import logs
     if a.text:
         return spark.read.text(a.input).withColumnRenamed("value", "event")
-    return logs.read_logs(spark, a.input, a.format, a.files_per_partition)
+    return logs.read_logs(spark, a.input, a.format, a.files_per_partition, component=component)
 
 
 def cmd_score(a):
@@ -48,7 +48,7 @@ def cmd_score(a):
     from . import scoring
     spark = _session(a)
     t0 = time.time()
-    df = _events(spark, a)
+    df = _events(spark, a, _shipped(a.component))
     scored, counts = scoring.score_events(df, _shipped(a.model), _shipped(a.component), batch_size=a.batch_size,
                                           top_features=a.top_features, stateful=a.stateful)
     scored = scored.cache()
@@ -83,8 +83,14 @@ def _shipped(path):
 def cmd_train(a):
     from . import training
     spark = _session(a)
-    df = _events(spark, a)
-    r = training.train(spark, _shipped(a.spec), df, a.out, a.logsieve, component=_shipped(a.component), work=a.work,
+    work = a.work or os.path.dirname(os.path.abspath(a.out)) or "."
+    if a.component is None:  # the one the `logsieve` binary embeds
+        os.makedirs(work, exist_ok=True)
+        component = training.component_from(a.logsieve, os.path.join(work, "logsieve.wasm"))
+    else:
+        component = _shipped(a.component)
+    df = _events(spark, a, component)
+    r = training.train(spark, _shipped(a.spec), df, a.out, a.logsieve, component=component, work=work,
                        inputs=a.input, n_init=a.n_init, log=lambda m: sys.stderr.write(f"{m}\n"))
     t = r["timings"]
     sys.stderr.write(f"logsieve_spark train: {r['rows']} rows ({r['skipped']} skipped), inertia {r['inertia']:.6f}, "
@@ -99,7 +105,8 @@ def main(argv=None, submitted=False):
 
     def common(p):
         p.add_argument("--input", nargs="+", required=True, help="files or globs, read in order")
-        p.add_argument("--format", default="auto", help="auto, zeek_tsv, ndjson (the CLI's reader, ported)")
+        p.add_argument("--format", default="auto",
+                       help="auto, zeek_tsv, zeek_json, ndjson, json, csv, tsv (the CLI's reader, in the component)")
         p.add_argument("--text", action="store_true",
                        help="read the inputs with spark.read.text as NDJSON, one event per line (any Hadoop "
                             "filesystem; no reader errors, no line numbers)")
@@ -121,7 +128,8 @@ def main(argv=None, submitted=False):
     t.add_argument("--spec", required=True)
     t.add_argument("--out", required=True, help="the model artifact to write")
     t.add_argument("--logsieve", default="logsieve", help="the logsieve binary (for assemble)")
-    t.add_argument("--work", help="where the spec-only artifact and the state JSON go (default: next to --out)")
+    t.add_argument("--work", help="where the spec-only and provisional artifacts and the state JSON go "
+                                  "(default: next to --out)")
     t.add_argument("--n-init", type=int, help="k-means starts (default: the spec's n_init)")
     z = sub.add_parser("package", help="write this package as a zip for spark-submit --py-files")
     z.add_argument("out")

@@ -2,13 +2,16 @@
 
 Built on the Python embedding host, `pipeline-examples/embedding/python/score.py`,
 which is imported, not copied: its `Scorer` (one instance with the model
-loaded, a deadline per call, a memory limit, re-created after a trap),
-`cache_variant_types` (makes wasmtime-py's value lifting 4-6x faster) and
-`describe_model_error`. Added here: `extract-batch` / `flush-extract` /
-`score-batch`, an engine configuration that fits under Spark's Python memory
-limits, precompiled components shipped from the driver, and a per-process
-cache, so that each Spark Python worker compiles (or deserializes) the
-component once and creates each scorer once.
+loaded, a deadline per call, a memory limit, re-created after a trap;
+`score-lines` / `flush-lines`), its `Reader` (the component's log reader:
+`reader.read` / `reader.finish`) with the gzip and I/O errors around it
+(`input_chunks`, `read_items`), `speed_up_wasmtime` (makes wasmtime-py's
+conversion of values several times faster) and `describe_model_error`.
+Added here: `encode-lines` / `extract-batch` / `flush-extract` / `stats`, an
+engine configuration that fits under Spark's Python memory limits,
+precompiled components shipped from the driver, and a per-process cache, so
+that each Spark Python worker compiles (or deserializes) the component once,
+creates each scorer once and reads every file through one reader instance.
 """
 
 import hashlib
@@ -97,14 +100,14 @@ class Scorer(embedding.Scorer):
                     raise RuntimeError(f"the component's {INTERFACE} has no {name}")
                 return f
 
-            self.f_score_batch = func("[method]scorer.score-batch")
+            self.f_encode_lines = embedding.fast_func(store, func("[method]scorer.encode-lines"))
             self.f_extract_batch = func("[method]scorer.extract-batch")
             self.f_flush_extract = func("[method]scorer.flush-extract")
             self.f_stats = func("[method]scorer.stats")
         return refused
 
-    def score_batch(self, events):
-        return self.call(self.f_score_batch, self.handle, events)
+    def encode_lines(self, text):
+        return self.call(self.f_encode_lines, self.handle, text)
 
     def extract_batch(self, events):
         return self.call(self.f_extract_batch, self.handle, events)
@@ -134,6 +137,24 @@ class Loaded:
     def __init__(self, engine, component, source, ticker):
         self.engine, self.component, self.source, self.ticker = engine, component, source, ticker
         self.fresh = True  # not yet counted by a scoring task
+        self.reader_instance = None  # the instance this process reads logs with (see reader())
+
+
+def reader(loaded, fmt, memory_limit_mb=1024):
+    """A reader (score.py's `Reader`: the component's `reader` resource) for one
+    input in `fmt`, in the process's reader instance (made on first use; made
+    again after a trap). ValueError with the component's words for an unknown
+    format. Close it (`.close()`) when the input is read."""
+    inst = loaded.reader_instance
+    if inst is None:
+        inst = loaded.reader_instance = embedding.Instance(
+            loaded.engine, loaded.component, embedding.Reader.TIMEOUT_MS // int(embedding.TICK * 1000),
+            memory_limit_mb << 20)
+    try:
+        return embedding.Reader(loaded.engine, loaded.component, fmt, instance=inst)
+    except GuestFault:
+        loaded.reader_instance = None
+        raise
 
 
 # Per process: (component sha256, reservation) -> Loaded; scorer key -> Scorer.
@@ -144,9 +165,11 @@ _TYPE_CACHE = []
 
 
 def type_cache():
-    """Patch wasmtime-py's variant lifting once per process (score.py's cache_variant_types)."""
+    """Speed up wasmtime-py's conversion of values once per process (score.py's speed_up_wasmtime)."""
     if not _TYPE_CACHE:
-        _TYPE_CACHE.append(embedding.cache_variant_types())
+        done = embedding.speed_up_wasmtime()
+        _TYPE_CACHE.append(done)
+        embedding.FAST_LIFT.append(done and embedding._layout_ok())
     return _TYPE_CACHE[0]
 
 

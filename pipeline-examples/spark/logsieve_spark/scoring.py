@@ -6,7 +6,7 @@
 "event"), for example from `logs.read_logs` (which also carries the CLI
 reader's errors) or `spark.read.text(...)` (column "value"). Each partition
 goes through `mapInArrow`: the rows, in order, in batches of `batch_size`
-through the component's `score-text`, exactly as `logsieve run` sends them.
+through the component's `score-lines`, exactly as `logsieve run` sends them.
 The component is loaded once per worker process (deserialized from the
 precompiled file the driver shipped) and the scorer with the model is kept
 for the next tasks of that process.
@@ -17,16 +17,17 @@ Output: the input's other columns (or those in `keep`), then
 |---|---|
 | outcome | `scored`, `passed` (did not meet the spec's `[[where]]`; `scored` holds the event unchanged), `dropped`, `failed`; with stateful models also `absorbed` and `emitted` / `emitted_failed` (a window's aggregate) |
 | scored | the scored event's text (the event with the `logsieve` key appended: byte for byte what `logsieve run` writes), the event itself when passed, else null |
-| reason, detail | why an event failed: the component's reason (`invalid_json`, `wrong_type`, `missing_field`, ...), the reader's (`zeek_column_count`, ...), or the host's (`guest_trap`, `guest_timeout`) |
+| reason, detail | why an event failed: the component's reason (`invalid_json`, `wrong_type`, `missing_field`, ...), the reader's (`zeek_column_count`, ...), or the host's (`guest_trap`, `guest_timeout`, `missing_event` for a null event, `multiline_event` for an event text holding a raw newline, which `score-lines`, one event per line, cannot take) |
 | event | a failed event's text (the line's, for a read error), as the CLI's error record has it; else null |
 | model | the id of the model that scored it |
-| cluster, distance, threshold, score, anomaly | the verdict, parsed from the `logsieve` key (`verdict=True`, the default) |
+| cluster, distance, threshold, score, anomaly | the verdict: the `verdict` record `score-lines` gives with each scored event (`verdict=True`, the default) |
 
 One row per input row, in input order within each partition (with stateful
 models the `emitted` aggregates follow the batch that closed their window).
 An event that cannot be scored is a row with its reason, never a failed job;
 `counts` (Spark accumulators, read them after an action) adds them up as the
-CLI's summary does: `lines = scored + passed + dropped + absorbed + errors`.
+CLI's summary does: `lines = scored + passed + dropped + absorbed + errors`,
+and `anomalies` counts the scored events and aggregates whose verdict says so.
 
 Models that keep state between events — `[aggregate]` windows, and
 `inter_arrival` derives — are refused unless `stateful="per_partition"`: then
@@ -38,10 +39,6 @@ with the key as a column), and windows still open at the end of a partition
 are emitted there.
 """
 
-import json
-import re
-
-from . import artifact
 from . import component as comp
 from . import session
 
@@ -50,10 +47,46 @@ VERDICT = (("cluster", "int"), ("distance", "double"), ("threshold", "double"), 
 READ_ERROR, READ_DETAIL = "read_error", "read_detail"
 
 
+def read_spec(model_path):
+    """The spec of a model artifact, read on the driver with the `msgpack` package.
+
+    The artifact (artifact/src/codec.rs) is MessagePack: an envelope
+    `{format, version, sha256, model: bin}` around the MessagePack of the
+    model `{spec, fitted}`, both with named fields. No checksum check here:
+    the component decodes and validates the artifact itself (and refuses it
+    in the CLI's words)."""
+    import msgpack
+    with open(model_path, "rb") as f:
+        data = f.read()
+    try:
+        env = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        if not isinstance(env, dict) or env.get("format") != "logsieve-model" or not isinstance(env.get("model"),
+                                                                                                  bytes):
+            raise ValueError("not a logsieve model artifact")
+        spec = msgpack.unpackb(env["model"], raw=False, strict_map_key=False)["spec"]
+    except (ValueError, KeyError, TypeError, msgpack.UnpackException) as e:
+        raise ValueError(f"{model_path}: cannot read the model's spec: {e}") from e
+    return spec
+
+
+def stateful_parts(spec):
+    """What makes a model keep state between events: `[aggregate]` windows and
+    `inter_arrival` derives (each names the time since the previous event)."""
+    parts = []
+    if spec.get("aggregate"):
+        agg = spec["aggregate"]
+        parts.append(f"[aggregate] per-key windows (group_by {agg.get('group_by')}, window {agg.get('window', 'all')!r})")
+    for d in spec.get("derive") or []:
+        if d.get("op") == "inter_arrival":
+            parts.append(f"[[derive]] {d.get('name')!r} = inter_arrival (time since the previous event"
+                         f"{' of the same ' + str(d.get('key')) if d.get('key') else ''})")
+    return parts
+
+
 class Counts:
     """Accumulators of one scoring job (read after an action)."""
 
-    NAMES = ("lines", "scored", "passed", "dropped", "absorbed", "errors", "emitted", "emitted_scored",
+    NAMES = ("lines", "scored", "anomalies", "passed", "dropped", "absorbed", "errors", "emitted", "emitted_scored",
              "emitted_errors", "guest_faults", "partitions", "component_precompiled", "component_compiled")
 
     def __init__(self, sc):
@@ -75,27 +108,20 @@ class Counts:
 
     def render(self):
         c = self.value()
-        return (f"{c['lines']} events = {c['scored']} scored + {c['passed']} passed + {c['dropped']} dropped + "
+        return (f"{c['lines']} events = {c['scored']} scored ({c['anomalies']} anomalies, aggregates included) + "
+                f"{c['passed']} passed + {c['dropped']} dropped + "
                 f"{c['absorbed']} absorbed + {c['errors']} errors; {c['emitted']} aggregates emitted "
                 f"({c['emitted_scored']} scored + {c['emitted_errors']} errors); {c['guest_faults']} guest faults; "
                 f"{c['partitions']} partitions; component loaded by {c['component_precompiled']} worker(s) "
                 f"precompiled, compiled by {c['component_compiled']}")
 
 
-def _reservation(spark, reservation):
-    if reservation != "auto":
-        return reservation
-    limited = spark.sparkContext.getConf().get("spark.executor.pyspark.memory", None)
-    return "small" if limited else "default"
-
-
 def prepare(spark, model, component, reservation="auto", stateful="refuse", purpose="scoring"):
     """Ship the component and model, check the model on the driver; returns the conf workers get."""
-    reservation = _reservation(spark, reservation)
+    reservation = session.resolve_reservation(spark, reservation)
     names = session.ship(spark, component, model, reservation)
-    with open(model, "rb") as f:
-        spec = artifact.read_model(f.read())["spec"]
-    parts = artifact.stateful_parts(spec)
+    spec = read_spec(model)
+    parts = stateful_parts(spec)
     if parts and stateful != "per_partition":
         raise ValueError(
             f"{model}: this model keeps state between events ({'; '.join(parts)}), and Spark splits the input into "
@@ -170,25 +196,12 @@ def open_scorer(wconf):
         raise comp.explain_reservation(e, wconf["reservation"]) from e
 
 
-# The component writes these five first, in this order (plugin/src/scorer.rs);
-# anything else (flow2vec's null verdicts) goes through json.loads.
-_FAST = re.compile(r'"logsieve":\{"cluster":(\d+),"distance":([-+.eE0-9]+),"threshold":([-+.eE0-9]+),'
-                   r'"score":([-+.eE0-9]+),"anomaly":(true|false)[,}]')
+def _verdict(v):
+    """The verdict columns of a scored event's `verdict` record."""
+    return v.cluster, v.distance, v.threshold, v.score, v.anomaly
 
 
-def _verdict(text):
-    """cluster, distance, threshold, score, anomaly from the appended `logsieve` key."""
-    i = text.rfind('"logsieve":{')
-    if i < 0:
-        return (None,) * 5
-    m = _FAST.match(text, i)
-    if m is not None:
-        return int(m[1]), float(m[2]), float(m[3]), float(m[4]), m[5] == "true"
-    try:
-        v = json.loads(text[i + 11:-1])
-    except ValueError:
-        return (None,) * 5
-    return v.get("cluster"), v.get("distance"), v.get("threshold"), v.get("score"), v.get("anomaly")
+NO_VERDICT = (None,) * len(VERDICT)
 
 
 class _Out:
@@ -198,7 +211,7 @@ class _Out:
         self.src, self.outcome, self.scored, self.reason, self.detail, self.event = [], [], [], [], [], []
         self.verdict = [[] for _ in VERDICT] if verdict else None
 
-    def add_scored(self, rows, texts):
+    def add_scored(self, rows, texts, verdicts):
         """Many scored rows at once (the common case: a batch scored whole)."""
         n = len(rows)
         self.src.extend(rows)
@@ -209,10 +222,10 @@ class _Out:
         self.detail.extend(nones)
         self.event.extend(nones)
         if self.verdict is not None and n:
-            for col, xs in zip(self.verdict, zip(*map(_verdict, texts))):
+            for col, xs in zip(self.verdict, zip(*map(_verdict, verdicts))):
                 col.extend(xs)
 
-    def add(self, src, outcome, scored=None, reason=None, detail=None, event=None):
+    def add(self, src, outcome, scored=None, reason=None, detail=None, event=None, verdict=None):
         self.src.append(src)
         self.outcome.append(outcome)
         self.scored.append(scored)
@@ -220,21 +233,39 @@ class _Out:
         self.detail.append(detail)
         self.event.append(event)
         if self.verdict is not None:
-            v = _verdict(scored) if outcome in ("scored", "emitted") else (None,) * 5
-            for col, x in zip(self.verdict, v):
+            for col, x in zip(self.verdict, NO_VERDICT if verdict is None else _verdict(verdict)):
                 col.append(x)
 
 
-def _emitted(results, out, c):
-    # list<result<string, event-error>>: a str for ok, a Record for err.
-    for r in results:
+def _texts(res, scored):
+    """The texts of the scored lines (`offset`/`len` in UTF-8 bytes), as str, checked."""
+    texts = comp.embedding.scored_texts(res.text, scored, newline=False)
+    if texts and isinstance(texts[0], bytes):
+        return [t.decode("utf-8") for t in texts]
+    return texts
+
+
+def _emitted(res, texts, k, out, c):
+    """The aggregates of windows closed in one call (`res.emitted`): their rows;
+    `texts[k:]` are the scored ones' texts."""
+    for r in res.emitted:
         c["emitted"] += 1
-        if isinstance(r, str):
+        if r.tag == "scored":
             c["emitted_scored"] += 1
-            out.add(None, "emitted", r)
-        else:
+            c["anomalies"] += bool(r.payload.verdict.anomaly)
+            out.add(None, "emitted", texts[k], verdict=r.payload.verdict)
+            k += 1
+        elif r.tag == "failed":
             c["emitted_errors"] += 1
-            out.add(None, "emitted_failed", None, r.reason, r.detail)
+            out.add(None, "emitted_failed", None, r.payload.reason, r.payload.detail)
+        else:
+            raise RuntimeError(f"the component emitted an aggregate as {r.tag}")
+
+
+def _scored_payloads(res):
+    """Every scored line of a `scored-lines` result (events', then aggregates'), in text order."""
+    return ([o.payload for o in res.outcomes if o.tag == "scored"]
+            + [o.payload for o in res.emitted if o.tag == "scored"])
 
 
 def _score_slice(scorer, texts, bad, lo, hi, out, c):
@@ -248,17 +279,19 @@ def _score_slice(scorer, texts, bad, lo, hi, out, c):
         elif texts[i] is None:
             c["errors"] += 1
             out.add(i, "failed", None, "missing_event", "the event column is null", "")
+        elif "\n" in texts[i]:
+            # `score-lines` takes one event per line (the CLI's readers never
+            # give an event with a raw newline).
+            c["errors"] += 1
+            out.add(i, "failed", None, "multiline_event",
+                    "the event text holds a raw newline; score-lines takes one event per line (NDJSON)", texts[i])
         else:
             events.append((i, texts[i]))
     # Reader errors come out in their place: re-sort at the end of the slice.
     if not events:
         return
-    split_safe = not any("\n" in t for _, t in events)
     try:
-        if split_safe:
-            res = scorer.score_text("\n".join(t for _, t in events) + "\n")
-        else:
-            res = scorer.score_batch([t for _, t in events])
+        res = scorer.score_lines("\n".join(t for _, t in events) + "\n")
     except comp.GuestFault as e:
         c["guest_faults"] += 1
         detail = f"{e.detail}; the batch of {len(events)} events it was in failed with it"
@@ -270,27 +303,23 @@ def _score_slice(scorer, texts, bad, lo, hi, out, c):
     outcomes = res.outcomes
     if len(outcomes) != len(events):
         raise RuntimeError(f"the component returned {len(outcomes)} outcomes for {len(events)} events")
-    if split_safe:
-        # Scored texts follow each other, each ended by "\n" (none holds a raw newline).
-        texts_out = res.text.split("\n")
-        if texts_out[-1] != "":
-            raise RuntimeError("the component's scored text does not end with a newline")
-        k = 0
-        if start == len(out.src) and len(texts_out) == len(events) + 1 and all(o.tag == "scored" for o in outcomes):
-            c["scored"] += len(events)
-            out.add_scored([i for i, _ in events], texts_out[:-1])
-            _emitted(res.emitted, out, c)
-            return
+    scored = _scored_payloads(res)
+    texts_out = _texts(res, scored)
+    n_events = sum(1 for o in outcomes if o.tag == "scored")
+    c["anomalies"] += sum(1 for v in scored[:n_events] if v.verdict.anomaly)
+    if start == len(out.src) and n_events == len(events):
+        # Every event scored (the common case): the rows at once.
+        c["scored"] += len(events)
+        out.add_scored([i for i, _ in events], texts_out[:n_events], [s.verdict for s in scored[:n_events]])
+        _emitted(res, texts_out, n_events, out, c)
+        return
+    k = 0
     for (i, ev), o in zip(events, outcomes):
         tag = o.tag
         if tag == "scored":
             c["scored"] += 1
-            if split_safe:
-                s = texts_out[k]
-                k += 1
-            else:
-                s = o.payload
-            out.add(i, "scored", s)
+            out.add(i, "scored", texts_out[k], verdict=o.payload.verdict)
+            k += 1
         elif tag == "passed":
             c["passed"] += 1
             out.add(i, "passed", ev)
@@ -305,10 +334,8 @@ def _score_slice(scorer, texts, bad, lo, hi, out, c):
             out.add(i, "failed", None, o.payload.reason, o.payload.detail, ev)
         else:
             raise RuntimeError(f"unknown outcome {tag}")
-    if split_safe and k != len(texts_out) - 1:
-        raise RuntimeError("the component's scored text does not match its outcomes")
     _restore_order(out, start)
-    _emitted(res.emitted, out, c)
+    _emitted(res, texts_out, k, out, c)
 
 
 def _restore_order(out, start):
@@ -383,7 +410,8 @@ def score_partition(batches, wconf, acc):
         if wconf["stateful"]:
             out = _Out(wconf["verdict"])
             try:
-                _emitted(scorer.flush(), out, c)
+                res = scorer.flush_lines()
+                _emitted(res, _texts(res, _scored_payloads(res)), 0, out, c)
             except comp.GuestFault:
                 c["guest_faults"] += 1
             if out.src and last is not None:

@@ -3,10 +3,10 @@
 `local_session(cores)` is for running on one machine (tests, benchmarks,
 small backfills): `local[cores]`, UI off, everything bound to 127.0.0.1, the
 workers running this Python. On a cluster, make the session as usual
-(`spark-submit`) and call `ship(spark, ...)` (the scoring and training entry
-points do it for you): it sends the package (with the embedding host's
-score.py inside), the component, its precompiled form and the model to the
-executors with `addPyFile` / `addFile`.
+(`spark-submit`) and call `ship(spark, ...)` (the reading, scoring and
+training entry points do it for you): it sends the package (with the
+embedding host's score.py inside), the component, its precompiled form and
+the model to the executors with `addPyFile` / `addFile`.
 """
 
 import hashlib
@@ -42,6 +42,15 @@ def local_session(cores=2, app="logsieve-spark", driver_memory="1g", conf=None):
     spark = b.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def resolve_reservation(spark, reservation):
+    """The engine's memory reservation (component.RESERVATIONS): "auto" is "small"
+    when Spark limits the Python workers' memory (spark.executor.pyspark.memory)."""
+    if reservation != "auto":
+        return reservation
+    limited = spark.sparkContext.getConf().get("spark.executor.pyspark.memory", None)
+    return "small" if limited else "default"
 
 
 def _stage_dir():

@@ -3,24 +3,28 @@
     result = train(spark, "model.toml", events_df, out="conn.model.msgpack", logsieve="target/release/logsieve")
 
 What the native trainer does (host/src/commands/train.rs, train/src/model.rs),
-step by step, with Spark doing the work:
+step by step, with Spark doing the work and the component doing everything
+that touches an event, so there is no train/serve skew:
 
 1. **Features, through the component.** A spec-only artifact (`logsieve
    assemble --spec`, no state) goes to every worker; the events go through
    the component's `extract-batch` in batches of 1000 — the code that will
-   score them, so there is no train/serve skew. Events it refuses and the
-   reader's errors are skipped and counted by reason (`training.skipped`);
-   events left out by `[[where]]` are counted apart, as the CLI does.
-2. **Scalers and vocabularies, aggregated by Spark** (`fit_features`):
+   score them. Events it refuses and the reader's errors are skipped and
+   counted by reason (`training.skipped`); events left out by `[[where]]`
+   are counted apart, as the CLI does.
+2. **Scalers and vocabularies, aggregated by Spark** (`fit_feature_states`):
    numeric — the fill value (0, or under `missing = "mean"` the mean of the
    present values), then over the filled column z-score `(mean, std)` with
    the population std (ddof = 0), or min-max `(min, max - min)`, or none
    `(0, 1)`; a zero or non-finite scale becomes 1. Categorical — the
    distinct values, a missing value counting as "missing", sorted by code
-   point (= the Rust trainer's byte order). One-hot for k-means, in
-   vocabulary order; one-hot columns are not scaled.
-3. **Encoding** in the workers (numpy), as `plugin/src/features.rs` encodes:
-   `(x - offset) / scale`, one-hot.
+   point (= the Rust trainer's byte order).
+3. **Encoding, by the component** (`encode_events`): a provisional artifact
+   holds the fitted scalers and vocabularies (`logsieve assemble --state`,
+   with placeholder clusters: zero centroids, threshold 1, all rows in the
+   first); the workers send the events through its `encode-lines`, which
+   gives the vectors the model measures distances on (scaled, one-hot
+   expanded), exactly as scoring will encode them.
 4. **k-means by Spark MLlib** (`pyspark.ml.clustering.KMeans`, k-means||
    initialisation): k = `n_clusters`, `maxIter` = `max_iter`, seeds
    `random_state + i` for `i < n_init` — Spark has no n_init, so each start
@@ -29,10 +33,11 @@ step by step, with Spark doing the work:
    given sqrt(spec tol × mean column variance / k), so that the total squared
    shift is below scikit-learn's (and the native trainer's) bound
    `tol × mean variance`.
-5. **A second distributed pass** for the per-cluster statistics
-   (`cluster_stats`): each row's nearest centroid (ties to the lowest index)
-   and Euclidean distance, computed as the component computes them (the
-   squared differences summed in feature order), then size, share
+5. **A second distributed pass, scored by the component** (`assign_events`):
+   a provisional artifact with MLlib's centroids (placeholder thresholds)
+   goes to the workers, and each event's nearest cluster and its distance
+   are read from the `verdict` its `score-lines` gives — computed by the
+   code that will score with the model. Then per cluster: size, share
    (size / rows), mean and max distance, rare (share < `rare_share`), and the
    threshold: the spec's absolute `threshold`, or the `threshold_quantile` of
    the cluster's distances with numpy's linear interpolation — exact, not
@@ -44,9 +49,11 @@ step by step, with Spark doing the work:
    (JSON), checking it, with the Rust codec — the same file format and
    checks as `logsieve train`.
 
-Models with state between events (`[aggregate]`, `inter_arrival`) are
-refused (partitions would cut their windows); k-modes / k-prototypes /
-flow2vec are `logsieve train`'s (Spark MLlib has no k-modes).
+The events DataFrame is persisted for the three passes over it (extract,
+encode, assign). Models with state between events (`[aggregate]`,
+`inter_arrival`) are refused (partitions would cut their windows);
+k-modes / k-prototypes / flow2vec are `logsieve train`'s (Spark MLlib has no
+k-modes).
 """
 
 import json
@@ -55,7 +62,6 @@ import os
 import subprocess
 import time
 
-from . import artifact
 from . import component as comp
 from . import scoring
 
@@ -140,6 +146,9 @@ def extract_partition(batches, wconf):
                     outcome[i], reason[i], detail[i] = "failed", bad[i][0], bad[i][1]
                 elif texts[i] is None:
                     outcome[i], reason[i], detail[i] = "failed", "missing_event", "the event column is null"
+                elif "\n" in texts[i]:  # as scoring refuses it: score-lines takes one event per line
+                    outcome[i], reason[i], detail[i] = ("failed", "multiline_event", "the event text holds a raw "
+                                                        "newline; score-lines takes one event per line (NDJSON)")
                 else:
                     rows.append(i)
             if not rows:
@@ -222,93 +231,114 @@ def fit_feature_states(feats, spec):
     return states
 
 
-def _encoder(states):
-    """Per feature: ("num", offset, scale, fill, at) or ("cat", {value: at}); and the width."""
-    cols, at = [], 0
-    for st in states:
-        if st["type"] == "numeric":
-            cols.append(("num", st["offset"], st["scale"], st["fill"], at))
-            at += 1
-        else:
-            cols.append(("cat", {v: at + i for i, v in enumerate(st["vocabulary"])}))
-            at += len(st["vocabulary"])
-    return cols, at
+def provisional(logsieve, spec_path, spec, states, rows, out, centroids=None):
+    """A provisional artifact (`logsieve assemble --state`) holding the fitted
+    scalers and vocabularies and `centroids` (default: zeros), so that the
+    component encodes (`encode-lines`) or assigns (`score-lines`) with them.
+    Its other cluster statistics are placeholders that pass assemble's
+    checks: all `rows` in the first cluster, threshold 1 (or the spec's
+    absolute threshold), no distances. Never a model to score with."""
+    m, sc = spec["model"], spec.get("scoring", {})
+    k = int(m["n_clusters"])
+    d = sum(1 if st["type"] == "numeric" else len(st["vocabulary"]) for st in states)  # one-hot for k-means
+    absolute = sc.get("threshold")
+    threshold = max(float(absolute), MIN_THRESHOLD) if absolute is not None else 1.0
+    rare_share = float(sc.get("rare_share", 0.01))
+    clusters = []
+    for c in range(k):
+        size = rows if c == 0 else 0
+        share = size / rows
+        clusters.append({"centroid": list(map(float, centroids[c])) if centroids is not None else [0.0] * d,
+                         "size": size, "share": share, "threshold": threshold, "rare": share < rare_share,
+                         "mean_distance": 0.0, "max_distance": 0.0})
+    state = {"features": states, "clusters": clusters,
+             "training": {"rows": rows, "skipped": 0, "inertia": 0.0, "n_iter": 0, "inputs": [], "created_unix": 0}}
+    state_path = out + ".state.json"
+    with open(state_path, "w", encoding="utf-8") as f:
+        json.dump(state, f, allow_nan=False)
+    run([logsieve, "assemble", "--spec", spec_path, "--state", state_path, "--out", out, "--quiet"])
+    return out, d
 
 
-def _encode_batch(batch, cols, d):
-    """The encoded rows of an Arrow batch of features (numpy, n × d), as plugin/src/features.rs encodes."""
-    import numpy as np
-    n = batch.num_rows
-    x = np.zeros((n, d), dtype=np.float64)
-    for j, c in enumerate(cols):
-        col = batch.column(f"f{j}")
-        if c[0] == "num":
-            _, offset, scale, fill, at = c
-            v = col.to_numpy(zero_copy_only=False).astype(np.float64, copy=True)
-            v[np.isnan(v)] = fill  # nulls (missing) come out as NaN; extraction never gives NaN itself
-            x[:, at] = (v - offset) / scale
-        else:
-            index = c[1]
-            for i, v in enumerate(col.to_pylist()):
-                k = index.get(MISSING_CATEGORY if v is None else v)
-                if k is not None:  # a value outside the vocabulary encodes as all zeros
-                    x[i, k] = 1.0
-    return x
-
-
-def encode(feats, states):
-    """The `features` column (array<double>) of the encoded rows."""
-    from pyspark.sql import types as T
-    cols, d = _encoder(states)
-    fcols = [f"f{j}" for j in range(len(states))]
-
-    def run_(batches):
-        import numpy as np
-        import pyarrow as pa
-        for b in batches:
-            x = _encode_batch(b, cols, d)
-            offsets = pa.array(np.arange(0, (b.num_rows + 1) * d, d, dtype=np.int32))
-            arr = pa.ListArray.from_arrays(offsets, pa.array(x.reshape(-1)))
-            yield pa.RecordBatch.from_arrays([arr], names=["features"])
-
-    return feats.select(*fcols).mapInArrow(run_, T.StructType([T.StructField("features", T.ArrayType(T.DoubleType()))])), d
-
-
-def nearest(x, centroids):
-    """(labels, distances) as the component computes them: squared differences
-    summed in coordinate order, the lowest index on ties, then the square root."""
-    import numpy as np
-    n = x.shape[0]
-    best = np.full(n, np.inf)
-    label = np.zeros(n, dtype=np.int32)
-    for c, centre in enumerate(centroids):
-        acc = np.zeros(n)
-        for j, cj in enumerate(centre):
-            diff = x[:, j] - cj
-            acc += diff * diff
-        closer = acc < best
-        best[closer] = acc[closer]
-        label[closer] = c
-    return label, np.sqrt(best)
-
-
-def assign(encoded, centroids, d):
-    """(label, distance) of every row, a second pass over the encoded rows."""
-    from pyspark.sql import types as T
-    cents = [list(map(float, c)) for c in centroids]
+def _events_pass(events, model, component, column, batch_size, reservation, schema, body):
+    """`body(batches, wconf)` over the events of `events` in the workers, with `model` loaded there."""
+    spark = events.sparkSession
+    conf = scoring.prepare(spark, model, component, reservation, "refuse", "training")
+    has_read = scoring.READ_ERROR in events.columns
+    inputs = [column] + ([scoring.READ_ERROR] if has_read else [])
+    wconf = dict(names=conf["names"], reservation=conf["reservation"], column=column, has_read=has_read,
+                 batch_size=batch_size, timeout_ms=60000, memory_limit_mb=1024, top_features=0, emit_vector=False,
+                 stateful=False)
 
     def run_(batches):
+        return body(batches, wconf)
+
+    return events.select(*[events[f"`{c}`"] for c in inputs]).mapInArrow(run_, schema)
+
+
+def _slices(batch, wconf):
+    """The event texts of an Arrow batch that are events (not read errors, not
+    null, one line each), in slices of `batch_size`, as score-lines takes them."""
+    texts = batch.column(wconf["column"]).to_pylist()
+    if wconf["has_read"]:
+        bad = batch.column(scoring.READ_ERROR).to_pylist()
+        texts = [t for t, e in zip(texts, bad) if e is None]
+    texts = [t for t in texts if t is not None and "\n" not in t]
+    bs = wconf["batch_size"]
+    for lo in range(0, len(texts), bs):
+        yield "\n".join(texts[lo:lo + bs]) + "\n"
+
+
+def encode_events(events, model, component, d, column="event", batch_size=1000, reservation="auto"):
+    """The `features` column (array<double>, `d` values) of every event the
+    component encodes with `model` (`encode-lines`: scaled, one-hot expanded),
+    in input order; events it does not encode (refused, left out by
+    `[[where]]`) have no row."""
+    from pyspark.sql import types as T
+
+    def body(batches, wconf):
         import numpy as np
         import pyarrow as pa
-        for b in batches:
-            col = b.column("features")
-            x = col.values.to_numpy(zero_copy_only=False).reshape(-1, d) if b.num_rows else np.zeros((0, d))
-            label, dist = nearest(x, cents)
+        _, s = scoring.open_scorer(wconf)
+        for batch in batches:
+            flat = []
+            for text in _slices(batch, wconf):
+                res = s.encode_lines(text)  # a fault fails the task: training needs every row
+                if res.dimension != d:
+                    raise RuntimeError(f"the component encodes {res.dimension} values per event, {d} expected")
+                n = sum(1 for o in res.outcomes if o.tag == "vector")
+                flat.append(np.asarray(res.vectors[:n * d], dtype=np.float64))
+            x = np.concatenate(flat) if flat else np.zeros(0)
+            rows = len(x) // d if d else 0
+            offsets = pa.array(np.arange(0, (rows + 1) * d, d, dtype=np.int32))
+            yield pa.RecordBatch.from_arrays([pa.ListArray.from_arrays(offsets, pa.array(x))], names=["features"])
+
+    schema = T.StructType([T.StructField("features", T.ArrayType(T.DoubleType()))])
+    return _events_pass(events, model, component, column, batch_size, reservation, schema, body)
+
+
+def assign_events(events, model, component, column="event", batch_size=1000, reservation="auto"):
+    """(label, distance) of every event the component scores with `model`: the
+    nearest cluster and the distance to it, from each `score-lines` verdict."""
+    from pyspark.sql import types as T
+
+    def body(batches, wconf):
+        import pyarrow as pa
+        _, s = scoring.open_scorer(wconf)
+        for batch in batches:
+            label, dist = [], []
+            for text in _slices(batch, wconf):
+                for o in s.score_lines(text).outcomes:
+                    if o.tag == "scored":
+                        v = o.payload.verdict
+                        label.append(v.cluster)
+                        dist.append(v.distance)
             yield pa.RecordBatch.from_arrays([pa.array(label, pa.int32()), pa.array(dist, pa.float64())],
                                              names=["label", "distance"])
 
-    return encoded.mapInArrow(run_, T.StructType([T.StructField("label", T.IntegerType(), False),
-                                                  T.StructField("distance", T.DoubleType(), False)]))
+    schema = T.StructType([T.StructField("label", T.IntegerType(), False),
+                           T.StructField("distance", T.DoubleType(), False)])
+    return _events_pass(events, model, component, column, batch_size, reservation, schema, body)
 
 
 def quantiles(assigned, sizes, q, want_global):
@@ -368,12 +398,14 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
     if component is None:
         component = component_from(logsieve, os.path.join(work, "logsieve.wasm"))
     spec_model = spec_only(logsieve, spec_path, os.path.join(work, "spec-only.msgpack"))
-    with open(spec_model, "rb") as f:
-        spec = artifact.read_model(f.read())["spec"]
+    spec = scoring.read_spec(spec_model)
     m = spec["model"]
     if m.get("kind", "kmeans") != "kmeans":
         raise ValueError(f"{spec_path}: kind = {m.get('kind')!r}; distributed training fits k-means (Spark MLlib has "
                          f"no k-modes or word2vec-then-k-means of flow2vec): use `logsieve train`")
+
+    # The events, read once for the three passes over them.
+    events = events.persist(StorageLevel.MEMORY_AND_DISK)
 
     # 1. Features through the component.
     feats_all, _ = extract_features(events, spec_model, component, column, batch_size, reservation)
@@ -399,17 +431,19 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
     states = fit_feature_states(feats, spec)
     timings["scalers"] = time.time() - t
 
-    # 3. Encoding (cached: every k-means iteration reads it).
+    # 3. Encoding by the component (cached: every k-means iteration reads it).
     t = time.time()
-    encoded, d = encode(feats, states)
+    feats_all.unpersist()
+    encoder, d = provisional(logsieve, spec_path, spec, states, rows, os.path.join(work, "encode.msgpack"))
+    encoded = encode_events(events, encoder, component, d, column, batch_size, reservation)
     # Few, larger partitions for the k-means iterations (each is a job over
     # every partition): about 250,000 rows each, at least one per core.
     target = max(spark.sparkContext.defaultParallelism, math.ceil(rows / 250_000))
     if encoded.rdd.getNumPartitions() > target:
         encoded = encoded.coalesce(target)
     encoded = encoded.persist(StorageLevel.MEMORY_AND_DISK)
-    encoded.count()
-    feats_all.unpersist()
+    if encoded.count() != rows:
+        raise RuntimeError(f"the component encoded {encoded.count()} events, but extracted features of {rows}")
     vectors = encoded.select(array_to_vector("features").alias("features"))
     mean_var = float(sum(vectors.select(Summarizer.variance(F.col("features")).alias("v")).first()["v"])) / max(d, 1)
     timings["encode"] = time.time() - t
@@ -443,7 +477,12 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
 
     # 5. Second pass: labels, distances, per-cluster statistics, thresholds.
     t = time.time()
-    assigned = assign(encoded, centroids, d).persist(StorageLevel.MEMORY_AND_DISK)
+    encoded.unpersist()
+    assigner, _ = provisional(logsieve, spec_path, spec, states, rows, os.path.join(work, "assign.msgpack"), centroids)
+    assigned = assign_events(events, assigner, component, column, batch_size, reservation)
+    if assigned.rdd.getNumPartitions() > target:  # the encoded rows' partitions: the same sums, in the same order
+        assigned = assigned.coalesce(target)
+    assigned = assigned.persist(StorageLevel.MEMORY_AND_DISK)
     stats = {r["label"]: r for r in assigned.groupBy("label").agg(
         F.count(F.lit(1)).alias("n"), F.sum("distance").alias("s"), F.max("distance").alias("mx"),
         F.sum(F.col("distance") * F.col("distance")).alias("ss")).collect()}
@@ -474,7 +513,7 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
                          "max_distance": max(0.0, st["mx"]) if n else 0.0})
     inertia = float(sum(r["ss"] for r in stats.values()))
     assigned.unpersist()
-    encoded.unpersist()
+    events.unpersist()
     timings["thresholds"] = time.time() - t
 
     # 6. The artifact.

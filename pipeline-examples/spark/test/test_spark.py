@@ -7,9 +7,11 @@
 Cases (each prints `ok` or `FAIL` with what differs; the last line is `N passed, M failed`):
 
 - score-day: the rita conn logs of 2024-04-20 (Zeek TSV, gzip, 24 files) read by
-  the ported reader in Spark and scored with the conn-kmeans model trained
+  the component's reader in Spark and scored with the conn-kmeans model trained
   natively on 2024-04-19: every scored text byte for byte as `logsieve run`
-  wrote it, in the same order; no errors on either side; the counts add up.
+  wrote it, in the same order; no errors on either side; the counts add up,
+  and the anomalies counted from the verdicts are the CLI's (`--summary-json`),
+  as are the `anomaly` column's (in every scoring case).
 - score-bad-input: tests/bad-input (every kind of read and event error): the
   same scored texts, and the same error records (reason, detail, model, file,
   line, event), compared in input order (the CLI writes a batch's read errors
@@ -25,8 +27,9 @@ Cases (each prints `ok` or `FAIL` with what differs; the last line is `N passed,
 - memory-limit (last: a new session): under `spark.executor.pyspark.memory`,
   scoring works (a small wasmtime memory reservation) and gives the CLI's output.
 - train: a model trained through Spark on 2024-04-19 (extract-batch in the
-  workers, Spark aggregates, MLlib k-means, distributed thresholds,
-  `logsieve assemble`): `logsieve run` scores 2024-04-20 with it unchanged,
+  workers, Spark aggregates, encode-lines in the workers, MLlib k-means,
+  distributed thresholds from score-lines verdicts, `logsieve assemble`):
+  `logsieve run` scores 2024-04-20 with it unchanged,
   exactly as Spark does; the Python embedding host (score.py) scores with it
   exactly as the CLI; scoring the training day reproduces the artifact's
   cluster sizes, max distances and training inertia; and its inertia on
@@ -94,6 +97,24 @@ def cli_run(logsieve, work, name, inputs, model, fmt="auto"):
     with open(os.path.join(d, "errors.ndjson"), encoding="utf-8") as f:
         errors = [json.loads(l) for l in f]
     return scored, errors
+
+
+def cli_summary(work, name):
+    """The CLI's transform counts of `cli_run(..., name, ...)` (`--summary-json`)."""
+    with open(os.path.join(work, "cli", name, "summary.json"), encoding="utf-8") as f:
+        return json.load(f)["transforms"]["score"]
+
+
+def same_anomalies(work, name, counts, rows=None):
+    """The anomalies Spark counted from the verdicts (and, given the rows, its
+    `anomaly` column) are the CLI's."""
+    want = cli_summary(work, name)["anomalies"]
+    got = counts.value()["anomalies"]
+    assert got == want, f"anomalies: Spark counted {got}, the CLI {want}"
+    if rows is not None:
+        col = sum(1 for r in rows if r["anomaly"])
+        assert col == want, f"anomalies: Spark's anomaly column has {col}, the CLI counted {want}"
+    return want
 
 
 def spark_outputs(rows):
@@ -179,7 +200,7 @@ def main():
     t = time.time()
     spark = session.local_session(a.cores)
     print(f"Spark {spark.version} session local[{a.cores}] ({time.time() - t:.1f} s)", flush=True)
-    day2_df = logs.read_logs(spark, [day2]).cache()
+    day2_df = logs.read_logs(spark, [day2], component=wasm).cache()
 
     @case("score-day")
     def score_day():
@@ -189,6 +210,7 @@ def main():
         same_output(cli, spark_outputs(rows))
         c = checked(counts)
         assert c["lines"] == len(cli[0]) + len(cli[1]) and c["errors"] == 0, c
+        anomalies = same_anomalies(work, "day", counts, rows)
         # The workers loaded the component the driver precompiled, none compiled it.
         assert c["component_precompiled"] >= 1 and c["component_compiled"] == 0, c
         again, counts = scoring.score_events(day2_df, native, wasm)
@@ -197,18 +219,21 @@ def main():
         assert c2["component_compiled"] == 0, c2
         # (Not asserted: Spark may start another worker process now and then.)
         reloads = c2["component_precompiled"]
-        return (f"{len(cli[0])} events scored byte for byte as `logsieve run`, 0 errors, {c['partitions']} partitions; "
+        return (f"{len(cli[0])} events scored byte for byte as `logsieve run` ({anomalies} anomalies, as the CLI "
+                f"counts them), 0 errors, {c['partitions']} partitions; "
                 f"{c['component_precompiled']} worker processes deserialized the precompiled component, none "
                 f"compiled it; the next job loaded it {reloads} more time(s)")
 
     @case("score-bad-input")
     def score_bad():
         cli = cli_run(logsieve, work, "bad", bad_inputs, native)
-        df = logs.read_logs(spark, bad_inputs)
+        df = logs.read_logs(spark, bad_inputs, component=wasm)
         scored, counts = scoring.score_events(df, native, wasm)
-        got = spark_outputs(scored.collect())
+        rows = scored.collect()
+        got = spark_outputs(rows)
         same_output(cli, got, bad_inputs)
         checked(counts)
+        same_anomalies(work, "bad", counts, rows)
         reasons = sorted({e["reason"] for e in cli[1]})
         assert len(reasons) >= 10, f"the bad inputs gave only {reasons}"
         return (f"{len(cli[0])} scored and {len(cli[1])} error records identical ({len(bad_inputs)} files; "
@@ -218,14 +243,16 @@ def main():
     def score_passed():
         cli = cli_run(logsieve, work, "tcp", day2, tcp)
         scored, counts = scoring.score_events(day2_df, tcp, wasm)
-        same_output(cli, spark_outputs(scored.collect()))
+        rows = scored.collect()
+        same_output(cli, spark_outputs(rows))
         c = checked(counts)
+        same_anomalies(work, "tcp", counts, rows)
         assert c["passed"] > 0 and c["scored"] > 0, c
         return f"{c['scored']} scored and {c['passed']} passed, interleaved as the CLI writes them"
 
     @case("stateful")
     def stateful():
-        df = logs.read_logs(spark, kerb_files, "ndjson")
+        df = logs.read_logs(spark, kerb_files, "ndjson", component=wasm)
         try:
             scoring.score_events(df, kerb, wasm)
             raise AssertionError("a windowed model was accepted for distributed scoring")
@@ -234,8 +261,10 @@ def main():
             assert "[aggregate]" in msg and "per_partition" in msg, msg
         cli = cli_run(logsieve, work, "kerberos", kerb_files, kerb, "ndjson")
         scored, counts = scoring.score_events(df.coalesce(1), kerb, wasm, stateful="per_partition")
-        same_output(cli, spark_outputs(scored.collect()))
+        rows = scored.collect()
+        same_output(cli, spark_outputs(rows))
         c = checked(counts)
+        same_anomalies(work, "kerberos", counts, rows)
         assert c["absorbed"] > 0 and c["emitted"] > 0, c
         return (f"refused by default ({msg[:70]}...); per partition on one partition: {c['absorbed']} absorbed, "
                 f"{c['emitted']} aggregates, as the CLI")
@@ -267,7 +296,7 @@ def main():
     @case("train")
     def train():
         out = os.path.join(work, "conn-0419.spark.msgpack")
-        day1_df = logs.read_logs(spark, [day1])
+        day1_df = logs.read_logs(spark, [day1], component=wasm)
         r = training.train(spark, conn_spec, day1_df, out, logsieve, component=wasm, work=os.path.join(work, "train"),
                            inputs=[day1], log=lambda m: print(f"     {m}", flush=True))
         t = r["timings"]
@@ -278,8 +307,10 @@ def main():
         cli = cli_run(logsieve, work, "spark-model", day2, out)
         scored, counts = scoring.score_events(day2_df, out, wasm)
         scored = scored.cache()
-        same_output(cli, spark_outputs(scored.collect()))
+        rows = scored.collect()
+        same_output(cli, spark_outputs(rows))
         checked(counts)
+        same_anomalies(work, "spark-model", counts, rows)
         # The Python embedding host too (on the first 3000 events of the day).
         ndjson = os.path.join(work, "day2-head.ndjson")
         with open(ndjson, "w", encoding="utf-8") as f:
@@ -333,7 +364,7 @@ def main():
         nonlocal spark
         spark.stop()
         spark = session.local_session(a.cores, conf={"spark.executor.pyspark.memory": "1g"})
-        df = logs.read_logs(spark, [day2])
+        df = logs.read_logs(spark, [day2], component=wasm)
         scored, counts = scoring.score_events(df, native, wasm)
         rows = scored.select("scored").collect()
         cli = cli_run(logsieve, work, "day", day2, native)[0]
