@@ -437,7 +437,8 @@ fn the_components_reader_reads_logs_as_the_cli_does() {
         let raw = std::fs::read(path).unwrap();
         let bytes = common::examples::gunzipped_or_cut(raw);
         let fmt: logsieve_readers::Format = format.parse().unwrap();
-        let want: Vec<(u64, Result<String, (String, String)>)> =
+        type Read = (u64, Result<String, (String, String)>);
+        let want: Vec<Read> =
             logsieve_readers::Reader::from_reader("x", Box::new(std::io::Cursor::new(bytes.clone())), fmt)
                 .map(|i| (i.origin.line, i.result.map_err(|e| (e.reason.to_string(), e.detail))))
                 .collect();

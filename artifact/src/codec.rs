@@ -261,17 +261,21 @@ mod tests {
         unsafe impl GlobalAlloc for Probe {
             unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
                 note(layout.size());
+                // SAFETY: forwarded unchanged, under the caller's contract.
                 unsafe { System.alloc(layout) }
             }
             unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
                 note(layout.size());
+                // SAFETY: forwarded unchanged, under the caller's contract.
                 unsafe { System.alloc_zeroed(layout) }
             }
             unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
                 note(new_size);
+                // SAFETY: forwarded unchanged, under the caller's contract.
                 unsafe { System.realloc(ptr, layout, new_size) }
             }
             unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                // SAFETY: forwarded unchanged, under the caller's contract.
                 unsafe { System.dealloc(ptr, layout) }
             }
         }

@@ -39,10 +39,15 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, Linker, ResourceAny};
 use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "plugin",
-});
+/// The bindings of the WIT contract (their documentation is the WIT file's).
+#[allow(missing_docs)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+    });
+}
+use bindings::{Plugin, exports};
 
 use exports::logsieve::transform::scoring as wit;
 pub use wit::{

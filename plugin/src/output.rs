@@ -433,7 +433,8 @@ fn push_frag(out: &mut String, s: &str) {
 unsafe fn copy_short(src: *const u8, dst: *mut u8, len: usize) {
     use std::ptr::{read_unaligned as rd, write_unaligned as wr};
     debug_assert!(len <= FRAG_INLINE_MAX);
-    // SAFETY (every arm): both accesses lie within the first `len` bytes.
+    // SAFETY: in every arm both accesses lie within the first `len` bytes,
+    // which the caller guarantees are readable at `src`, writable at `dst`.
     unsafe {
         if len >= 32 {
             let (a, b) = (rd(src as *const [u128; 2]), rd(src.add(len - 32) as *const [u128; 2]));
@@ -469,7 +470,7 @@ mod tests {
         let src: Vec<u8> = (0..200u8).collect();
         for len in 0..=FRAG_INLINE_MAX {
             for at in [0, 1, 7, 13] {
-                let mut dst = vec![0xAAu8; 100];
+                let mut dst = [0xAAu8; 100];
                 // SAFETY: both buffers hold `at + len` bytes and more.
                 unsafe { copy_short(src[at..].as_ptr(), dst[3..].as_mut_ptr(), len) };
                 assert_eq!(&dst[3..3 + len], &src[at..at + len], "len {len} at {at}");

@@ -19,12 +19,17 @@ use std::ptr::NonNull;
 /// Implement only for types where every bit pattern of zeros is a value.
 pub unsafe trait Zeroable: Copy {}
 
-// SAFETY: zero is 0 / 0.0 for each of these.
+// SAFETY: all-zero bytes are 0.0.
 unsafe impl Zeroable for f64 {}
+// SAFETY: all-zero bytes are 0.0.
 unsafe impl Zeroable for f32 {}
+// SAFETY: all-zero bytes are 0.
 unsafe impl Zeroable for u8 {}
+// SAFETY: all-zero bytes are 0.
 unsafe impl Zeroable for u16 {}
+// SAFETY: all-zero bytes are 0.
 unsafe impl Zeroable for u32 {}
+// SAFETY: all-zero bytes are 0.
 unsafe impl Zeroable for u64 {}
 
 const HUGE_PAGE: usize = 2 << 20;
@@ -38,6 +43,7 @@ pub struct Buffer<T: Zeroable> {
 
 // SAFETY: `Buffer` owns its allocation, like a `Vec<T>`.
 unsafe impl<T: Zeroable + Send> Send for Buffer<T> {}
+// SAFETY: shared access only reads, like a `Vec<T>`'s.
 unsafe impl<T: Zeroable + Sync> Sync for Buffer<T> {}
 
 impl<T: Zeroable> Buffer<T> {

@@ -58,9 +58,11 @@ impl<F: FnMut(&Word2Vec)> Progress for OnWord2Vec<F> {
 pub struct Clustering {
     /// Current run, 0-based, `< n_runs`.
     pub run: usize,
+    /// Starts in all.
     pub n_runs: usize,
     /// Iterations completed in this run (1-based); at most `max_iter`.
     pub iteration: usize,
+    /// The most iterations a start may take.
     pub max_iter: usize,
     /// Inertia of this run so far: of the latest assignment (from the expanded
     /// distance form, so approximate) while iterating; the exact final inertia
@@ -78,6 +80,7 @@ pub struct Clustering {
 pub struct Word2Vec {
     /// Current epoch, 0-based.
     pub epoch: usize,
+    /// Epochs in all.
     pub epochs: usize,
     /// Raw words processed so far, all epochs (out of `total_raw_words`).
     pub raw_words: u64,

@@ -84,8 +84,11 @@ pub struct Blobs {
     pub labels: Vec<u8>,
     /// `n_centers × n_dims`, row-major, uniform in `[-10, 10)`.
     pub centers: Vec<f64>,
+    /// Rows.
     pub n_rows: usize,
+    /// Columns.
     pub n_dims: usize,
+    /// Centres.
     pub n_centers: usize,
 }
 
@@ -150,9 +153,13 @@ pub struct Categorical {
     pub labels: Vec<u8>,
     /// The planted modes, `n_proto × n_cols`, row-major.
     pub proto: Vec<u8>,
+    /// Rows.
     pub n_rows: usize,
+    /// Columns.
     pub n_cols: usize,
+    /// Values per column.
     pub levels: usize,
+    /// Planted modes.
     pub n_proto: usize,
 }
 
@@ -202,6 +209,7 @@ pub struct Tokens {
     pub ids: Vec<u32>,
     /// The topic of each sentence.
     pub sentence_topic: Vec<u16>,
+    /// Sentences.
     pub n_sentences: usize,
     /// Tokens per sentence (the last sentence may be shorter).
     pub sentence_len: usize,

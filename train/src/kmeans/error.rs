@@ -7,7 +7,12 @@ use std::fmt;
 #[derive(Clone, Debug, PartialEq)]
 pub enum KMeansError {
     /// `n_clusters` must be at least 1 and at most the number of rows.
-    InvalidNClusters { n_clusters: usize, n_rows: usize },
+    InvalidNClusters {
+        /// k.
+        n_clusters: usize,
+        /// Rows of the data.
+        n_rows: usize,
+    },
     /// `n_init` must be at least 1.
     InvalidNInit,
     /// `max_iter` must be at least 1.
@@ -19,12 +24,31 @@ pub enum KMeansError {
     /// A data value (or an initial centre coordinate) is NaN or infinite.
     /// `row` and `column` are 0-based; the first such value in row-major order
     /// is reported.
-    NonFinite { what: &'static str, row: usize, column: usize, value: f64 },
+    NonFinite {
+        /// `"data"` or `"init"`.
+        what: &'static str,
+        /// Its row.
+        row: usize,
+        /// Its column.
+        column: usize,
+        /// The value.
+        value: f64,
+    },
     /// Explicit initial centres do not have the expected shape.
-    InitShape { expected: (usize, usize), found: (usize, usize) },
+    InitShape {
+        /// k × columns.
+        expected: (usize, usize),
+        /// What was given.
+        found: (usize, usize),
+    },
     /// The parameters were validated for one number of rows but used on data
     /// with fewer rows than clusters.
-    TooFewRows { n_clusters: usize, n_rows: usize },
+    TooFewRows {
+        /// k.
+        n_clusters: usize,
+        /// Rows of the data.
+        n_rows: usize,
+    },
 }
 
 impl fmt::Display for KMeansError {

@@ -31,21 +31,25 @@ impl KMeansParams {
         Self { n_clusters, n_init: 10, random_state: 0, max_iter: 300, tol: 1e-4 }
     }
 
+    /// These parameters with another `n_init`.
     pub fn with_n_init(mut self, n_init: usize) -> Self {
         self.n_init = n_init;
         self
     }
 
+    /// These parameters with another `random_state`.
     pub fn with_random_state(mut self, random_state: u64) -> Self {
         self.random_state = random_state;
         self
     }
 
+    /// These parameters with another `max_iter`.
     pub fn with_max_iter(mut self, max_iter: usize) -> Self {
         self.max_iter = max_iter;
         self
     }
 
+    /// These parameters with another `tol`.
     pub fn with_tol(mut self, tol: f64) -> Self {
         self.tol = tol;
         self
@@ -75,18 +79,23 @@ impl KMeansParams {
 pub struct ValidKMeansParams(KMeansParams);
 
 impl ValidKMeansParams {
+    /// `n_clusters`.
     pub fn n_clusters(&self) -> usize {
         self.0.n_clusters
     }
+    /// `n_init`.
     pub fn n_init(&self) -> usize {
         self.0.n_init
     }
+    /// `random_state`.
     pub fn random_state(&self) -> u64 {
         self.0.random_state
     }
+    /// `max_iter`.
     pub fn max_iter(&self) -> usize {
         self.0.max_iter
     }
+    /// `tol`.
     pub fn tol(&self) -> f64 {
         self.0.tol
     }

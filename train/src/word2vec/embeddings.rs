@@ -10,9 +10,11 @@ use super::vocab::Vocab;
 /// `vectors` is changed afterwards, call [`Embeddings::renormalize`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Embeddings {
+    /// The words, most frequent first.
     pub vocab: Vocab,
     /// `vocab.len() × dim`, row-major.
     pub vectors: Vec<f32>,
+    /// Dimensions of a vector.
     pub dim: usize,
     unit: Vec<f32>,
 }

@@ -116,6 +116,9 @@ impl NoiseTable {
     /// `x < self.total()`.
     #[inline(always)]
     pub(super) unsafe fn sample_at_unchecked(&self, x: u32) -> u32 {
+        // SAFETY: `x < total()` (the caller's contract): the guide entry of
+        // `x` exists, and the walk stops at or before the last entry of
+        // `cum`, which is the total.
         unsafe {
             let mut i = *self.guide.get_unchecked((x >> self.shift) as usize) as usize;
             while *self.cum.get_unchecked(i) <= x {

@@ -52,6 +52,8 @@ struct SharedPtr(*mut f32);
 // 32-byte loads and stores. With one thread there is no race. Nothing else
 // accesses the matrices while the workers run.
 unsafe impl Send for SharedPtr {}
+// SAFETY: as for `Send` above: the workers' racing accesses are the
+// Hogwild scheme, performed by the hardware as aligned loads and stores.
 unsafe impl Sync for SharedPtr {}
 
 /// A job: consecutive sentences of at most [`BATCH_WORDS`] raw words

@@ -258,6 +258,8 @@ mod x86 {
         ahead: &[u32],
         _work: *mut f32,
     ) {
+        // SAFETY: the caller's contract (`# Safety` above): AVX2 and FMA are
+        // there, and every row the pointers reach is inside its matrix.
         unsafe {
             let mut ev = [_mm256_setzero_ps(); N];
             for (d, &t) in targets.iter().enumerate() {
@@ -304,6 +306,8 @@ mod x86 {
         ahead: &[u32],
         work: *mut f32,
     ) {
+        // SAFETY: the caller's contract (`# Safety` above): AVX2 and FMA are
+        // there, and every row the pointers reach is inside its matrix.
         unsafe {
             let ep = work;
             let mut k = 0;
@@ -351,6 +355,9 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn dots(m: &[f32], dim: usize, q: &[f32], out: &mut [f32]) {
         let full = dim / 8 * 8;
+        // SAFETY: AVX2 and FMA are there (the caller's contract); the loads
+        // read `q[..full]` and row `r` of `m`, inside `m` as `m.len() >=
+        // out.len() * dim`.
         unsafe {
             for (r, o) in out.iter_mut().enumerate() {
                 let row = m.as_ptr().add(r * dim);

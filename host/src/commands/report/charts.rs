@@ -92,7 +92,7 @@ pub fn ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
     let first = (lo / step).ceil() * step;
     // A range narrower than the floats around it (values a few ulps apart)
     // has no steps to take: its ends are the ticks.
-    if !(first + step > first) {
+    if first + step <= first || first.is_nan() || step.is_nan() {
         return vec![lo, hi];
     }
     // By index, not by accumulating: never more than a few per `want`.
