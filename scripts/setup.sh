@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building logsieve needs beyond the Rust toolchain itself:
-# the wasm32-unknown-unknown target (the plugin is built for it).
+# the wasm32-unknown-unknown target (the plugin is built for it), and
+# clippy (the test script runs it).
 set -euo pipefail
+if ! rustup component list --installed | grep -q '^clippy'; then
+    echo "setup: installing clippy (scripts/test.sh runs it)" >&2
+    rustup component add clippy
+fi
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     echo "setup: installing the wasm32-unknown-unknown target" >&2
     rustup target add wasm32-unknown-unknown

@@ -519,6 +519,11 @@ impl Instance {
         self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_read(store, r.0, bytes))
     }
 
+    /// The next bytes of a reader's input, valid UTF-8, as a string.
+    pub fn read_text(&mut self, r: &LogReader, text: &str) -> Result<ReadLines> {
+        self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_read_text(store, r.0, text))
+    }
+
     /// The end of a reader's input.
     pub fn finish_reading(&mut self, r: &LogReader) -> Result<ReadLines> {
         self.call(|store, b, _| b.logsieve_transform_scoring().reader().call_finish(store, r.0))

@@ -57,6 +57,10 @@ impl wit::GuestReader for ReaderResource {
         read_lines(self.0.borrow_mut().read(&bytes))
     }
 
+    fn read_text(&self, text: String) -> wit::ReadLines {
+        read_lines(self.0.borrow_mut().read(text.as_bytes()))
+    }
+
     fn finish(&self) -> wit::ReadLines {
         read_lines(self.0.borrow_mut().finish())
     }
