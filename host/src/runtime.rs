@@ -137,6 +137,9 @@ pub mod fault {
     pub const TIMEOUT: &str = "guest_timeout";
     /// The guest tried to grow its memory past `Limits::memory_bytes`.
     pub const MEMORY_LIMIT: &str = "guest_memory_limit";
+
+    /// Every fault reason.
+    pub const ALL: [&str; 3] = [TRAP, TIMEOUT, MEMORY_LIMIT];
 }
 
 /// A store's data: the limits, and whether the limiter refused memory.

@@ -168,6 +168,29 @@ pub mod reason {
     pub const CSV_UNTERMINATED_QUOTE: &str = "csv_unterminated_quote";
     /// The explicit CSV delimiter is not an ASCII byte.
     pub const CSV_BAD_DELIMITER: &str = "csv_bad_delimiter";
+
+    /// Every reason, in the order the docs list them.
+    pub const ALL: [&str; 14] = [
+        OPEN_FAILED,
+        READ_FAILED,
+        TRUNCATED_GZIP,
+        CORRUPT_GZIP,
+        INVALID_UTF8,
+        LINE_TOO_LONG,
+        EMPTY_LINE,
+        ZEEK_COLUMN_COUNT,
+        ZEEK_BAD_VALUE,
+        ZEEK_NO_HEADER,
+        ZEEK_BAD_HEADER,
+        CSV_COLUMN_COUNT,
+        CSV_UNTERMINATED_QUOTE,
+        CSV_BAD_DELIMITER,
+    ];
+
+    /// The reasons about reading a file itself (opening, I/O, gzip): the
+    /// host's to report. The others come from [`crate::Parser`], which the
+    /// component runs too.
+    pub const IO: [&str; 4] = [OPEN_FAILED, READ_FAILED, TRUNCATED_GZIP, CORRUPT_GZIP];
 }
 
 /// Input format of a [`Reader`].
