@@ -30,8 +30,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Input format: auto, zeek_tsv, zeek_json, ndjson, csv, tsv.
-    #[arg(long, default_value = "auto")]
-    pub format: String,
+    #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Format>().map_err(|e| e.to_string()))]
+    pub format: Format,
     /// Extract features with this component instead of the embedded one.
     #[arg(long)]
     pub plugin: Option<PathBuf>,
@@ -369,7 +369,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if range.is_none() && args.pick.is_some() {
         bail!("--pick chooses a k of a sweep: pass --n-clusters A..B with it");
     }
-    let format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
+    let format = args.format;
     let paths = logsieve_readers::expand_inputs(&args.input)?;
     let target = if args.quiet { ProgressDrawTarget::hidden() } else { ProgressDrawTarget::stderr() };
 

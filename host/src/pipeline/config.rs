@@ -36,6 +36,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use logsieve_readers::Format;
 use serde::Deserialize;
 
 /// The whole pipeline.
@@ -73,8 +74,11 @@ impl Paths {
     }
 }
 
-fn default_format() -> String {
-    "auto".into()
+/// A source's `format`, parsed when the pipeline is read: an unknown name
+/// is refused with the names there are.
+fn format<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Format, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(|e: logsieve_readers::UnknownFormat| serde::de::Error::custom(e))
 }
 
 /// `[sources.<id>]`.
@@ -85,15 +89,15 @@ pub enum SourceConfig {
     File {
         /// Path(s) or glob(s).
         path: Paths,
-        /// Input format.
-        #[serde(default = "default_format")]
-        format: String,
+        /// Input format (default `auto`).
+        #[serde(default, deserialize_with = "format")]
+        format: Format,
     },
     /// Standard input.
     Stdin {
-        /// Input format.
-        #[serde(default = "default_format")]
-        format: String,
+        /// Input format (default `auto`).
+        #[serde(default, deserialize_with = "format")]
+        format: Format,
     },
 }
 
@@ -252,14 +256,6 @@ impl PipelineConfig {
         }
         if self.sinks.is_empty() {
             errs.push("no [sinks.*] defined".to_string());
-        }
-        for (id, s) in &self.sources {
-            let fmt = match s {
-                SourceConfig::File { format, .. } | SourceConfig::Stdin { format } => format,
-            };
-            if let Err(e) = fmt.parse::<logsieve_readers::Format>() {
-                errs.push(format!("sources.{id}: {e}"));
-            }
         }
         for id in self.sources.keys() {
             let taken = self.transforms.values().any(|t| {

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use logsieve_readers::{Format, Item, Reader};
+use logsieve_readers::{Item, Reader};
 
 use super::config::{PipelineConfig, SourceConfig};
 use super::sinks::{self, Outputs};
@@ -33,9 +33,9 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
         let mut reader = match source {
             SourceConfig::File { path, format } => {
                 let paths = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
-                Reader::open(paths, format.parse::<Format>().map_err(anyhow::Error::msg)?)
+                Reader::open(paths, *format)
             }
-            SourceConfig::Stdin { format } => Reader::stdin(format.parse::<Format>().map_err(anyhow::Error::msg)?),
+            SourceConfig::Stdin { format } => Reader::stdin(*format),
         };
         let stats = summary.sources.entry(sid.clone()).or_default();
         let mut items: Vec<Item> = Vec::with_capacity(chunk);
