@@ -8,7 +8,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use logsieve_plugin::{Options, Outcome, Scorer, TextOutcome};
+use logsieve_plugin::{Options, Outcome, ScoredLine, Scorer, Verdict};
 use serde_json::Value;
 
 /// The models scored against, trained from the pipeline examples' samples by
@@ -63,13 +63,25 @@ fn check_scored(input: Option<&str>, out: &str) {
     }
 }
 
+/// The verdict record says what the text's `logsieve` object says.
+fn check_verdict(text: &str, v: &Verdict) {
+    let out: Value = serde_json::from_str(text).expect("a scored text is JSON");
+    let l = &out["logsieve"];
+    assert_eq!(l["cluster"].as_u64().map(|c| c as u32), v.cluster, "{text}");
+    assert_eq!(l["score"].as_f64(), v.score, "{text}");
+    assert_eq!(l["anomaly"].as_bool(), Some(v.anomaly()), "{text}");
+    let reasons: Vec<&str> = l["reasons"].as_array().expect("reasons").iter().filter_map(Value::as_str).collect();
+    assert_eq!(reasons, v.reasons.names().collect::<Vec<_>>(), "{text}");
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&ctl, rest)) = data.split_first() else { return };
     let model = &models()[usize::from(ctl % 3)];
     let options = Options { top_features: u32::from((ctl >> 2) & 7), emit_vector: ctl & 0x20 != 0 };
     let mut scorer = Scorer::new(model, options).expect("the trained model loads");
-    // A twin fed the same batches as NDJSON through `score_text`, the call
-    // the pipeline makes: the same outcomes, the same aggregates.
+    // A twin fed the same batches as NDJSON through `score_lines`, the call
+    // the pipeline makes: the same outcomes and texts, the same aggregates,
+    // and each verdict the one its text states.
     let mut twin = Scorer::new(model, options).expect("the trained model loads");
     let text = String::from_utf8_lossy(rest);
     let events: Vec<&str> = text.split('\n').collect();
@@ -79,27 +91,30 @@ fuzz_target!(|data: &[u8]| {
         let b = scorer.score_batch(batch);
         assert_eq!(b.outcomes.len(), batch.len(), "one outcome per event");
         let ndjson = if batch.is_empty() { String::new() } else { batch.join("\n") + "\n" };
-        let t = twin.score_text(&ndjson);
-        assert_eq!(t.outcomes.len(), batch.len(), "score_text: one outcome per line");
-        let mut at = 0usize;
+        let t = twin.score_lines(&ndjson);
+        assert_eq!(t.outcomes.len(), batch.len(), "score_lines: one outcome per line");
+        let as_text = |o: &Outcome<ScoredLine>| -> Outcome {
+            o.clone().map(|s| {
+                let end = (s.offset + s.len) as usize;
+                assert_eq!(t.text.as_bytes().get(end), Some(&b'\n'), "a scored text ends with a newline");
+                let text = t.slice(&s);
+                check_verdict(text, &s.verdict);
+                text.to_string()
+            })
+        };
         for (o, want) in t.outcomes.iter().zip(&b.outcomes) {
-            let got = match o {
-                TextOutcome::Scored(len) => {
-                    let end = at + *len as usize;
-                    assert_eq!(t.text.as_bytes().get(end), Some(&b'\n'), "a scored text ends with a newline");
-                    let s = t.text[at..end].to_string();
-                    at = end + 1;
-                    Outcome::Scored(s)
-                }
-                TextOutcome::Passed => Outcome::Passed,
-                TextOutcome::Dropped => Outcome::Dropped,
-                TextOutcome::Absorbed => Outcome::Absorbed,
-                TextOutcome::Failed(e) => Outcome::Failed(e.clone()),
-            };
-            assert_eq!(&got, want, "score_text and score_batch differ");
+            assert_eq!(&as_text(o), want, "score_lines and score_batch differ");
         }
-        assert_eq!(at, t.text.len(), "the text holds the scored events and nothing else");
-        assert_eq!(t.emitted, b.emitted, "score_text and score_batch emit different aggregates");
+        let emitted: Vec<Result<String, _>> = t
+            .emitted
+            .iter()
+            .map(|o| match as_text(o) {
+                Outcome::Scored(s) => Ok(s),
+                Outcome::Failed(e) => Err(e),
+                other => panic!("an aggregate is scored or fails, not {other:?}"),
+            })
+            .collect();
+        assert_eq!(emitted, b.emitted, "score_lines and score_batch emit different aggregates");
         for (event, outcome) in batch.iter().zip(&b.outcomes) {
             match outcome {
                 Outcome::Scored(out) => check_scored(Some(event), out),
@@ -117,7 +132,20 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let flushed = scorer.flush();
-    assert_eq!(flushed, twin.flush(), "the twins flush different aggregates");
+    let lines = twin.flush_lines();
+    let twin_flushed: Vec<Result<String, _>> = lines
+        .emitted
+        .iter()
+        .map(|o| match o {
+            Outcome::Scored(s) => {
+                check_verdict(lines.slice(s), &s.verdict);
+                Ok(lines.slice(s).to_string())
+            }
+            Outcome::Failed(e) => Err(e.clone()),
+            other => panic!("an aggregate is scored or fails, not {other:?}"),
+        })
+        .collect();
+    assert_eq!(flushed, twin_flushed, "the twins flush different aggregates");
     for r in flushed {
         match r {
             Ok(out) => check_scored(None, &out),
