@@ -178,29 +178,36 @@ pub fn sizes_chart(rows: &[SizeRow]) -> String {
         }
         let wt = (x.at(r.train.1) - left).max(1.0);
         let ws = (x.at(r.scored.1) - left).max(if r.scored.0 > 0 { 1.0 } else { 0.0 });
-        let _ = write!(
-            s,
-            r##"<rect class="bar train" data-c="{c}" x="{left}" y="{:.1}" width="{wt:.1}" height="12" fill="{col}"><title>cluster {c}: {} training rows ({})</title></rect><text x="{:.1}" y="{:.1}" font-size="11" fill="#333">{} · {}</text>"##,
-            y + 4.0,
-            count(r.train.0 as i64),
-            pct(r.train.1),
-            left + wt + 6.0,
-            y + 14.0,
-            pct(r.train.1),
-            count(r.train.0 as i64),
-            c = r.cluster
-        );
-        let _ = write!(
-            s,
-            r##"<rect class="bar scored" data-c="{c}" x="{left}" y="{:.1}" width="{ws:.1}" height="12" fill="{col}" fill-opacity="0.35" stroke="{col}"><title>cluster {c}: {} scored events ({})</title></rect><text x="{:.1}" y="{:.1}" font-size="11" fill="#666">{} · {}</text>"##,
+        // The training share, then the scored share (lighter) below it.
+        let mut bar = |class: &str,
+                       top: f64,
+                       width: f64,
+                       (n, share): (u64, f64),
+                       what: &str,
+                       style: &str,
+                       ink: &str| {
+            let _ = write!(
+                s,
+                r##"<rect class="bar {class}" data-c="{c}" x="{left}" y="{:.1}" width="{width:.1}" height="12" fill="{col}"{style}><title>cluster {c}: {} {what} ({})</title></rect><text x="{:.1}" y="{:.1}" font-size="11" fill="{ink}">{} · {}</text>"##,
+                top,
+                count(n as i64),
+                pct(share),
+                left + width + 6.0,
+                top + 10.0,
+                pct(share),
+                count(n as i64),
+                c = r.cluster
+            );
+        };
+        bar("train", y + 4.0, wt, r.train, "training rows", "", "#333");
+        bar(
+            "scored",
             y + 18.0,
-            count(r.scored.0 as i64),
-            pct(r.scored.1),
-            left + ws + 6.0,
-            y + 28.0,
-            pct(r.scored.1),
-            count(r.scored.0 as i64),
-            c = r.cluster
+            ws,
+            r.scored,
+            "scored events",
+            &format!(r##" fill-opacity="0.35" stroke="{col}""##),
+            "#666",
         );
     }
     s += "</svg>";
