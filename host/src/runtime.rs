@@ -6,8 +6,8 @@
 //!   and the engine's compatibility hash; later runs load it in well under a
 //!   millisecond.
 //! - [`Instance`] is one instantiated component with one loaded model: the
-//!   host calls `score-text` (the pipeline), `score-batch` or
-//!   `extract-batch` (the trainer) on it.
+//!   host calls `score-lines` (the pipeline), `extract-batch` (the
+//!   trainer), or the component's `reader` on it.
 //!
 //! The component imports nothing, so the linker is empty.
 //!

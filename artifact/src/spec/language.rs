@@ -449,8 +449,13 @@ pub struct AggregateField {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AggregateOp {
-    /// Events in the window.
-    Count {},
+    /// Events in the window; with a `field`, the events in which it is
+    /// present and not null.
+    Count {
+        /// The field counted (none: every event).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        field: Option<String>,
+    },
     /// Distinct values of `field`.
     Unique {
         /// The field aggregated.
@@ -498,7 +503,7 @@ impl AggregateOp {
     /// The `op` as written in specs.
     pub fn name(&self) -> &'static str {
         match self {
-            AggregateOp::Count {} => "count",
+            AggregateOp::Count { .. } => "count",
             AggregateOp::Unique { .. } => "unique",
             AggregateOp::Top { .. } => "top",
             AggregateOp::Freq { .. } => "freq",
@@ -510,10 +515,10 @@ impl AggregateOp {
         }
     }
 
-    /// The field it reads (`None` for `count`).
+    /// The field it reads (`None` for a `count` of every event).
     pub fn field(&self) -> Option<&str> {
         match self {
-            AggregateOp::Count {} => None,
+            AggregateOp::Count { field } => field.as_deref(),
             AggregateOp::Unique { field }
             | AggregateOp::Top { field }
             | AggregateOp::Freq { field }
