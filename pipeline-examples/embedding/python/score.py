@@ -21,10 +21,12 @@ the anomaly counts come from the verdicts, never from the text.
 
 Input is read by the component's own log reader, the `logsieve` CLI's, in
 an instance of its own: `[constructor]reader` (`--format`: ndjson, the
-default, or auto, zeek_tsv, zeek_json, csv, tsv), `[method]reader.read`
-with each chunk of the input's bytes and `[method]reader.finish` at its end.
-It splits lines (CRLF, a BOM, blank lines, lines over 16 MiB, invalid UTF-8)
-and gives NDJSON events, their line numbers and the lines it could not read.
+default, or auto, zeek_tsv, zeek_json, csv, tsv), `[method]reader.read-text`
+with each chunk of the input decoded as UTF-8 (`[method]reader.read` with
+the bytes of the lines that do not decode: see `utf8_pieces`) and
+`[method]reader.finish` at its end. It splits lines (CRLF, a BOM, blank
+lines, lines over 16 MiB, invalid UTF-8) and gives NDJSON events, their line
+numbers and the lines it could not read.
 This host only opens the input, detects and decompresses gzip, and reports
 what the reader cannot see as the CLI does: a gzip stream cut short
 (`truncated_gzip`) or corrupt (`corrupt_gzip`) gives the records decoded
@@ -45,6 +47,7 @@ do not add up.
 """
 
 import argparse
+import codecs
 import ctypes
 import hashlib
 import json
@@ -62,7 +65,7 @@ import wasmtime.component as wc
 INTERFACE = "logsieve:transform/scoring@0.4.0"
 MAX_BATCH_BYTES = 16 << 20  # as the CLI: a batch holds at most 16 MiB of event text
 RAW_CAP = 4096  # the CLI keeps at most this many bytes of an unreadable line
-CHUNK = 64 << 10  # bytes handed to the reader per call (wasmtime-py lowers each as a 32-byte value)
+CHUNK = 256 << 10  # bytes read (and decompressed) at a time: about the text handed to the reader per call
 TICK = 0.01  # epoch ticks for the per-batch deadline, as the CLI's
 
 
@@ -96,9 +99,6 @@ def speed_up_wasmtime():
       list's element type for every value it converts (twice per variant:
       in `_tagged` and in `_lift`): on batches of 1000 that was about 80 %
       of this host's time. They are kept on the type object.
-    - A `list<u8>` (the bytes handed to the reader) is lowered byte by byte
-      in Python, about 1 µs a byte; it is written into the C value list at
-      once here.
     - A list of numbers (`list<u64>`: the reader's line numbers;
       `list<f64>`: encoded vectors) is lifted with one `struct.iter_unpack`
       over the C values instead of one Python call per number.
@@ -116,8 +116,7 @@ def speed_up_wasmtime():
     val_t = getattr(ffi, "wasmtime_component_val_t", None)
     if (vt is None or vl is None or "_tagged" not in vl.__dict__ or val_t is None
             or not all(isinstance(getattr(getattr(T, c, None), "__dict__", {}).get(p), property) for _, c, p in props)
-            or ctypes.sizeof(val_t) != 32 or val_t.of.offset != 8
-            or not hasattr(T.ListType, "convert_to_c") or not hasattr(T.ListType, "_is_bytes")):
+            or ctypes.sizeof(val_t) != 32 or val_t.of.offset != 8 or not hasattr(T.ListType, "convert_from_c")):
         return False
     if getattr(T.ListType, "_logsieve_fast", False):
         return True
@@ -148,29 +147,8 @@ def speed_up_wasmtime():
     vl._tagged = cached_tagged
 
     size = ctypes.sizeof(val_t)
-    u8 = ffi.WASMTIME_COMPONENT_U8.value
-    lower, lift = T.ListType.convert_to_c, T.ListType.convert_from_c
+    lift = T.ListType.convert_from_c
     numbers = {T.U64: "<8xQ16x", T.F64: "<8xd16x", T.U32: "<8xI20x"}
-
-    local = threading.local()
-
-    def fast_lower(self, store, val, ptr):
-        if not (isinstance(val, (bytes, bytearray, memoryview)) and self._is_bytes()):
-            return lower(self, store, val, ptr)
-        n = len(val)
-        raw = ffi.wasmtime_component_vallist_t()
-        ffi.wasmtime_component_vallist_new_uninit(raw, n)
-        if n:
-            # n values of kind u8: the kind at 0, the byte at 8, in 32 bytes
-            # each, written into a buffer kept for the next call.
-            buf = getattr(local, "buf", None)
-            if buf is None or len(buf) < n * size:
-                buf = local.buf = bytearray(max(n, CHUNK) * size)
-                buf[0::size] = bytes((u8,)) * (len(buf) // size)
-            buf[8:n * size:size] = val
-            ctypes.memmove(raw.data, (ctypes.c_char * len(buf)).from_buffer(buf), n * size)
-        ptr.contents.kind = ffi.WASMTIME_COMPONENT_LIST
-        ptr.contents.of.list = raw
 
     def fast_lift(self, c):
         fmt = numbers.get(type(self.element))
@@ -184,7 +162,6 @@ def speed_up_wasmtime():
         finally:
             ffi.wasmtime_component_vallist_delete(ctypes.byref(c.of.list))
 
-    T.ListType.convert_to_c = fast_lower
     T.ListType.convert_from_c = fast_lift
     T.ListType._logsieve_fast = True
     return True
@@ -568,7 +545,8 @@ class Reader:
     instance of its own, so that a trap in a scorer leaves reading unharmed.
 
     Raises ValueError with the component's words for an unknown format.
-    `read(bytes)` / `finish()` give `read-lines` records (events, lines,
+    `read_text(str)` (bytes that are UTF-8), `read(bytes)` (any bytes; see
+    `utf8_pieces`) and `finish()` give `read-lines` records (events, lines,
     errors); a trap in the reader itself raises GuestFault.
     """
 
@@ -577,6 +555,7 @@ class Reader:
     def __init__(self, engine, component, fmt, memory_limit_mb=1024, instance=None):
         self.inst = instance or Instance(engine, component, self.TIMEOUT_MS // int(TICK * 1000), memory_limit_mb << 20)
         self.f_read = self.inst.func("[method]reader.read", fast=True)
+        self.f_read_text = self.inst.func("[method]reader.read-text", fast=True)
         self.f_finish = self.inst.func("[method]reader.finish", fast=True)
         # `result<reader, string>`: the ResourceAny, or the message (a str).
         made = self.call(self.inst.func("[constructor]reader"), fmt)
@@ -593,6 +572,9 @@ class Reader:
 
     def read(self, data):
         return self.call(self.f_read, self.handle, data)
+
+    def read_text(self, text):
+        return self.call(self.f_read_text, self.handle, text)
 
     def finish(self):
         return self.call(self.f_finish, self.handle)
@@ -667,13 +649,66 @@ def input_chunks(f, name, chunk=CHUNK):
         raise InputError("corrupt_gzip", f"corrupt gzip stream in {name}: {e}; rest of the file skipped") from e
 
 
+def utf8_pieces(chunks):
+    """The bytes of `chunks` as the reader is handed them: a str for what decodes
+    as UTF-8 (`read-text`: a string crosses as one copy, where wasmtime-py
+    lowers a `list<u8>` a byte at a time) and bytes for the lines that do not
+    (`read`: the reader reports them `invalid_utf8`, as the CLI does), in input
+    order. Together they are exactly the input's bytes, so the reader reads
+    what the CLI reads: the same events, errors, line numbers and details.
+
+    A character cut by the end of a chunk is carried to the next one (one cut
+    by the end of the input goes as bytes). In a chunk that does not decode,
+    only the lines holding the bytes that do not go as bytes (consecutive ones
+    together); the lines around them still go as text."""
+    decode = codecs.utf_8_decode  # what codecs.getincrementaldecoder("utf-8") runs
+    held = b""  # the start of a character cut by the end of the last chunk
+    for data in chunks:
+        if held:
+            data, held = held + data, b""
+        view, pos, n = memoryview(data), 0, len(data)
+        raw = None  # where the lines that do not decode, not yet handed over, start
+        while pos < n:
+            try:
+                # final=False: a character cut by the end is left out (`used`), not an error.
+                text, used = decode(view[pos:], "strict", False)
+            except UnicodeDecodeError as e:
+                bad = pos + e.start
+                nl = data.rfind(b"\n", pos, bad)
+                start = pos if nl < 0 else nl + 1  # the line holding the bad byte, to its "\n"
+                end = data.find(b"\n", bad) + 1 or n
+                if start > pos:
+                    if raw is not None:
+                        yield data[raw:pos]
+                        raw = None
+                    yield data[pos:start].decode("utf-8")
+                if raw is None:
+                    raw = start
+                pos = end
+                continue
+            if raw is not None:
+                yield data[raw:pos]
+                raw = None
+            if text:
+                yield text
+            held = data[pos + used:]
+            break
+        if raw is not None:
+            yield data[raw:]
+    if held:
+        yield held
+
+
 def read_items(reader, chunks):
-    """The reader's items for an input, in input order, per chunk read: lists of
-    (line, text, None) for an event and (line, None, (reason, detail, raw))
-    for a line it could not use; an I/O failure of `chunks` becomes one such
-    item at the line being read, as the CLI reports it, and ends the input."""
+    """The reader's items for an input, in input order, per piece read (see
+    utf8_pieces): lists of (line, text, None) for an event and (line, None,
+    (reason, detail, raw)) for a line it could not use; an I/O failure of
+    `chunks` becomes one such item at the line being read, as the CLI reports
+    it, and ends the input."""
     lines_done, partial = 0, b""
-    try:
+
+    def counted():
+        nonlocal lines_done, partial
         for data in chunks:
             n = data.count(b"\n")
             if n:
@@ -681,7 +716,11 @@ def read_items(reader, chunks):
                 partial = data[data.rfind(b"\n") + 1:][:RAW_CAP]
             elif len(partial) < RAW_CAP:
                 partial += data[:RAW_CAP - len(partial)]
-            yield merged(reader.read(data))
+            yield data
+
+    try:
+        for piece in utf8_pieces(counted()):
+            yield merged(reader.read_text(piece) if isinstance(piece, str) else reader.read(piece))
     except InputError as e:
         if e.reason == "read_failed" and lines_done == 0 and not partial:
             yield [(0, None, (e.reason, e.detail, ""))]  # nothing read: about the whole input

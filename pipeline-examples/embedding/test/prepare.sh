@@ -9,7 +9,9 @@
 #                          on unscored); kerberos hosts and failures (per-key
 #                          windows, emitted at flush); three broken models
 #   *.ndjson               the common inputs: the events the CLI's Zeek
-#                          reader made, with malformed lines spread through
+#                          reader made, with malformed lines spread through;
+#                          utf8-cuts (and .gz): characters and lines that
+#                          are not UTF-8 cut by every 16 KiB boundary
 #   *.log, *.gz            logs as they come: Zeek TSV, tests/bad-input's
 #                          broken logs, NDJSON cut inside a gzip stream
 #   out/<case>/cli.*       what `logsieve run` wrote for each case (scored,
@@ -158,7 +160,8 @@ python3 "$here/make_sample.py" faults "$W/faults-spin.ndjson" "$W/conn-sample.ev
 # CLI's own readers in `logsieve run`): a Zeek TSV file of the sample
 # (gzip); Zeek files with unreadable rows, cut while being written, and
 # gzip'd and cut in half (tests/bad-input); NDJSON gzip'd and cut mid-line;
-# NDJSON with lines over and near the 16 MiB limit (tests/bad-input).
+# NDJSON with lines over and near the 16 MiB limit (tests/bad-input);
+# NDJSON with characters and lines that are not UTF-8 cut by chunk ends.
 cp "$conn/sample/score/conn.00:00:00-01:00:00.log.gz" "$W/conn-sample-00.log.gz"
 for f in bad-value.conn.log column-count.conn.log truncated.conn.log truncated.conn.log.gz long-lines.ndjson.gz; do
     cp "$repo/tests/bad-input/$f" "$W/bad-$f"
@@ -168,6 +171,11 @@ import gzip, sys
 z = gzip.compress(open(sys.argv[1], "rb").read(), mtime=0)
 open(sys.argv[2], "wb").write(z[: len(z) // 2])  # the stream ends inside a line
 PY
+# NDJSON whose every 16 KiB boundary cuts a character or a line that is not
+# UTF-8 (the hosts hand the reader text, and bytes for what does not decode),
+# as it is and gzip'd.
+python3 "$here/make_sample.py" utf8 "$W/utf8-cuts.ndjson" --expected "$W/utf8-cuts.expected.json"
+gzip -9 -n -c "$W/utf8-cuts.ndjson" > "$W/utf8-cuts.ndjson.gz"
 
 # The cases: name, component, model, input, batch size, hosts that run it,
 # expected errors (or -), at least N scored lines, at least N error
@@ -188,6 +196,8 @@ tab() { local IFS=$'\t'; echo "$*"; }
     tab zeek-truncated-gzip logsieve.wasm conn.model.msgpack bad-truncated.conn.log.gz 10 node,python - 20 1 - auto
     tab ndjson-truncated-gzip logsieve.wasm conn.model.msgpack conn-sample-cut.ndjson.gz 1000 node,python - 1000 1 - ndjson
     tab ndjson-long-lines logsieve.wasm conn.model.msgpack bad-long-lines.ndjson.gz 1000 node,python - 0 1 - ndjson
+    tab utf8-cuts logsieve.wasm conn.model.msgpack utf8-cuts.ndjson 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
+    tab utf8-cuts-gzip logsieve.wasm conn.model.msgpack utf8-cuts.ndjson.gz 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
 } > "$W/cases.tsv"
 while IFS=$'\t' read -r name component model input batch _ _ _ _ _ format; do
     pipeline "$name" "$component" "$model" "$input" "$batch" "$format"

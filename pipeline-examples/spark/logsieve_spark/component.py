@@ -4,8 +4,9 @@ Built on the Python embedding host, `pipeline-examples/embedding/python/score.py
 which is imported, not copied: its `Scorer` (one instance with the model
 loaded, a deadline per call, a memory limit, re-created after a trap;
 `score-lines` / `flush-lines`), its `Reader` (the component's log reader:
-`reader.read` / `reader.finish`) with the gzip and I/O errors around it
-(`input_chunks`, `read_items`), `speed_up_wasmtime` (makes wasmtime-py's
+`reader.read-text` / `reader.read` / `reader.finish`) with the gzip and I/O
+errors around it and the UTF-8 decoding (`input_chunks`, `utf8_pieces`,
+`read_items`), `speed_up_wasmtime` (makes wasmtime-py's
 conversion of values several times faster) and `describe_model_error`.
 Added here: `encode-lines` / `extract-batch` / `flush-extract` / `stats`, an
 engine configuration that fits under Spark's Python memory limits,

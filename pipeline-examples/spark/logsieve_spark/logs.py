@@ -15,7 +15,13 @@ The lines are read by the component itself: each worker feeds a file's bytes
 to the component's `reader` resource (WIT `reader`: the `logsieve` CLI's own
 readers, compiled into the component: Zeek TSV, Zeek JSON / NDJSON, CSV /
 TSV; CRLF, a BOM, blank lines, the 16 MiB line limit, invalid UTF-8), which
-gives NDJSON events, their line numbers and the lines it could not read. This
+gives NDJSON events, their line numbers and the lines it could not read. The
+bytes go over as text (`reader.read-text`: wasmtime-py lowers a `list<u8>` a
+byte at a time, a string as one copy), decoded as UTF-8 a chunk at a time
+with a character cut by a chunk's end carried to the next; the lines that do
+not decode go as bytes (`reader.read`), so the reader still sees exactly the
+file's bytes and reports them `invalid_utf8` as the CLI does (score.py's
+`utf8_pieces`). This
 module only finds and opens the files and decompresses gzip (Python's zlib:
 gzip detected by its content, concatenated members read as one stream), and
 reports what the reader cannot see in the CLI's reasons and line numbers:

@@ -12,10 +12,14 @@ Cases (each prints `ok` or `FAIL` with what differs; the last line is `N passed,
   wrote it, in the same order; no errors on either side; the counts add up,
   and the anomalies counted from the verdicts are the CLI's (`--summary-json`),
   as are the `anomaly` column's (in every scoring case).
-- score-bad-input: tests/bad-input (every kind of read and event error): the
-  same scored texts, and the same error records (reason, detail, model, file,
-  line, event), compared in input order (the CLI writes a batch's read errors
-  before its event errors; Spark keeps every row where it was).
+- score-bad-input: tests/bad-input (every kind of read and event error), and
+  2.2 MB of NDJSON whose every 16 KiB boundary cuts a character or a line
+  that is not UTF-8 (the embedding test's `make_sample.py utf8`; plain and
+  gzip'd: the workers hand the reader text, and bytes for what does not
+  decode): the same scored texts, and the same error records (reason, detail,
+  model, file, line, event), compared in input order (the CLI writes a
+  batch's read errors before its event errors; Spark keeps every row where it
+  was).
 - score-passed: a model with `[[where]] proto == "tcp"` (other events passed
   on unscored): scored and passed events interleaved as the CLI writes them.
 - stateful: a windowed model (kerberos hosts, `[aggregate]`) is refused with a
@@ -41,6 +45,7 @@ Cases (each prints `ok` or `FAIL` with what differs; the last line is `N passed,
 
 import argparse
 import glob
+import gzip
 import json
 import math
 import os
@@ -193,6 +198,11 @@ def main():
        "--input", *kerb_files, "--out", kerb)
     bad_inputs = sorted(p for p in glob.glob(os.path.join(REPO, "tests/bad-input/*"))
                         if p.endswith((".log", ".ndjson", ".gz")) and "no-header" not in p)  # no-header is CSV
+    utf8_cuts = os.path.join(work, "utf8-cuts.ndjson")
+    sh(sys.executable, os.path.join(REPO, "pipeline-examples/embedding/test/make_sample.py"), "utf8", utf8_cuts)
+    with open(utf8_cuts, "rb") as f, gzip.open(utf8_cuts + ".gz", "wb") as g:
+        g.write(f.read())
+    bad_inputs += [utf8_cuts, utf8_cuts + ".gz"]
     print(f"prepared the CLI's models and component ({time.time() - t:.1f} s)", flush=True)
 
     from pyspark.sql import functions as F
