@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -p logsieve
-bin=target/release/logsieve
+bin="${CARGO_TARGET_DIR:-target}/release/logsieve"
 ex=pipeline-examples/conn-kmeans
 
 $bin train --spec $ex/model.toml --input "$ex/sample/train/conn.*.log.gz" --out $ex/conn.model.msgpack

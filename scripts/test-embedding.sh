@@ -24,7 +24,7 @@ emb=pipeline-examples/embedding
 scripts/setup.sh
 cargo build --release --locked -p logsieve
 export EMBEDDING_WORK=$PWD/target/embedding
-LOGSIEVE_BIN=$PWD/target/release/logsieve $emb/test/prepare.sh
+LOGSIEVE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/logsieve" $emb/test/prepare.sh
 export EMBEDDING_PREPARED=1
 
 $emb/node/setup.sh

@@ -45,7 +45,7 @@ fi
 
 # 3. The report, from the real sample.
 cargo build --release --locked -p logsieve
-BIN=$ROOT/target/release/logsieve
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/logsieve"
 rm -rf "$OUT/run"
 mkdir -p "$OUT/run"
 "$BIN" train --spec "$EX/model.toml" --input "$EX/sample/train/conn.*.log.gz" \

@@ -38,7 +38,7 @@ else
     command -v cargo >/dev/null || die "cargo not found (rustup installs it)"
     scripts/setup.sh
     cargo build --release --locked -p logsieve
-    bin=$repo/target/release/logsieve
+    bin="${CARGO_TARGET_DIR:-$repo/target}/release/logsieve"
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 

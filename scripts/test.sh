@@ -13,4 +13,4 @@ cargo clippy --release --locked --workspace --all-targets -- -D warnings
 cargo test --release --locked --workspace
 scripts/test-embedding.sh
 scripts/test-report.sh
-LOGSIEVE_BIN=target/release/logsieve scripts/test-spark.sh
+LOGSIEVE_BIN="${CARGO_TARGET_DIR:-target}/release/logsieve" scripts/test-spark.sh
