@@ -35,6 +35,13 @@ impl SplitMix64 {
     }
 }
 
+/// The jump polynomial of xoshiro256 (the reference's `JUMP`): bit `b` of
+/// word `w` is the coefficient of `x^(64w + b)` in `x^(2^128) mod P(x)`, `P`
+/// the characteristic polynomial of the linear engine, so that
+/// `Σ_b coeff_b · T^b(s)` is `T^(2^128)(s)` (checked by the tests, from `P`
+/// found afresh, and against the reference C code's output).
+const JUMP: [u64; 4] = [0x180e_c6d3_3cfd_0aba, 0xd5a6_1266_f0c9_392c, 0xa958_2618_e03f_c9aa, 0x39ab_dc45_29b1_661c];
+
 /// xoshiro256** 1.0: 256 bits of state, period 2^256 − 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Xoshiro256StarStar {
@@ -95,8 +102,6 @@ impl Xoshiro256StarStar {
     /// Advances the state by 2^128 calls to `next_u64`: the streams before and
     /// after a jump do not overlap for any practical length.
     pub fn jump(&mut self) {
-        const JUMP: [u64; 4] =
-            [0x180e_c6d3_3cfd_0aba, 0xd5a6_1266_f0c9_392c, 0xa958_2618_e03f_c9aa, 0x39ab_dc45_29b1_661c];
         let mut acc = [0u64; 4];
         for word in JUMP {
             for b in 0..64 {
@@ -153,6 +158,185 @@ mod tests {
         for w in want {
             assert_eq!(rng.next_u64(), w);
         }
+    }
+
+    #[test]
+    fn jump_matches_the_reference() {
+        // The reference C code (xoshiro256starstar.c's next and jump, and
+        // splitmix64.c), compiled with gcc: the state after 1, 2 and 3 jumps
+        // from {1, 2, 3, 4}, and the next three outputs of each.
+        let want: [([u64; 4], [u64; 3]); 3] = [
+            (
+                [10122426448480695249, 8079205330032121950, 7289065458748526725, 9477464255293849680],
+                [13534147089533256664, 7126240192422241655, 3805973808039778091],
+            ),
+            (
+                [5111752863774580727, 12806723341733365286, 1118560701721962141, 10909022719440211756],
+                [16643641693396687132, 5049895679018676702, 211752879660941967],
+            ),
+            (
+                [13689415954175165597, 6359365893797568324, 571339059028341058, 14343651413612518297],
+                [13160561960533589308, 10906118326801310045, 10357798701826169776],
+            ),
+        ];
+        let mut g = Xoshiro256StarStar::from_state([1, 2, 3, 4]);
+        for (state, outputs) in want {
+            g.jump();
+            assert_eq!(g.s, state);
+            let mut h = g.clone();
+            assert_eq!(outputs.map(|_| h.next_u64()), outputs);
+        }
+        // Seeded from SplitMix64: the first output after i = 0..9 jumps
+        // (the first draw of each k-means run), seeds 0, 1 and 2.
+        let want: [[u64; 10]; 3] = [
+            [
+                11091344671253066420,
+                3990776330815198764,
+                12044756214383532609,
+                13550237475680584104,
+                671606607925548821,
+                17681866298552884154,
+                7147730932072006359,
+                9627211793893850555,
+                7660553254125768162,
+                1745487415184515088,
+            ],
+            [
+                12966619160104079557,
+                3686199559692413392,
+                13838283481213388003,
+                16190593763479031985,
+                17990799229474098527,
+                16645948338593838952,
+                14896405764114942099,
+                10115752168887418966,
+                1382135031437375106,
+                15193910679822136962,
+            ],
+            [
+                1884871951439679575,
+                4784716315302916926,
+                15191942092349719364,
+                12733790645912778961,
+                14961222334394604863,
+                6771310650466309378,
+                10747187569158154866,
+                16201843491913998038,
+                8206899837320230479,
+                2478797060911615742,
+            ],
+        ];
+        for (seed, firsts) in want.iter().enumerate() {
+            let mut stream = Xoshiro256StarStar::seed_from_u64(seed as u64);
+            for (i, &w) in firsts.iter().enumerate() {
+                assert_eq!(stream.clone().next_u64(), w, "seed {seed}, stream {i}");
+                stream.jump();
+            }
+        }
+    }
+
+    /// Polynomials over GF(2) of degree < 320: bit `i` is the coefficient of `x^i`.
+    type Poly = [u64; 5];
+
+    fn coeff(p: &Poly, i: usize) -> bool {
+        p[i / 64] >> (i % 64) & 1 == 1
+    }
+
+    fn flip(p: &mut Poly, i: usize) {
+        p[i / 64] ^= 1 << (i % 64);
+    }
+
+    /// `a · b mod m`, `m` of degree `deg`.
+    fn mul_mod(a: &Poly, b: &Poly, m: &Poly, deg: usize) -> Poly {
+        let (mut r, mut a) = ([0u64; 5], *a);
+        for i in 0..deg {
+            if coeff(b, i) {
+                r.iter_mut().zip(&a).for_each(|(r, a)| *r ^= a);
+            }
+            // a ← a · x mod m
+            for w in (0..5).rev() {
+                a[w] = a[w] << 1 | if w > 0 { a[w - 1] >> 63 } else { 0 };
+            }
+            if coeff(&a, deg) {
+                a.iter_mut().zip(m).for_each(|(a, m)| *a ^= m);
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn jump_is_two_to_the_128_steps() {
+        // The state transition T is linear over GF(2); any one bit of the
+        // state, step after step, satisfies the recurrence of T's minimal
+        // polynomial P, which Berlekamp–Massey recovers from 2·256 terms.
+        let mut g = Xoshiro256StarStar::seed_from_u64(2024);
+        let bits: Vec<bool> = (0..600)
+            .map(|_| {
+                let b = g.s[0] & 1 == 1;
+                g.next_u64();
+                b
+            })
+            .collect();
+        // Berlekamp–Massey: connection polynomial c (c_0 = 1) of length l.
+        let (mut c, mut b) = (vec![false; 601], vec![false; 601]);
+        c[0] = true;
+        b[0] = true;
+        let (mut l, mut m) = (0usize, 1usize);
+        for n in 0..bits.len() {
+            let d = (1..=l).fold(bits[n], |d, i| d ^ (c[i] & bits[n - i]));
+            if !d {
+                m += 1;
+                continue;
+            }
+            let t = c.clone();
+            for i in 0..601 - m {
+                c[i + m] ^= b[i];
+            }
+            if 2 * l <= n {
+                l = n + 1 - l;
+                b = t;
+                m = 1;
+            } else {
+                m += 1;
+            }
+        }
+        assert_eq!(l, 256, "the linear complexity of xoshiro256 is its state size");
+        // P(x) = x^256 · c(1/x).
+        let mut p: Poly = [0; 5];
+        for (i, _) in c.iter().enumerate().take(l + 1).filter(|&(_, &ci)| ci) {
+            flip(&mut p, l - i);
+        }
+        let mut x: Poly = [2, 0, 0, 0, 0];
+        // x^(2^256) = x: P is primitive, the period is 2^256 − 1.
+        let mut y = x;
+        for _ in 0..256 {
+            y = mul_mod(&y, &y, &p, l);
+        }
+        assert_eq!(y, x);
+        // x^(2^128) mod P is the jump polynomial.
+        for _ in 0..128 {
+            x = mul_mod(&x, &x, &p, l);
+        }
+        assert_eq!(x, [JUMP[0], JUMP[1], JUMP[2], JUMP[3], 0]);
+        // And jump() applies it: Σ_b coeff_b · T^b(s), T stepping the same engine.
+        let start = Xoshiro256StarStar::seed_from_u64(99);
+        let (mut t, mut acc) = (start.clone(), [0u64; 4]);
+        for i in 0..256 {
+            if coeff(&x, i) {
+                acc.iter_mut().zip(&t.s).for_each(|(a, s)| *a ^= s);
+            }
+            t.next_u64();
+        }
+        let mut jumped = start.clone();
+        jumped.jump();
+        assert_eq!(jumped.s, acc);
+        // Linear maps that are polynomials in T commute with T.
+        let (mut a, mut b) = (start.clone(), start);
+        a.next_u64();
+        a.jump();
+        b.jump();
+        b.next_u64();
+        assert_eq!(a, b);
     }
 
     #[test]
