@@ -48,6 +48,7 @@ fn our_matrix() -> (Array2<f64>, Vec<FeatureState>) {
         clusters: vec![],
         gamma: None,
         embedding: None,
+        cblof: None,
         training: TrainingMeta::default(),
     };
     let x = encode_rows(&Encoder::new(&spec, &fitted), &ex.rows).unwrap();

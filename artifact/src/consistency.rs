@@ -5,7 +5,7 @@
 //! where it is (`features[1] (proto)`, `clusters[0].share`).
 
 use crate::model::{Cluster, Fitted, MIN_THRESHOLD, Model};
-use crate::spec::{FeatureKind, Missing, ModelKind, Scaling, ValidSpec};
+use crate::spec::{FeatureKind, Missing, ModelKind, OneHotScaling, Scaling, ScoringMethod, ValidSpec};
 use crate::{FeatureState, TrainingMeta};
 
 /// Relative tolerance of the checks between floating-point values another
@@ -53,6 +53,7 @@ pub(crate) fn problems(model: &Model) -> Vec<String> {
         (_, Some(_)) => errs.push(format!("embedding: a {} model has no embedding", kind.as_str())),
         (_, None) => {}
     }
+    check_cblof(spec, fitted, &mut errs);
     let t = &fitted.training;
     if !(t.inertia.is_finite() && t.inertia >= 0.0) {
         errs.push(format!("training.inertia: {} must be finite and >= 0", t.inertia));
@@ -94,7 +95,29 @@ fn check_features(spec: &ValidSpec, states: &[FeatureState], errs: &mut Vec<Stri
                     ));
                 }
             }
-            (FeatureKind::Categorical, FeatureState::Categorical { vocabulary }) => {
+            (FeatureKind::Categorical, FeatureState::Categorical { vocabulary, one_hot_scaling }) => {
+                let scaled = spec.scaling.one_hot == OneHotScaling::Scaled;
+                match (scaled, one_hot_scaling.len()) {
+                    (false, 0) => {}
+                    (false, _) => errs.push(format!(
+                        "{at}: one-hot scaling is stored, but the spec's scaling.one_hot is \"unscaled\""
+                    )),
+                    (true, n) if n != vocabulary.len() => errs.push(format!(
+                        "{at}: {n} one-hot (offset, scale) pairs for a vocabulary of {} values",
+                        vocabulary.len()
+                    )),
+                    (true, _) => {
+                        if let Some((j, (o, sc))) = one_hot_scaling
+                            .iter()
+                            .enumerate()
+                            .find(|(_, (o, sc))| !(o.is_finite() && sc.is_finite() && *sc > 0.0))
+                        {
+                            errs.push(format!(
+                                "{at}: one-hot column {j}: offset {o}, scale {sc} must be finite with scale > 0"
+                            ));
+                        }
+                    }
+                }
                 if vocabulary.is_empty() {
                     errs.push(format!("{at}: the vocabulary is empty (training saw at least one value)"));
                 }
@@ -225,6 +248,33 @@ fn rows_are(kind: ModelKind) -> &'static str {
     if kind == ModelKind::Flow2vec { "the sizes' sum (token occurrences)" } else { "training.rows" }
 }
 
+/// `[scoring] method = "cblof"`: the large clusters and the threshold,
+/// present exactly when the spec scores that way.
+fn check_cblof(spec: &ValidSpec, fitted: &Fitted, errs: &mut Vec<String>) {
+    let k = fitted.clusters.len();
+    match (spec.scoring.method(), &fitted.cblof) {
+        (ScoringMethod::Cblof, Some(c)) => {
+            if c.large.len() != k {
+                errs.push(format!("cblof.large: {} flags for {k} clusters", c.large.len()));
+            } else if !c.large.contains(&true) {
+                errs.push("cblof.large: no cluster is large (the largest always is)".to_string());
+            } else if let Some(i) = fitted.clusters.iter().zip(&c.large).position(|(cl, &l)| cl.rare && l) {
+                errs.push(format!("cblof.large: cluster {i} is rare, so it is small"));
+            }
+            if !(c.threshold.is_finite() && c.threshold >= MIN_THRESHOLD) {
+                errs.push(format!("cblof.threshold: {} must be finite and at least {MIN_THRESHOLD}", c.threshold));
+            }
+        }
+        (ScoringMethod::Cblof, None) => {
+            errs.push("cblof: the spec scores with method = \"cblof\", but the model has no cblof state".to_string())
+        }
+        (ScoringMethod::Centroid, Some(_)) => {
+            errs.push("cblof: the model has cblof state, but the spec scores with method = \"centroid\"".to_string())
+        }
+        (ScoringMethod::Centroid, None) => {}
+    }
+}
+
 /// k-modes and k-prototypes: each mode's categorical coordinate is a code
 /// of its feature's vocabulary.
 fn check_codes(spec: &ValidSpec, fitted: &Fitted, errs: &mut Vec<String>) {
@@ -236,7 +286,7 @@ fn check_codes(spec: &ValidSpec, fitted: &Fitted, errs: &mut Vec<String>) {
         .iter()
         .enumerate()
         .filter_map(|(i, s)| match s {
-            FeatureState::Categorical { vocabulary } => Some((i, vocabulary.len())),
+            FeatureState::Categorical { vocabulary, .. } => Some((i, vocabulary.len())),
             FeatureState::Numeric { .. } => None,
         })
         .collect();

@@ -18,10 +18,10 @@ pub mod model;
 pub mod spec;
 
 pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encode, encode_unvalidated, model_id};
-pub use model::{Cluster, Embedding, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
+pub use model::{Cblof, Cluster, Embedding, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
     AggregateField, AggregateOp, AggregateSpec, Arity, DeriveOp, DeriveSpec, Duration, FeatureKind, FeatureSpec,
     FilterParams, FilterSpec, Flow2VecParams, Init, InputParams, Literal, MAX_SEQUENCE, Missing, ModelKind,
-    ModelParams, ModelSpec, Scaling, ScalingParams, ScoringParams, Test, Unmatched, UtcOffset, ValidSpec, VectorMetric,
-    VectorPrecision, Window, aggregate_fields,
+    ModelParams, ModelSpec, OneHotScaling, Scaling, ScalingParams, ScoringMethod, ScoringParams, Test, TrainParams,
+    Unmatched, UtcOffset, ValidSpec, VectorMetric, VectorPrecision, Window, aggregate_fields,
 };

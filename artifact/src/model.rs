@@ -32,6 +32,9 @@ pub struct Fitted {
     /// flow2vec: the tokens, their vectors, and each token's cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Embedding>,
+    /// `[scoring] method = "cblof"`: the large clusters and the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cblof: Option<Cblof>,
     /// How the model was made.
     pub training: TrainingMeta,
 }
@@ -59,6 +62,11 @@ pub enum FeatureState {
     Categorical {
         /// The values seen in training, sorted.
         vocabulary: Vec<String>,
+        /// `[scaling] one_hot = "scaled"`: per vocabulary value, its one-hot
+        /// column's `(offset, scale)`, as a numeric column's; empty when the
+        /// columns stay 0/1.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        one_hot_scaling: Vec<(f64, f64)>,
     },
 }
 
@@ -67,7 +75,7 @@ impl FeatureState {
     /// one per vocabulary value when one-hot encoded.
     pub fn width(&self, one_hot: bool) -> usize {
         match self {
-            FeatureState::Categorical { vocabulary } if one_hot => vocabulary.len(),
+            FeatureState::Categorical { vocabulary, .. } if one_hot => vocabulary.len(),
             _ => 1,
         }
     }
@@ -94,6 +102,20 @@ pub struct Cluster {
     pub mean_distance: f64,
     /// Largest training distance to the centroid.
     pub max_distance: f64,
+}
+
+/// What `[scoring] method = "cblof"` learned: which clusters are large, and
+/// the model's one threshold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cblof {
+    /// Per cluster, in label order: whether it is large. Small clusters'
+    /// events are scored by their distance to the nearest large cluster.
+    pub large: Vec<bool>,
+    /// The scored distance beyond which an event is `far_from_centroid`
+    /// (`score` = scored distance / threshold): the spec's absolute
+    /// `scoring.threshold`, or its quantile of the training rows' scored
+    /// distances (at least [`MIN_THRESHOLD`]).
+    pub threshold: f64,
 }
 
 /// A flow2vec model's embedding. Token `i` is `tokens[i]`; its vector is

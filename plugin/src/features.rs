@@ -164,6 +164,9 @@ enum Column {
         start: usize,
         index: HashMap<String, usize>,
         one_hot: bool,
+        /// `[scaling] one_hot = "scaled"`: each one-hot column's
+        /// `(offset, scale)`; empty when the columns stay 0/1.
+        scaled: Vec<(f64, f64)>,
     },
 }
 
@@ -197,10 +200,11 @@ impl Encoder {
                     FeatureState::Numeric { offset, scale, fill } => {
                         Column::Numeric { at: start, offset: *offset, scale: *scale, fill: *fill }
                     }
-                    FeatureState::Categorical { vocabulary } => Column::Categorical {
+                    FeatureState::Categorical { vocabulary, one_hot_scaling } => Column::Categorical {
                         start,
                         index: vocabulary.iter().enumerate().map(|(i, v)| (v.clone(), i)).collect(),
                         one_hot,
+                        scaled: if one_hot { one_hot_scaling.clone() } else { Vec::new() },
                     },
                 };
                 start += st.width(one_hot);
@@ -299,7 +303,7 @@ impl Encoder {
         out: &mut [f64],
         unseen: &mut Vec<Unseen>,
     ) -> Result<(), EventError> {
-        let Column::Categorical { start, index, one_hot } = &self.columns[i] else {
+        let Column::Categorical { start, index, one_hot, scaled } = &self.columns[i] else {
             unreachable!("categorical column")
         };
         let c = match c {
@@ -307,6 +311,9 @@ impl Encoder {
             None if self.spec[i].missing_policy() == Missing::Error => return Err(self.missing(i)),
             None => MISSING_CATEGORY,
         };
+        if !scaled.is_empty() {
+            return self.put_scaled_one_hot(i, c, out, unseen);
+        }
         match (index.get(c), one_hot) {
             (Some(&j), true) => out[start + j] = 1.0,
             (Some(&j), false) => out[*start] = j as f64,
@@ -320,13 +327,37 @@ impl Encoder {
         Ok(())
     }
 
+    /// A one-hot category under `one_hot = "scaled"`: every column of the
+    /// feature written, `(indicator − offset) / scale`.
+    #[inline(never)]
+    fn put_scaled_one_hot(
+        &self,
+        i: usize,
+        c: &str,
+        out: &mut [f64],
+        unseen: &mut Vec<Unseen>,
+    ) -> Result<(), EventError> {
+        let Column::Categorical { start, index, scaled, .. } = &self.columns[i] else {
+            unreachable!("categorical column")
+        };
+        let hit = index.get(c).copied();
+        for (j, (offset, scale)) in scaled.iter().enumerate() {
+            let indicator = if hit == Some(j) { 1.0 } else { 0.0 };
+            out[start + j] = (indicator - offset) / scale;
+        }
+        if hit.is_none() {
+            unseen.push(Unseen { feature: i, value: c.to_string() });
+        }
+        Ok(())
+    }
+
     /// The vector range each feature occupies, for explanations.
     pub fn ranges(&self) -> Vec<std::ops::Range<usize>> {
         self.columns
             .iter()
             .map(|c| match c {
                 Column::Numeric { at, .. } => *at..*at + 1,
-                Column::Categorical { start, index, one_hot: true } => *start..*start + index.len(),
+                Column::Categorical { start, index, one_hot: true, .. } => *start..*start + index.len(),
                 Column::Categorical { start, one_hot: false, .. } => *start..*start + 1,
             })
             .collect()
@@ -392,6 +423,7 @@ mod tests {
             clusters: vec![],
             gamma: None,
             embedding: None,
+            cblof: None,
             training: TrainingMeta::default(),
         };
         Encoder::new(s, &fitted)
@@ -404,7 +436,10 @@ mod tests {
             &s,
             vec![
                 FeatureState::Numeric { offset: 10.0, scale: 2.0, fill: 12.0 },
-                FeatureState::Categorical { vocabulary: vec!["missing".into(), "tcp".into(), "udp".into()] },
+                FeatureState::Categorical {
+                    vocabulary: vec!["missing".into(), "tcp".into(), "udp".into()],
+                    one_hot_scaling: vec![],
+                },
                 FeatureState::Numeric { offset: 1.0, scale: 4.0, fill: 0.0 },
             ],
         );
@@ -445,7 +480,7 @@ mod tests {
             &s,
             vec![
                 FeatureState::Numeric { offset: 0.0, scale: 1.0, fill: 0.0 },
-                FeatureState::Categorical { vocabulary: vec!["x".into()] },
+                FeatureState::Categorical { vocabulary: vec!["x".into()], one_hot_scaling: vec![] },
             ],
         );
         let mut out = vec![0.0; 2];

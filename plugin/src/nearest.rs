@@ -95,3 +95,75 @@ pub fn vector(v: &[f64], centroids: &[f64], metric: VectorMetric) -> (usize, f64
         }
     }
 }
+
+/// How a centroid model (not flow2vec) measures distance.
+#[derive(Debug, Clone, Copy)]
+pub enum Measure<'a> {
+    /// k-means: Euclidean.
+    Euclidean,
+    /// k-modes / k-prototypes: the mixed cost ([`mixed`]).
+    Mixed {
+        /// Per coordinate: is it a categorical code?
+        categorical: &'a [bool],
+        /// The weight of a mismatch (1 for k-modes).
+        gamma: f64,
+    },
+}
+
+impl Measure<'_> {
+    /// The nearest centroid and the value compared: the squared distance
+    /// (Euclidean) or the cost.
+    #[inline]
+    pub fn nearest(&self, x: &[f64], centroids: &[f64]) -> (usize, f64) {
+        match *self {
+            Measure::Euclidean => euclidean(x, centroids),
+            Measure::Mixed { categorical, gamma } => mixed(x, centroids, categorical, gamma),
+        }
+    }
+
+    /// The distance a compared value reports: its square root (Euclidean)
+    /// or the cost itself.
+    #[inline]
+    pub fn distance(&self, compared: f64) -> f64 {
+        match self {
+            Measure::Euclidean => compared.sqrt(),
+            Measure::Mixed { .. } => compared,
+        }
+    }
+}
+
+/// The large clusters of a `[scoring] method = "cblof"` model: where an
+/// event of a small cluster is measured. Training measures its rows with it
+/// to learn the threshold; the scorer measures events.
+#[derive(Debug, Clone, Default)]
+pub struct LargeClusters {
+    /// Their labels, increasing.
+    labels: Vec<usize>,
+    /// Their centroids, row-major.
+    centroids: Vec<f64>,
+}
+
+impl LargeClusters {
+    /// The clusters flagged in `large` (one flag per cluster), from the
+    /// model's centroids (row-major, `dim` wide).
+    pub fn new(large: &[bool], centroids: &[f64], dim: usize) -> LargeClusters {
+        let labels: Vec<usize> = large.iter().enumerate().filter(|(_, l)| **l).map(|(c, _)| c).collect();
+        let centroids = labels.iter().flat_map(|&c| centroids[c * dim..(c + 1) * dim].iter().copied()).collect();
+        LargeClusters { labels, centroids }
+    }
+
+    /// The nearest large cluster to `x` (ties to the lowest label) and its
+    /// distance, measured as `measure` reports it.
+    pub fn nearest(&self, x: &[f64], measure: Measure) -> (usize, f64) {
+        let (i, compared) = measure.nearest(x, &self.centroids);
+        (self.labels[i], measure.distance(compared))
+    }
+}
+
+/// cblof: the scored distance of an event of a small cluster, at `own` from
+/// its centroid and `bulk` from the nearest large cluster's: `own +
+/// bulk_weight × (bulk − own)`.
+#[inline]
+pub fn scored_distance(own: f64, bulk: f64, bulk_weight: f64) -> f64 {
+    own + bulk_weight * (bulk - own)
+}

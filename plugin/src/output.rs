@@ -163,9 +163,11 @@ impl Writer {
 
     /// Start a scored event: its text up to its closing brace (`head`), a
     /// comma when it has keys, then the verdict of cluster `c` at
-    /// `distance` with `reasons`; returns the verdict. The path every
-    /// centroid model takes, kept short.
+    /// `distance`, scored at `scored` (the distance itself, or under cblof
+    /// the distance to the nearest large cluster) with `reasons`; returns
+    /// the verdict. The path every centroid model takes, kept short.
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     pub fn open(
         &self,
         out: &mut String,
@@ -173,6 +175,7 @@ impl Writer {
         has_keys: bool,
         c: usize,
         distance: f64,
+        scored: f64,
         reasons: Reasons,
     ) -> Verdict {
         out.push_str(head);
@@ -180,7 +183,7 @@ impl Writer {
             out.push(',');
         }
         let threshold = self.thresholds[c];
-        let score = distance / threshold;
+        let score = scored / threshold;
         push_frag(out, &self.cluster_head[c]);
         push_f64(out, distance);
         push_frag(out, &self.threshold_json[c]);
@@ -215,6 +218,16 @@ impl Writer {
     /// The threshold of cluster `c`.
     pub fn threshold(&self, c: usize) -> f64 {
         self.thresholds[c]
+    }
+
+    /// cblof, an event of a small cluster: `,"nearest_large":{"cluster":j,
+    /// "distance":d}`, the large cluster it was scored against.
+    #[cold]
+    #[inline(never)]
+    pub fn nearest_large(&self, out: &mut String, j: usize, d: f64) {
+        let _ = write!(out, ",\"nearest_large\":{{\"cluster\":{j},\"distance\":");
+        push_f64(out, d);
+        out.push('}');
     }
 
     /// `,"top_features":[…]`: each `(share, feature)` given, in order.
@@ -532,7 +545,7 @@ mod tests {
         let w = Writer::new("abc", &["a"], &[2.0]);
         let mut out = String::new();
         let r = Reasons::NONE.with(Reasons::RARE_CLUSTER, true).with(Reasons::FAR_FROM_CENTROID, true);
-        let v = w.open(&mut out, "{\"x\":1", true, 0, 3.0, r);
+        let v = w.open(&mut out, "{\"x\":1", true, 0, 3.0, 3.0, r);
         w.close(&mut out);
         assert_eq!(
             out,

@@ -144,8 +144,19 @@ impl Recipe {
     /// features are read by [`Recipe::features_only`] from the aggregate
     /// events instead.
     pub fn new(spec: &ValidSpec) -> Result<Recipe, String> {
+        Self::compile(spec, false)
+    }
+
+    /// Stage 1 as training sees it: `[[where]]` and `[[train.where]]`.
+    pub fn for_training(spec: &ValidSpec) -> Result<Recipe, String> {
+        Self::compile(spec, true)
+    }
+
+    fn compile(spec: &ValidSpec, training: bool) -> Result<Recipe, String> {
         let mut names = Names { raw: Vec::new(), derived: BTreeMap::new() };
-        let filters = spec.filters.iter().map(|f| (names.source(&f.field), f.test.clone())).collect();
+        let train_filters = if training { spec.train.filters.as_slice() } else { &[] };
+        let filters =
+            spec.filters.iter().chain(train_filters).map(|f| (names.source(&f.field), f.test.clone())).collect();
         let time_field = spec.input.time_field.as_str();
         let mut derives = Vec::new();
         for (k, d) in spec.derive.iter().enumerate() {

@@ -38,7 +38,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 use crate::event::{EventError, Scalar};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
-use crate::nearest;
+use crate::nearest::{self, LargeClusters, Measure};
 use crate::output::{Reasons, Verdict, Writer};
 use crate::reason::Reason;
 use crate::recipe::{Recipe, Scratch, Step, line_end};
@@ -87,6 +87,9 @@ struct Fit {
     metric: Metric,
     /// flow2vec models: the token look-up.
     flow2vec: Option<Flow2VecFit>,
+    /// `[scoring] method = "cblof"`: per cluster whether it is large, and
+    /// the large clusters to measure small clusters' events against.
+    cblof: Option<(Vec<bool>, LargeClusters, f64)>,
 }
 
 /// How distances are measured.
@@ -107,6 +110,14 @@ enum Metric {
 }
 
 impl Metric {
+    /// The measure of [`crate::nearest`] this metric is.
+    fn measure(&self) -> Measure<'_> {
+        match self {
+            Metric::Euclidean => Measure::Euclidean,
+            Metric::Mixed { categorical, gamma, .. } => Measure::Mixed { categorical, gamma: *gamma },
+        }
+    }
+
     fn new(model: &Model, fitted: &logsieve_artifact::Fitted) -> Metric {
         if model.spec.model.kind.one_hot() {
             return Metric::Euclidean;
@@ -116,7 +127,7 @@ impl Metric {
             .features
             .iter()
             .map(|st| match st {
-                FeatureState::Categorical { vocabulary } => vocabulary.iter().map(json).collect(),
+                FeatureState::Categorical { vocabulary, .. } => vocabulary.iter().map(json).collect(),
                 FeatureState::Numeric { .. } => Vec::new(),
             })
             .collect();
@@ -286,6 +297,9 @@ pub struct Scorer {
     core: Core,
     /// The per-event plan.
     stage1: Recipe,
+    /// The plan training sees (extraction, encoding) when the spec has
+    /// `[[train.where]]`: stage 1 with those filters too.
+    train_stage1: Option<Recipe>,
     /// For `[aggregate]` models: the features of aggregate events.
     stage2: Option<Recipe>,
     /// Aggregate events emitted and not yet handed out.
@@ -298,22 +312,39 @@ impl Scorer {
         let decoded = decode(model_bytes)?;
         let model = decoded.model;
         let stage1 = Recipe::new(&model.spec).map_err(DecodeError::Invalid)?;
+        let train_stage1 = if model.spec.train.filters.is_empty() {
+            None
+        } else {
+            Some(Recipe::for_training(&model.spec).map_err(DecodeError::Invalid)?)
+        };
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
+            let centroids: Vec<f64> = fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect();
             Fit {
+                cblof: fitted.cblof.as_ref().map(|c| {
+                    let to = LargeClusters::new(&c.large, &centroids, encoder.dimension());
+                    (c.large.clone(), to, model.spec.scoring.bulk_weight())
+                }),
                 flow2vec: Flow2VecFit::new(&model.spec, fitted),
                 metric: Metric::new(&model, fitted),
-                centroids: fitted.clusters.iter().flat_map(|c| c.centroid.iter().copied()).collect(),
+                centroids,
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
                 one_per_feature: ranges.iter().enumerate().all(|(f, r)| *r == (f..f + 1)),
                 ranges,
                 encoder,
             }
         });
-        let thresholds: Vec<f64> =
-            model.fitted.as_ref().map(|f| f.clusters.iter().map(|c| c.threshold).collect()).unwrap_or_default();
+        // A cblof model has one threshold, whatever the cluster.
+        let thresholds: Vec<f64> = model
+            .fitted
+            .as_ref()
+            .map(|f| match &f.cblof {
+                Some(c) => vec![c.threshold; f.clusters.len()],
+                None => f.clusters.iter().map(|c| c.threshold).collect(),
+            })
+            .unwrap_or_default();
         let names: Vec<&str> = model.spec.features.iter().map(|f| f.name()).collect();
         let dim = fit.as_ref().map_or(0, |f| f.encoder.dimension());
         let core = Core {
@@ -327,7 +358,7 @@ impl Scorer {
             last_token: None,
             fit,
         };
-        Ok(Scorer { model, id: decoded.id, core, stage1, stage2, pending: Vec::new() })
+        Ok(Scorer { model, id: decoded.id, core, stage1, train_stage1, stage2, pending: Vec::new() })
     }
 
     /// The model's id (checksum prefix).
@@ -469,8 +500,9 @@ impl Scorer {
         let mut pos = 0;
         while pos < events.len() {
             let start = text.len();
+            let stage = self.train_stage1.as_mut().unwrap_or(&mut self.stage1);
             let (step, end) = match &fitted {
-                Ok(()) => self.stage1.run_line(events, pos, &mut scratch, &mut self.pending),
+                Ok(()) => stage.run_line(events, pos, &mut scratch, &mut self.pending),
                 Err(e) => (Err(e.clone()), line_end(events, pos)),
             };
             let done = self.finish(step, &events[pos..end], &scratch, &mut text);
@@ -569,7 +601,8 @@ impl Scorer {
     }
 
     fn extract_with<'a>(&mut self, event: &'a str, scratch: &mut Scratch<'a>) -> Extracted {
-        match self.stage1.run(event, scratch, &mut self.pending) {
+        let stage = self.train_stage1.as_mut().unwrap_or(&mut self.stage1);
+        match stage.run(event, scratch, &mut self.pending) {
             Err(e) => Extracted::Failed(e),
             Ok((Step::Features, _)) => match extract(&self.model.spec, scratch.features()) {
                 Ok(v) => Extracted::Features(v),
@@ -594,7 +627,7 @@ impl Scorer {
 
     /// End of input for extraction.
     pub fn flush_extract(&mut self) -> Vec<Result<Vec<FeatureValue>, EventError>> {
-        self.stage1.flush(&mut self.pending);
+        self.train_stage1.as_mut().unwrap_or(&mut self.stage1).flush(&mut self.pending);
         self.extract_emitted()
     }
 
@@ -694,12 +727,26 @@ impl Core {
             Metric::Euclidean => best_d.sqrt(),
             Metric::Mixed { .. } => best_d,
         };
+        // cblof: an event of a small cluster is measured against the
+        // nearest large one (and explained by it).
+        let against = match &fit.cblof {
+            Some((large, to, _)) if !large[best] => Some(nearest_large(fit, to, x)),
+            _ => None,
+        };
+        let (scored, explained, explained_d) = match (against, &fit.cblof) {
+            (Some((j, d, compared)), Some((.., w))) => (nearest::scored_distance(distance, d, *w), j, compared),
+            _ => (distance, best, best_d),
+        };
         let w = &self.writer;
         let reasons = Reasons::NONE
-            .with(Reasons::FAR_FROM_CENTROID, distance > w.threshold(best))
+            .with(Reasons::FAR_FROM_CENTROID, scored > w.threshold(best))
             .with(Reasons::RARE_CLUSTER, fit.rare[best])
             .with(Reasons::UNSEEN_VALUE, !self.unseen.is_empty());
-        let verdict = w.open(out, &event[..shape.close], shape.keys > 0, best, distance, reasons);
+        let verdict = w.open(out, &event[..shape.close], shape.keys > 0, best, distance, scored, reasons);
+        if let Some((j, d, _)) = against {
+            w.nearest_large(out, j, d);
+        }
+        let (best, best_d) = (explained, explained_d);
         let centroid = &fit.centroids[best * dim..(best + 1) * dim];
         if self.options.top_features > 0 {
             self.contrib.clear();
@@ -757,7 +804,7 @@ impl Core {
                     .with(Reasons::RARE_CLUSTER, fit.rare[c])
                     .with(Reasons::UNSEEN_FLOW, t.unseen)
                     .with(Reasons::UNUSUAL_SEQUENCE, unusual);
-                w.open(out, head, shape.keys > 0, c, d, reasons)
+                w.open(out, head, shape.keys > 0, c, d, d, reasons)
             }
             None => {
                 let reasons =
@@ -774,6 +821,19 @@ impl Core {
         w.close(out);
         Ok(verdict)
     }
+}
+
+/// cblof: the large cluster nearest to `x`, its distance and the value
+/// compared (squared distance or cost, for the explanation).
+#[inline(never)]
+fn nearest_large(fit: &Fit, to: &LargeClusters, x: &[f64]) -> (usize, f64, f64) {
+    let measure = fit.metric.measure();
+    let (j, d) = to.nearest(x, measure);
+    let compared = match measure {
+        Measure::Euclidean => d * d,
+        Measure::Mixed { .. } => d,
+    };
+    (j, d, compared)
 }
 
 /// The error for a vector whose distance overflows, naming the feature
@@ -852,7 +912,10 @@ mod tests {
     }
 
     fn vocab(values: &[&str]) -> FeatureState {
-        FeatureState::Categorical { vocabulary: values.iter().map(|v| v.to_string()).collect() }
+        FeatureState::Categorical {
+            vocabulary: values.iter().map(|v| v.to_string()).collect(),
+            one_hot_scaling: vec![],
+        }
     }
 
     /// A cluster; a rare one holds 1 training row, another 9 (the shares
@@ -880,6 +943,7 @@ mod tests {
             clusters,
             gamma,
             embedding: None,
+            cblof: None,
             training: TrainingMeta { rows, ..TrainingMeta::default() },
         }
     }

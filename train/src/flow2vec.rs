@@ -160,6 +160,7 @@ pub fn fit_flow2vec(
         clusters,
         gamma: None,
         embedding: Some(embedding),
+        cblof: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,

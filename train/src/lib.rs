@@ -3,6 +3,8 @@
 //! * [`fit`] — a whole model from extracted rows ([`fit()`]), and the
 //!   choice of `n_clusters` over a range ([`sweep()`]): what `logsieve
 //!   train` runs between reading and writing.
+//! * [`cblof`] — `[scoring] method = "cblof"`: the large clusters and the
+//!   model's threshold.
 //! * [`buffer`] — large zeroed buffers backed by huge pages, for the fitting
 //!   loops.
 //! * [`kmeans`] — k-means clustering (k-means++ seeding, Lloyd iterations) with
@@ -25,6 +27,7 @@
 //!   `Word2Vec(sg=1)`), AVX2-dispatched and multi-threaded (Hogwild).
 
 pub mod buffer;
+pub mod cblof;
 pub mod fit;
 pub mod flow2vec;
 pub mod kmeans;

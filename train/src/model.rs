@@ -16,14 +16,15 @@
 //!    [`MIN_ROWS_FOR_OWN_THRESHOLD`] rows use the quantile over all rows),
 //!    rare flag.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use logsieve_artifact::{
-    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, Scaling,
-    TrainingMeta, ValidSpec,
+    Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, OneHotScaling,
+    Scaling, ScoringMethod, TrainingMeta, ValidSpec,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
+use logsieve_plugin::nearest::Measure;
 use ndarray::Array2;
 
 use crate::kmeans::{self, KMeansError, KMeansParams};
@@ -90,18 +91,24 @@ pub fn fit_features(spec: &ModelSpec, rows: &[Vec<FeatureValue>]) -> Vec<Feature
                 FeatureState::Numeric { offset, scale, fill }
             }
             FeatureKind::Categorical => {
-                let mut vocab = BTreeSet::new();
+                let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
                 for r in rows {
-                    match &r[j] {
-                        FeatureValue::Category(c) => {
-                            vocab.insert(c.as_str());
-                        }
-                        FeatureValue::Missing | FeatureValue::Number(_) => {
-                            vocab.insert(MISSING_CATEGORY);
-                        }
-                    }
+                    let v = match &r[j] {
+                        FeatureValue::Category(c) => c.as_str(),
+                        FeatureValue::Missing | FeatureValue::Number(_) => MISSING_CATEGORY,
+                    };
+                    *counts.entry(v).or_default() += 1;
                 }
-                FeatureState::Categorical { vocabulary: vocab.into_iter().map(str::to_string).collect() }
+                let scaled = spec.scaling.one_hot == OneHotScaling::Scaled && spec.model.kind.one_hot();
+                let one_hot_scaling = if scaled {
+                    counts.values().map(|&c| one_hot_scaler(spec.scaling.method, c, rows.len() as u64)).collect()
+                } else {
+                    Vec::new()
+                };
+                FeatureState::Categorical {
+                    vocabulary: counts.into_keys().map(str::to_string).collect(),
+                    one_hot_scaling,
+                }
             }
         })
         .collect()
@@ -127,6 +134,21 @@ pub fn scaler(method: Scaling, col: &[f64]) -> (f64, f64) {
             let max = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             (min, max - min)
         }
+    };
+    (offset, if scale > 0.0 && scale.is_finite() { scale } else { 1.0 })
+}
+
+/// `(offset, scale)` of a one-hot column with `ones` ones among `n` rows:
+/// what [`scaler`] gives the 0/1 column, without making it (z-score: mean
+/// p, population std √(p(1 − p)); min-max: 0 and 1 unless the column is
+/// constant).
+pub fn one_hot_scaler(method: Scaling, ones: u64, n: u64) -> (f64, f64) {
+    let p = ones as f64 / n as f64;
+    let (offset, scale) = match method {
+        Scaling::None => (0.0, 1.0),
+        Scaling::Zscore => (p, (p * (1.0 - p)).sqrt()),
+        Scaling::Minmax if ones == n => (1.0, 0.0),
+        Scaling::Minmax => (0.0, 1.0),
     };
     (offset, if scale > 0.0 && scale.is_finite() { scale } else { 1.0 })
 }
@@ -186,6 +208,7 @@ pub fn fit_model(
         clusters: Vec::new(),
         gamma: None,
         embedding: None,
+        cblof: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,
@@ -244,6 +267,15 @@ pub fn fit_model(
         }
     };
     fitted.clusters = cluster_stats(spec, &labels, &distances, centroids);
+    if spec.scoring.method() == ScoringMethod::Cblof {
+        let categorical: Vec<bool> =
+            fitted.features.iter().map(|st| matches!(st, FeatureState::Categorical { .. })).collect();
+        let measure = match m.kind {
+            ModelKind::Kmeans => Measure::Euclidean,
+            _ => Measure::Mixed { categorical: &categorical, gamma: fitted.gamma.unwrap_or(1.0) },
+        };
+        fitted.cblof = Some(crate::cblof::fit(spec, &fitted.clusters, &labels, &distances, &x, measure));
+    }
     Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
 }
 
@@ -278,7 +310,7 @@ fn split_codes(features: &[FeatureState], x: &Array2<f64>) -> Result<Split, FitE
     let mut levels = Vec::new();
     for (j, st) in features.iter().enumerate() {
         match st {
-            FeatureState::Categorical { vocabulary } => {
+            FeatureState::Categorical { vocabulary, .. } => {
                 code_cols.push(j);
                 levels.push(vocabulary.len() as u32);
             }

@@ -708,15 +708,7 @@ pub(super) fn check(
     aggregate: Option<&AggregateSpec>,
     errs: &mut Vec<String>,
 ) {
-    for (i, w) in filters.iter().enumerate() {
-        let at = format!("where[{i}] ({} {})", w.field, w.test.op());
-        match &w.test {
-            Test::In { values } | Test::NotIn { values } if values.is_empty() => {
-                errs.push(format!("{at}: needs `values = [...]`"))
-            }
-            _ => {}
-        }
-    }
+    check_filters("where", filters, errs);
     let mut names: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
     for (i, d) in derive.iter().enumerate() {
         let at = format!("derive[{i}] ({})", d.name);
@@ -736,6 +728,19 @@ pub(super) fn check(
         }
         if a.fields.is_empty() {
             errs.push("aggregate needs at least one [[aggregate.fields]]".to_string());
+        }
+    }
+}
+
+/// The problems of a list of filters (`where`, or `train.where`).
+pub(super) fn check_filters(what: &str, filters: &[FilterSpec], errs: &mut Vec<String>) {
+    for (i, w) in filters.iter().enumerate() {
+        let at = format!("{what}[{i}] ({} {})", w.field, w.test.op());
+        match &w.test {
+            Test::In { values } | Test::NotIn { values } if values.is_empty() => {
+                errs.push(format!("{at}: needs `values = [...]`"))
+            }
+            _ => {}
         }
     }
 }

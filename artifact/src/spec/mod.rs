@@ -62,6 +62,9 @@ pub struct ModelSpec {
     /// `[[where]]`: conditions an event must meet to be scored (all of them).
     #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<FilterSpec>,
+    /// `[train]`: what only training does (`[[train.where]]`).
+    #[serde(default, skip_serializing_if = "TrainParams::is_empty")]
+    pub train: TrainParams,
     /// `[filter]`: what happens to events that do not meet `[[where]]`.
     #[serde(default)]
     pub filter: FilterParams,
@@ -220,7 +223,8 @@ pub enum VectorPrecision {
 
 impl ModelSpec {
     /// A spec of `model` and `features` with every other table at its
-    /// default (what a `model.toml` with only those tables gives).
+    /// default (as a stored model reads; a `model.toml` with only those
+    /// tables is this after [`ModelSpec::with_new_spec_defaults`]).
     pub fn new(model: ModelParams, features: Vec<FeatureSpec>) -> Self {
         ModelSpec {
             model,
@@ -229,6 +233,7 @@ impl ModelSpec {
             features,
             input: InputParams::default(),
             filters: Vec::new(),
+            train: TrainParams::default(),
             filter: FilterParams::default(),
             derive: Vec::new(),
             aggregate: None,
@@ -383,9 +388,41 @@ pub struct ScalingParams {
     /// `zscore` (default), `minmax` or `none`.
     #[serde(default)]
     pub method: Scaling,
+    /// k-means: whether the one-hot columns of categorical features are
+    /// scaled by `method` too. `unscaled` (default): they stay 0/1.
+    /// `scaled`: each one-hot column is scaled like a numeric column (what
+    /// the notebooks get with `StandardScaler` on `pandas.get_dummies`).
+    #[serde(default, skip_serializing_if = "OneHotScaling::is_default")]
+    pub one_hot: OneHotScaling,
 }
 
-/// A scaling method for numeric features. One-hot columns are never scaled.
+/// Whether one-hot columns are scaled (`[scaling] one_hot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OneHotScaling {
+    /// 0/1 columns, as they are.
+    #[default]
+    Unscaled,
+    /// Scaled with the numeric columns' method (offset and scale per column).
+    Scaled,
+}
+
+impl OneHotScaling {
+    fn is_default(&self) -> bool {
+        *self == OneHotScaling::Unscaled
+    }
+
+    /// The value's name as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OneHotScaling::Unscaled => "unscaled",
+            OneHotScaling::Scaled => "scaled",
+        }
+    }
+}
+
+/// A scaling method for numeric features (and, with `one_hot = "scaled"`,
+/// one-hot columns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scaling {
@@ -412,13 +449,39 @@ impl Scaling {
     }
 }
 
-/// `[scoring]`: thresholds and verdicts.
+/// `[scoring]`: how distances become scores and verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScoringParams {
-    /// Per cluster, the threshold is this quantile of the training rows'
-    /// distances to the cluster's centroid. An event farther than its
-    /// cluster's threshold is `far_from_centroid`.
+    /// `cblof` or `centroid`; see [`ScoringMethod`]. A spec read from TOML
+    /// without it gets [`ScoringMethod::default_for`] its kind
+    /// ([`ModelSpec::with_new_spec_defaults`]); a model stored without it
+    /// (written before the key existed) scores as `centroid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<ScoringMethod>,
+    /// `cblof`: the large clusters hold at least this share of the training
+    /// rows (PyOD's `CBLOF(alpha=0.9)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpha: Option<f64>,
+    /// `cblof`: or the large clusters end where a cluster is at least this
+    /// many times the size of the next (PyOD's `CBLOF(beta=5)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+    /// `cblof`: a cluster holding less than this share of the training rows
+    /// is small whatever `alpha` and `beta` say (default 0.1; 0 leaves it
+    /// to them). A rare cluster (`rare_share`) is always small.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small_share: Option<f64>,
+    /// `cblof`: how far toward the nearest large cluster a small cluster's
+    /// event is measured: its scored distance is `d + bulk_weight × (D −
+    /// d)`, `d` the distance to its own centroid and `D` to the nearest
+    /// large one (default 0.5; 1 is PyOD's CBLOF, 0 the plain distance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bulk_weight: Option<f64>,
+    /// `centroid`: per cluster, the threshold is this quantile of the
+    /// training rows' distances to the cluster's centroid. `cblof`: the
+    /// model's one threshold is this quantile of the training rows' scored
+    /// distances. An event beyond the threshold is `far_from_centroid`.
     #[serde(default = "default_threshold_quantile")]
     pub threshold_quantile: f64,
     /// A cluster holding less than this share of the training rows is rare;
@@ -444,9 +507,112 @@ const fn default_rare_share() -> f64 {
 impl Default for ScoringParams {
     fn default() -> Self {
         ScoringParams {
+            method: None,
+            alpha: None,
+            beta: None,
+            small_share: None,
+            bulk_weight: None,
             threshold_quantile: default_threshold_quantile(),
             rare_share: default_rare_share(),
             threshold: None,
+        }
+    }
+}
+
+/// `[train]`: settings that apply to training only.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainParams {
+    /// `[[train.where]]`: conditions an event must also meet to be a
+    /// training row (all of them), e.g. `label = "Benign"` to train on a
+    /// labelled capture's benign rows. Scoring ignores them: every event
+    /// that meets `[[where]]` is scored.
+    #[serde(default, rename = "where", skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<FilterSpec>,
+}
+
+impl TrainParams {
+    fn is_empty(&self) -> bool {
+        self.filters.is_empty()
+    }
+}
+
+/// PyOD's default `alpha` of CBLOF.
+pub const DEFAULT_ALPHA: f64 = 0.9;
+/// PyOD's default `beta` of CBLOF.
+pub const DEFAULT_BETA: f64 = 5.0;
+/// The default `small_share` of cblof (measured: docs/detection.md).
+pub const DEFAULT_SMALL_SHARE: f64 = 0.1;
+/// The default `bulk_weight` of cblof (measured: docs/detection.md).
+pub const DEFAULT_BULK_WEIGHT: f64 = 0.5;
+
+impl ScoringParams {
+    /// The method in force (`centroid` for a model stored without one).
+    pub fn method(&self) -> ScoringMethod {
+        self.method.unwrap_or(ScoringMethod::Centroid)
+    }
+
+    /// `alpha` in force.
+    pub fn alpha(&self) -> f64 {
+        self.alpha.unwrap_or(DEFAULT_ALPHA)
+    }
+
+    /// `beta` in force.
+    pub fn beta(&self) -> f64 {
+        self.beta.unwrap_or(DEFAULT_BETA)
+    }
+
+    /// `small_share` in force.
+    pub fn small_share(&self) -> f64 {
+        self.small_share.unwrap_or(DEFAULT_SMALL_SHARE)
+    }
+
+    /// `bulk_weight` in force.
+    pub fn bulk_weight(&self) -> f64 {
+        self.bulk_weight.unwrap_or(DEFAULT_BULK_WEIGHT)
+    }
+}
+
+/// How an event's distance becomes its score (`[scoring] method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoringMethod {
+    /// The notebooks' scoring: `score` = the distance to the event's own
+    /// centroid / that cluster's threshold. An outlier that training gave a
+    /// cluster of its own scores 0 (it *is* its centroid); only
+    /// `rare_cluster` flags it.
+    Centroid,
+    /// Cluster-based local outlier factor (He, Xu & Deng 2003; PyOD's
+    /// `CBLOF` without weights). Training splits the clusters into large and
+    /// small: sorted by size, the large ones are the first that hold
+    /// `alpha` of the rows and are followed by a drop of `beta`× in size
+    /// (PyOD's rule; failing both, the first rule that holds); every
+    /// cluster under `small_share` or `rare_share` is small too (the
+    /// largest cluster never is). An event of a large cluster
+    /// is scored by its distance to its centroid; one of a small cluster is
+    /// measured toward the nearest large cluster's centroid (`bulk_weight`
+    /// of the way: 1 is PyOD's distance to that centroid). `score` = the
+    /// scored distance / the model's one threshold (a quantile of the
+    /// training rows' scored distances), so it ranks events as the scored
+    /// distance does and nothing can hide in a cluster of its own.
+    Cblof,
+}
+
+impl ScoringMethod {
+    /// The method's name as written in specs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScoringMethod::Centroid => "centroid",
+            ScoringMethod::Cblof => "cblof",
+        }
+    }
+
+    /// The default of a new spec of this kind: `cblof`, except flow2vec
+    /// (whose tokens are scored by look-up: `centroid`).
+    pub fn default_for(kind: ModelKind) -> ScoringMethod {
+        match kind {
+            ModelKind::Flow2vec => ScoringMethod::Centroid,
+            _ => ScoringMethod::Cblof,
         }
     }
 }
@@ -538,6 +704,14 @@ impl ModelSpec {
         if errs.is_empty() { Ok(ValidSpec(self)) } else { Err(errs) }
     }
 
+    /// A spec as a user wrote it (read from TOML): the keys whose default
+    /// differs between new specs and stored models are filled in
+    /// (`[scoring] method`).
+    pub fn with_new_spec_defaults(mut self) -> ModelSpec {
+        self.scoring.method.get_or_insert(ScoringMethod::default_for(self.model.kind));
+        self
+    }
+
     /// Every problem of the spec (empty when it is valid).
     pub fn problems(&self) -> Vec<String> {
         let mut errs = Vec::new();
@@ -568,6 +742,7 @@ impl ModelSpec {
         if !(0.0..1.0).contains(&r) {
             errs.push(format!("scoring.rare_share must be in [0, 1), got {r}"));
         }
+        self.validate_scoring(&mut errs);
         if self.features.is_empty() {
             errs.push("at least one [[features]] entry is needed".to_string());
         }
@@ -593,6 +768,53 @@ impl ModelSpec {
         }
         self.validate_language(&mut errs);
         errs
+    }
+
+    fn validate_scoring(&self, errs: &mut Vec<String>) {
+        let sc = &self.scoring;
+        let cblof = sc.method() == ScoringMethod::Cblof;
+        if let Some(a) = sc.alpha
+            && !(a > 0.0 && a <= 1.0)
+        {
+            errs.push(format!("scoring.alpha must be in (0, 1], got {a}"));
+        }
+        if let Some(b) = sc.beta
+            && !(b.is_finite() && b >= 1.0)
+        {
+            errs.push(format!("scoring.beta must be a finite number >= 1, got {b}"));
+        }
+        if let Some(v) = sc.small_share
+            && !(0.0..1.0).contains(&v)
+        {
+            errs.push(format!("scoring.small_share must be in [0, 1), got {v}"));
+        }
+        if let Some(v) = sc.bulk_weight
+            && !(0.0..=1.0).contains(&v)
+        {
+            errs.push(format!("scoring.bulk_weight must be in [0, 1], got {v}"));
+        }
+        let cblof_keys = [
+            ("alpha", sc.alpha.is_some()),
+            ("beta", sc.beta.is_some()),
+            ("small_share", sc.small_share.is_some()),
+            ("bulk_weight", sc.bulk_weight.is_some()),
+        ];
+        if !cblof && let Some((k, _)) = cblof_keys.iter().find(|(_, set)| *set) {
+            errs.push(format!("scoring.{k} is for method = \"cblof\" (this spec scores with \"centroid\")"));
+        }
+        if cblof && self.model.kind == ModelKind::Flow2vec {
+            errs.push(
+                "scoring.method = \"cblof\" is for kmeans, kmodes and kprototypes; flow2vec scores its tokens by \
+                 look-up (method = \"centroid\")"
+                    .to_string(),
+            );
+        }
+        if self.scaling.one_hot == OneHotScaling::Scaled && !self.model.kind.one_hot() {
+            errs.push(format!(
+                "scaling.one_hot = \"scaled\" is for kmeans (the kind that one-hot encodes), not {}",
+                self.model.kind.as_str()
+            ));
+        }
     }
 
     fn validate_kind(&self, errs: &mut Vec<String>) {
@@ -684,6 +906,7 @@ impl ModelSpec {
 
     fn validate_language(&self, errs: &mut Vec<String>) {
         language::check(&self.filters, &self.derive, self.aggregate.as_ref(), errs);
+        language::check_filters("train.where", &self.train.filters, errs);
         if let Some(a) = &self.aggregate {
             let known = aggregate_fields(a);
             for f in &self.features {

@@ -12,6 +12,8 @@
 //!   "clusters": [ {"centroid": [0.1, 0.0, 1.0, 0.0], "size": 120, "share": 0.6, "threshold": 3.2,
 //!                  "rare": false, "mean_distance": 0.8, "max_distance": 4.0}, … ],
 //!   "gamma": 0.5,                       // k-prototypes only
+//!   "cblof": {"threshold": 2.7},        // [scoring] method = "cblof" only; "large": [true, …]
+//!                                       // may be given, else PyOD's rule on the sizes decides
 //!   "training": {"rows": 200, "skipped": 0, "inertia": 151.2, "n_iter": 12, "inputs": ["…"],
 //!                "created_unix": 1764650000, "logsieve_version": "0.1.0"} }
 //! ```
@@ -35,7 +37,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use logsieve_artifact::{Cluster, FeatureState, Fitted, Model, ModelKind, TrainingMeta, ValidSpec, decode, encode};
+use logsieve_artifact::{
+    Cblof, Cluster, FeatureState, Fitted, Model, ModelKind, TrainingMeta, ValidSpec, decode, encode,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -135,7 +139,7 @@ pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>
     let Value::Object(mut root) = root else {
         return Err(vec![format!("the state must be a JSON object, not {}", kind_of(&root))]);
     };
-    known_keys("the state", &root, &["features", "clusters", "gamma", "training"], &mut errs);
+    known_keys("the state", &root, &["features", "clusters", "gamma", "cblof", "training"], &mut errs);
     if root.contains_key("embedding") {
         errs.push(
             "the state has an `embedding`: only flow2vec models have one, and assemble does not write them".into(),
@@ -160,6 +164,29 @@ pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>
     let gamma: Option<f64> = match root.get("gamma") {
         None | Some(Value::Null) => None,
         Some(v) => parse_at("gamma", v, &mut errs),
+    };
+    // cblof: the threshold is given; the large clusters may be left to
+    // assemble (PyOD's rule on the cluster sizes, as `logsieve train`).
+    let cblof_threshold: Option<f64> = match root.get("cblof") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(c)) => {
+            known_keys("cblof", c, &["large", "threshold"], &mut errs);
+            match c.get("threshold") {
+                Some(v) => parse_at("cblof.threshold", v, &mut errs),
+                None => {
+                    errs.push("cblof: missing field `threshold`".into());
+                    None
+                }
+            }
+        }
+        Some(v) => {
+            errs.push(format!("cblof: expected an object, found {}", kind_of(v)));
+            None
+        }
+    };
+    let cblof_large: Option<Vec<bool>> = match root.get("cblof").and_then(|c| c.get("large")) {
+        None | Some(Value::Null) => None,
+        Some(v) => parse_at("cblof.large", v, &mut errs),
     };
     if let Some(Value::Object(t)) = root.get("training") {
         known_keys(
@@ -187,8 +214,12 @@ pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>
         return Err(errs);
     };
     let features = features.into_iter().map(|(_, f)| f).collect();
-    let clusters = clusters.into_iter().map(|(_, c)| c).collect();
-    let model = Model { spec, fitted: Some(Fitted { features, clusters, gamma, embedding: None, training }) };
+    let clusters: Vec<Cluster> = clusters.into_iter().map(|(_, c)| c).collect();
+    let cblof = cblof_threshold.map(|threshold| {
+        let large = cblof_large.unwrap_or_else(|| logsieve_train::cblof::large_of(&spec, &clusters));
+        Cblof { large, threshold }
+    });
+    let model = Model { spec, fitted: Some(Fitted { features, clusters, gamma, embedding: None, cblof, training }) };
     // The rules every artifact follows (logsieve_artifact::consistency).
     if let Err(e) = model.validate() {
         errs.extend(e);

@@ -90,7 +90,7 @@ pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait
                     weight,
                 });
             }
-            FeatureState::Categorical { vocabulary } if !one_hot => {
+            FeatureState::Categorical { vocabulary, .. } if !one_hot => {
                 // The mode's value, in spec order before everything else.
                 mode_values += 1;
                 out.push(Trait {
@@ -102,7 +102,7 @@ pub fn traits(model: &Model, fitted: &Fitted, c: usize, top: usize) -> Vec<Trait
                     weight: f64::INFINITY,
                 });
             }
-            FeatureState::Categorical { vocabulary } => {
+            FeatureState::Categorical { vocabulary, .. } => {
                 let w = &centroid[at..at + vocabulary.len()];
                 if let Some((i, &s)) = w.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) {
                     out.push(Trait {
@@ -284,7 +284,7 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
                     fmt_num(*fill)
                 )
             }
-            FeatureState::Categorical { vocabulary } => {
+            FeatureState::Categorical { vocabulary, .. } => {
                 let shown: Vec<&str> = vocabulary.iter().take(8).map(String::as_str).collect();
                 let more =
                     if vocabulary.len() > 8 { format!(" … (+{})", vocabulary.len() - 8) } else { String::new() };

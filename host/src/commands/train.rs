@@ -81,8 +81,9 @@ pub fn parse_n_clusters(s: &str) -> Result<NClusters, String> {
 /// Load and validate a model spec file.
 pub fn load_spec(path: &Path) -> Result<ValidSpec> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the spec {}", path.display()))?;
-    let mut spec: logsieve_artifact::ModelSpec =
+    let spec: logsieve_artifact::ModelSpec =
         toml::from_str(&text).with_context(|| format!("in the spec {}", path.display()))?;
+    let mut spec = spec.with_new_spec_defaults();
     // CIDR tables are read now and stored in the model, so it is self-contained.
     let base = path.parent().unwrap_or(Path::new("."));
     for d in &mut spec.derive {
@@ -385,7 +386,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         }
     }
     if !args.quiet && ex.filtered > 0 {
-        eprintln!("left out {} event(s) that do not meet the spec's [[where]]", ex.filtered);
+        eprintln!("left out {} event(s) that do not meet the spec's [[where]] or [[train.where]]", ex.filtered);
     }
     if !args.quiet && ex.absorbed > 0 {
         eprintln!("aggregated {} event(s) into {} rows (one per key and window)", ex.absorbed, ex.rows.len());

@@ -750,7 +750,7 @@ fn model_section(h: &mut String, i: &Input) {
                 num(*scale),
                 num(*fill)
             ),
-            FeatureState::Categorical { vocabulary } => {
+            FeatureState::Categorical { vocabulary, .. } => {
                 let shown: Vec<String> = vocabulary.iter().take(8).map(|v| esc(v)).collect();
                 format!(
                     "{} values: {}{}",
