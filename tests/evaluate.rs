@@ -285,7 +285,10 @@ fn holdout_on_strato_008_is_baselines_split() {
     assert_eq!(neg, uid_set(&want["held_out"]), "the benign flows scored are baseline.py's test half");
     assert_eq!(pos.len() as u64, want["positives"].as_u64().unwrap());
     let h = &report["holdout"];
-    assert_eq!((h["negatives"].as_u64(), h["train"].as_u64(), h["held_out"].as_u64()), (Some(1402), Some(701), Some(701)));
+    assert_eq!(
+        (h["negatives"].as_u64(), h["train"].as_u64(), h["held_out"].as_u64()),
+        (Some(1402), Some(701), Some(701))
+    );
     assert_eq!(h["left_out"].as_u64(), Some(60), "the Background flows");
     // The metrics are those of the scores written.
     let events = labelled(&scored);

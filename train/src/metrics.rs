@@ -283,7 +283,7 @@ mod tests {
             let n = 2 + (r() % 60) as usize;
             let levels = 1 + r() % 6; // few levels: many ties
             let s: Vec<f64> = (0..n).map(|_| (r() % levels) as f64 * 0.5).collect();
-            let y: Vec<bool> = (0..n).map(|_| r() % 3 == 0).collect();
+            let y: Vec<bool> = (0..n).map(|_| r().is_multiple_of(3)).collect();
             let got = roc_auc(&s, &y);
             if y.iter().all(|&p| p) || y.iter().all(|&p| !p) {
                 assert_eq!(got, None);

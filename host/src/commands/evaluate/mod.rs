@@ -101,7 +101,7 @@ pub struct EvaluateArgs {
     #[arg(long, short)]
     pub output: Option<PathBuf>,
     /// Holdout mode: extract features with this component instead of the embedded one.
-    #[arg(long)]
+    #[arg(long, requires = "spec")]
     pub plugin: Option<PathBuf>,
     /// Holdout mode, flow2vec: word2vec threads (0 = all cores).
     #[arg(long, default_value_t = 0)]
@@ -354,9 +354,8 @@ impl Scoring<'_> {
             }
         }
         if let Some(out) = self.out.as_mut() {
-            out.write_all(lines.text.as_bytes()).with_context(|| {
-                format!("writing {}", self.out_path.as_deref().unwrap_or(Path::new("?")).display())
-            })?;
+            out.write_all(lines.text.as_bytes())
+                .with_context(|| format!("writing {}", self.out_path.as_deref().unwrap_or(Path::new("?")).display()))?;
         }
         Ok(())
     }
@@ -372,10 +371,9 @@ fn bar(quiet: bool, len: u64, template: &str) -> ProgressBar {
 /// The labels' source from the arguments.
 fn labeler(args: &EvaluateArgs) -> Result<Labeler> {
     let source = match (&args.labels, &args.key_field) {
-        (Some(path), Some(key)) => Source::File {
-            key_field: key.clone(),
-            labels: labels::read_labels_file(path, key, &args.label_field)?,
-        },
+        (Some(path), Some(key)) => {
+            Source::File { key_field: key.clone(), labels: labels::read_labels_file(path, key, &args.label_field)? }
+        }
         (None, None) => Source::Field(args.label_field.clone()),
         _ => bail!("--labels and --key-field go together"),
     };
@@ -418,7 +416,11 @@ fn check_classes(t: &Tally, labeler: &Labeler, scored: bool) -> Result<()> {
     let class = |c: Class| t.by_class.get(&c).cloned().unwrap_or_default();
     let (pos, neg) = (class(Class::Positive), class(Class::Negative));
     if pos.events == 0 && pos.scored == 0 {
-        bail!("no event is positive: no label matches --positive {} (labels seen: {})", quoted(&labeler.positive), seen());
+        bail!(
+            "no event is positive: no label matches --positive {} (labels seen: {})",
+            quoted(&labeler.positive),
+            seen()
+        );
     }
     if neg.events == 0 && neg.scored == 0 {
         let why = if labeler.negative.is_empty() {
@@ -504,7 +506,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
                 last_file = Some(item.origin.file.clone());
             }
             items.push(item);
-            if items.len() % 10_000 == 0 {
+            if items.len().is_multiple_of(10_000) {
                 b.set_message(format!("{} events", items.len()));
             }
         }
@@ -595,11 +597,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         let ex = extract_items(&spec, train_items, args.plugin.as_deref(), &hidden)?;
         let skipped = report_extracted(&ex, args.quiet, &format!("the {n_train} training events"))?;
         h.train_rows = ex.rows.len() as u64;
-        let provenance = Provenance {
-            inputs: args.input.clone(),
-            skipped,
-            created_unix: super::creation_time()?,
-        };
+        let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix: super::creation_time()? };
         let fit = fit_rows(&spec, &ex.rows, provenance, args.threads, args.quiet)?;
         let bytes = encode(&fit.model).map_err(anyhow::Error::msg)?;
         let scorer = Scorer::new(&bytes, options).map_err(|e| anyhow::anyhow!("the model trained: {e}"))?;
@@ -626,7 +624,8 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
 
     let mut scoring = scoring;
     if let Some(mut out) = scoring.out.take() {
-        out.flush().with_context(|| format!("writing {}", args.output.as_deref().unwrap_or(Path::new("")).display()))?;
+        out.flush()
+            .with_context(|| format!("writing {}", args.output.as_deref().unwrap_or(Path::new("")).display()))?;
     }
     check_classes(&scoring.tally, &labeler, true)?;
     let info = scoring.scorer.info();

@@ -202,8 +202,16 @@ impl<'a> Report<'a> {
         let t = self.tally;
         let mut o = String::new();
         let model = match self.model_path {
-            Some(p) => format!("model {} ({}, {} clusters) from {}", self.info.id, self.info.kind, self.info.n_clusters, p.display()),
-            None => format!("model {} ({}, {} clusters) trained here", self.info.id, self.info.kind, self.info.n_clusters),
+            Some(p) => format!(
+                "model {} ({}, {} clusters) from {}",
+                self.info.id,
+                self.info.kind,
+                self.info.n_clusters,
+                p.display()
+            ),
+            None => {
+                format!("model {} ({}, {} clusters) trained here", self.info.id, self.info.kind, self.info.n_clusters)
+            }
         };
         let _ = writeln!(o, "{model}");
         if let Some(h) = self.holdout {
@@ -244,7 +252,8 @@ impl<'a> Report<'a> {
         } else {
             self.labeler.negative.join(", ")
         };
-        let _ = writeln!(o, "\nlabels ({labels}; positive: {}; negative: {negative})", self.labeler.positive.join(", "));
+        let _ =
+            writeln!(o, "\nlabels ({labels}; positive: {}; negative: {negative})", self.labeler.positive.join(", "));
         let holdout = self.holdout.is_some();
         let w = t.by_label.keys().map(|l| l.chars().count()).max().unwrap_or(0).clamp(12, 40);
         let _ = write!(o, "  {:<w$}  {:<10}  {:>9}", "label", "class", "events");
@@ -292,7 +301,11 @@ impl<'a> Report<'a> {
             });
         }
 
-        let _ = writeln!(o, "\n  {:<22} {:>8} {:>8} {:>18} {:>18}", "flag", "TPR", "FPR", "positives flagged", "negatives flagged");
+        let _ = writeln!(
+            o,
+            "\n  {:<22} {:>8} {:>8} {:>18} {:>18}",
+            "flag", "TPR", "FPR", "positives flagged", "negatives flagged"
+        );
         let flag = |o: &mut String, name: &str, r: &Rates| {
             let _ = writeln!(
                 o,
