@@ -2,7 +2,8 @@
 //!
 //! - [`runtime`]: wasmtime hosting of the component (embedded, cached).
 //! - [`pipeline`]: sources → logsieve transforms → sinks, from TOML.
-//! - [`commands`]: `train`, `inspect`, `component`.
+//! - [`commands`]: `train`, `evaluate`, `inspect`, `report`, `similar`,
+//!   `assemble`.
 //!
 //! Where things live elsewhere: the WIT contract in `wit/`, feature
 //! extraction and scoring in `plugin/`, the artifact format in `artifact/`,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use logsieve::commands::{assemble, inspect, report, similar, train};
+use logsieve::commands::{assemble, evaluate, inspect, report, similar, train};
 use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
@@ -26,6 +26,11 @@ enum Command {
     /// `$SOURCE_DATE_EPOCH`, when set, is the creation time written into the
     /// model, so the same spec and input give the same bytes (and model id).
     Train(train::TrainArgs),
+    /// Measure detection on labelled logs: score them with a model (or
+    /// train one on part of the negatives, as the detection baseline does)
+    /// and report ROC AUC, average precision, precision@k and the flags'
+    /// true- and false-positive rates.
+    Evaluate(evaluate::EvaluateArgs),
     /// Write a model artifact from parts fitted elsewhere (e.g. Spark): the
     /// spec and a JSON file with the learned state, checked for consistency.
     Assemble(assemble::AssembleArgs),
@@ -93,6 +98,7 @@ fn real_main() -> Result<ExitCode> {
     match cli.command {
         Command::Train(args) => train::train(&args)?,
         Command::Assemble(args) => assemble::assemble(&args)?,
+        Command::Evaluate(args) => evaluate::evaluate(&args)?,
         Command::Run { pipeline: path, summary_json, plugin, quiet } => {
             let mut cfg = PipelineConfig::load(&path)?;
             if let Some(p) = plugin {

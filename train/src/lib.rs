@@ -18,7 +18,11 @@
 //! * [`progress`] — what a fit reports while it runs: one trait for every
 //!   trainer.
 //! * [`numpy_rng`] — numpy's legacy `RandomState` (MT19937), so a k-modes
-//!   `random_state` draws what the `kmodes` package draws.
+//!   `random_state` draws what the `kmodes` package draws; and
+//!   `default_rng`'s `Generator` (PCG64) with its `shuffle`, so `logsieve
+//!   evaluate --holdout` splits as the detection baseline does.
+//! * [`metrics`] — detection quality on labelled events: ROC AUC and
+//!   average precision (scikit-learn's), precision at k, flag rates.
 //! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
 //!   results are reproducible bit for bit from a `random_state`.
 //! * [`silhouette`] — the silhouette coefficient (scikit-learn's
@@ -32,6 +36,7 @@ pub mod fit;
 pub mod flow2vec;
 pub mod kmeans;
 pub mod kmodes;
+pub mod metrics;
 pub mod model;
 pub mod numpy_rng;
 pub mod progress;

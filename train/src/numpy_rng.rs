@@ -1,13 +1,22 @@
-//! numpy's legacy `RandomState` stream (MT19937), for the algorithms whose
-//! reference implementation draws from it: with it, `random_state = 7` in a
-//! logsieve k-modes spec makes the same draws as `KModes(random_state=7)` in
-//! the `kmodes` package (its empty-cluster refills and Huang's value draws).
+//! numpy's random streams, for the algorithms whose reference
+//! implementation draws from them.
 //!
-//! Covered: seeding with an integer (`init_genrand`), `randint(low, high)`
-//! (numpy's masked rejection sampling on 32-bit draws, for ranges that fit
-//! in 32 bits), `choice(n)` (= `randint(0, n)`), `random_sample` (53-bit
-//! doubles) and `randn` (the legacy polar Box–Muller with its cached
-//! second value).
+//! [`RandomState`]: the legacy stream (MT19937). With it, `random_state = 7`
+//! in a logsieve k-modes spec makes the same draws as
+//! `KModes(random_state=7)` in the `kmodes` package (its empty-cluster
+//! refills and Huang's value draws). Covered: seeding with an integer
+//! (`init_genrand`), `randint(low, high)` (numpy's masked rejection sampling
+//! on 32-bit draws, for ranges that fit in 32 bits), `choice(n)` (=
+//! `randint(0, n)`), `random_sample` (53-bit doubles) and `randn` (the legacy
+//! polar Box–Muller with its cached second value).
+//!
+//! [`Generator`]: `numpy.random.default_rng(seed)` — `SeedSequence(seed)`
+//! feeding PCG64 (XSL-RR 128/64) — and `Generator.shuffle` of a 1-D array.
+//! With it, `logsieve evaluate --holdout` splits a capture's benign events
+//! exactly as `rng = np.random.default_rng(seed); rng.shuffle(idx)` does
+//! (the detection baseline's split, `shared/detection/baseline.py`).
+//! Checked against permutations numpy made:
+//! `tests/fixtures/numpy-shuffle/` (`make.py` writes `cases.json`).
 
 const N: usize = 624;
 const M: usize = 397;
@@ -116,6 +125,157 @@ impl RandomState {
     }
 }
 
+/// `SeedSequence`'s hash constants (numpy/random/bit_generator.pyx).
+const INIT_A: u32 = 0x43b0_d7e5;
+const MULT_A: u32 = 0x931e_8875;
+const INIT_B: u32 = 0x8b51_f9dd;
+const MULT_B: u32 = 0x58f3_8ded;
+const MIX_MULT_L: u32 = 0xca01_f9dd;
+const MIX_MULT_R: u32 = 0x4973_f715;
+/// `SeedSequence`'s pool: 4 words of 32 bits.
+const POOL_SIZE: usize = 4;
+
+/// `SeedSequence(seed).generate_state(n_words, np.uint32)` for an integer
+/// seed without a spawn key: the words PCG64 is seeded from.
+///
+/// The seed becomes its little-endian 32-bit words (`0` is one word, `0`;
+/// `2**40` is `[0, 256]`), which are hashed into a pool of four words
+/// (`mix_entropy`), from which the output words are hashed out in turn.
+pub fn seed_sequence_words(seed: u64, n_words: usize) -> Vec<u32> {
+    let mut entropy = vec![seed as u32];
+    if seed >> 32 != 0 {
+        entropy.push((seed >> 32) as u32);
+    }
+    let mut hash_const = INIT_A;
+    let mut hashmix = |value: u32| -> u32 {
+        let mut v = value ^ hash_const;
+        hash_const = hash_const.wrapping_mul(MULT_A);
+        v = v.wrapping_mul(hash_const);
+        v ^ (v >> 16)
+    };
+    let mix = |x: u32, y: u32| -> u32 {
+        let r = MIX_MULT_L.wrapping_mul(x).wrapping_sub(MIX_MULT_R.wrapping_mul(y));
+        r ^ (r >> 16)
+    };
+    let mut pool = [0u32; POOL_SIZE];
+    for (i, p) in pool.iter_mut().enumerate() {
+        *p = hashmix(entropy.get(i).copied().unwrap_or(0));
+    }
+    for src in 0..POOL_SIZE {
+        for dst in 0..POOL_SIZE {
+            if src != dst {
+                pool[dst] = mix(pool[dst], hashmix(pool[src]));
+            }
+        }
+    }
+    // Entropy beyond the pool (never for a u64 seed: at most 2 words).
+    for &e in entropy.iter().skip(POOL_SIZE) {
+        for p in pool.iter_mut() {
+            *p = mix(*p, hashmix(e));
+        }
+    }
+    let mut hash_const = INIT_B;
+    (0..n_words)
+        .map(|i| {
+            let mut v = pool[i % POOL_SIZE] ^ hash_const;
+            hash_const = hash_const.wrapping_mul(MULT_B);
+            v = v.wrapping_mul(hash_const);
+            v ^ (v >> 16)
+        })
+        .collect()
+}
+
+/// PCG64's multiplier (`PCG_DEFAULT_MULTIPLIER_128`).
+const PCG_MULT: u128 = (2_549_297_995_355_413_924u128 << 64) | 4_865_540_595_714_422_341u128;
+
+/// `numpy.random.default_rng(seed)`: a `Generator` over PCG64, seeded
+/// through `SeedSequence(seed)`.
+///
+/// Covered: the raw 64-bit stream (`bit_generator.random_raw()`), numpy's
+/// 32-bit draws (the low half of a 64-bit draw, the high half kept for the
+/// next one), `random_interval` (masked rejection) and `shuffle` of a 1-D
+/// array (Fisher–Yates from the end).
+#[derive(Clone)]
+pub struct Generator {
+    state: u128,
+    inc: u128,
+    /// The high half of the last 64-bit draw, not yet handed out.
+    pending_u32: Option<u32>,
+}
+
+impl Generator {
+    /// `np.random.default_rng(seed)` for a non-negative integer seed.
+    pub fn new(seed: u64) -> Generator {
+        // generate_state(4, np.uint64): the words pairwise little-endian.
+        let w = seed_sequence_words(seed, 8);
+        let u = |i: usize| u64::from(w[2 * i]) | (u64::from(w[2 * i + 1]) << 32);
+        let init_state = (u128::from(u(0)) << 64) | u128::from(u(1));
+        let init_seq = (u128::from(u(2)) << 64) | u128::from(u(3));
+        // pcg_setseq_128_srandom_r.
+        let mut g = Generator { state: 0, inc: (init_seq << 1) | 1, pending_u32: None };
+        g.step();
+        g.state = g.state.wrapping_add(init_state);
+        g.step();
+        g
+    }
+
+    fn step(&mut self) {
+        self.state = self.state.wrapping_mul(PCG_MULT).wrapping_add(self.inc);
+    }
+
+    /// The next 64-bit output (XSL-RR: the two halves of the 128-bit state
+    /// xor-ed, rotated right by its top 6 bits).
+    pub fn next_u64(&mut self) -> u64 {
+        self.step();
+        let s = self.state;
+        (((s >> 64) as u64) ^ (s as u64)).rotate_right((s >> 122) as u32)
+    }
+
+    /// The next 32-bit output: the low half of a new 64-bit draw, or the
+    /// high half of the previous one (numpy's `pcg64_next32`).
+    pub fn next_u32(&mut self) -> u32 {
+        if let Some(v) = self.pending_u32.take() {
+            return v;
+        }
+        let next = self.next_u64();
+        self.pending_u32 = Some((next >> 32) as u32);
+        next as u32
+    }
+
+    /// numpy's `random_interval(bitgen, max)`: uniform in `[0, max]`, by
+    /// masking draws to the smallest all-ones mask covering `max` and
+    /// rejecting those above it; 32-bit draws when `max` fits in 32 bits.
+    pub fn random_interval(&mut self, max: u64) -> u64 {
+        if max == 0 {
+            return 0;
+        }
+        let mask = u64::MAX >> max.leading_zeros();
+        if max <= u64::from(u32::MAX) {
+            loop {
+                let v = u64::from(self.next_u32()) & mask;
+                if v <= max {
+                    return v;
+                }
+            }
+        }
+        loop {
+            let v = self.next_u64() & mask;
+            if v <= max {
+                return v;
+            }
+        }
+    }
+
+    /// `Generator.shuffle(x)` of a 1-D array, in place: for `i` from
+    /// `len - 1` down to 1, swap `x[i]` with `x[random_interval(i)]`.
+    pub fn shuffle<T>(&mut self, x: &mut [T]) {
+        for i in (1..x.len()).rev() {
+            let j = self.random_interval(i as u64) as usize;
+            x.swap(i, j);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,5 +335,36 @@ mod tests {
         let mean = v.iter().sum::<f64>() / n as f64;
         let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02, "mean {mean} var {var}");
+    }
+
+    #[test]
+    fn seed_sequence_matches_numpy() {
+        // Printed by numpy 2.4: np.random.SeedSequence(0).generate_state(4)
+        // and SeedSequence(2**40).generate_state(4).
+        assert_eq!(seed_sequence_words(0, 4), vec![2_968_811_710, 3_677_149_159, 745_650_761, 2_884_920_346]);
+        assert_eq!(seed_sequence_words(1 << 40, 4), vec![1_156_586_168, 3_687_319_657, 379_171_754, 2_819_766_752]);
+        // np.random.default_rng(0).bit_generator.random_raw(3)
+        let mut g = Generator::new(0);
+        let raw: Vec<u64> = (0..3).map(|_| g.next_u64()).collect();
+        assert_eq!(raw, vec![11_749_869_230_777_074_271, 4_976_686_463_289_251_617, 755_828_109_848_996_024]);
+    }
+
+    #[test]
+    fn the_32_bit_draws_are_the_halves_of_a_64_bit_draw() {
+        let (mut a, mut b) = (Generator::new(7), Generator::new(7));
+        let x = a.next_u64();
+        assert_eq!(b.next_u32(), x as u32);
+        assert_eq!(b.next_u32(), (x >> 32) as u32);
+        assert_eq!(b.next_u64(), a.next_u64());
+    }
+
+    #[test]
+    fn random_interval_stays_in_range() {
+        let mut g = Generator::new(3);
+        for max in [0u64, 1, 2, 5, 8, 1000, u64::from(u32::MAX), 1 << 40] {
+            for _ in 0..200 {
+                assert!(g.random_interval(max) <= max);
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! The CLI's commands beyond `run`.
 
 pub mod assemble;
+pub mod evaluate;
 pub mod inspect;
 pub mod report;
 pub mod similar;

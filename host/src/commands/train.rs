@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logsieve_artifact::model::{Sweep, SweepPoint};
 use logsieve_artifact::{Model, ModelKind, ValidSpec, encode};
 use logsieve_plugin::FeatureValue;
-use logsieve_readers::{Format, Reader};
+use logsieve_readers::{Format, Item, Reader};
 use logsieve_train::fit::Pick;
 use logsieve_train::model::Provenance;
 use logsieve_train::progress::{Clustering, Progress, Word2Vec};
@@ -139,6 +139,21 @@ pub fn extract(
     plugin: Option<&Path>,
     bar: &ProgressBar,
 ) -> Result<Extracted> {
+    extract_items(spec, Reader::open(paths, format), plugin, bar)
+}
+
+/// Extract the spec's features through the component from events already
+/// read: a [`Reader`], or items held in memory (`logsieve evaluate
+/// --holdout` trains on a subset of what it read). Items are taken in the
+/// order given; `bar` advances when the items' file changes and once at the
+/// end, as for [`extract`].
+pub fn extract_items(
+    spec: &ValidSpec,
+    items: impl IntoIterator<Item = Item>,
+    plugin: Option<&Path>,
+    bar: &ProgressBar,
+) -> Result<Extracted> {
+    let mut items = items.into_iter();
     let spec_only = encode(&Model { spec: spec.clone(), fitted: None }).map_err(anyhow::Error::msg)?;
     let rt = runtime::load(plugin)?;
     let mut inst = runtime::instantiate_model(
@@ -149,7 +164,6 @@ pub fn extract(
     )?;
     let mut out =
         Extracted { rows: Vec::new(), skipped: BTreeMap::new(), examples: BTreeMap::new(), filtered: 0, absorbed: 0 };
-    let mut reader = Reader::open(paths, format);
     let mut batch = Vec::with_capacity(1000);
     let mut origins = Vec::with_capacity(1000);
     let mut last_file: Option<std::sync::Arc<str>> = None;
@@ -157,7 +171,7 @@ pub fn extract(
         batch.clear();
         origins.clear();
         let mut taken = 0;
-        for item in reader.by_ref().take(1000) {
+        for item in items.by_ref().take(1000) {
             taken += 1;
             if last_file.as_ref().is_none_or(|f| !std::sync::Arc::ptr_eq(f, &item.origin.file)) {
                 if last_file.is_some() {
@@ -324,6 +338,54 @@ impl Progress for Bars {
     }
 }
 
+/// Say on stderr (unless `quiet`) what extraction skipped, left out and
+/// aggregated; fail when no row is left. `inputs` names the inputs in the
+/// error. Returns the number of events skipped.
+pub fn report_extracted(ex: &Extracted, quiet: bool, inputs: &str) -> Result<u64> {
+    let skipped: u64 = ex.skipped.values().sum();
+    if !quiet && skipped > 0 {
+        eprintln!("skipped {skipped} event(s) that could not be used:");
+        for (reason, n) in &ex.skipped {
+            eprintln!("  {reason}: {n}  (first: {})", ex.examples[reason]);
+        }
+    }
+    if !quiet && ex.filtered > 0 {
+        eprintln!("left out {} event(s) that do not meet the spec's [[where]] or [[train.where]]", ex.filtered);
+    }
+    if !quiet && ex.absorbed > 0 {
+        eprintln!("aggregated {} event(s) into {} rows (one per key and window)", ex.absorbed, ex.rows.len());
+    }
+    if ex.rows.is_empty() {
+        bail!("no usable events in {inputs} (skipped {skipped})");
+    }
+    Ok(skipped)
+}
+
+/// Fit the spec's model on extracted rows as `logsieve train` does (one k),
+/// with its progress bars on stderr (none when `quiet`).
+pub fn fit_rows(
+    spec: &ValidSpec,
+    rows: &[Vec<FeatureValue>],
+    provenance: Provenance,
+    threads: usize,
+    quiet: bool,
+) -> Result<logsieve_train::Fit> {
+    let objective = if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec) { "inertia" } else { "cost" };
+    fit_with(spec, rows, provenance, threads, &mut Bars::new(quiet, objective))
+}
+
+fn fit_with(
+    spec: &ValidSpec,
+    rows: &[Vec<FeatureValue>],
+    provenance: Provenance,
+    threads: usize,
+    bars: &mut Bars,
+) -> Result<logsieve_train::Fit> {
+    let fit = logsieve_train::fit(spec, rows, provenance, threads, bars)?;
+    bars.finish();
+    Ok(fit)
+}
+
 /// `--pick`, for `--n-clusters A..B`.
 fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
     Ok(match pick.unwrap_or("elbow") {
@@ -378,22 +440,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     bar.set_style(style("reading  [{bar:30}] {pos}/{len} files  {msg}  ({elapsed})"));
     let ex = extract(&spec, paths, format, args.plugin.as_deref(), &bar)?;
     bar.finish();
-    let skipped: u64 = ex.skipped.values().sum();
-    if !args.quiet && skipped > 0 {
-        eprintln!("skipped {skipped} event(s) that could not be used:");
-        for (reason, n) in &ex.skipped {
-            eprintln!("  {reason}: {n}  (first: {})", ex.examples[reason]);
-        }
-    }
-    if !args.quiet && ex.filtered > 0 {
-        eprintln!("left out {} event(s) that do not meet the spec's [[where]] or [[train.where]]", ex.filtered);
-    }
-    if !args.quiet && ex.absorbed > 0 {
-        eprintln!("aggregated {} event(s) into {} rows (one per key and window)", ex.absorbed, ex.rows.len());
-    }
-    if ex.rows.is_empty() {
-        bail!("no usable events in {} (skipped {skipped})", args.input.join(" "));
-    }
+    let skipped = report_extracted(&ex, args.quiet, &args.input.join(" "))?;
 
     let created_unix = super::creation_time()?;
     let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };
@@ -431,8 +478,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             (model, None)
         }
         None => {
-            let fit = logsieve_train::fit(&spec, &ex.rows, provenance, args.threads, &mut bars)?;
-            bars.finish();
+            let fit = fit_with(&spec, &ex.rows, provenance, args.threads, &mut bars)?;
             (fit.model, fit.flow2vec)
         }
     };
