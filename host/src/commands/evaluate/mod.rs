@@ -582,15 +582,14 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
                 }
             );
         }
-        let mut train_items = Vec::with_capacity(n_train);
-        let mut score_items = Vec::with_capacity(items.len() - n_train);
-        for (item, r) in items.into_iter().zip(&role) {
-            match r {
-                Role::Train => train_items.push(item),
-                Role::Score => score_items.push(item),
-                Role::LeftOut => {}
-            }
-        }
+        // Training rows in the shuffled order, as baseline.py fits on
+        // `df.iloc[train]` (k-means' starts depend on the row order); the
+        // scored events in input order.
+        let mut slots: Vec<Option<_>> = items.into_iter().map(Some).collect();
+        let train_items: Vec<_> =
+            negatives[..n_train].iter().map(|&i| slots[i].take().expect("each index once")).collect();
+        let score_items: Vec<_> =
+            slots.into_iter().zip(&role).filter(|(_, r)| **r == Role::Score).filter_map(|(item, _)| item).collect();
 
         // Train as `logsieve train` does.
         let hidden = ProgressBar::hidden();
