@@ -44,6 +44,7 @@ kind = "kmeans"
 n_clusters = 2
 
 [scoring]
+method = "centroid"
 threshold_quantile = 0.99
 rare_share = 0.3
 
@@ -167,6 +168,36 @@ fn hand_made_parts_make_a_model_that_scores() {
     assert_eq!(v[1]["reasons"], json!(["rare_cluster"]));
     // icmp was never seen: all-zero one-hot, reported.
     assert!(v[2]["reasons"].as_array().unwrap().contains(&json!("unseen_value")), "{}", v[2]);
+}
+
+/// `method = "cblof"`: the state carries the one threshold (and, if the
+/// fitter chose them, the large clusters); a small cluster's member is
+/// measured toward the nearest large centroid, so it does not score 0.
+#[test]
+fn a_cblof_state_scores_small_clusters_toward_the_bulk() {
+    let (dir, _) = setup("assemble-cblof");
+    let spec = dir.join("cblof.toml");
+    std::fs::write(&spec, SPEC.replace("method = \"centroid\"", "method = \"cblof\"")).unwrap();
+    refused(&dir, &spec, &good_state(), &["cblof: the spec scores with method = \"cblof\", but the model has no cblof state"]);
+    let mut st = good_state();
+    st["cblof"] = json!({"threshold": 1.5, "large": [true, false]});
+    assemble(&dir, &spec, &st).unwrap();
+    let events = dir.join("events.ndjson");
+    let b1 = 5f64.exp() - 1.0; // exactly on cluster 1's centroid
+    std::fs::write(&events, format!("{{\"bytes\":{b1},\"proto\":\"udp\"}}\n")).unwrap();
+    let v: Value = serde_json::from_str(&score(&dir, "cblof", &dir.join("assembled.msgpack"), s(&events))[0]).unwrap();
+    let ls = &v["logsieve"];
+    assert_eq!(ls["cluster"], 1);
+    assert!(ls["distance"].as_f64().unwrap() < 1e-9, "{ls}");
+    // |[2,0,0,1] - [-1,0,1,0]| = sqrt(11); half way (bulk_weight 0.5) from 0.
+    let bulk = 11f64.sqrt();
+    assert_eq!(ls["nearest_large"]["cluster"], 0);
+    assert!((ls["nearest_large"]["distance"].as_f64().unwrap() - bulk).abs() < 1e-9, "{ls}");
+    assert!((ls["score"].as_f64().unwrap() - 0.5 * bulk / 1.5).abs() < 1e-9, "{ls}");
+    assert_eq!(ls["reasons"], json!(["far_from_centroid", "rare_cluster"]));
+    // The large flags must be one per cluster.
+    st["cblof"]["large"] = json!([true]);
+    refused(&dir, &spec, &st, &["cblof"]);
 }
 
 #[test]

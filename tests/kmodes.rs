@@ -26,6 +26,8 @@ n_init = 1
 max_iter = 100
 
 [scoring]
+# The kmodes package's view: each row against its own mode.
+method = "centroid"
 threshold = 5
 
 [[derive]]

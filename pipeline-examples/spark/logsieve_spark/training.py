@@ -45,13 +45,20 @@ that touches an event, so there is no train/serve skew:
    are needed, which Spark selects with a per-key row_number limit (clusters
    of fewer than 10 rows take the quantile over all rows); at least 1e-9.
    The training inertia is the sum of the squared distances.
+   With `[scoring] method = "cblof"` (k-means specs' default) one more pass
+   follows: a provisional artifact with the real clusters and a cblof
+   threshold of 1 (assemble marks the large clusters from the real sizes by
+   the spec's `alpha`, `beta` and `small_share`, as `logsieve train` does)
+   gives each row's scored distance as its verdict's score; the one cblof
+   threshold is their `threshold_quantile` (or the absolute `threshold`).
 6. **`logsieve assemble`** writes the artifact from the spec and this state
    (JSON), checking it, with the Rust codec — the same file format and
    checks as `logsieve train`.
 
 The events DataFrame is persisted for the three passes over it (extract,
 encode, assign). Models with state between events (`[aggregate]`,
-`inter_arrival`) are refused (partitions would cut their windows);
+`inter_arrival`) are refused (partitions would cut their windows), and so are `[[train.where]]` and
+`[scaling] one_hot = "scaled"`;
 k-modes / k-prototypes / flow2vec are `logsieve train`'s (Spark MLlib has no
 k-modes).
 """
@@ -231,6 +238,12 @@ def fit_feature_states(feats, spec):
     return states
 
 
+def is_cblof(spec):
+    """Whether the spec scores with `[scoring] method = "cblof"` (the default
+    of k-means specs; a spec read from an artifact has it filled in)."""
+    return spec.get("scoring", {}).get("method") == "cblof"
+
+
 def provisional(logsieve, spec_path, spec, states, rows, out, centroids=None):
     """A provisional artifact (`logsieve assemble --state`) holding the fitted
     scalers and vocabularies and `centroids` (default: zeros), so that the
@@ -253,6 +266,8 @@ def provisional(logsieve, spec_path, spec, states, rows, out, centroids=None):
                          "mean_distance": 0.0, "max_distance": 0.0})
     state = {"features": states, "clusters": clusters,
              "training": {"rows": rows, "skipped": 0, "inertia": 0.0, "n_iter": 0, "inputs": [], "created_unix": 0}}
+    if is_cblof(spec):
+        state["cblof"] = {"threshold": threshold}
     state_path = out + ".state.json"
     with open(state_path, "w", encoding="utf-8") as f:
         json.dump(state, f, allow_nan=False)
@@ -318,26 +333,30 @@ def encode_events(events, model, component, d, column="event", batch_size=1000, 
 
 
 def assign_events(events, model, component, column="event", batch_size=1000, reservation="auto"):
-    """(label, distance) of every event the component scores with `model`: the
-    nearest cluster and the distance to it, from each `score-lines` verdict."""
+    """(label, distance, score) of every event the component scores with
+    `model`: the nearest cluster, the distance to it and the score, from each
+    `score-lines` verdict. With a cblof model whose threshold is 1 the score
+    is the scored distance (a small cluster's member measured toward the bulk)."""
     from pyspark.sql import types as T
 
     def body(batches, wconf):
         import pyarrow as pa
         _, s = scoring.open_scorer(wconf)
         for batch in batches:
-            label, dist = [], []
+            label, dist, score = [], [], []
             for text in _slices(batch, wconf):
                 for o in s.score_lines(text).outcomes:
                     if o.tag == "scored":
                         v = o.payload.verdict
                         label.append(v.cluster)
                         dist.append(v.distance)
-            yield pa.RecordBatch.from_arrays([pa.array(label, pa.int32()), pa.array(dist, pa.float64())],
-                                             names=["label", "distance"])
+                        score.append(v.score)
+            yield pa.RecordBatch.from_arrays([pa.array(label, pa.int32()), pa.array(dist, pa.float64()),
+                                              pa.array(score, pa.float64())], names=["label", "distance", "score"])
 
     schema = T.StructType([T.StructField("label", T.IntegerType(), False),
-                           T.StructField("distance", T.DoubleType(), False)])
+                           T.StructField("distance", T.DoubleType(), False),
+                           T.StructField("score", T.DoubleType(), False)])
     return _events_pass(events, model, component, column, batch_size, reservation, schema, body)
 
 
@@ -403,6 +422,16 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
     if m.get("kind", "kmeans") != "kmeans":
         raise ValueError(f"{spec_path}: kind = {m.get('kind')!r}; distributed training fits k-means (Spark MLlib has "
                          f"no k-modes or word2vec-then-k-means of flow2vec): use `logsieve train`")
+
+    unsupported = []
+    if spec.get("train", {}).get("where"):
+        unsupported.append("[[train.where]] (the second pass scores every event that meets [[where]], so its "
+                           "cluster sizes would count the rows training left out)")
+    if spec.get("scaling", {}).get("one_hot") == "scaled":
+        unsupported.append('[scaling] one_hot = "scaled" (the per-column one-hot scalers are not aggregated here)')
+    if unsupported:
+        raise ValueError(f"{spec_path}: distributed training does not support " + "; ".join(unsupported) +
+                         ": use `logsieve train`")
 
     # The events, read once for the three passes over them.
     events = events.persist(StorageLevel.MEMORY_AND_DISK)
@@ -513,13 +542,38 @@ def train(spark, spec_path, events, out, logsieve, component=None, work=None, co
                          "max_distance": max(0.0, st["mx"]) if n else 0.0})
     inertia = float(sum(r["ss"] for r in stats.values()))
     assigned.unpersist()
-    events.unpersist()
     timings["thresholds"] = time.time() - t
+
+    # 5b. cblof: one threshold over every row's scored distance. The large
+    # clusters follow from the real sizes (assemble applies the spec's
+    # alpha/beta/small_share rule, as `logsieve train` does); a pass of the
+    # component with threshold 1 gives each row's scored distance as its score.
+    cblof = None
+    if is_cblof(spec):
+        t = time.time()
+        if absolute is not None:
+            cblof = {"threshold": max(float(absolute), MIN_THRESHOLD)}
+        else:
+            state1 = {"features": states, "clusters": clusters, "cblof": {"threshold": 1.0},
+                      "training": {"rows": rows, "skipped": 0, "inertia": inertia, "n_iter": n_iter, "inputs": [],
+                                   "created_unix": 0}}
+            scorer_path = os.path.join(work, "cblof.msgpack")
+            with open(scorer_path + ".state.json", "w", encoding="utf-8") as f:
+                json.dump(state1, f, allow_nan=False)
+            run([logsieve, "assemble", "--spec", spec_path, "--state", scorer_path + ".state.json", "--out",
+                 scorer_path, "--quiet"])
+            scored = assign_events(events, scorer_path, component, column, batch_size, reservation)
+            scored = scored.select(F.lit(0).alias("label"), F.col("score").alias("distance"))
+            cblof = {"threshold": max(quantiles(scored, {0: rows}, q, False)[0], MIN_THRESHOLD)}
+        timings["cblof"] = time.time() - t
+    events.unpersist()
 
     # 6. The artifact.
     state = {"features": states, "clusters": clusters,
              "training": {"rows": rows, "skipped": skipped, "inertia": inertia, "n_iter": n_iter,
                           "inputs": list(inputs or ["<a Spark DataFrame>"]), "created_unix": int(time.time())}}
+    if cblof is not None:
+        state["cblof"] = cblof
     state_path = os.path.join(work, os.path.basename(out) + ".state.json")
     with open(state_path, "w", encoding="utf-8") as f:
         json.dump(state, f, allow_nan=False)
