@@ -14,6 +14,7 @@
 
 pub mod codec;
 pub mod consistency;
+pub mod forest;
 pub mod model;
 pub mod spec;
 

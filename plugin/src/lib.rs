@@ -26,6 +26,7 @@ pub mod derive;
 pub mod event;
 pub mod features;
 pub mod flow2vec;
+pub mod forest;
 pub mod nearest;
 pub mod output;
 pub mod read;

@@ -34,6 +34,7 @@ pub mod buffer;
 pub mod cblof;
 pub mod fit;
 pub mod flow2vec;
+pub mod iforest;
 pub mod kmeans;
 pub mod kmodes;
 pub mod metrics;
