@@ -178,7 +178,12 @@ fn a_cblof_state_scores_small_clusters_toward_the_bulk() {
     let (dir, _) = setup("assemble-cblof");
     let spec = dir.join("cblof.toml");
     std::fs::write(&spec, SPEC.replace("method = \"centroid\"", "method = \"cblof\"")).unwrap();
-    refused(&dir, &spec, &good_state(), &["cblof: the spec scores with method = \"cblof\", but the model has no cblof state"]);
+    refused(
+        &dir,
+        &spec,
+        &good_state(),
+        &["cblof: the spec scores with method = \"cblof\", but the model has no cblof state"],
+    );
     let mut st = good_state();
     st["cblof"] = json!({"threshold": 1.5, "large": [true, false]});
     assemble(&dir, &spec, &st).unwrap();

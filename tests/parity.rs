@@ -49,6 +49,7 @@ fn our_matrix() -> (Array2<f64>, Vec<FeatureState>) {
         gamma: None,
         embedding: None,
         cblof: None,
+        isolation: None,
         training: TrainingMeta::default(),
     };
     let x = encode_rows(&Encoder::new(&spec, &fitted), &ex.rows).unwrap();

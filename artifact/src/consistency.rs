@@ -27,7 +27,36 @@ pub(crate) fn problems(model: &Model) -> Vec<String> {
         (ModelKind::Flow2vec, None) => None,
         _ => dim,
     };
-    check_clusters(spec, &fitted.clusters, dim, &fitted.training, &mut errs);
+    if spec.model.kind.clusters() {
+        check_clusters(spec, &fitted.clusters, dim, &fitted.training, &mut errs);
+    } else if !fitted.clusters.is_empty() {
+        errs.push(format!(
+            "clusters: an {} model has none, this one has {}",
+            spec.model.kind.as_str(),
+            fitted.clusters.len()
+        ));
+    }
+    match (spec.model.kind, &fitted.isolation) {
+        (ModelKind::IsolationForest, Some(iso)) => {
+            if let Some(d) = dim {
+                iso.forest.validate(d, &mut errs);
+            }
+            if !(iso.threshold > 0.0 && iso.threshold <= 1.0) {
+                errs.push(format!("isolation.threshold: {} must be an anomaly score in (0, 1]", iso.threshold));
+            }
+            if let Some(t) = spec.scoring.threshold
+                && t != iso.threshold
+            {
+                errs.push(format!(
+                    "isolation.threshold: {}, but the spec sets an absolute threshold = {t}",
+                    iso.threshold
+                ));
+            }
+        }
+        (ModelKind::IsolationForest, None) => errs.push("isolation: an isolation_forest model needs its trees".into()),
+        (kind, Some(_)) => errs.push(format!("isolation: a {} model has no trees", kind.as_str())),
+        (_, None) => {}
+    }
     check_codes(spec, fitted, &mut errs);
     match (spec.model.kind, fitted.gamma) {
         (ModelKind::Kprototypes, Some(g)) if g.is_finite() && g >= 0.0 => {}
@@ -278,7 +307,7 @@ fn check_cblof(spec: &ValidSpec, fitted: &Fitted, errs: &mut Vec<String>) {
 /// k-modes and k-prototypes: each mode's categorical coordinate is a code
 /// of its feature's vocabulary.
 fn check_codes(spec: &ValidSpec, fitted: &Fitted, errs: &mut Vec<String>) {
-    if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec) {
+    if matches!(spec.model.kind, ModelKind::Kmeans | ModelKind::Flow2vec | ModelKind::IsolationForest) {
         return;
     }
     let codes: Vec<(usize, usize)> = fitted

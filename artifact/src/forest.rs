@@ -50,6 +50,19 @@ pub struct Forest {
     pub trees: Vec<Tree>,
 }
 
+/// What an isolation-forest model learned: its trees and the anomaly score
+/// above which an event is flagged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Isolation {
+    /// The trees.
+    pub forest: Forest,
+    /// The anomaly score beyond which an event is `far_from_centroid`
+    /// (`score` = anomaly score / threshold): the spec's absolute
+    /// `scoring.threshold`, or its `threshold_quantile` of the training
+    /// rows' anomaly scores. In (0, 1].
+    pub threshold: f64,
+}
+
 /// One isolation tree, nodes in preorder (see the [module](self) docs).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {

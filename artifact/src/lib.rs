@@ -22,7 +22,7 @@ pub use codec::{DecodeError, Decoded, FORMAT_NAME, FORMAT_VERSION, decode, encod
 pub use model::{Cblof, Cluster, Embedding, FeatureState, Fitted, MIN_THRESHOLD, Model, TrainingMeta};
 pub use spec::{
     AggregateField, AggregateOp, AggregateSpec, Arity, DeriveOp, DeriveSpec, Duration, FeatureKind, FeatureSpec,
-    FilterParams, FilterSpec, Flow2VecParams, Init, InputParams, Literal, MAX_SEQUENCE, Missing, ModelKind,
+    FilterParams, FilterSpec, Flow2VecParams, Init, InputParams, Literal, MAX_SEQUENCE, MaxSamples, Missing, ModelKind,
     ModelParams, ModelSpec, OneHotScaling, Scaling, ScalingParams, ScoringMethod, ScoringParams, Test, TrainParams,
     Unmatched, UtcOffset, ValidSpec, VectorMetric, VectorPrecision, Window, aggregate_fields,
 };

@@ -35,6 +35,9 @@ pub struct Fitted {
     /// `[scoring] method = "cblof"`: the large clusters and the threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cblof: Option<Cblof>,
+    /// `kind = "isolation_forest"`: the trees and the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::forest::Isolation>,
     /// How the model was made.
     pub training: TrainingMeta,
 }

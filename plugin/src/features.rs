@@ -424,6 +424,7 @@ mod tests {
             gamma: None,
             embedding: None,
             cblof: None,
+            isolation: None,
             training: TrainingMeta::default(),
         };
         Encoder::new(s, &fitted)

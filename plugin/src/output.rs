@@ -198,6 +198,40 @@ impl Writer {
         }
     }
 
+    /// [`Writer::open`] for an isolation forest: no cluster (`null`), the
+    /// anomaly score as the distance, `score` = anomaly score / threshold.
+    pub fn open_isolated(
+        &self,
+        out: &mut String,
+        head: &str,
+        has_keys: bool,
+        anomaly_score: f64,
+        threshold: f64,
+        reasons: Reasons,
+    ) -> Verdict {
+        out.push_str(head);
+        if has_keys {
+            out.push(',');
+        }
+        let score = anomaly_score / threshold;
+        out.push('"');
+        out.push_str(crate::event::OUTPUT_KEY);
+        out.push_str("\":{\"cluster\":null,\"distance\":");
+        push_f64(out, anomaly_score);
+        out.push_str(",\"threshold\":");
+        push_f64(out, threshold);
+        out.push_str(",\"score\":");
+        push_f64(out, score);
+        out.push_str(&self.verdicts[usize::from(reasons.0)]);
+        Verdict {
+            cluster: None,
+            distance: Some(anomaly_score),
+            threshold: Some(threshold),
+            score: Some(score),
+            reasons,
+        }
+    }
+
     /// [`Writer::open`] for an event without a cluster (`null`s).
     #[cold]
     pub fn open_unclustered(&self, out: &mut String, head: &str, has_keys: bool, reasons: Reasons) -> Verdict {

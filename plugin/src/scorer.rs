@@ -38,6 +38,7 @@ use logsieve_artifact::{DecodeError, FeatureState, Model, ModelSpec, decode};
 use crate::event::{EventError, Scalar};
 use crate::features::{Encoder, FeatureValue, Unseen, extract};
 use crate::flow2vec::Flow2VecFit;
+use crate::forest::CompiledForest;
 use crate::nearest::{self, LargeClusters, Measure};
 use crate::output::{Reasons, Verdict, Writer};
 use crate::reason::Reason;
@@ -90,6 +91,9 @@ struct Fit {
     /// `[scoring] method = "cblof"`: per cluster whether it is large, and
     /// the large clusters to measure small clusters' events against.
     cblof: Option<(Vec<bool>, LargeClusters, f64)>,
+    /// isolation_forest models: the trees, laid out for the walk, and the
+    /// threshold on the anomaly score.
+    forest: Option<(CompiledForest, f64)>,
 }
 
 /// How distances are measured.
@@ -284,6 +288,8 @@ struct Core {
     // Buffers reused across events.
     vector: Vec<f64>,
     contrib: Vec<(f64, usize)>,
+    /// isolation_forest: each feature's share of the isolation.
+    shares: Vec<f64>,
     unseen: Vec<Unseen>,
     token: String,
     /// flow2vec: the token whose vector the last event was scored with.
@@ -318,6 +324,15 @@ impl Scorer {
             Some(Recipe::for_training(&model.spec).map_err(DecodeError::Invalid)?)
         };
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
+        let forest = match model.fitted.as_ref().and_then(|f| f.isolation.as_ref().map(|i| (f, i))) {
+            Some((fitted, iso)) => {
+                let dim = Encoder::new(&model.spec, fitted).dimension();
+                let compiled = CompiledForest::new(&iso.forest, dim).map_err(|e| DecodeError::Invalid(e.join("; ")))?;
+                Some((compiled, iso.threshold))
+            }
+            None => None,
+        };
+        let mut forest = forest;
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
@@ -328,6 +343,7 @@ impl Scorer {
                     (c.large.clone(), to, model.spec.scoring.bulk_weight())
                 }),
                 flow2vec: Flow2VecFit::new(&model.spec, fitted),
+                forest: forest.take(),
                 metric: Metric::new(&model, fitted),
                 centroids,
                 rare: fitted.clusters.iter().map(|c| c.rare).collect(),
@@ -353,6 +369,7 @@ impl Scorer {
             features: model.spec.features.clone(),
             vector: vec![0.0; dim],
             contrib: Vec::new(),
+            shares: Vec::new(),
             unseen: Vec::new(),
             token: String::new(),
             last_token: None,
@@ -711,6 +728,9 @@ impl Core {
         let fit = self.fit.as_ref().expect("checked by the caller");
         self.unseen.clear();
         fit.encoder.encode_slots(feats, &mut self.vector, &mut self.unseen)?;
+        if fit.forest.is_some() {
+            return self.score_forest(event, shape, out);
+        }
         let x = &self.vector;
         let dim = x.len();
 
@@ -768,6 +788,46 @@ impl Core {
         }
         if let Metric::Mixed { categorical, vocabulary_json, .. } = &fit.metric {
             w.mismatches(out, x, centroid, categorical, vocabulary_json, &self.unseen);
+        }
+        if !self.unseen.is_empty() {
+            w.unseen(out, &self.unseen);
+        }
+        if self.options.emit_vector {
+            w.vector(out, x.iter().copied());
+        }
+        w.close(out);
+        Ok(verdict)
+    }
+
+    /// [`Self::score_features`] for an isolation forest: the encoded vector's
+    /// anomaly score against the threshold, no cluster; `top_features` are
+    /// each feature's share of the isolation (the bits of the splits on its
+    /// coordinates along the event's paths).
+    #[inline(never)]
+    fn score_forest(&mut self, event: &str, shape: Shape, out: &mut String) -> Result<Verdict, EventError> {
+        let fit = self.fit.as_ref().expect("checked by the caller");
+        let (forest, threshold) = fit.forest.as_ref().expect("checked by the caller");
+        let x = &self.vector;
+        let top = self.options.top_features as usize;
+        let s = if top > 0 {
+            self.shares.resize(fit.ranges.len(), 0.0);
+            forest.score_explained(x, &fit.ranges, &mut self.shares).score
+        } else {
+            forest.score(x).score
+        };
+        let w = &self.writer;
+        let reasons = Reasons::NONE
+            .with(Reasons::FAR_FROM_CENTROID, s > *threshold)
+            .with(Reasons::UNSEEN_VALUE, !self.unseen.is_empty());
+        let verdict = w.open_isolated(out, &event[..shape.close], shape.keys > 0, s, *threshold, reasons);
+        if top > 0 {
+            self.contrib.clear();
+            for (f, &share) in self.shares.iter().enumerate() {
+                if share > 0.0 {
+                    keep_top(&mut self.contrib, top, (share, f));
+                }
+            }
+            w.top_features(out, &self.contrib);
         }
         if !self.unseen.is_empty() {
             w.unseen(out, &self.unseen);
@@ -944,6 +1004,7 @@ mod tests {
             gamma,
             embedding: None,
             cblof: None,
+            isolation: None,
             training: TrainingMeta { rows, ..TrainingMeta::default() },
         }
     }

@@ -161,6 +161,7 @@ pub fn fit_flow2vec(
         gamma: None,
         embedding: Some(embedding),
         cblof: None,
+        isolation: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,

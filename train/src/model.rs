@@ -18,12 +18,15 @@
 
 use std::collections::BTreeMap;
 
+use logsieve_artifact::forest::Isolation;
+use logsieve_artifact::spec::DEFAULT_N_ESTIMATORS;
 use logsieve_artifact::{
     Cluster, FeatureKind, FeatureState, Fitted, MIN_THRESHOLD, Missing, Model, ModelKind, ModelSpec, OneHotScaling,
     Scaling, ScoringMethod, TrainingMeta, ValidSpec,
 };
 use logsieve_plugin::FeatureValue;
 use logsieve_plugin::features::{Encoder, MISSING_CATEGORY};
+use logsieve_plugin::forest::CompiledForest;
 use logsieve_plugin::nearest::Measure;
 use ndarray::Array2;
 
@@ -209,6 +212,7 @@ pub fn fit_model(
         gamma: None,
         embedding: None,
         cblof: None,
+        isolation: None,
         training: TrainingMeta {
             rows: rows.len() as u64,
             skipped: provenance.skipped,
@@ -223,8 +227,13 @@ pub fn fit_model(
     let encoder = Encoder::new(spec, &fitted);
     let x = encode_rows(&encoder, rows)?;
     let m = &spec.model;
+    if m.kind == ModelKind::IsolationForest {
+        fitted.isolation = Some(fit_isolation(spec, &x)?);
+        return Ok(Model { spec: spec.clone(), fitted: Some(fitted) });
+    }
     // Each row's cluster and distance, and the centroids in encoded space.
     let (labels, distances, centroids) = match m.kind {
+        ModelKind::IsolationForest => unreachable!("fitted above"),
         ModelKind::Flow2vec => {
             return Err(FitError::Unfit("flow2vec models are fitted by flow2vec::fit_flow2vec".into()));
         }
@@ -277,6 +286,41 @@ pub fn fit_model(
         fitted.cblof = Some(crate::cblof::fit(spec, &fitted.clusters, &labels, &distances, &x, measure));
     }
     Ok(Model { spec: spec.clone(), fitted: Some(fitted) })
+}
+
+/// An isolation forest on the encoded rows (the spec's `n_estimators`,
+/// `max_samples`, `max_features`, `random_state`), and its threshold: the
+/// spec's absolute `threshold`, or the `threshold_quantile` of the training
+/// rows' anomaly scores, computed by the scorer's own walk.
+fn fit_isolation(spec: &ValidSpec, x: &Array2<f64>) -> Result<Isolation, FitError> {
+    use crate::iforest::{IsolationForestParams, MaxSamples};
+    use logsieve_artifact::spec::MaxSamples as Spec;
+    let m = &spec.model;
+    let max_samples = match m.max_samples {
+        None | Some(Spec::Auto(_)) => MaxSamples::Auto,
+        Some(Spec::Count(c)) => MaxSamples::Count(usize::try_from(c).unwrap_or(usize::MAX)),
+        Some(Spec::Fraction(f)) => MaxSamples::Fraction(f),
+    };
+    let params = IsolationForestParams::new()
+        .with_n_estimators(m.n_estimators.unwrap_or(DEFAULT_N_ESTIMATORS) as usize)
+        .with_max_samples(max_samples)
+        .with_max_features(m.max_features.unwrap_or(1.0))
+        .with_random_state(m.random_state)
+        .validate()
+        .map_err(|e| FitError::Unfit(e.to_string()))?;
+    let forest = crate::iforest::fit(x.view(), &params).map_err(|e| FitError::Unfit(e.to_string()))?;
+    let threshold = match spec.scoring.threshold {
+        Some(t) => t,
+        None => {
+            let compiled = CompiledForest::new(&forest, x.ncols()).map_err(|e| FitError::Unfit(e.join("; ")))?;
+            let mut scores: Vec<f64> = x
+                .outer_iter()
+                .map(|row| compiled.score(row.as_slice().expect("encoded rows are contiguous")).score)
+                .collect();
+            quantile(&mut scores, spec.scoring.threshold_quantile)
+        }
+    };
+    Ok(Isolation { forest, threshold })
 }
 
 /// The encoded matrix of a k-modes / k-prototypes model split into packed

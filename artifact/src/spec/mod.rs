@@ -246,10 +246,13 @@ impl ModelSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelParams {
-    /// The model kind: `kmeans` (default), `kmodes` or `kprototypes`.
+    /// The model kind: `kmeans` (default), `kmodes`, `kprototypes`,
+    /// `flow2vec` or `isolation_forest`.
     #[serde(default)]
     pub kind: ModelKind,
-    /// Number of clusters (k).
+    /// Number of clusters (k); required by the clustering kinds, absent
+    /// for `isolation_forest`.
+    #[serde(default)]
     pub n_clusters: u32,
     /// Number of starts; the lowest inertia (k-means) or cost (k-modes,
     /// k-prototypes) wins.
@@ -278,7 +281,46 @@ pub struct ModelParams {
     /// `kmodes.KPrototypes`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
+    /// isolation_forest: the number of trees (scikit-learn's default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_estimators: Option<u32>,
+    /// isolation_forest: the rows each tree is grown on: `"auto"`
+    /// (default, `min(256, rows)`), a count, or a fraction of the rows in
+    /// (0, 1], as scikit-learn's `max_samples`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_samples: Option<MaxSamples>,
+    /// isolation_forest: the fraction of the encoded columns each tree
+    /// sees, in (0, 1] (default 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_features: Option<f64>,
 }
+
+/// `[model] max_samples` of an isolation forest (scikit-learn's spelling:
+/// `"auto"`, an integer count, or a float fraction).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MaxSamples {
+    /// A number of rows (`max_samples = 128`); all rows when there are fewer.
+    Count(u64),
+    /// A fraction of the rows (`max_samples = 0.5`), in (0, 1].
+    Fraction(f64),
+    /// `"auto"`: `min(256, rows)`.
+    Auto(AutoSamples),
+}
+
+/// The word `"auto"` of [`MaxSamples::Auto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AutoSamples {
+    /// `"auto"`.
+    #[serde(rename = "auto")]
+    Auto,
+}
+
+/// scikit-learn's default number of trees.
+pub const DEFAULT_N_ESTIMATORS: u32 = 100;
+
+/// The most trees an isolation forest may have.
+pub const MAX_N_ESTIMATORS: u32 = 100_000;
 
 /// How the starts of a clustering run are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -318,6 +360,9 @@ impl ModelParams {
             tol: default_tol(),
             init: None,
             gamma: None,
+            n_estimators: None,
+            max_samples: None,
+            max_features: None,
         }
     }
 
@@ -326,7 +371,7 @@ impl ModelParams {
         self.init.unwrap_or(match self.kind {
             ModelKind::Kmeans => Init::KMeansPlusPlus,
             ModelKind::Kmodes | ModelKind::Kprototypes => Init::Cao,
-            ModelKind::Flow2vec => Init::KMeansPlusPlus,
+            ModelKind::Flow2vec | ModelKind::IsolationForest => Init::KMeansPlusPlus,
         })
     }
 }
@@ -360,6 +405,11 @@ pub enum ModelKind {
     /// by skip-gram word2vec; k-means on the vectors; the distance is the
     /// token vector's to its centroid (see `[flow2vec]`).
     Flow2vec,
+    /// isolation forest (scikit-learn's `IsolationForest`): numeric
+    /// features and one-hot categoricals, encoded as for k-means; the
+    /// distance is the anomaly score `2^(−E[h]/c(ψ))` in (0, 1]
+    /// (scikit-learn's `score_samples` negated); no clusters.
+    IsolationForest,
 }
 
 impl ModelKind {
@@ -370,6 +420,7 @@ impl ModelKind {
             ModelKind::Kmodes => "kmodes",
             ModelKind::Kprototypes => "kprototypes",
             ModelKind::Flow2vec => "flow2vec",
+            ModelKind::IsolationForest => "isolation_forest",
         }
     }
 
@@ -377,7 +428,12 @@ impl ModelKind {
     /// than compared as codes (k-modes, k-prototypes) or joined into a
     /// token (flow2vec).
     pub fn one_hot(self) -> bool {
-        self == ModelKind::Kmeans
+        matches!(self, ModelKind::Kmeans | ModelKind::IsolationForest)
+    }
+
+    /// Whether the model has clusters (every kind but `isolation_forest`).
+    pub fn clusters(self) -> bool {
+        self != ModelKind::IsolationForest
     }
 }
 
@@ -708,7 +764,9 @@ impl ModelSpec {
     /// differs between new specs and stored models are filled in
     /// (`[scoring] method`).
     pub fn with_new_spec_defaults(mut self) -> ModelSpec {
-        self.scoring.method.get_or_insert(ScoringMethod::default_for(self.model.kind));
+        if self.model.kind.clusters() {
+            self.scoring.method.get_or_insert(ScoringMethod::default_for(self.model.kind));
+        }
         self
     }
 
@@ -716,7 +774,11 @@ impl ModelSpec {
     pub fn problems(&self) -> Vec<String> {
         let mut errs = Vec::new();
         let m = &self.model;
-        if m.n_clusters == 0 && m.kind != ModelKind::Flow2vec {
+        if m.kind == ModelKind::IsolationForest {
+            if m.n_clusters != 0 {
+                errs.push("model.n_clusters: an isolation_forest has no clusters; leave n_clusters out".to_string());
+            }
+        } else if m.n_clusters == 0 && m.kind != ModelKind::Flow2vec {
             errs.push("model.n_clusters must be at least 1 (0 means \"vocabulary / 5\" for flow2vec only)".to_string());
         }
         if m.n_init == 0 {
@@ -802,6 +864,12 @@ impl ModelSpec {
         if !cblof && let Some((k, _)) = cblof_keys.iter().find(|(_, set)| *set) {
             errs.push(format!("scoring.{k} is for method = \"cblof\" (this spec scores with \"centroid\")"));
         }
+        if !self.model.kind.clusters() && sc.method.is_some() {
+            errs.push(
+                "scoring.method is for the clustering kinds; an isolation_forest scores by its anomaly score"
+                    .to_string(),
+            );
+        }
         if cblof && self.model.kind == ModelKind::Flow2vec {
             errs.push(
                 "scoring.method = \"cblof\" is for kmeans, kmodes and kprototypes; flow2vec scores its tokens by \
@@ -841,6 +909,50 @@ impl ModelSpec {
                     errs.push("model.init: flow2vec clusters its vectors with k-means (\"k-means++\")".to_string());
                 }
             }
+            ModelKind::IsolationForest => {
+                if m.init.is_some() || m.gamma.is_some() {
+                    errs.push("model.init and model.gamma are for the clustering kinds, not isolation_forest".into());
+                }
+                if let Some(n) = m.n_estimators
+                    && !(1..=MAX_N_ESTIMATORS).contains(&n)
+                {
+                    errs.push(format!("model.n_estimators must be between 1 and {MAX_N_ESTIMATORS}, got {n}"));
+                }
+                match m.max_samples {
+                    Some(MaxSamples::Count(0)) => errs.push("model.max_samples must be at least 1 row".into()),
+                    Some(MaxSamples::Count(c)) if c > 1 << 31 => {
+                        errs.push(format!("model.max_samples must be at most {}, got {c}", 1u64 << 31))
+                    }
+                    Some(MaxSamples::Fraction(f)) if !(f > 0.0 && f <= 1.0) => errs.push(format!(
+                        "model.max_samples: a fraction must be in (0, 1], got {f} (write a count as an integer)"
+                    )),
+                    _ => {}
+                }
+                if let Some(f) = m.max_features
+                    && !(f > 0.0 && f <= 1.0)
+                {
+                    errs.push(format!("model.max_features must be in (0, 1], got {f}"));
+                }
+                if let Some(t) = self.scoring.threshold
+                    && !(t > 0.0 && t <= 1.0)
+                {
+                    errs.push(format!(
+                        "scoring.threshold of an isolation_forest is an anomaly score, in (0, 1], got {t}"
+                    ));
+                }
+            }
+        }
+        if m.kind != ModelKind::IsolationForest
+            && let Some(k) = [
+                ("n_estimators", m.n_estimators.is_some()),
+                ("max_samples", m.max_samples.is_some()),
+                ("max_features", m.max_features.is_some()),
+            ]
+            .iter()
+            .find(|(_, set)| *set)
+            .map(|(k, _)| k)
+        {
+            errs.push(format!("model.{k} is for kind = \"isolation_forest\", not {kind}"));
         }
         match (&self.flow2vec, m.kind) {
             (Some(_), k) if k != ModelKind::Flow2vec => {

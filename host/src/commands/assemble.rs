@@ -125,6 +125,13 @@ pub fn assemble(args: &AssembleArgs) -> Result<()> {
 pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>> {
     let mut errs = Vec::new();
     let kind = spec.model.kind;
+    if kind == ModelKind::IsolationForest {
+        return Err(vec![
+            "the spec is an isolation_forest model: assemble writes kmeans, kmodes and kprototypes models (its \
+             trees are grown by `logsieve train`)"
+                .into(),
+        ]);
+    }
     if kind == ModelKind::Flow2vec {
         return Err(vec![
             "the spec is a flow2vec model: assemble writes kmeans, kmodes and kprototypes models (a flow2vec \
@@ -219,7 +226,10 @@ pub fn assemble_model(spec: ValidSpec, state: &str) -> Result<Model, Vec<String>
         let large = cblof_large.unwrap_or_else(|| logsieve_train::cblof::large_of(&spec, &clusters));
         Cblof { large, threshold }
     });
-    let model = Model { spec, fitted: Some(Fitted { features, clusters, gamma, embedding: None, cblof, training }) };
+    let model = Model {
+        spec,
+        fitted: Some(Fitted { features, clusters, gamma, embedding: None, cblof, isolation: None, training }),
+    };
     // The rules every artifact follows (logsieve_artifact::consistency).
     if let Err(e) = model.validate() {
         errs.extend(e);

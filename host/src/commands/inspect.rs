@@ -159,15 +159,29 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
     let mut s =
         format!("model {id}  kind {}  format v{}\n", spec.model.kind.as_str(), logsieve_artifact::FORMAT_VERSION);
     let m = &spec.model;
-    s += &format!(
-        "  n_clusters {}  init {}  n_init {}  random_state {}  max_iter {}{}\n",
-        m.n_clusters,
-        m.init_method().as_str(),
-        m.n_init,
-        m.random_state,
-        m.max_iter,
-        if m.kind.one_hot() { format!("  tol {}", m.tol) } else { String::new() }
-    );
+    if let Some(iso) = model.fitted.as_ref().and_then(|f| f.isolation.as_ref()) {
+        let nodes: usize = iso.forest.trees.iter().map(|t| t.len()).sum();
+        s += &format!(
+            "  n_estimators {}  max_samples {} (rows per tree)  max_features {}  random_state {}\n  {:.1} nodes per \
+             tree; threshold (anomaly score) {}\n",
+            iso.forest.trees.len(),
+            iso.forest.max_samples,
+            m.max_features.unwrap_or(1.0),
+            m.random_state,
+            nodes as f64 / iso.forest.trees.len().max(1) as f64,
+            iso.threshold
+        );
+    } else {
+        s += &format!(
+            "  n_clusters {}  init {}  n_init {}  random_state {}  max_iter {}{}\n",
+            m.n_clusters,
+            m.init_method().as_str(),
+            m.n_init,
+            m.random_state,
+            m.max_iter,
+            if m.kind.one_hot() { format!("  tol {}", m.tol) } else { String::new() }
+        );
+    }
     let threshold = match spec.scoring.threshold {
         Some(t) => format!("threshold distance > {t}"),
         None => format!("threshold quantile {}", spec.scoring.threshold_quantile),
@@ -297,6 +311,9 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
             }
         }
         debug_assert!(matches!(f.kind, FeatureKind::Numeric | FeatureKind::Categorical));
+    }
+    if !m.kind.clusters() {
+        return s;
     }
     s += if m.kind.one_hot() {
         "\nclusters:\n  #   size      share    threshold  mean dist  rare  distinguished by\n"

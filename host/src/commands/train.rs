@@ -403,6 +403,9 @@ fn parse_pick(pick: Option<&str>, a: u32, b: u32) -> Result<Pick> {
 pub fn train(args: &TrainArgs) -> Result<()> {
     let t0 = Instant::now();
     let mut spec = load_spec(&args.spec)?;
+    if args.n_clusters.is_some() && !spec.model.kind.clusters() {
+        bail!("--n-clusters: an {} model has no clusters", spec.model.kind.as_str());
+    }
     let range = match args.n_clusters {
         Some(NClusters::One(k)) => {
             spec = spec.with_n_clusters(k).map_err(|e| anyhow::anyhow!(e.join("; ")))?;
@@ -514,6 +517,21 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         return Ok(());
     }
     let m = &model.spec.model;
+    if let Some(iso) = &fitted.isolation {
+        eprintln!(
+            "wrote {} ({} bytes, model {}): {} rows, isolation_forest of {} trees on {} rows each, threshold \
+             (anomaly score) {:.6}, {:.2} s",
+            args.out.display(),
+            bytes.len(),
+            decoded.id,
+            fitted.training.rows,
+            iso.forest.trees.len(),
+            iso.forest.max_samples,
+            iso.threshold,
+            t0.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     let sizes: Vec<String> = fitted.clusters.iter().map(|c| c.size.to_string()).collect();
     if fitted.clusters.len() < m.n_clusters as usize {
         eprintln!(

@@ -228,6 +228,7 @@ impl<T> Sample<T> {
 pub fn projection_unavailable(model: &Model) -> Option<String> {
     match model.spec.model.kind {
         ModelKind::Kmeans | ModelKind::Flow2vec => None,
+        ModelKind::IsolationForest => Some("an isolation forest has no clusters to project".into()),
         ModelKind::Kmodes => Some(
             "a k-modes model has no Euclidean space to project: its features are categories, compared as equal or \
              not (the distance counts mismatches), and its centres are modes, not means"

@@ -104,6 +104,13 @@ pub fn build(
     let fitted = model.fitted.as_ref().ok_or_else(|| {
         anyhow::anyhow!("{}: the model holds only a spec (it was never trained), so it scored nothing", names.0)
     })?;
+    if !model.spec.model.kind.clusters() {
+        anyhow::bail!(
+            "{}: the report describes clusters, and an {} model has none; `logsieve evaluate` measures its scores",
+            names.0,
+            model.spec.model.kind.as_str()
+        );
+    }
     let mut c = collect::collect(model, &d.id, lines, limits)?;
     let projection = match (&c.no_projection, c.points.is_empty()) {
         (Some(_), _) => None,

@@ -284,6 +284,7 @@ fn clusters_section(h: &mut String, i: &Input) {
             ModelKind::Kmodes | ModelKind::Kprototypes => "mode (then numeric centre)",
             ModelKind::Flow2vec => "most frequent tokens",
             ModelKind::Kmeans => "distinguished by",
+            ModelKind::IsolationForest => "",
         }
     );
     for (j, cl) in fitted.clusters.iter().enumerate() {
@@ -412,6 +413,7 @@ fn scores_section(h: &mut String, i: &Input) {
         ModelKind::Kmodes => "number of features that differ from the cluster's mode",
         ModelKind::Kprototypes => "squared distance of the scaled numeric part + gamma × mismatches",
         ModelKind::Flow2vec => "distance of the token's vector to its cluster's centre",
+        ModelKind::IsolationForest => "anomaly score of the isolation forest",
     };
     let rule = match m.spec.scoring.threshold {
         Some(t) => format!("the spec's absolute threshold {}", num(t)),
