@@ -376,6 +376,15 @@ fn every_pipeline_example_has_a_run_here() {
 }
 
 #[test]
+fn example_conn_isolation_forest() {
+    // Trained on the benign rows ([[train.where]]), it scores every row.
+    let s = run_example("conn-isolation-forest");
+    let t = &s["transforms"]["score"];
+    assert_eq!(t["scored"].as_u64().unwrap(), 5347, "{t}");
+    assert_eq!(t["passed"].as_u64().unwrap(), 0, "{t}");
+}
+
+#[test]
 fn example_conn_kmeans() {
     let s = run_example("conn-kmeans");
     assert!(s["transforms"]["score"]["scored"].as_u64().unwrap() > 1000);

@@ -517,7 +517,7 @@ impl Scorer {
         let mut pos = 0;
         while pos < events.len() {
             let start = text.len();
-            let stage = self.train_stage1.as_mut().unwrap_or(&mut self.stage1);
+            let stage = &mut self.stage1;
             let (step, end) = match &fitted {
                 Ok(()) => stage.run_line(events, pos, &mut scratch, &mut self.pending),
                 Err(e) => (Err(e.clone()), line_end(events, pos)),

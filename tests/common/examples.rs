@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use toml::Table;
 
 /// Every example that has a `pipeline.toml`.
-pub const EXAMPLES: [&str; 5] =
-    ["conn-kmeans", "dce-rpc-kmodes", "flows-rating", "kerberos-per-host", "netflow-flow2vec"];
+pub const EXAMPLES: [&str; 6] =
+    ["conn-isolation-forest", "conn-kmeans", "dce-rpc-kmodes", "flows-rating", "kerberos-per-host", "netflow-flow2vec"];
 
 /// How one model of an example is trained: the spec in the example folder,
 /// the input (relative to it, or `@normal-7-head`: the first 1,000 flows of
@@ -36,6 +36,7 @@ pub struct Recipe {
 pub fn training_recipe(example: &str) -> Vec<Recipe> {
     let r = |spec, input, model, extra| Recipe { spec, input, model, extra };
     match example {
+        "conn-isolation-forest" => vec![r("model.toml", "sample/conn.log.labeled.gz", "conn.model.msgpack", &[])],
         "conn-kmeans" => vec![r("model.toml", "sample/train/conn.00:00:00-01:00:00.log.gz", "conn.model.msgpack", &[])],
         "dce-rpc-kmodes" => vec![r("model.toml", "sample/apt29-*", "dce-rpc.model.msgpack", &[])],
         "flows-rating" => vec![r("model.toml", "sample/normal-7.binetflow.gz", "flows.model.msgpack", &[])],

@@ -32,6 +32,7 @@
 
 pub mod buffer;
 pub mod cblof;
+pub mod checks;
 pub mod fit;
 pub mod flow2vec;
 pub mod iforest;

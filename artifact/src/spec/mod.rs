@@ -1146,6 +1146,29 @@ mod tests {
         let r: Result<ModelSpec, _> =
             serde_json::from_str(r#"{"model":{"n_clusters":2,"init":"kmeans++"},"features":[]}"#);
         assert!(r.unwrap_err().to_string().contains("k-means++"));
+
+        // isolation_forest: no clusters; scikit-learn's keys and ranges.
+        ok(r#"{"kind":"isolation_forest"}"#, mixed);
+        ok(r#"{"kind":"isolation_forest","n_estimators":1000,"max_samples":128,"max_features":0.5}"#, mixed);
+        ok(r#"{"kind":"isolation_forest","max_samples":0.25}"#, mixed);
+        ok(r#"{"kind":"isolation_forest","max_samples":"auto"}"#, mixed);
+        bad(r#"{"kind":"isolation_forest","n_clusters":3}"#, mixed, "has no clusters");
+        bad(r#"{"kind":"isolation_forest","n_estimators":0}"#, mixed, "n_estimators must be between 1 and");
+        bad(r#"{"kind":"isolation_forest","max_samples":0}"#, mixed, "max_samples must be at least 1 row");
+        bad(r#"{"kind":"isolation_forest","max_samples":1.5}"#, mixed, "a fraction must be in (0, 1]");
+        bad(r#"{"kind":"isolation_forest","max_features":0.0}"#, mixed, "max_features must be in (0, 1]");
+        bad(r#"{"kind":"isolation_forest","init":"cao"}"#, mixed, "not isolation_forest");
+        bad(r#"{"n_clusters":2,"n_estimators":10}"#, mixed, "n_estimators is for kind = \"isolation_forest\"");
+        let e = problems(r#"{"kind":"isolation_forest"}"#, &format!(r#"{mixed},"scoring":{{"threshold":2}}"#));
+        assert!(e.iter().any(|e| e.contains("an anomaly score, in (0, 1]")), "{e:?}");
+        let e = problems(r#"{"kind":"isolation_forest"}"#, &format!(r#"{mixed},"scoring":{{"method":"cblof"}}"#));
+        assert!(e.iter().any(|e| e.contains("scoring.method is for the clustering kinds")), "{e:?}");
+        let r: Result<ModelSpec, _> =
+            serde_json::from_str(r#"{"model":{"kind":"isolation_forest","max_samples":"all"},"features":[]}"#);
+        assert!(r.is_err(), "max_samples is a count, a fraction or \"auto\"");
+        // A new spec's scoring method: cblof for clusters, none for a forest.
+        let spec = toml_like(&format!(r#"{{"model":{{"kind":"isolation_forest"}},"features":{mixed}}}"#));
+        assert_eq!(spec.with_new_spec_defaults().scoring.method, None);
     }
 
     fn toml_like(json: &str) -> ModelSpec {

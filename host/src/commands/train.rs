@@ -1,7 +1,7 @@
 //! `logsieve train`: read logs, extract features through the component (the
 //! same code that scores), fit the model natively, write the artifact.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -121,7 +121,13 @@ pub struct Extracted {
     pub filtered: u64,
     /// Events taken into windows (their aggregates are the rows).
     pub absorbed: u64,
+    /// The top-level keys of the first [`KEYS_SAMPLE`] events (to name
+    /// the fields near a feature's that occurs in none).
+    pub fields_seen: BTreeSet<String>,
 }
+
+/// How many events' keys [`Extracted::fields_seen`] holds.
+const KEYS_SAMPLE: usize = 1000;
 
 impl Extracted {
     /// Count an event that could not be used; keep the first example per reason.
@@ -162,8 +168,15 @@ pub fn extract_items(
         Path::new("<spec>"),
         Options { top_features: 0, emit_vector: false },
     )?;
-    let mut out =
-        Extracted { rows: Vec::new(), skipped: BTreeMap::new(), examples: BTreeMap::new(), filtered: 0, absorbed: 0 };
+    let mut out = Extracted {
+        rows: Vec::new(),
+        skipped: BTreeMap::new(),
+        examples: BTreeMap::new(),
+        filtered: 0,
+        absorbed: 0,
+        fields_seen: BTreeSet::new(),
+    };
+    let mut keyed = 0;
     let mut batch = Vec::with_capacity(1000);
     let mut origins = Vec::with_capacity(1000);
     let mut last_file: Option<std::sync::Arc<str>> = None;
@@ -181,6 +194,12 @@ pub fn extract_items(
             }
             match item.result {
                 Ok(text) => {
+                    if keyed < KEYS_SAMPLE {
+                        keyed += 1;
+                        if let Ok(m) = serde_json::from_str::<BTreeMap<String, serde::de::IgnoredAny>>(&text) {
+                            out.fields_seen.extend(m.into_keys());
+                        }
+                    }
                     batch.push(text);
                     origins.push(item.origin);
                 }
@@ -341,7 +360,7 @@ impl Progress for Bars {
 /// Say on stderr (unless `quiet`) what extraction skipped, left out and
 /// aggregated; fail when no row is left. `inputs` names the inputs in the
 /// error. Returns the number of events skipped.
-pub fn report_extracted(ex: &Extracted, quiet: bool, inputs: &str) -> Result<u64> {
+pub fn report_extracted(spec: &ValidSpec, ex: &Extracted, quiet: bool, inputs: &str) -> Result<u64> {
     let skipped: u64 = ex.skipped.values().sum();
     if !quiet && skipped > 0 {
         eprintln!("skipped {skipped} event(s) that could not be used:");
@@ -357,6 +376,28 @@ pub fn report_extracted(ex: &Extracted, quiet: bool, inputs: &str) -> Result<u64
     }
     if ex.rows.is_empty() {
         bail!("no usable events in {inputs} (skipped {skipped})");
+    }
+    let absent = logsieve_train::checks::absent_features(spec, &ex.rows, &ex.fields_seen);
+    if !absent.is_empty() {
+        bail!(
+            "{} feature(s) occur in no training row of {inputs}; check the field names in the spec:\n  - {}",
+            absent.len(),
+            absent.join("\n  - ")
+        );
+    }
+    if !quiet {
+        for w in logsieve_train::checks::wide_categoricals(spec, &ex.rows) {
+            eprintln!(
+                "note: features[{}] ({}) has {} distinct values in {} training rows{}, {} of them in one row only; \
+                 consider a coarser field or a [[derive]] that groups them",
+                w.index,
+                w.name,
+                w.distinct,
+                ex.rows.len(),
+                if spec.model.kind.one_hot() { format!(" ({} one-hot columns)", w.distinct) } else { String::new() },
+                w.once
+            );
+        }
     }
     Ok(skipped)
 }
@@ -443,7 +484,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     bar.set_style(style("reading  [{bar:30}] {pos}/{len} files  {msg}  ({elapsed})"));
     let ex = extract(&spec, paths, format, args.plugin.as_deref(), &bar)?;
     bar.finish();
-    let skipped = report_extracted(&ex, args.quiet, &args.input.join(" "))?;
+    let skipped = report_extracted(&spec, &ex, args.quiet, &args.input.join(" "))?;
 
     let created_unix = super::creation_time()?;
     let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix };

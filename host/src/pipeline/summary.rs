@@ -48,6 +48,10 @@ pub struct TransformStats {
     /// 10 × the share of scored events (and aggregates) that fell in rare
     /// clusters: the flow notebook's rating.
     pub rating: f64,
+    /// Whether the model serving at the end has clusters (not an
+    /// `isolation_forest`): the rating is only meaningful then.
+    #[serde(skip)]
+    pub clustered: bool,
     /// The id of the model serving at the end (see `models`).
     pub model: String,
     /// Every model that served, in order (more than one after a reload).
@@ -207,13 +211,17 @@ impl Summary {
                     t.emitted, t.emitted_scored, t.emitted_errors, t.evicted
                 );
             }
-            s += &format!(
-                "    {} anomalies; rating {:.2} (10 x the share in rare clusters: {} of {})\n",
-                t.anomalies,
-                t.rating,
-                t.in_rare_clusters,
-                t.scored + t.emitted_scored
-            );
+            if t.clustered {
+                s += &format!(
+                    "    {} anomalies; rating {:.2} (10 x the share in rare clusters: {} of {})\n",
+                    t.anomalies,
+                    t.rating,
+                    t.in_rare_clusters,
+                    t.scored + t.emitted_scored
+                );
+            } else {
+                s += &format!("    {} anomalies\n", t.anomalies);
+            }
         }
         for (id, k) in &self.sinks {
             s += &format!("  sink {id}: {} written", k.written);

@@ -128,7 +128,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             .map_err(|e| anyhow::anyhow!("{}: {}", model.display(), runtime::describe(&e)))
             .with_context(|| format!("transform {id}: the model was refused"))?;
         let info = instance.info()?;
-        if info.n_clusters == 0 {
+        if info.dimension == 0 {
             bail!("transform {id}: {} holds only a spec; train it first with `logsieve train`", model.display());
         }
         let errors_to = takers(&format!("{id}{ERRORS_SUFFIX}"));
@@ -151,6 +151,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             stats: TransformStats {
                 model: info.id.clone(),
                 models: vec![info.id],
+                clustered: info.n_clusters > 0,
                 sources: inputs.clone(),
                 ..Default::default()
             },
@@ -431,7 +432,7 @@ impl Transform {
             }
         };
         let info = new.info()?;
-        if info.n_clusters == 0 {
+        if info.dimension == 0 {
             refuse(self, out, "it holds only a spec (train it first)".into());
             return Ok(());
         }
@@ -449,6 +450,7 @@ impl Transform {
         self.stats.reloads += 1;
         out.note(&format!("transform {}: model {} replaced by {} from {path}", self.id, self.stats.model, info.id));
         self.stats.model = info.id.clone();
+        self.stats.clustered = info.n_clusters > 0;
         self.stats.models.push(info.id);
         Ok(())
     }

@@ -145,7 +145,7 @@ async function start() {
 
 let scorer = await start();
 const info = scorer.info();
-if (info.nClusters === 0) fail(`${args.model} holds only a spec; train it first with \`logsieve train\``);
+if (info.dimension === 0) fail(`${args.model} holds only a spec; train it first with \`logsieve train\``);
 
 // The reader lives in an instance of its own: a trap in the scorer poisons
 // the scorer's instance, and reading must go on with the next batch.

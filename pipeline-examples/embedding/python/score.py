@@ -833,7 +833,7 @@ def main():
         fail(f"{a.model}: {describe_model_error(scorer.refused)}")
     info = scorer.info()
     model_id = info.id
-    if getattr(info, "n-clusters") == 0:
+    if info.dimension == 0:
         fail(f"{a.model} holds only a spec; train it first with `logsieve train`")
     try:
         reader = Reader(engine, component, a.format, a.memory_limit_mb)

@@ -136,7 +136,7 @@ def prepare(spark, model, component, reservation="auto", stateful="refuse", purp
     s = comp.scorer(loaded, session.worker_path(names["model"]), top_features=0, cached=False)
     info = s.info()
     return {"names": names, "reservation": reservation, "model_id": info.id, "stateful": bool(parts),
-            "n_clusters": getattr(info, "n-clusters"), "features": list(info.features), "spec": spec}
+            "n_clusters": getattr(info, "n-clusters"), "dimension": info.dimension, "features": list(info.features), "spec": spec}
 
 
 def score_events(df, model, component, column="event", keep=None, batch_size=1000, top_features=3,
@@ -150,7 +150,7 @@ def score_events(df, model, component, column="event", keep=None, batch_size=100
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     conf = prepare(spark, model, component, reservation, stateful, "scoring")
-    if conf["n_clusters"] == 0:
+    if conf["dimension"] == 0:
         raise ValueError(f"{model} holds only a spec; train it first (`logsieve train` or logsieve_spark.training)")
     internal = {column, READ_ERROR, READ_DETAIL}
     keep = [c for c in df.columns if c not in internal] if keep is None else list(keep)

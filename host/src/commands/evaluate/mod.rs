@@ -594,7 +594,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         // Train as `logsieve train` does.
         let hidden = ProgressBar::hidden();
         let ex = extract_items(&spec, train_items, args.plugin.as_deref(), &hidden)?;
-        let skipped = report_extracted(&ex, args.quiet, &format!("the {n_train} training events"))?;
+        let skipped = report_extracted(&spec, &ex, args.quiet, &format!("the {n_train} training events"))?;
         h.train_rows = ex.rows.len() as u64;
         let provenance = Provenance { inputs: args.input.clone(), skipped, created_unix: super::creation_time()? };
         let fit = fit_rows(&spec, &ex.rows, provenance, args.threads, args.quiet)?;
@@ -603,14 +603,25 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
         if !args.quiet {
             let f = fit.model.fitted.as_ref().expect("a fit returns a fitted model");
             let sizes: Vec<String> = f.clusters.iter().map(|c| c.size.to_string()).collect();
-            eprintln!(
-                "trained {} k={} on {} rows ({:.2} s): cluster sizes [{}]",
-                fit.model.spec.model.kind.as_str(),
-                f.clusters.len(),
-                ex.rows.len(),
-                t0.elapsed().as_secs_f64(),
-                sizes.join(", ")
-            );
+            if let Some(iso) = &f.isolation {
+                eprintln!(
+                    "trained isolation_forest of {} trees ({} rows each) on {} rows ({:.2} s): threshold {:.6}",
+                    iso.forest.trees.len(),
+                    iso.forest.max_samples,
+                    ex.rows.len(),
+                    t0.elapsed().as_secs_f64(),
+                    iso.threshold
+                );
+            } else {
+                eprintln!(
+                    "trained {} k={} on {} rows ({:.2} s): cluster sizes [{}]",
+                    fit.model.spec.model.kind.as_str(),
+                    f.clusters.len(),
+                    ex.rows.len(),
+                    t0.elapsed().as_secs_f64(),
+                    sizes.join(", ")
+                );
+            }
         }
 
         // Score; the counts of the events read (trained ones included)

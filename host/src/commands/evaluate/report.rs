@@ -201,17 +201,14 @@ impl<'a> Report<'a> {
     pub fn table(&self) -> String {
         let t = self.tally;
         let mut o = String::new();
+        let what = if self.info.kind == "isolation_forest" {
+            self.info.kind.to_string()
+        } else {
+            format!("{}, {} clusters", self.info.kind, self.info.n_clusters)
+        };
         let model = match self.model_path {
-            Some(p) => format!(
-                "model {} ({}, {} clusters) from {}",
-                self.info.id,
-                self.info.kind,
-                self.info.n_clusters,
-                p.display()
-            ),
-            None => {
-                format!("model {} ({}, {} clusters) trained here", self.info.id, self.info.kind, self.info.n_clusters)
-            }
+            Some(p) => format!("model {} ({what}) from {}", self.info.id, p.display()),
+            None => format!("model {} ({what}) trained here", self.info.id),
         };
         let _ = writeln!(o, "{model}");
         if let Some(h) = self.holdout {
