@@ -200,6 +200,8 @@ fn a_cblof_state_scores_small_clusters_toward_the_bulk() {
     assert!((ls["nearest_large"]["distance"].as_f64().unwrap() - bulk).abs() < 1e-9, "{ls}");
     assert!((ls["score"].as_f64().unwrap() - 0.5 * bulk / 1.5).abs() < 1e-9, "{ls}");
     assert_eq!(ls["reasons"], json!(["far_from_centroid", "rare_cluster"]));
+    let text = String::from_utf8(ok(&["inspect", s(&dir.join("assembled.msgpack"))]).stdout).unwrap();
+    assert!(text.contains("scoring cblof: one threshold 1.500 (of the scored distance); large clusters 0;"), "{text}");
     // The large flags must be one per cluster.
     st["cblof"]["large"] = json!([true]);
     refused(&dir, &spec, &st, &["cblof"]);

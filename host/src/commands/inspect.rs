@@ -192,6 +192,19 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
         String::new()
     };
     s += &format!("  {scaling}{threshold}  rare share < {}\n", spec.scoring.rare_share);
+    let cblof = model.fitted.as_ref().and_then(|f| f.cblof.as_ref());
+    if let Some(c) = cblof {
+        let large: Vec<String> = c.large.iter().enumerate().filter(|(_, l)| **l).map(|(i, _)| i.to_string()).collect();
+        s += &format!(
+            "  scoring cblof: one threshold {} (of the scored distance); large clusters {}; an event of a small \
+             cluster is scored {} of the way toward the nearest large one\n",
+            fmt_num(c.threshold),
+            large.join(", "),
+            spec.scoring.bulk_weight()
+        );
+    } else if m.kind.clusters() {
+        s += "  scoring centroid: each cluster's own threshold\n";
+    }
     let lit = |l: &logsieve_artifact::Literal| match l {
         logsieve_artifact::Literal::Bool(b) => b.to_string(),
         logsieve_artifact::Literal::Number(x) => x.to_string(),
@@ -320,6 +333,10 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
     } else {
         "\nclusters:\n  #   size      share    threshold  mean dist  rare  mode (then numeric centre)\n"
     };
+    if cblof.is_some() {
+        s += "  (under cblof the threshold column is the cluster's own quantile, kept for reference; \"small\" marks \
+              a small cluster that is not rare)\n";
+    }
     for (c, cl) in fitted.clusters.iter().enumerate() {
         let what: Vec<String> = traits[c]
             .iter()
@@ -331,13 +348,17 @@ pub fn render(id: &str, model: &Model, traits: &[Vec<Trait>]) -> String {
             })
             .collect();
         s += &format!(
-            "  {:<3} {:<9} {:>6.2}%  {:>9}  {:>9}  {:<4}  {}\n",
+            "  {:<3} {:<9} {:>6.2}%  {:>9}  {:>9}  {:<5} {}\n",
             c,
             cl.size,
             100.0 * cl.share,
             fmt_num(cl.threshold),
             fmt_num(cl.mean_distance),
-            if cl.rare { "yes" } else { "" },
+            match (cl.rare, cblof.is_some_and(|b| !b.large[c])) {
+                (true, _) => "yes",
+                (false, true) => "small",
+                _ => "",
+            },
             what.join(", ")
         );
     }
