@@ -99,9 +99,10 @@ fn refused(out: &Output, wants: &[&str]) {
 fn a_sink_on_its_own_source_file_is_refused_and_the_input_kept() {
     let dir = common::tempdir("r2-sink-is-source");
     let text = write_events(&dir.join("logs/conn.ndjson"), 20);
-    // The same file, spelled three ways: as is, through `..`, through a symlink.
+    // The same file, four ways: as is, through `..`, a symlink, a hard link.
     std::os::unix::fs::symlink(dir.join("logs/conn.ndjson"), dir.join("link.ndjson")).unwrap();
-    for sink_path in ["logs/conn.ndjson", "logs/../logs/conn.ndjson", "link.ndjson"] {
+    std::fs::hard_link(dir.join("logs/conn.ndjson"), dir.join("hard.ndjson")).unwrap();
+    for sink_path in ["logs/conn.ndjson", "logs/../logs/conn.ndjson", "link.ndjson", "hard.ndjson"] {
         let toml = file_source("logs/conn.ndjson")
             + &transform("")
             + &file_sink("out", "score", sink_path)

@@ -303,12 +303,19 @@ pub fn real_path(p: &Path) -> PathBuf {
 }
 
 /// Whether two existing paths are the same file (hard links included).
+#[cfg(unix)]
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
         _ => false,
     }
+}
+
+/// Whether two existing paths are the same file (by their real paths only).
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    a.exists() && real_path(a) == real_path(b)
 }
 
 /// Glob matching as `glob::glob` does it: a wildcard does not cross `/`.
