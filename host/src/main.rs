@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -48,6 +50,10 @@ enum Command {
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Exit with status 4 when a transform's errors / events in is
+        /// above this (0 to 1; default: partial errors never fail a run).
+        #[arg(long, value_name = "R", value_parser = ratio)]
+        max_error_ratio: Option<f64>,
     },
     /// Describe a model artifact: features, scaling, clusters.
     Inspect {
@@ -83,6 +89,28 @@ enum Command {
     },
 }
 
+/// `--max-error-ratio`: a number from 0 to 1.
+fn ratio(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
+        _ => Err(format!("{s:?} is not a ratio from 0 to 1")),
+    }
+}
+
+/// SIGTERM and SIGINT set `stop` to their number: the run stops reading,
+/// scores and writes what it read and ends as usual; a second one exits at
+/// once (128 + its number).
+fn on_signals(stop: &Arc<AtomicUsize>) -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let seen = Arc::new(AtomicBool::new(false));
+    for sig in [SIGTERM, SIGINT] {
+        signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&seen))?;
+        signal_hook::flag::register(sig, Arc::clone(&seen))?;
+        signal_hook::flag::register_usize(sig, Arc::clone(stop), sig as usize)?;
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     match real_main() {
         Ok(code) => code,
@@ -99,22 +127,39 @@ fn real_main() -> Result<ExitCode> {
         Command::Train(args) => train::train(&args)?,
         Command::Assemble(args) => assemble::assemble(&args)?,
         Command::Evaluate(args) => evaluate::evaluate(&args)?,
-        Command::Run { pipeline: path, summary_json, plugin, quiet } => {
+        Command::Run { pipeline: path, summary_json, plugin, quiet, max_error_ratio } => {
             let mut cfg = PipelineConfig::load(&path)?;
             if let Some(p) = plugin {
                 cfg.override_plugin(&p);
             }
-            let summary = pipeline::run(&cfg, quiet)?;
+            let stop = Arc::new(AtomicUsize::new(0));
+            on_signals(&stop).context("setting up SIGTERM and SIGINT")?;
+            let summary = pipeline::run(&cfg, quiet, &stop)?;
             if let Some(p) = summary_json {
                 std::fs::write(&p, serde_json::to_vec_pretty(&summary)?)
                     .with_context(|| format!("writing {}", p.display()))?;
             }
+            if let Some(why) = &summary.failed {
+                // The summary up to the failure, then the failure (status 2).
+                eprint!("{}", summary.render());
+                anyhow::bail!("{why}");
+            }
             if !quiet {
                 eprint!("{}", summary.render());
+                for w in summary.warnings() {
+                    eprintln!("{w}");
+                }
             }
             if let Err(errs) = summary.check() {
                 eprintln!("error: the run's counts do not add up:\n  {}", errs.join("\n  "));
                 return Ok(ExitCode::from(3));
+            }
+            if let Some(max) = max_error_ratio {
+                let above = summary.error_ratio_above(max);
+                if !above.is_empty() {
+                    eprintln!("error: {}", above.join("\n  "));
+                    return Ok(ExitCode::from(4));
+                }
             }
         }
         Command::Inspect { model, json } => inspect::inspect(&model, json)?,

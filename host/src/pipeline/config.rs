@@ -12,6 +12,7 @@
 //! model = "conn.model.msgpack"
 //! # plugin = "other.wasm"        # another component instead of the embedded one
 //! # batch_size = 1000            # events per call into the component
+//! # flush_ms = 1000              # a partial batch waits at most this long
 //! # top_features = 3
 //! # batch_timeout_ms = 10000     # a batch running longer is interrupted (0: no deadline, faster)
 //! # memory_limit_mb = 1024       # the component's memory limit
@@ -29,10 +30,13 @@
 //! path = "out/errors.ndjson"
 //! ```
 //!
-//! Relative paths are resolved against the pipeline file's folder. Unknown
-//! keys are refused with their name; all problems are reported at once.
+//! Relative paths are resolved against the pipeline file's folder (its own
+//! name taken literally in globs). Unknown keys are refused with their
+//! name; all problems are reported at once: unknown keys, the topology,
+//! duplicate inputs, size keys out of range, and file sinks that a source
+//! would read or that another sink writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -40,18 +44,17 @@ use logsieve_readers::Format;
 use serde::Deserialize;
 
 /// The whole pipeline.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub struct PipelineConfig {
     /// Where events come from.
-    #[serde(default)]
     pub sources: BTreeMap<String, SourceConfig>,
     /// What scores them.
-    #[serde(default)]
     pub transforms: BTreeMap<String, TransformConfig>,
     /// Where they go.
-    #[serde(default)]
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// Ids of entries that could not be read (their problems are reported;
+    /// references to them are not reported again).
+    broken: BTreeSet<String>,
 }
 
 /// One path or several.
@@ -127,6 +130,11 @@ pub enum TransformConfig {
         /// Top contributing features reported per event.
         #[serde(default = "default_top_features")]
         top_features: u32,
+        /// A partial batch (fewer than `batch_size` events) is scored and
+        /// written once its first event has waited this long, so a slow
+        /// live stream is not held back (Vector's `batch.timeout_secs`).
+        #[serde(default = "default_flush_ms")]
+        flush_ms: u64,
         /// Also write the scaled vector (`logsieve.vector`).
         #[serde(default)]
         emit_vector: bool,
@@ -149,6 +157,9 @@ pub enum TransformConfig {
     },
 }
 
+const fn default_flush_ms() -> u64 {
+    1000
+}
 const fn default_batch_timeout_ms() -> u64 {
     10_000
 }
@@ -195,15 +206,193 @@ impl SinkConfig {
 /// The suffix of a transform's errors output.
 pub const ERRORS_SUFFIX: &str = ".errors";
 
+/// The largest `batch_size`: a batch also stops at 16 MiB of text, so a
+/// larger count gains nothing and would only reserve memory.
+pub const MAX_BATCH_SIZE: usize = 100_000;
+/// The largest `top_features` (far more features than any model has).
+pub const MAX_TOP_FEATURES: u32 = 1000;
+/// The largest `memory_limit_mb`: a wasm32 memory holds 4 GiB.
+pub const MAX_MEMORY_LIMIT_MB: u64 = 4096;
+/// The largest `batch_timeout_ms`: one day.
+pub const MAX_BATCH_TIMEOUT_MS: u64 = 86_400_000;
+/// The largest `flush_ms`: one hour.
+pub const MAX_FLUSH_MS: u64 = 3_600_000;
+
+/// Deserialize one entry (`[sources.<id>]`, …), reporting every unknown key
+/// (serde stops at the first: each is removed and the entry read again)
+/// and any other problem.
+fn entry<T: serde::de::DeserializeOwned>(at: &str, value: &toml::Value, errs: &mut Vec<String>) -> Option<T> {
+    let toml::Value::Table(table) = value else {
+        errs.push(format!("{at}: must be a table, not a {}", value.type_str()));
+        return None;
+    };
+    let mut table = table.clone();
+    let mut unknown = Vec::new();
+    for _ in 0..=table.len() {
+        match toml::Value::Table(table.clone()).try_into::<T>() {
+            Ok(t) if unknown.is_empty() => return Some(t),
+            Ok(_) => return None,
+            Err(e) => {
+                let msg = e.to_string().trim().to_string();
+                let field = msg
+                    .strip_prefix("unknown field `")
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(f, rest)| (f.to_string(), rest.trim_start_matches(", ").to_string()));
+                match field {
+                    Some((f, expected)) if table.remove(&f).is_some() => {
+                        errs.push(format!("{at}: unknown key `{f}` ({expected})"));
+                        unknown.push(f);
+                    }
+                    _ => {
+                        errs.push(format!("{at}: {msg}"));
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether a path or pattern has glob characters.
+fn has_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// A pattern component as a literal name, if it is one (plain, or escaped
+/// with `glob::Pattern::escape`: `[[]`, `[]]`, `[*]`, `[?]`).
+fn literal_component(c: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut chars = c.chars();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '[' => {
+                let (x, close) = (chars.next()?, chars.next()?);
+                if close != ']' || !matches!(x, '[' | ']' | '*' | '?') {
+                    return None;
+                }
+                out.push(x);
+            }
+            '*' | '?' => return None,
+            _ => out.push(ch),
+        }
+    }
+    Some(out)
+}
+
+/// `p` as the file system sees it: symlinks followed and `.`/`..` resolved
+/// for the part that exists, the rest appended (`..` folded lexically).
+pub fn real_path(p: &Path) -> PathBuf {
+    let abs = if p.is_relative() { std::env::current_dir().unwrap_or_default().join(p) } else { p.to_path_buf() };
+    let comps: Vec<_> = abs.components().collect();
+    for i in (0..=comps.len()).rev() {
+        let prefix: PathBuf = comps[..i].iter().collect();
+        let Ok(mut out) = prefix.canonicalize() else { continue };
+        for c in &comps[i..] {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other.as_os_str()),
+            }
+        }
+        return out;
+    }
+    abs
+}
+
+/// Whether two existing paths are the same file (hard links included).
+#[cfg(unix)]
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// Whether two existing paths are the same file (by their real paths only).
+#[cfg(not(unix))]
+fn same_file(a: &Path, b: &Path) -> bool {
+    a.exists() && real_path(a) == real_path(b)
+}
+
+/// Glob matching as `glob::glob` does it: a wildcard does not cross `/`.
+const MATCH: glob::MatchOptions =
+    glob::MatchOptions { case_sensitive: true, require_literal_separator: true, require_literal_leading_dot: false };
+
+/// Whether the source pattern (or path) `pattern` reads, or would read once
+/// it exists, the file `sink` (whose real path is `sink_real`).
+fn reads(pattern: &str, sink: &Path, sink_real: &Path) -> bool {
+    let p = Path::new(pattern);
+    if p.exists() || !has_glob(pattern) {
+        return real_path(p) == sink_real || same_file(p, sink);
+    }
+    // What the glob matches now.
+    if let Ok(found) = glob::glob(pattern) {
+        for f in found.flatten() {
+            if real_path(&f) == sink_real || same_file(&f, sink) {
+                return true;
+            }
+        }
+    }
+    // What it would match: its literal folder resolved, the rest as given.
+    let comps: Vec<&str> = pattern.split('/').collect();
+    let n = comps.iter().take_while(|c| literal_component(c).is_some()).count();
+    let literal: String =
+        comps[..n].iter().map(|c| literal_component(c).unwrap_or_default()).collect::<Vec<_>>().join("/");
+    let base = if literal.is_empty() && n > 0 { PathBuf::from("/") } else { real_path(Path::new(&literal)) };
+    let rest = comps[n..].join("/");
+    if rest.is_empty() {
+        return base == sink_real;
+    }
+    let resolved = format!("{}/{rest}", glob::Pattern::escape(&base.to_string_lossy()).trim_end_matches('/'));
+    let hit = |pat: &str, path: &Path| glob::Pattern::new(pat).is_ok_and(|g| g.matches_path_with(path, MATCH));
+    hit(&resolved, sink_real) || hit(pattern, sink)
+}
+
 impl PipelineConfig {
     /// Read, parse and validate a pipeline file; relative paths become
-    /// relative to its folder.
+    /// relative to its folder. Every problem is reported at once.
     pub fn load(path: &Path) -> Result<PipelineConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut cfg: PipelineConfig = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+        let mut errs = Vec::new();
+        let mut cfg = PipelineConfig::default();
+        for (key, value) in &table {
+            let section = match key.as_str() {
+                "sources" | "transforms" | "sinks" => value,
+                other => {
+                    errs.push(format!("unknown section `{other}` (known: sources, transforms, sinks)"));
+                    continue;
+                }
+            };
+            let Some(entries) = section.as_table() else {
+                errs.push(format!("{key}: must be a table of [{key}.<id>] entries"));
+                continue;
+            };
+            for (id, v) in entries {
+                let at = format!("{key}.{id}");
+                let ok = match key.as_str() {
+                    "sources" => entry(&at, v, &mut errs).map(|e| cfg.sources.insert(id.clone(), e)).is_some(),
+                    "transforms" => entry(&at, v, &mut errs).map(|e| cfg.transforms.insert(id.clone(), e)).is_some(),
+                    _ => entry(&at, v, &mut errs).map(|e| cfg.sinks.insert(id.clone(), e)).is_some(),
+                };
+                if !ok {
+                    cfg.broken.insert(at);
+                }
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve(base);
-        if let Err(errs) = cfg.validate() {
+        if let Err(more) = cfg.validate() {
+            errs.extend(more);
+        }
+        if errs.is_empty() {
+            errs.extend(cfg.check_paths());
+        }
+        if !errs.is_empty() {
             bail!("{} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
         }
         Ok(cfg)
@@ -215,8 +404,17 @@ impl PipelineConfig {
                 *p = base.join(&*p);
             }
         };
+        // A relative glob: the base folder's own name is literal (escaped),
+        // so `…/[ab]/pipeline.toml` reads `…/[ab]/logs`, not `…/a/logs`.
         let fix_str = |s: &String| {
-            if Path::new(s).is_relative() { base.join(s).to_string_lossy().into_owned() } else { s.clone() }
+            let joined = base.join(s);
+            if !Path::new(s).is_relative() {
+                s.clone()
+            } else if joined.exists() || !has_glob(s) || base.as_os_str().is_empty() {
+                joined.to_string_lossy().into_owned()
+            } else {
+                format!("{}/{s}", glob::Pattern::escape(&base.to_string_lossy()).trim_end_matches('/'))
+            }
         };
         for s in self.sources.values_mut() {
             if let SourceConfig::File { path, .. } = s {
@@ -248,44 +446,72 @@ impl PipelineConfig {
         }
     }
 
-    /// Check the topology; every problem is listed.
+    /// Check the topology and the keys' ranges; every problem is listed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
-        if self.sources.is_empty() {
+        let broken = |section: &str, id: &str| self.broken.contains(&format!("{section}.{id}"));
+        if self.sources.is_empty() && !self.broken.iter().any(|b| b.starts_with("sources.")) {
             errs.push("no [sources.*] defined".to_string());
         }
-        if self.sinks.is_empty() {
+        if self.sinks.is_empty() && !self.broken.iter().any(|b| b.starts_with("sinks.")) {
             errs.push("no [sinks.*] defined".to_string());
         }
+        let duplicates = |at: &str, inputs: &[String], errs: &mut Vec<String>| {
+            let mut seen = BTreeSet::new();
+            for i in inputs {
+                if !seen.insert(i) {
+                    errs.push(format!("{at}: input '{i}' is listed twice (each record would be counted twice)"));
+                }
+            }
+        };
         for id in self.sources.keys() {
             let taken = self.transforms.values().any(|t| {
                 let TransformConfig::Logsieve { inputs, .. } = t;
                 inputs.contains(id)
             });
-            if !taken {
+            if !taken && !self.broken.iter().any(|b| b.starts_with("transforms.")) {
                 errs.push(format!("sources.{id}: no transform takes it (its events would go nowhere)"));
             }
         }
         for (id, t) in &self.transforms {
-            let TransformConfig::Logsieve { inputs, batch_size, memory_limit_mb, .. } = t;
-            if !(1..=4096).contains(memory_limit_mb) {
-                errs.push(format!(
-                    "transforms.{id}: memory_limit_mb must be between 1 and 4096 (a wasm32 memory holds 4 GiB)"
-                ));
-            }
+            let TransformConfig::Logsieve {
+                inputs,
+                batch_size,
+                memory_limit_mb,
+                top_features,
+                batch_timeout_ms,
+                flush_ms,
+                ..
+            } = t;
+            let mut range = |key: &str, value: u64, lo: u64, hi: u64, why: &str| {
+                if !(lo..=hi).contains(&value) {
+                    errs.push(format!(
+                        "transforms.{id}: {key} = {value} is out of range: at least {lo}, at most {hi}{why}"
+                    ));
+                }
+            };
+            range(
+                "batch_size",
+                *batch_size as u64,
+                1,
+                MAX_BATCH_SIZE as u64,
+                " (a batch also stops at 16 MiB of text)",
+            );
+            range("top_features", u64::from(*top_features), 0, u64::from(MAX_TOP_FEATURES), "");
+            range("memory_limit_mb", *memory_limit_mb, 1, MAX_MEMORY_LIMIT_MB, " (a wasm32 memory holds 4 GiB)");
+            range("batch_timeout_ms", *batch_timeout_ms, 0, MAX_BATCH_TIMEOUT_MS, " (one day; 0: no deadline)");
+            range("flush_ms", *flush_ms, 0, MAX_FLUSH_MS, " (one hour)");
             if inputs.is_empty() {
                 errs.push(format!("transforms.{id}: `inputs` is empty"));
             }
+            duplicates(&format!("transforms.{id}"), inputs, &mut errs);
             for i in inputs {
-                if !self.sources.contains_key(i) {
+                if !self.sources.contains_key(i) && !broken("sources", i) {
                     errs.push(format!(
                         "transforms.{id}: input '{i}' is not a source (sources: {})",
                         self.list_sources()
                     ));
                 }
-            }
-            if *batch_size == 0 {
-                errs.push(format!("transforms.{id}: batch_size must be at least 1"));
             }
             if id.contains('.') {
                 errs.push(format!("transforms.{id}: ids may not contain '.'"));
@@ -295,9 +521,10 @@ impl PipelineConfig {
             if s.inputs().is_empty() {
                 errs.push(format!("sinks.{id}: `inputs` is empty"));
             }
+            duplicates(&format!("sinks.{id}"), s.inputs(), &mut errs);
             for i in s.inputs() {
                 let t = i.strip_suffix(ERRORS_SUFFIX).unwrap_or(i);
-                if !self.transforms.contains_key(t) {
+                if !self.transforms.contains_key(t) && !broken("transforms", t) {
                     let hint = if self.sources.contains_key(i) {
                         " (it is a source; sinks take a transform's output `<id>` or `<id>.errors`)".to_string()
                     } else {
@@ -308,6 +535,49 @@ impl PipelineConfig {
             }
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
+    }
+
+    /// File sinks against the sources and each other, paths resolved
+    /// (symlinks followed): a sink may not write a file a source reads or
+    /// whose glob would match it, and two sinks may not write one file.
+    pub fn check_paths(&self) -> Vec<String> {
+        let mut errs = Vec::new();
+        let files: Vec<(&String, &PathBuf, PathBuf)> = self
+            .sinks
+            .iter()
+            .filter_map(|(id, s)| match s {
+                SinkConfig::File { path, .. } => Some((id, path, real_path(path))),
+                SinkConfig::Stdout { .. } => None,
+            })
+            .collect();
+        for (i, (a, pa, ra)) in files.iter().enumerate() {
+            for (b, pb, rb) in &files[i + 1..] {
+                if ra == rb || same_file(pa, pb) {
+                    errs.push(format!(
+                        "sinks.{a} and sinks.{b} write the same file ({} and {}): their lines would interleave",
+                        pa.display(),
+                        pb.display()
+                    ));
+                }
+            }
+            for (sid, source) in &self.sources {
+                let SourceConfig::File { path, .. } = source else { continue };
+                for pattern in path.to_vec() {
+                    if reads(&pattern, pa, ra) {
+                        let what = if Path::new(&pattern).exists() || !has_glob(&pattern) {
+                            "the sink would overwrite its own input"
+                        } else {
+                            "the source's glob would read the sink's output"
+                        };
+                        errs.push(format!(
+                            "sinks.{a}: its path {} is read by sources.{sid} ({pattern}): {what}",
+                            pa.display()
+                        ));
+                    }
+                }
+            }
+        }
+        errs
     }
 
     fn list_sources(&self) -> String {

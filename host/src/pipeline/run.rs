@@ -1,14 +1,36 @@
 //! Running a pipeline: read sources, score in the component, write sinks,
 //! and account for every event.
 //!
-//! Each source is read in order, in chunks; every logsieve transform that
-//! takes the source scores each chunk ([`super::transform`] says what
-//! becomes of each event). Sinks are flushed after each chunk, so a live
-//! stream's output is not held back once a chunk is read. At the end every
-//! transform is flushed (open windows emit) and the accounting equations of
-//! [`Summary::check`] are checked by the caller.
+//! Everything that can fail is opened first — the models and components
+//! (every transform started), the file sources' globs — and only then the
+//! sinks, so a run that cannot start leaves the last outputs as they were
+//! (a file sink is emptied at its first line, see [`super::sinks`]).
+//!
+//! Each source is read in order by a reader thread into a bounded queue;
+//! the main thread takes chunks from it: up to the largest `batch_size`
+//! of the transforms that take the source and about [`MAX_BATCH_BYTES`] of
+//! text, or what has arrived once the first event of the chunk has waited
+//! their smallest `flush_ms`, so a slow live stream is not held back. Every
+//! logsieve transform that takes the source scores each chunk
+//! ([`super::transform`] says what becomes of each event); sinks are
+//! written after each chunk. At the end every transform is flushed (open
+//! windows emit) and the accounting equations of [`Summary::check`] are
+//! checked by the caller.
+//!
+//! Stopping: when `stop` becomes non-zero (SIGTERM or SIGINT, see `main`),
+//! reading stops — standard input is read to the end of what it already
+//! holds, files no further — what was read is scored and written, windows
+//! emit, and the summary says which signal stopped the run.
+//!
+//! A sink that cannot be written (a full disk, a closed pipe) stops the run:
+//! the summary up to that point is returned with the error in `failed`.
 
-use std::time::Instant;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use logsieve_readers::{Item, Reader};
@@ -16,55 +38,53 @@ use logsieve_readers::{Item, Reader};
 use super::config::{PipelineConfig, SourceConfig};
 use super::sinks::{self, Outputs};
 use super::summary::{Summary, peak_rss_mib};
-use super::transform::{self, MAX_BATCH_BYTES};
+use super::transform::{self, MAX_BATCH_BYTES, Transform};
 
-/// Run a pipeline to the end of its inputs.
-pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
+/// The name of a stopping signal's number.
+pub fn signal_name(sig: usize) -> String {
+    match sig {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+/// Run a pipeline to the end of its inputs, or until `stop` holds a signal
+/// number.
+pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result<Summary> {
     let t0 = Instant::now();
     let mut summary = Summary::default();
-    // Sinks first: an unwritable path fails before any work.
-    let mut out = Outputs::new(sinks::open(cfg)?, quiet);
+    // Everything that can fail first: models and components, then the
+    // inputs' globs; the sinks last.
     let mut transforms = transform::start_all(cfg, quiet)?;
-
-    let chunk = transforms.iter().map(|t| t.batch_size).max().unwrap_or(1000);
+    let mut paths: BTreeMap<&String, Vec<PathBuf>> = BTreeMap::new();
     for (sid, source) in &cfg.sources {
-        let mine: Vec<usize> =
-            (0..transforms.len()).filter(|&i| transforms[i].inputs.iter().any(|x| x == sid)).collect();
-        let mut reader = match source {
-            SourceConfig::File { path, format } => {
-                let paths = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
-                Reader::open(paths, *format)
-            }
-            SourceConfig::Stdin { format } => Reader::stdin(*format),
-        };
-        let stats = summary.sources.entry(sid.clone()).or_default();
-        let mut items: Vec<Item> = Vec::with_capacity(chunk);
-        loop {
-            // A chunk: up to `chunk` records and about MAX_BATCH_BYTES of
-            // text, so memory stays bounded whatever the line lengths.
-            items.clear();
-            let mut bytes = 0;
-            while items.len() < chunk && bytes < MAX_BATCH_BYTES {
-                let Some(item) = reader.next() else { break };
-                bytes += item.result.as_ref().map_or(0, String::len);
-                items.push(item);
-            }
-            if items.is_empty() {
-                break;
-            }
-            stats.read += items.len() as u64;
-            stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
-            for &ti in &mine {
-                transforms[ti].process(&items, &mut out)?;
-            }
-            out.flush()?;
+        if let SourceConfig::File { path, .. } = source {
+            let found = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
+            paths.insert(sid, found);
         }
     }
-    // End of input: open windows emit their aggregates.
-    for t in &mut transforms {
-        t.finish(&mut out)?;
+    let mut out = Outputs::new(sinks::open(cfg)?, quiet);
+
+    if let Err(e) = read_all(cfg, &mut transforms, &mut out, &mut paths, &mut summary, stop) {
+        summary.failed = Some(format!("{e:#}"));
     }
-    out.flush()?;
+    if summary.failed.is_none() {
+        // End of input: open windows emit their aggregates.
+        let mut end = || -> Result<()> {
+            for t in &mut transforms {
+                t.finish(&mut out)?;
+            }
+            out.flush()
+        };
+        if let Err(e) = end() {
+            summary.failed = Some(format!("{e:#}"));
+        }
+    }
+    let sig = stop.load(Ordering::SeqCst);
+    if sig != 0 {
+        summary.stopped_by = Some(signal_name(sig));
+    }
     summary.errors_to_stderr = out.errors_to_stderr;
     for t in transforms {
         summary.transforms.insert(t.id, t.stats);
@@ -75,4 +95,217 @@ pub fn run(cfg: &PipelineConfig, quiet: bool) -> Result<Summary> {
     summary.seconds = t0.elapsed().as_secs_f64();
     summary.peak_rss_mib = peak_rss_mib();
     Ok(summary)
+}
+
+/// Read every source in order through its transforms.
+fn read_all(
+    cfg: &PipelineConfig,
+    transforms: &mut [Transform],
+    out: &mut Outputs,
+    paths: &mut BTreeMap<&String, Vec<PathBuf>>,
+    summary: &mut Summary,
+    stop: &Arc<AtomicUsize>,
+) -> Result<()> {
+    for (sid, source) in &cfg.sources {
+        if stop.load(Ordering::SeqCst) != 0 {
+            break;
+        }
+        let mine: Vec<usize> =
+            (0..transforms.len()).filter(|&i| transforms[i].inputs.iter().any(|x| x == sid)).collect();
+        let chunk = mine.iter().map(|&i| transforms[i].batch_size).max().unwrap_or(1000);
+        let flush_after = mine.iter().map(|&i| transforms[i].flush_after).min().unwrap_or(Duration::from_secs(1));
+        let in_read = Arc::new(AtomicBool::new(false));
+        let reader = match source {
+            SourceConfig::File { format, .. } => Reader::open(paths.remove(sid).unwrap_or_default(), *format),
+            SourceConfig::Stdin { format } => {
+                let input = StopAwareStdin { stop: Arc::clone(stop), in_read: Arc::clone(&in_read) };
+                Reader::from_reader("<stdin>", Box::new(input), *format)
+            }
+        };
+        let live = matches!(source, SourceConfig::Stdin { .. });
+        let feed = Feed::start(reader, chunk, live.then_some(in_read));
+        let stats = summary.sources.entry(sid.clone()).or_default();
+        let mut items: Vec<Item> = Vec::with_capacity(chunk.min(4096));
+        loop {
+            items.clear();
+            let more = feed.take(&mut items, chunk, flush_after, stop);
+            if !items.is_empty() {
+                stats.read += items.len() as u64;
+                stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
+                for &ti in &mine {
+                    transforms[ti].process(&items, out)?;
+                }
+                out.flush()?;
+            }
+            if !more {
+                break;
+            }
+        }
+        feed.close();
+    }
+    Ok(())
+}
+
+/// Standard input that reads as ended once the run is stopping, so the
+/// reader thread hands out what it already holds and ends; `in_read` says
+/// it is waiting for bytes (blocked: it holds nothing more).
+struct StopAwareStdin {
+    stop: Arc<AtomicUsize>,
+    in_read: Arc<AtomicBool>,
+}
+
+impl Read for StopAwareStdin {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.in_read.store(true, Ordering::SeqCst);
+        if self.stop.load(Ordering::SeqCst) != 0 {
+            self.in_read.store(false, Ordering::SeqCst);
+            return Ok(0);
+        }
+        let r = std::io::stdin().lock().read(buf);
+        self.in_read.store(false, Ordering::SeqCst);
+        r
+    }
+}
+
+/// The queue between a source's reader thread and the main thread.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Item>,
+    bytes: usize,
+    /// The reader has ended.
+    done: bool,
+    /// The main thread takes no more: the reader stops.
+    closed: bool,
+    /// Someone waits on a condition (notify only then).
+    taker_waits: bool,
+    giver_waits: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Items arrived (or the reader ended).
+    arrived: Condvar,
+    /// Room freed (or the queue was closed).
+    room: Condvar,
+}
+
+/// A source read on its own thread into a queue bounded by count and
+/// bytes (at most one chunk ahead of the one being scored).
+struct Feed {
+    shared: Arc<Shared>,
+    /// For standard input: the reader is blocked waiting for bytes.
+    in_read: Option<Arc<AtomicBool>>,
+}
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Queue> {
+    s.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn item_bytes(i: &Item) -> usize {
+    i.result.as_ref().map_or_else(|e| e.raw.len(), String::len)
+}
+
+impl Feed {
+    fn start(mut reader: Reader, max_items: usize, in_read: Option<Arc<AtomicBool>>) -> Feed {
+        let shared =
+            Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), room: Condvar::new() });
+        let s = Arc::clone(&shared);
+        std::thread::spawn(move || {
+            for item in reader.by_ref() {
+                let len = item_bytes(&item);
+                let mut q = lock(&s);
+                while !q.closed
+                    && !q.items.is_empty()
+                    && (q.items.len() >= max_items || q.bytes + len > MAX_BATCH_BYTES)
+                {
+                    q.giver_waits = true;
+                    q = s.room.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                q.giver_waits = false;
+                if q.closed {
+                    return;
+                }
+                q.bytes += len;
+                q.items.push_back(item);
+                if q.taker_waits {
+                    s.arrived.notify_one();
+                }
+            }
+            let mut q = lock(&s);
+            q.done = true;
+            s.arrived.notify_one();
+        });
+        Feed { shared, in_read }
+    }
+
+    /// Move a chunk into `into`: up to `max_items` items and about
+    /// [`MAX_BATCH_BYTES`] of text, or what has arrived `flush_after` after
+    /// the chunk's first item. `false` once the source is over: ended, or
+    /// stopping and nothing more to take.
+    fn take(&self, into: &mut Vec<Item>, max_items: usize, flush_after: Duration, stop: &AtomicUsize) -> bool {
+        // While waiting, look at `stop` this often.
+        const TICK: Duration = Duration::from_millis(50);
+        let mut q = lock(&self.shared);
+        let mut first: Option<Instant> = None;
+        let mut bytes = 0;
+        let mut stopping_since: Option<Instant> = None;
+        loop {
+            if self.in_read.is_none() && !q.closed && stop.load(Ordering::SeqCst) != 0 {
+                // Stopping: a file is read no further than what is queued.
+                q.closed = true;
+                self.shared.room.notify_one();
+            }
+            while into.len() < max_items
+                && q.items.front().is_some_and(|i| into.is_empty() || bytes + item_bytes(i) <= MAX_BATCH_BYTES)
+            {
+                let item = q.items.pop_front().expect("an item");
+                let len = item_bytes(&item);
+                q.bytes -= len;
+                bytes += len;
+                into.push(item);
+                first.get_or_insert_with(Instant::now);
+            }
+            if q.giver_waits {
+                self.shared.room.notify_one();
+            }
+            if into.len() >= max_items || !q.items.is_empty() {
+                return true; // a full chunk
+            }
+            if q.done || q.closed {
+                return false;
+            }
+            if let Some(in_read) = &self.in_read
+                && stop.load(Ordering::SeqCst) != 0
+            {
+                // Stopping: standard input is read until what it holds is
+                // handed out (it then reads as ended), or until the reader
+                // waits for bytes that are not there.
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                if in_read.load(Ordering::SeqCst) || since.elapsed() > Duration::from_secs(5) {
+                    q.closed = true;
+                    self.shared.room.notify_one();
+                    return false;
+                }
+            } else if let Some(t) = first
+                && t.elapsed() >= flush_after
+            {
+                return true;
+            }
+            let wait = match first {
+                Some(t) if stop.load(Ordering::SeqCst) == 0 => flush_after.saturating_sub(t.elapsed()).min(TICK),
+                _ => TICK,
+            };
+            q.taker_waits = true;
+            q = self.shared.arrived.wait_timeout(q, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            q.taker_waits = false;
+        }
+    }
+
+    /// Tell the reader thread to stop (it may be blocked reading standard
+    /// input: it is left to the end of the process).
+    fn close(self) {
+        let mut q = lock(&self.shared);
+        q.closed = true;
+        self.shared.room.notify_one();
+    }
 }

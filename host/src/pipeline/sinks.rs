@@ -1,7 +1,8 @@
 //! Where a pipeline's records go: the sinks, and standard error for the
 //! error records no sink takes (so nothing is lost).
 
-use std::io::Write;
+use std::io::{Seek, Write};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -9,11 +10,35 @@ use serde::Serialize;
 use super::config::{PipelineConfig, SinkConfig};
 use super::summary::SinkStats;
 
+/// Where a sink's lines go.
+enum Target {
+    /// A file, opened without truncating it: it is emptied when the first
+    /// line is written (or at the end of a run that wrote none), so a run
+    /// that fails before its first event leaves the last output as it was.
+    File {
+        file: std::fs::File,
+        path: PathBuf,
+        /// Emptied yet (at the first write).
+        started: bool,
+        /// A regular file (not `/dev/null`, a FIFO…): it can be emptied and
+        /// cut back to its last whole line.
+        regular: bool,
+        /// Bytes written, every one of them whole lines.
+        committed: u64,
+    },
+    Stdout,
+}
+
+/// A sink buffers this many bytes of whole lines before writing them.
+const SINK_BUFFER: usize = 1 << 20;
+
 /// One sink: a file or standard output, NDJSON.
 pub struct Sink {
     /// Its id.
     pub id: String,
-    out: Box<dyn Write>,
+    target: Target,
+    /// Whole lines not written yet.
+    buf: Vec<u8>,
     only_anomalies: bool,
     /// Its counts.
     pub stats: SinkStats,
@@ -28,32 +53,79 @@ impl Sink {
             self.stats.filtered += 1;
             return Ok(());
         }
-        self.out.write_all(line.as_bytes())?;
-        self.out.write_all(b"\n")?;
+        self.buf.extend_from_slice(line.as_bytes());
+        self.buf.push(b'\n');
         self.stats.written += 1;
+        if self.buf.len() >= SINK_BUFFER {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write the buffered lines. A failed write (a full disk) is cut back
+    /// to the last whole line where the target allows it; the error names
+    /// the sink.
+    pub fn flush(&mut self) -> Result<()> {
+        let id = &self.id;
+        match &mut self.target {
+            Target::File { file, path, started, regular, committed } => {
+                if !*started {
+                    if *regular {
+                        file.set_len(0).with_context(|| format!("sink {id}: emptying {}", path.display()))?;
+                    }
+                    *started = true;
+                }
+                if self.buf.is_empty() {
+                    return Ok(());
+                }
+                if let Err(e) = file.write_all(&self.buf) {
+                    if *regular {
+                        // No partial last line: back to the last whole one.
+                        let _ = file.set_len(*committed);
+                        let _ = file.seek(std::io::SeekFrom::Start(*committed));
+                    }
+                    self.buf.clear();
+                    return Err(e).with_context(|| format!("sink {id}: writing {}", path.display()));
+                }
+                *committed += self.buf.len() as u64;
+            }
+            Target::Stdout => {
+                let mut out = std::io::stdout().lock();
+                let r = out.write_all(&self.buf).and_then(|()| out.flush());
+                if let Err(e) = r {
+                    self.buf.clear();
+                    return Err(e).with_context(|| format!("sink {id}: writing to standard output"));
+                }
+            }
+        }
+        self.buf.clear();
         Ok(())
     }
 }
 
-/// Open every sink of a pipeline (files are created, parent folders too).
+/// Open every sink of a pipeline: files are created (parent folders too)
+/// but not emptied until their first line (see [`Target::File`]).
 pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
     let mut sinks = Vec::new();
     for (id, s) in &cfg.sinks {
-        let (out, only): (Box<dyn Write>, bool) = match s {
+        let (target, only) = match s {
             SinkConfig::File { path, only_anomalies, .. } => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).with_context(|| format!("sink {id}: creating {}", dir.display()))?;
                 }
-                let f =
-                    std::fs::File::create(path).with_context(|| format!("sink {id}: creating {}", path.display()))?;
-                (Box::new(std::io::BufWriter::with_capacity(1 << 20, f)), *only_anomalies)
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(path)
+                    .with_context(|| format!("sink {id}: opening {}", path.display()))?;
+                let regular = file.metadata().is_ok_and(|m| m.is_file());
+                (Target::File { file, path: path.clone(), started: false, regular, committed: 0 }, *only_anomalies)
             }
-            SinkConfig::Stdout { only_anomalies, .. } => {
-                (Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), *only_anomalies)
-            }
+            SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
         };
         let stats = SinkStats { inputs: s.inputs().to_vec(), ..Default::default() };
-        sinks.push(Sink { id: id.clone(), out, only_anomalies: only, stats });
+        sinks.push(Sink { id: id.clone(), target, buf: Vec::new(), only_anomalies: only, stats });
     }
     Ok(sinks)
 }
@@ -114,10 +186,11 @@ impl Outputs<'_> {
         Ok(())
     }
 
-    /// Flush every sink.
+    /// Write what every sink holds (a file sink that wrote nothing is
+    /// emptied: the run's output replaces the last one).
     pub fn flush(&mut self) -> Result<()> {
         for s in &mut self.sinks {
-            s.out.flush().with_context(|| format!("sink {}: flushing", s.id))?;
+            s.flush()?;
         }
         Ok(())
     }

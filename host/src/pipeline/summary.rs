@@ -29,6 +29,8 @@ pub struct TransformStats {
     pub anomalies: u64,
     /// Sent to `<id>.errors` (unreadable records and unscorable events).
     pub errors: u64,
+    /// The errors by reason.
+    pub error_reasons: BTreeMap<String, u64>,
     /// Did not meet the model's `where`; passed on unscored.
     pub passed: u64,
     /// Did not meet the model's `where`; dropped.
@@ -96,6 +98,14 @@ pub struct Summary {
     pub seconds: f64,
     /// The process's peak resident memory in MiB (`VmHWM`; Linux only).
     pub peak_rss_mib: Option<f64>,
+    /// The signal that stopped the run (`SIGTERM`, `SIGINT`): the input
+    /// was read no further, what was read was scored and written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_by: Option<String>,
+    /// The failure that ended the run early (a sink that could not be
+    /// written); the counts are then those up to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
 }
 
 /// The process's peak resident set size in MiB, from `/proc/self/status`.
@@ -169,6 +179,41 @@ impl Summary {
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 
+    /// Warnings for people: a transform that received events but scored
+    /// none of them, with the reason most of its errors had.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, t) in &self.transforms {
+            if t.input > 0 && t.scored + t.emitted_scored == 0 && t.errors > 0 {
+                let (reason, n) = t.error_reasons.iter().max_by_key(|(_, n)| **n).map_or(("?", 0), |(r, n)| (r, *n));
+                out.push(format!(
+                    "warning: transform {id}: nothing was scored: {} of its {} events went to errors, \
+                     {n} of them with reason `{reason}` (see docs/errors.md)",
+                    t.errors - t.emitted_errors,
+                    t.input
+                ));
+            }
+        }
+        out
+    }
+
+    /// The transforms whose share of errors (`errors / in`) is above
+    /// `max`, each as a message.
+    pub fn error_ratio_above(&self, max: f64) -> Vec<String> {
+        let mut out = Vec::new();
+        for (id, t) in &self.transforms {
+            let errors = t.errors - t.emitted_errors;
+            if t.input > 0 && errors as f64 / t.input as f64 > max {
+                out.push(format!(
+                    "transform {id}: error ratio {:.4} ({errors} errors / {} in) is above --max-error-ratio {max}",
+                    errors as f64 / t.input as f64,
+                    t.input
+                ));
+            }
+        }
+        out
+    }
+
     /// A few lines for people.
     pub fn render(&self) -> String {
         let read: u64 = self.sources.values().map(|s| s.read).sum();
@@ -182,6 +227,12 @@ impl Summary {
             s += &format!(", peak memory {m:.0} MiB");
         }
         s += "\n";
+        if let Some(sig) = &self.stopped_by {
+            s += &format!("  stopped by {sig}: the input was read no further; what was read was scored and written\n");
+        }
+        if let Some(why) = &self.failed {
+            s += &format!("  the run failed and stopped early: {why}\n");
+        }
         for (id, t) in &self.transforms {
             let mut parts = vec![format!("{} scored", t.scored)];
             for (n, what) in [(t.passed, "passed"), (t.dropped, "dropped"), (t.absorbed, "absorbed into windows")] {

@@ -79,6 +79,8 @@ pub struct Transform {
     evicted_seen: u64,
     /// Events per call into the component.
     pub batch_size: usize,
+    /// A partial batch waits at most this long for more events.
+    pub flush_after: std::time::Duration,
     /// Its counts.
     pub stats: TransformStats,
     /// Sink indices for the scored output and the errors output.
@@ -100,6 +102,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             model,
             plugin,
             batch_size,
+            flush_ms,
             top_features,
             emit_vector,
             batch_timeout_ms,
@@ -148,6 +151,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             evicted_before: 0,
             evicted_seen: 0,
             batch_size: *batch_size,
+            flush_after: std::time::Duration::from_millis(*flush_ms),
             stats: TransformStats {
                 model: info.id.clone(),
                 models: vec![info.id],
@@ -349,6 +353,11 @@ impl Transform {
     /// Write an error record for one input record.
     fn error(&mut self, out: &mut Outputs, origin: &Origin, reason: &str, detail: &str, raw: &str) -> Result<()> {
         self.stats.errors += 1;
+        if let Some(n) = self.stats.error_reasons.get_mut(reason) {
+            *n += 1;
+        } else {
+            self.stats.error_reasons.insert(reason.to_string(), 1);
+        }
         let record = ErrorRecord {
             reason,
             detail,
