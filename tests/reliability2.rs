@@ -295,6 +295,70 @@ fn sigterm_scores_and_writes_what_was_read_then_exits_0_with_the_summary() {
     }
 }
 
+#[test]
+fn a_second_signal_exits_at_once_while_the_first_is_finishing() {
+    // A stdout sink into a pipe nobody reads: once its buffer is full the
+    // run cannot finish writing, so after the first SIGTERM it is still
+    // finishing; the second must end it at once with 128 + 15.
+    let dir = common::tempdir("r2-sig-twice");
+    std::fs::write(dir.join("p.toml"), live_toml("flush_ms = 50")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .current_dir(&dir)
+        .args(["run", "p.toml"])
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let _unread = child.stdout.take().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let ev = events(1500);
+    // About 1 MB of scored output, far past a pipe's buffer; the writes
+    // into our stdin may block too, so they go from a thread.
+    let feeder = std::thread::spawn(move || {
+        for l in &ev {
+            if writeln!(stdin, "{l}").is_err() {
+                return;
+            }
+        }
+        let _ = stdin.flush();
+        std::thread::sleep(Duration::from_secs(600));
+    });
+    let stderr = || std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+    for _ in 0..1200 {
+        if stderr().contains("its records go to stderr") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Time for the sink to fill the pipe (a wait, not an assertion on time).
+    std::thread::sleep(Duration::from_secs(2));
+    let pid = child.id().to_string();
+    let kill = |sig: &str| {
+        assert!(Command::new("kill").args([sig, pid.as_str()]).status().unwrap().success());
+    };
+    kill("-TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the run ended on the first signal although its sink is blocked");
+    kill("-TERM");
+    // A guard against a hang, not a timing assertion.
+    let mut status = None;
+    for _ in 0..600 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        panic!("the second SIGTERM did not end the run:\n{}", stderr());
+    };
+    assert_eq!(status.code(), Some(143), "{status}:\n{}", stderr());
+    drop(feeder);
+}
+
 // ---------------------------------------------------------------------------
 // Item 6: size keys are bounded.
 
