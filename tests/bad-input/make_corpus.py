@@ -476,6 +476,23 @@ case(
     cut=True,
 )
 
+# --- CSV cases ---------------------------------------------------------------
+
+# The same rows as tab-separated CSV under a header line of the field names
+# (no `#` lines: the first line is the header).
+csv_row = lambda: (row(FEATURES), "scored")
+stray = cols(row(FEATURES))
+stray[FIELDS.index("service")] = '"dns'
+case(
+    "csv-stray-quote",
+    "stray-quote.tsv",
+    "csv",
+    "a stray quote opening a field that no later line closes: that line is the error, the rows after it are read",
+    [("\t".join(FIELDS), "header"), csv_row(), csv_row()]
+    + [("\t".join(stray), ("csv_unterminated_quote", "not closed on it", "a quote at the start of a field"))]
+    + [csv_row() for _ in range(6)],
+)
+
 # --- The manifest ------------------------------------------------------------
 
 out = io.StringIO()
@@ -490,7 +507,8 @@ out.write(
 # number: `scored` lines reach the scored output, `anomalous` ones (also in
 # `scored`) with a verdict anomaly = true, `errors` go to the errors output
 # with `reason` and a `detail` that contains the given text. Every other line
-# is a Zeek header line (`#...`). The model is model.toml in this folder.
+# is a Zeek header line (`#...`) or a CSV case's first line (its header). The
+# model is model.toml in this folder.
 """
 )
 for name, file, fmt, about, scored, anomalous, errors in CASES:
