@@ -39,21 +39,36 @@ use crate::runtime::{
     self, Deadlines, GuestFault, Instance, Limits, LineOutcome, Options, Reasons, Runtime, ScoredLines, Verdict,
 };
 
-/// A model file's identity, to notice a new one.
+/// A model file's identity, to notice a new one: size, mtime, inode and
+/// the status-change time (which `cp -p` cannot set back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileId {
     len: u64,
     modified: Option<std::time::SystemTime>,
     inode: u64,
+    changed: (i64, i64),
+}
+
+/// How often, besides on a change of [`FileId`], the model file's content
+/// is compared with what was last read from it (a replacement no file
+/// status shows still takes effect within this period).
+pub const CONTENT_PROBE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 fn file_id(path: &std::path::Path) -> Option<FileId> {
     let m = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    let (inode, changed) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.ino(), (m.ctime(), m.ctime_nsec()))
+    };
     #[cfg(not(unix))]
-    let inode = 0;
-    Some(FileId { len: m.len(), modified: m.modified().ok(), inode })
+    let (inode, changed) = (0, (0, 0));
+    Some(FileId { len: m.len(), modified: m.modified().ok(), inode, changed })
 }
 
 /// One logsieve transform of a running pipeline.
@@ -69,6 +84,10 @@ pub struct Transform {
     model_path: PathBuf,
     /// The model file as last seen; `None` when reloading is off.
     model_seen: Option<Option<FileId>>,
+    /// SHA-256 of the model file's content as last read (served or
+    /// refused), and when it was last compared.
+    model_digest: [u8; 32],
+    last_probe: std::time::Instant,
     /// Open windows after the last batch (lost if the instance faults).
     open_windows: u64,
     /// Evictions counted by instances replaced by a reload or lost to a
@@ -116,7 +135,8 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
         let rt = runtimes[&key].clone();
         let seen = file_id(model);
         let bytes =
-            std::fs::read(model).with_context(|| format!("transform {id}: reading the model {}", model.display()))?;
+            crate::model_file::read_model(model).with_context(|| format!("transform {id}: reading the model"))?;
+        let model_digest = digest(&bytes);
         let options = Options { top_features: *top_features, emit_vector: *emit_vector };
         let limits = Limits {
             memory_bytes: (*memory_limit_mb as usize) << 20,
@@ -144,6 +164,8 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             limits,
             model_path: model.clone(),
             model_seen: reload_model.then_some(seen),
+            model_digest,
+            last_probe: std::time::Instant::now(),
             open_windows: 0,
             evicted_before: 0,
             evicted_seen: 0,
@@ -397,9 +419,11 @@ impl Transform {
             return Ok(());
         };
         let now = file_id(&self.model_path);
-        if &now == seen {
+        let stat_changed = &now != seen;
+        if !stat_changed && self.last_probe.elapsed() < CONTENT_PROBE {
             return Ok(());
         }
+        self.last_probe = std::time::Instant::now();
         self.model_seen = Some(now.clone());
         if now.is_none() {
             // Gone for a moment (being replaced): keep serving.
@@ -413,13 +437,19 @@ impl Transform {
                 t.id, t.stats.model
             ));
         };
-        let bytes = match std::fs::read(&self.model_path) {
+        let bytes = match crate::model_file::read(&self.model_path) {
             Ok(b) => b,
+            Err(_) if !stat_changed => return Ok(()), // the periodic probe: said when the file changed
             Err(e) => {
-                refuse(self, out, format!("reading it failed: {e}"));
+                refuse(self, out, format!("it {e}"));
                 return Ok(());
             }
         };
+        let d = digest(&bytes);
+        if d == self.model_digest {
+            return Ok(()); // the same content (touched, or written again)
+        }
+        self.model_digest = d;
         let mut new = match self.runtime.instantiate_with(bytes.into(), self.options, self.limits) {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => {
