@@ -30,6 +30,9 @@ pub enum Reason {
     BadTime,
     /// The event's window closed before it arrived (`allowed_lateness`).
     LateEvent,
+    /// The event's time is further ahead of the stream's time than
+    /// `max_future`: it is refused and does not move the windows' clock.
+    FutureEvent,
     /// The model holds only a spec (no centroids): it extracts features but
     /// cannot score.
     NotFitted,
@@ -43,7 +46,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the docs list them.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::InvalidJson,
         Reason::NotAnObject,
         Reason::WrongType,
@@ -52,6 +55,7 @@ impl Reason {
         Reason::FieldConflict,
         Reason::BadTime,
         Reason::LateEvent,
+        Reason::FutureEvent,
         Reason::NotFitted,
         Reason::BadArity,
         Reason::NotScored,
@@ -68,6 +72,7 @@ impl Reason {
             Reason::FieldConflict => "field_conflict",
             Reason::BadTime => "bad_time",
             Reason::LateEvent => "late_event",
+            Reason::FutureEvent => "future_event",
             Reason::NotFitted => "not_fitted",
             Reason::BadArity => "bad_arity",
             Reason::NotScored => "not_scored",

@@ -33,6 +33,14 @@
 //! to `out`, windows in start order, and within a window in the order the
 //! entries were created (the first event of that key in that window).
 //!
+//! An event whose time is more than `max_future` ahead of the watermark
+//! (once there is one) is refused before anything else: `push` returns
+//! [`Pushed::Future`] and the watermark does not move, so one event dated
+//! decades ahead cannot close every window and make the rest of the stream
+//! late. If the next event is that far ahead too and within `max_future` of
+//! it, the stream's time really jumped: that event is taken and moves the
+//! watermark.
+//!
 //! An event whose own window has already closed
 //! (`end + allowed_lateness <= watermark`) is *late*: it is not aggregated,
 //! `push` returns [`Pushed::Late`] and [`WindowStats::late`] increases; the
@@ -164,6 +172,9 @@ pub struct WindowSpec {
     /// How long (seconds of event time, finite, >= 0) a window stays open
     /// after the watermark passes its end.
     pub allowed_lateness: f64,
+    /// How far (seconds, > 0, may be infinite) ahead of the watermark an
+    /// event may be (see [`Pushed::Future`]).
+    pub max_future: f64,
     /// Most (key, window) entries held at once (>= 1).
     pub max_keys: usize,
     /// The aggregates, in output order.
@@ -182,6 +193,9 @@ impl WindowSpec {
         let l = self.allowed_lateness;
         if !(l.is_finite() && l >= 0.0) {
             return Err(format!("allowed_lateness must be a finite number >= 0, got {l}"));
+        }
+        if self.max_future.is_nan() || self.max_future <= 0.0 {
+            return Err(format!("max_future must be a number > 0, got {}", self.max_future));
         }
         if self.max_keys == 0 {
             return Err("max_keys must be at least 1".to_string());
@@ -233,6 +247,18 @@ pub enum Pushed {
         window_end: f64,
         /// The watermark (largest event time so far).
         watermark: f64,
+    },
+    /// Its time is more than `max_future` ahead of the watermark: not
+    /// aggregated, the watermark unchanged (report it as `future_event`).
+    /// The next event is taken if it is that far ahead too and within
+    /// `max_future` of this one (the stream's time really jumped).
+    Future {
+        /// The event's time.
+        ts: f64,
+        /// The watermark.
+        watermark: f64,
+        /// The spec's `max_future`.
+        max_future: f64,
     },
 }
 
@@ -546,6 +572,7 @@ impl Win {
 struct Plan {
     size: Option<f64>,
     lateness: f64,
+    max_future: f64,
     max_keys: usize,
     aggs: Vec<AggSpec>,
     /// Column of each aggregate (None: `Count` of events).
@@ -611,6 +638,9 @@ pub struct Windows {
     windows: VecDeque<Win>,
     watermark: f64,
     stats: WindowStats,
+    /// The time of the event just refused as [`Pushed::Future`], if the
+    /// last event was one.
+    jump: Option<f64>,
     /// Reused buffer for the joined key.
     scratch: Vec<u8>,
     /// Per column: the number read from the current event.
@@ -684,6 +714,7 @@ impl Windows {
             plan: Plan {
                 size: spec.size,
                 lateness: spec.allowed_lateness,
+                max_future: spec.max_future,
                 max_keys: spec.max_keys,
                 aggs: spec.aggregates,
                 agg_cols,
@@ -693,6 +724,7 @@ impl Windows {
             windows: VecDeque::new(),
             watermark: f64::NEG_INFINITY,
             stats: WindowStats::default(),
+            jump: None,
             scratch: Vec::new(),
             nums: vec![None; n_cols],
         }
@@ -760,6 +792,15 @@ impl Windows {
 
         // 2. Watermark, closing, lateness.
         if let (Some(size), Some(t)) = (self.plan.size, ts) {
+            let max_future = self.plan.max_future;
+            if self.watermark.is_finite() && t - self.watermark > max_future {
+                let jumped = self.jump.is_some_and(|j| (t - j).abs() <= max_future);
+                if !jumped {
+                    self.jump = Some(t);
+                    return Ok(Pushed::Future { ts: t, watermark: self.watermark, max_future });
+                }
+            }
+            self.jump = None;
             if t > self.watermark {
                 self.watermark = t;
                 self.close_closed(out);
@@ -857,6 +898,7 @@ impl Windows {
             self.emit_window(w, out);
         }
         self.watermark = f64::NEG_INFINITY;
+        self.jump = None;
     }
 
     /// The counters.
@@ -932,7 +974,7 @@ mod tests {
     }
 
     fn spec(size: Option<f64>, lateness: f64, max_keys: usize, aggregates: Vec<AggSpec>) -> WindowSpec {
-        WindowSpec { size, allowed_lateness: lateness, max_keys, aggregates }
+        WindowSpec { size, allowed_lateness: lateness, max_future: f64::INFINITY, max_keys, aggregates }
     }
 
     fn count_only(size: Option<f64>, lateness: f64, max_keys: usize) -> Windows {
