@@ -457,3 +457,32 @@ fn the_corpus_covers_the_required_cases_and_stays_small() {
     assert!(lens.iter().any(|&l| (10 << 20..16 << 20).contains(&l)), "{lens:?}");
     assert!(lens.iter().any(|&l| l > 16 << 20), "{lens:?}");
 }
+
+/// Issue #19, item 13: `train` aborted ("should not happen") on one row
+/// missing a `missing = "error"` feature, while a row with a wrong type was
+/// skipped and reported. Both are skipped and reported now.
+#[test]
+fn train_skips_and_reports_a_row_missing_a_required_field() {
+    let dir = common::tempdir("bad-input-train-missing");
+    std::fs::write(
+        dir.join("spec.toml"),
+        "[model]\nkind = \"kmeans\"\nn_clusters = 2\nn_init = 1\nrandom_state = 0\n\
+         [[features]]\nfield = \"a\"\ntype = \"numeric\"\nmissing = \"error\"\n\
+         [[features]]\nfield = \"b\"\ntype = \"numeric\"\n",
+    )
+    .unwrap();
+    let mut rows: Vec<String> = (0..20).map(|i| format!("{{\"a\":{i},\"b\":{}}}", i % 3)).collect();
+    rows.insert(5, "{\"b\":1}".into()); // a missing
+    rows.insert(9, "{\"a\":\"x\",\"b\":1}".into()); // a of the wrong type
+    rows.insert(12, "{\"a\":null,\"b\":2}".into()); // a null
+    std::fs::write(dir.join("train.ndjson"), rows.join("\n") + "\n").unwrap();
+    let out = common::logsieve_in(
+        &dir,
+        &["train", "--spec", "spec.toml", "--input", "train.ndjson", "--out", "m.msgpack", "--format", "ndjson"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train failed: {stderr}");
+    assert!(stderr.contains("skipped 3 event(s)"), "{stderr}");
+    assert!(stderr.contains("missing_field") && stderr.contains("wrong_type"), "{stderr}");
+    assert!(stderr.contains("train.ndjson:6:"), "the first missing row is named: {stderr}");
+}

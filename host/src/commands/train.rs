@@ -215,7 +215,13 @@ pub fn extract_items(
         let result = inst.extract_batch(&batch)?;
         for (res, origin) in result.outcomes.into_iter().zip(&origins) {
             match res {
-                WitExtracted::Features(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+                WitExtracted::Features(vals) => {
+                    let row: Vec<FeatureValue> = vals.into_iter().map(from_wit).collect();
+                    match required_missing(spec, &row) {
+                        Some(detail) => out.skip("missing_field", format!("{}:{}: {detail}", origin.file, origin.line)),
+                        None => out.rows.push(row),
+                    }
+                }
                 WitExtracted::Passed | WitExtracted::Dropped => out.filtered += 1,
                 WitExtracted::Absorbed => out.absorbed += 1,
                 WitExtracted::Failed(e) => {
@@ -223,20 +229,36 @@ pub fn extract_items(
                 }
             }
         }
-        aggregates(result.emitted, &mut out);
+        aggregates(spec, result.emitted, &mut out);
         let skipped: u64 = out.skipped.values().sum();
         bar.set_message(format!("{} events, {skipped} skipped", out.rows.len()));
     }
-    aggregates(inst.flush_extract()?, &mut out);
+    aggregates(spec, inst.flush_extract()?, &mut out);
     bar.inc(1);
     Ok(out)
 }
 
+/// Why a row cannot be trained on: a feature whose policy is `missing =
+/// "error"` is absent or null (the scorer refuses such an event as
+/// `missing_field`; training skips it the same way).
+fn required_missing(spec: &ValidSpec, row: &[FeatureValue]) -> Option<String> {
+    spec.features.iter().zip(row).find_map(|(f, v)| {
+        (matches!(v, FeatureValue::Missing) && f.missing_policy() == logsieve_artifact::Missing::Error)
+            .then(|| format!("field '{}' is absent or null (missing = \"error\")", f.field))
+    })
+}
+
 /// Rows from aggregate events (models with `[aggregate]`).
-fn aggregates(emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, out: &mut Extracted) {
+fn aggregates(spec: &ValidSpec, emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, out: &mut Extracted) {
     for r in emitted {
         match r {
-            Ok(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+            Ok(vals) => {
+                let row: Vec<FeatureValue> = vals.into_iter().map(from_wit).collect();
+                match required_missing(spec, &row) {
+                    Some(detail) => out.skip("missing_field", format!("<aggregate>: {detail}")),
+                    None => out.rows.push(row),
+                }
+            }
             Err(e) => out.skip(&e.reason, format!("<aggregate>: {}", e.detail)),
         }
     }
