@@ -486,3 +486,56 @@ fn train_skips_and_reports_a_row_missing_a_required_field() {
     assert!(stderr.contains("missing_field") && stderr.contains("wrong_type"), "{stderr}");
     assert!(stderr.contains("train.ndjson:6:"), "the first missing row is named: {stderr}");
 }
+
+fn small_training_set(dir: &Path) {
+    std::fs::write(
+        dir.join("spec.toml"),
+        "[model]\nkind = \"kmeans\"\nn_clusters = 2\nn_init = 1\nrandom_state = 0\n\
+         [[features]]\nfield = \"a\"\ntype = \"numeric\"\n",
+    )
+    .unwrap();
+    let rows: Vec<String> = (0..30).map(|i| format!("{{\"a\":{}}}", i * i)).collect();
+    std::fs::write(dir.join("train.ndjson"), rows.join("\n") + "\n").unwrap();
+}
+
+/// Issue #19, item 17: `--n-clusters 2..100000` on a few rows fitted every
+/// k up to the row count before failing. The range is checked against the
+/// rows first.
+#[test]
+fn train_checks_a_k_range_against_the_rows_before_fitting() {
+    let dir = common::tempdir("bad-input-train-range");
+    small_training_set(&dir);
+    let out = common::logsieve_in(
+        &dir,
+        &["train", "--spec", "spec.toml", "--input", "train.ndjson", "--out", "m.msgpack", "--n-clusters", "2..100000"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--n-clusters 2..100000") && stderr.contains("30 training rows"), "{stderr}");
+    assert!(!stderr.contains("k=2"), "nothing was fitted: {stderr}");
+    assert!(!dir.join("m.msgpack").exists());
+}
+
+/// Issue #19, item 17: `train` killed (or failing on a full disk) while
+/// writing left `<out>.tmp<pid>` behind. The next write removes such files
+/// of processes that are gone, and keeps those of a live one.
+#[test]
+fn train_removes_stale_temporary_files_of_its_output() {
+    let dir = common::tempdir("bad-input-train-tmp");
+    small_training_set(&dir);
+    let stale = dir.join("m.tmp999999999"); // above any Linux pid
+    let live = dir.join(format!("m.tmp{}", std::process::id()));
+    let other = dir.join("other.tmp999999999");
+    for p in [&stale, &live, &other] {
+        std::fs::write(p, b"half a model").unwrap();
+    }
+    let out = common::logsieve_in(
+        &dir,
+        &["train", "--spec", "spec.toml", "--input", "train.ndjson", "--out", "m.msgpack", "--quiet"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.join("m.msgpack").exists());
+    assert!(!stale.exists(), "the stale temporary file is left");
+    assert!(live.exists(), "a live process's temporary file was removed");
+    assert!(other.exists(), "another output's file was removed");
+}

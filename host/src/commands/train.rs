@@ -515,6 +515,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let mut bars = Bars::new(args.quiet, objective);
     let (model, flow2vec) = match range {
         Some((a, b, pick)) => {
+            if b as usize > ex.rows.len() {
+                bail!("{}", logsieve_train::fit::range_beyond_rows((a, b), ex.rows.len()));
+            }
             let m = &spec.model;
             let n_k = u64::from(b - a + 1);
             bars.sweep = Some(bars.bar(n_k * u64::from(m.n_init), "sweep    [{bar:30}] {prefix}  {msg}  ({elapsed})"));
@@ -663,8 +666,44 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    remove_stale_temporaries(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    let written = std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display())).and_then(|()| {
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp); // a full disk leaves no half model behind
+    }
+    written
+}
+
+/// Remove the temporary files [`write_atomically`] left for `path` (named
+/// `<path without extension>.tmp<pid>`) when it was killed: those of
+/// processes that are gone (on Linux, no `/proc/<pid>`; elsewhere, older
+/// than a day).
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(stem), Some(dir)) = (path.file_stem().and_then(|s| s.to_str()), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{stem}.tmp");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid == std::process::id() || !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let gone = if cfg!(target_os = "linux") {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a > std::time::Duration::from_secs(86_400)))
+        };
+        if gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
