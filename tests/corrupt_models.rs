@@ -530,3 +530,29 @@ fn a_model_path_that_is_no_regular_file_or_too_big_is_refused_by_every_command()
         }
     }
 }
+
+/// Issue #19, item 17: a model whose centroids are ~1e308 (every squared
+/// distance overflows) or whose scale is subnormal (every scaled value is
+/// infinite) was accepted and then scored nothing. Both are refused as
+/// invalid, by the native decoder and the component alike.
+#[test]
+fn centroids_too_large_for_a_distance_and_subnormal_scales_are_refused() {
+    let base = model();
+    let mut m = base.clone();
+    m.fitted.as_mut().unwrap().clusters[1].centroid[0] = 1e308;
+    match refuse(&encode_unvalidated(&m).unwrap()) {
+        DecodeError::Invalid(d) => assert!(d.contains("clusters[1].centroid: coordinate 0 is 1e308"), "{d}"),
+        e => panic!("{e:?}"),
+    }
+    let mut m = base.clone();
+    let f = m.fitted.as_mut().unwrap();
+    let i = f.features.iter().position(|s| matches!(s, FeatureState::Numeric { .. })).expect("a numeric feature");
+    if let FeatureState::Numeric { scale, .. } = &mut f.features[i] {
+        *scale = 1e-310;
+    }
+    assert!(1e-310f64.is_subnormal());
+    match refuse(&encode_unvalidated(&m).unwrap()) {
+        DecodeError::Invalid(d) => assert!(d.contains(&format!("features[{i}]")) && d.contains("scale 1e-310"), "{d}"),
+        e => panic!("{e:?}"),
+    }
+}
