@@ -99,15 +99,27 @@ fn records(file: &str, raw: Vec<u8>, format: &str) -> Vec<Record> {
     let mut out = Vec::new();
     let mut uid_col = None;
     let mut header_seen = false;
+    let mut fields_refused = false;
     for (i, t) in texts.iter().enumerate() {
         let line = i as u64 + 1;
         let t = t.strip_suffix('\r').unwrap_or(t);
         let uid = match kind {
             "zeek" => {
+                // A header line is no record, but a refused one is an error
+                // record: a `#fields` line repeating a name, and the
+                // `#types` line after it (before a usable `#fields`).
+                let mut refused_header = false;
                 if let Some(fields) = t.strip_prefix("#fields\t") {
-                    uid_col = fields.split('\t').position(|f| f == "uid");
+                    let names: Vec<&str> = fields.split('\t').collect();
+                    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+                    fields_refused = unique.len() != names.len();
+                    refused_header = fields_refused;
+                    uid_col = names.iter().position(|f| *f == "uid");
                 }
-                if t.starts_with('#') {
+                if t.starts_with("#types\t") && fields_refused {
+                    refused_header = true;
+                }
+                if t.starts_with('#') && !refused_header {
                     continue;
                 }
                 let cols: Vec<&str> = t.split('\t').collect();

@@ -398,6 +398,8 @@ fn the_corpus_covers_the_required_cases_and_stays_small() {
         "zeek_bad_value",
         "truncated_gzip",
         "csv_unterminated_quote",
+        "duplicate_field",
+        "zeek_bad_header",
     ] {
         assert!(reasons.contains(&want), "no case has a {want} error");
     }
@@ -420,6 +422,8 @@ fn the_corpus_covers_the_required_cases_and_stays_small() {
         "zeek-crlf",
         "truncated-gzip",
         "csv-stray-quote",
+        "duplicate-keys",
+        "zeek-repeated-field",
     ] {
         assert!(names.contains(&want), "the corpus lacks the case {want}");
     }

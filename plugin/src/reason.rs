@@ -25,6 +25,8 @@ pub enum Reason {
     NonFinite,
     /// The event already has the `logsieve` key the scorer would add.
     FieldConflict,
+    /// A field the spec reads appears more than once in the event.
+    DuplicateField,
     /// A time is not epoch seconds or ISO 8601, or lies outside the years
     /// 0000–9999.
     BadTime,
@@ -46,13 +48,14 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the docs list them.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::InvalidJson,
         Reason::NotAnObject,
         Reason::WrongType,
         Reason::MissingField,
         Reason::NonFinite,
         Reason::FieldConflict,
+        Reason::DuplicateField,
         Reason::BadTime,
         Reason::LateEvent,
         Reason::FutureEvent,
@@ -70,6 +73,7 @@ impl Reason {
             Reason::MissingField => "missing_field",
             Reason::NonFinite => "non_finite",
             Reason::FieldConflict => "field_conflict",
+            Reason::DuplicateField => "duplicate_field",
             Reason::BadTime => "bad_time",
             Reason::LateEvent => "late_event",
             Reason::FutureEvent => "future_event",

@@ -493,6 +493,47 @@ case(
     + [csv_row() for _ in range(6)],
 )
 
+# --- Duplicate keys ----------------------------------------------------------
+
+
+def with_dup(key, value, need=FEATURES):
+    """A real event with `key` given a second time, `value` after the first."""
+    e = event(row(need))
+    s = dumps(e)
+    return s[:-1] + "," + json.dumps(key) + ":" + value + "}"
+
+
+case(
+    "duplicate-keys",
+    "duplicate-keys.ndjson",
+    "ndjson",
+    "a field the model reads given twice (which value counts differs between readers); other keys may repeat",
+    [
+        good_json(),
+        (with_dup("orig_bytes", "1"), ("duplicate_field", "field 'orig_bytes' appears more than once", "a large transfer hidden by a second value")),
+        good_json(),
+        (with_dup("proto", '"udp"'), ("duplicate_field", "field 'proto' appears more than once", "a category given twice")),
+        (with_dup("history", '"S"'), "scored"),  # a key the model does not read
+        good_json(),
+    ],
+)
+
+DUP_FIELDS = HEADER[6] + "\tproto"
+DUP_TYPES = HEADER[7] + "\tenum"
+case(
+    "zeek-repeated-field",
+    "repeated-field.conn.log",
+    "zeek_tsv",
+    "a #fields line repeating a name: refused at the header, its rows not read, until a usable header",
+    hdr()
+    + [good_row() for _ in range(2)]
+    + [(DUP_FIELDS, ("zeek_bad_header", "#fields repeats the name 'proto'", "proto twice")), (DUP_TYPES, ("zeek_bad_header", "#types before #fields", "its #types"))]
+    + [(row() + "\ttcp", ("zeek_no_header", "after a refused #fields line", "a row under the refused header")) for _ in range(2)]
+    + hdr()[6:]
+    + [good_row() for _ in range(3)]
+    + [(CLOSE, "header")],
+)
+
 # --- The manifest ------------------------------------------------------------
 
 out = io.StringIO()
