@@ -258,7 +258,13 @@ fn run_and_account(name: &str, dir: &Path, table: &Table, stdin: Option<Vec<u8>>
                 if v["transform"] != id.as_str() {
                     continue;
                 }
-                error_records += 1;
+                // A run of identical reader errors is one record of `count`
+                // lines, `line` to `last_line`.
+                let count = v.get("count").map_or(1, |c| c.as_u64().unwrap());
+                if count > 1 {
+                    assert_eq!(v["last_line"].as_u64(), Some(v["line"].as_u64().unwrap() + count - 1), "{l}");
+                }
+                error_records += count;
                 assert!(
                     !v["reason"].as_str().unwrap_or("").is_empty() && !v["detail"].as_str().unwrap_or("").is_empty()
                 );
@@ -266,16 +272,18 @@ fn run_and_account(name: &str, dir: &Path, table: &Table, stdin: Option<Vec<u8>>
                 if file == "<aggregate>" {
                     continue;
                 }
-                let line = v["line"].as_u64().unwrap();
-                match by_place.get(&(file.as_str(), line)) {
-                    None => problems.push(format!("{name}: {id}: an error record for {file}:{line}, not a record")),
-                    Some(r) => {
-                        if let Some(u) = &r.uid {
-                            *out_uids.entry(u.clone()).or_default() += 1;
+                let first = v["line"].as_u64().unwrap();
+                for line in first..first + count {
+                    match by_place.get(&(file.as_str(), line)) {
+                        None => problems.push(format!("{name}: {id}: an error record for {file}:{line}, not a record")),
+                        Some(r) => {
+                            if let Some(u) = &r.uid {
+                                *out_uids.entry(u.clone()).or_default() += 1;
+                            }
                         }
                     }
+                    *errored.entry((file.clone(), line)).or_default() += 1;
                 }
-                *errored.entry((file, line)).or_default() += 1;
             }
             problems.eq(
                 format!("{name}: {id}: error records in the errors sink vs errors"),
@@ -329,7 +337,10 @@ fn run_and_account(name: &str, dir: &Path, table: &Table, stdin: Option<Vec<u8>>
         for input in s["inputs"].as_array().unwrap() {
             let input = input.as_str().unwrap();
             match input.strip_suffix(".errors") {
-                Some(t) => written += n(&summary["transforms"][t], "errors"),
+                Some(t) => {
+                    let t = &summary["transforms"][t];
+                    written += n(t, "errors") - n(t, "errors_collapsed");
+                }
                 None => {
                     let t = &summary["transforms"][input];
                     let all = n(t, "scored") + n(t, "emitted_scored") + n(t, "passed");

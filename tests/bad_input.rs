@@ -248,11 +248,19 @@ fn check_case(c: &Case) -> Vec<String> {
 
     // The errors output: exactly the expected records, in order.
     let errors = read_ndjson(&dir.join("errors.ndjson"));
+    // A record of a run of identical reader errors covers `count` lines,
+    // from `line` to `last_line`.
     let got: Vec<(u64, String)> = errors
         .iter()
-        .map(|l| {
+        .flat_map(|l| {
             let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("error record {l}: {e}"));
-            (v["line"].as_u64().unwrap_or(0), v["reason"].as_str().unwrap_or("").to_string())
+            let line = v["line"].as_u64().unwrap_or(0);
+            let count = v.get("count").map_or(1, |c| c.as_u64().unwrap_or(0));
+            if count > 1 && v["last_line"].as_u64() != Some(line + count - 1) {
+                panic!("a run's record {l} does not end at line {}", line + count - 1);
+            }
+            let reason = v["reason"].as_str().unwrap_or("").to_string();
+            (line..line + count).map(move |n| (n, reason.clone()))
         })
         .collect();
     let want: Vec<(u64, String)> = c.errors.iter().map(|e| (e.line, e.reason.clone())).collect();
@@ -339,7 +347,11 @@ fn check_case(c: &Case) -> Vec<String> {
         ("scored sink written = its lines", n(&s["sinks"]["scored"], "written"), scored.len() as u64),
         ("scored sink written = scored", n(&s["sinks"]["scored"], "written"), n(t, "scored")),
         ("errors sink written = its lines", n(&s["sinks"]["errors"], "written"), errors.len() as u64),
-        ("errors sink written = errors", n(&s["sinks"]["errors"], "written"), n(t, "errors")),
+        (
+            "errors sink written = errors - errors_collapsed",
+            n(&s["sinks"]["errors"], "written"),
+            n(t, "errors") - n(t, "errors_collapsed"),
+        ),
         ("errors_to_stderr = 0", n(&s, "errors_to_stderr"), 0),
     ];
     for (what, got, want) in checks {
@@ -542,4 +554,50 @@ fn train_removes_stale_temporary_files_of_its_output() {
     assert!(!stale.exists(), "the stale temporary file is left");
     assert!(live.exists(), "a live process's temporary file was removed");
     assert!(other.exists(), "another output's file was removed");
+}
+
+/// Issue #19, item 10: a small gzip of newlines made millions of
+/// `empty_line` records. A run of identical reader errors (same reason,
+/// detail and text, consecutive lines of one file) is one record with its
+/// `count` and `last_line`; the summary still counts every line.
+#[test]
+fn a_run_of_identical_reader_errors_is_one_record_with_its_count() {
+    let dir = common::tempdir("bad-input-error-runs");
+    let good = std::fs::read_to_string(corpus().join("empty-line-runs.ndjson")).unwrap();
+    let good: Vec<&str> = good.lines().filter(|l| l.starts_with('{')).collect();
+    // 200,000 empty lines between two events, across many batches.
+    let text = format!("{}\n{}{}\n   \n\n", good[0], "\n".repeat(200_000), good[1]);
+    std::fs::write(dir.join("in.ndjson"), &text).unwrap();
+    let pipeline = format!(
+        "[sources.input]\ntype = \"file\"\npath = \"in.ndjson\"\nformat = \"ndjson\"\n\n\
+         [transforms.t]\ntype = \"logsieve\"\ninputs = [\"input\"]\nmodel = {model:?}\nbatch_size = 100\n\n\
+         [sinks.scored]\ntype = \"file\"\ninputs = [\"t\"]\npath = \"scored.ndjson\"\n\n\
+         [sinks.errors]\ntype = \"file\"\ninputs = [\"t.errors\"]\npath = \"errors.ndjson\"\n",
+        model = model().to_str().unwrap(),
+    );
+    std::fs::write(dir.join("pipeline.toml"), pipeline).unwrap();
+    let out = logsieve(&dir, &["run", "pipeline.toml", "--summary-json", "summary.json", "--quiet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let errors: Vec<Value> =
+        read_ndjson(&dir.join("errors.ndjson")).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let runs: Vec<(u64, u64, u64)> = errors
+        .iter()
+        .map(|v| {
+            (
+                v["line"].as_u64().unwrap(),
+                v.get("count").map_or(1, |c| c.as_u64().unwrap()),
+                v["last_line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(runs.len(), 3, "{} error records", errors.len());
+    assert_eq!(runs, [(2, 200_000, 200_001), (200_003, 1, 0), (200_004, 1, 0)]);
+    assert!(errors.iter().all(|v| v["reason"] == "empty_line"));
+    let s: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let t = &s["transforms"]["t"];
+    assert_eq!(
+        (t["in"].as_u64(), t["errors"].as_u64(), t["scored"].as_u64()),
+        (Some(200_004), Some(200_002), Some(2)),
+        "{t}"
+    );
 }

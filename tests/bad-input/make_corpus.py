@@ -534,6 +534,18 @@ case(
     + [(CLOSE, "header")],
 )
 
+# --- Runs of identical errors --------------------------------------------------
+
+EMPTY = ("", ("empty_line", "empty line", "one of a run of empty lines"))
+BLANK = ("   ", ("empty_line", "empty line", "one of a run of blank lines"))
+case(
+    "empty-line-runs",
+    "empty-line-runs.ndjson",
+    "ndjson",
+    "runs of empty and blank lines: each run is one error record with its count (and the lines it covers)",
+    [good_json()] + [EMPTY] * 40 + [good_json()] + [BLANK] * 3 + [EMPTY] * 2 + [good_json(), EMPTY, good_json()],
+)
+
 # --- The manifest ------------------------------------------------------------
 
 out = io.StringIO()

@@ -71,6 +71,16 @@ fn file_id(path: &std::path::Path) -> Option<FileId> {
     Some(FileId { len: m.len(), modified: m.modified().ok(), inode, changed })
 }
 
+/// A run of identical reader errors on consecutive lines, not written yet.
+struct ErrorRun {
+    /// Its first line.
+    origin: Origin,
+    count: u64,
+    reason: &'static str,
+    detail: String,
+    raw: String,
+}
+
 /// One logsieve transform of a running pipeline.
 pub struct Transform {
     /// Its id.
@@ -100,6 +110,8 @@ pub struct Transform {
     pub batch_size: usize,
     /// Its counts.
     pub stats: TransformStats,
+    /// The run of reader errors being collapsed into one record.
+    run: Option<ErrorRun>,
     /// Sink indices for the scored output and the errors output.
     scored_to: Vec<usize>,
     errors_to: Vec<usize>,
@@ -177,6 +189,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
                 sources: inputs.clone(),
                 ..Default::default()
             },
+            run: None,
             scored_to: takers(id),
             errors_to,
         });
@@ -254,7 +267,10 @@ impl Transform {
                     text.push('\n');
                     events.push((item, event));
                 }
-                Err(e) => self.error(out, &item.origin, e.reason, &e.detail, &e.raw)?,
+                Err(e) => self.reader_error(out, &item.origin, e)?,
+            }
+            if item.result.is_ok() {
+                self.end_run(out)?;
             }
         }
         if events.is_empty() {
@@ -370,6 +386,7 @@ impl Transform {
 
     /// Write an error record for one input record.
     fn error(&mut self, out: &mut Outputs, origin: &Origin, reason: &str, detail: &str, raw: &str) -> Result<()> {
+        self.end_run(out)?;
         self.stats.errors += 1;
         let record = ErrorRecord {
             reason,
@@ -379,6 +396,53 @@ impl Transform {
             file: &origin.file,
             line: origin.line,
             event: raw,
+            count: None,
+            last_line: None,
+        };
+        out.error(&self.errors_to, &record)
+    }
+
+    /// A line the reader could not make an event of: it extends the run of
+    /// identical errors (same file, reason, detail and text, the next
+    /// line) or starts one. Every line is counted in `errors`.
+    fn reader_error(&mut self, out: &mut Outputs, origin: &Origin, e: &logsieve_readers::ReadError) -> Result<()> {
+        if let Some(run) = &mut self.run
+            && run.origin.line + run.count == origin.line
+            && run.origin.file == origin.file
+            && run.reason == e.reason
+            && run.detail == e.detail
+            && run.raw == e.raw
+        {
+            run.count += 1;
+            self.stats.errors += 1;
+            self.stats.errors_collapsed += 1;
+            return Ok(());
+        }
+        self.end_run(out)?;
+        self.stats.errors += 1;
+        self.run = Some(ErrorRun {
+            origin: origin.clone(),
+            count: 1,
+            reason: e.reason,
+            detail: e.detail.clone(),
+            raw: e.raw.clone(),
+        });
+        Ok(())
+    }
+
+    /// Write the record of the run of reader errors, if one is open.
+    fn end_run(&mut self, out: &mut Outputs) -> Result<()> {
+        let Some(run) = self.run.take() else { return Ok(()) };
+        let record = ErrorRecord {
+            reason: run.reason,
+            detail: &run.detail,
+            transform: &self.id,
+            model: &self.stats.model,
+            file: &run.origin.file,
+            line: run.origin.line,
+            event: &run.raw,
+            count: (run.count > 1).then_some(run.count),
+            last_line: (run.count > 1).then_some(run.origin.line + run.count - 1),
         };
         out.error(&self.errors_to, &record)
     }
@@ -386,6 +450,7 @@ impl Transform {
     /// End of input: the open windows emit their aggregates, scored and
     /// delivered; the counters are final.
     pub fn finish(&mut self, out: &mut Outputs) -> Result<()> {
+        self.end_run(out)?;
         self.flush_windows(out)?;
         if let Ok(s) = self.instance.stats() {
             self.stats.evicted = self.evicted_before + s.evicted;
