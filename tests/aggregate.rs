@@ -341,3 +341,50 @@ type = "numeric"
         ]
     );
 }
+
+/// Issue #19, item 9: one event dated in 2100 moved the windows' clock, and
+/// every later event was `late_event`. Now an event more than `max_future`
+/// (default 1h) ahead of the stream's time goes to errors as
+/// `future_event` and leaves the clock where it was; a real jump (two
+/// consecutive events that far ahead and agreeing) moves it.
+#[test]
+fn an_event_far_in_the_future_does_not_blind_the_windows() {
+    let dir = common::tempdir("agg-future");
+    std::fs::write(
+        dir.join("spec.toml"),
+        "[model]\nn_clusters = 1\nn_init = 1\n[scoring]\nrare_share = 0.0\n\
+         [aggregate]\ngroup_by = [\"h\"]\nwindow = \"60s\"\n\
+         [[aggregate.fields]]\nname = \"count\"\nop = \"count\"\n\
+         [[features]]\nfield = \"count\"\ntype = \"numeric\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("train.ndjson"), "{\"ts\":0,\"h\":\"a\"}\n{\"ts\":1,\"h\":\"b\"}\n").unwrap();
+    logsieve(&dir, &["train", "--spec", "spec.toml", "--input", "train.ndjson", "--out", "m.msgpack", "--quiet"]);
+    let mut events = vec![r#"{"ts":0,"h":"a"}"#.to_string(), r#"{"ts":10,"h":"a"}"#.to_string()];
+    events.push(r#"{"ts":4102444800,"h":"evil"}"#.to_string()); // 2100-01-01
+    for t in [20, 70, 130, 190] {
+        events.push(format!(r#"{{"ts":{t},"h":"a"}}"#));
+    }
+    // The stream really jumps two days ahead: the first such event is
+    // refused, the second (agreeing with it) moves the clock.
+    events.push(r#"{"ts":172800,"h":"a"}"#.to_string());
+    events.push(r#"{"ts":172810,"h":"a"}"#.to_string());
+    events.push(r#"{"ts":172820,"h":"a"}"#.to_string());
+    std::fs::write(dir.join("in.ndjson"), events.join("\n") + "\n").unwrap();
+    std::fs::write(dir.join("p.toml"), pipeline("m.msgpack", "in.ndjson")).unwrap();
+    logsieve(&dir, &["run", "p.toml", "--summary-json", "summary.json"]);
+
+    let out = read_lines(&dir.join("out.ndjson"));
+    let windows: Vec<(f64, u64)> =
+        out.iter().map(|v| (v["window_start"].as_f64().unwrap(), v["count"].as_u64().unwrap())).collect();
+    assert_eq!(windows, [(0.0, 3), (60.0, 1), (120.0, 1), (180.0, 1), (172800.0, 2)]);
+    let errs = read_lines(&dir.join("err.ndjson"));
+    let got: Vec<(u64, &str)> =
+        errs.iter().map(|e| (e["line"].as_u64().unwrap(), e["reason"].as_str().unwrap())).collect();
+    assert_eq!(got, [(3, "future_event"), (8, "future_event")]);
+    let detail = errs[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("max_future"), "{detail}");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let t = &s["transforms"]["t"];
+    assert_eq!((t["in"].as_u64(), t["absorbed"].as_u64(), t["errors"].as_u64()), (Some(10), Some(8), Some(2)));
+}

@@ -444,3 +444,115 @@ fn an_embedding_whose_size_overflows_32_bits_is_refused_not_a_trap() {
         e => panic!("expected invalid, got {e:?}"),
     }
 }
+
+/// `logsieve args` in `dir`, killed (and the test failed) if it has not
+/// ended after two minutes: a model path that hangs a command must fail
+/// the test, not hang it.
+fn logsieve_bounded(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .args(args)
+        .current_dir(dir)
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    for _ in 0..1200 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    panic!("logsieve {args:?} still ran after two minutes: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_model_path_that_is_no_regular_file_or_too_big_is_refused_by_every_command() {
+    // Issue #19, item 7: a model path that was a FIFO hung the run, one that
+    // was /dev/zero (or a symlink to it) was read until memory ran out.
+    let dir = common::tempdir("corrupt-not-a-file");
+    let fifo = dir.join("fifo.msgpack");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let zero = dir.join("zero.msgpack");
+    let _ = std::fs::remove_file(&zero);
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let folder = dir.join("folder.msgpack");
+    std::fs::create_dir_all(&folder).unwrap();
+    let huge = dir.join("huge.msgpack");
+    std::fs::File::create(&huge).unwrap().set_len((256 << 20) + 1).unwrap(); // sparse
+    let scored = write(&dir, "scored.ndjson", b"{\"a\":1}\n");
+    for (path, want) in [
+        (&fifo, "is a FIFO (named pipe), not a regular file"),
+        (&zero, "is a character device, not a regular file"),
+        (&folder, "is a directory, not a regular file"),
+        (&huge, "is 268435457 bytes, more than the 256 MiB a model file may have"),
+    ] {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let pipeline = format!(
+            "[sources.flows]\ntype = \"file\"\npath = \"never-read.binetflow\"\nformat = \"csv\"\n\n\
+             [transforms.rate]\ntype = \"logsieve\"\ninputs = [\"flows\"]\nmodel = \"{name}\"\n\n\
+             [sinks.scored]\ntype = \"file\"\ninputs = [\"rate\"]\npath = \"out/scored.ndjson\"\n"
+        );
+        let pipeline = write(&dir, "pipeline.toml", pipeline.as_bytes());
+        let p = path.as_os_str();
+        let commands: Vec<Vec<&std::ffi::OsStr>> = vec![
+            vec!["inspect".as_ref(), p],
+            vec!["run".as_ref(), pipeline.as_os_str()],
+            vec![
+                "evaluate".as_ref(),
+                "--model".as_ref(),
+                p,
+                "--input".as_ref(),
+                scored.as_os_str(),
+                "--positive".as_ref(),
+                "x".as_ref(),
+            ],
+            vec![
+                "report".as_ref(),
+                "--model".as_ref(),
+                p,
+                "--scored".as_ref(),
+                scored.as_os_str(),
+                "-o".as_ref(),
+                "r.html".as_ref(),
+            ],
+            vec!["similar".as_ref(), p, "x".as_ref()],
+        ];
+        for args in commands {
+            let out = logsieve_bounded(&dir, &args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{args:?} succeeded");
+            assert!(stderr.contains(want) && stderr.contains(name), "{args:?}: {stderr}");
+        }
+    }
+}
+
+/// Issue #19, item 17: a model whose centroids are ~1e308 (every squared
+/// distance overflows) or whose scale is subnormal (every scaled value is
+/// infinite) was accepted and then scored nothing. Both are refused as
+/// invalid, by the native decoder and the component alike.
+#[test]
+fn centroids_too_large_for_a_distance_and_subnormal_scales_are_refused() {
+    let base = model();
+    let mut m = base.clone();
+    m.fitted.as_mut().unwrap().clusters[1].centroid[0] = 1e308;
+    match refuse(&encode_unvalidated(&m).unwrap()) {
+        DecodeError::Invalid(d) => assert!(d.contains("clusters[1].centroid: coordinate 0 is 1e308"), "{d}"),
+        e => panic!("{e:?}"),
+    }
+    let mut m = base.clone();
+    let f = m.fitted.as_mut().unwrap();
+    let i = f.features.iter().position(|s| matches!(s, FeatureState::Numeric { .. })).expect("a numeric feature");
+    if let FeatureState::Numeric { scale, .. } = &mut f.features[i] {
+        *scale = 1e-310;
+    }
+    assert!(1e-310f64.is_subnormal());
+    match refuse(&encode_unvalidated(&m).unwrap()) {
+        DecodeError::Invalid(d) => assert!(d.contains(&format!("features[{i}]")) && d.contains("scale 1e-310"), "{d}"),
+        e => panic!("{e:?}"),
+    }
+}

@@ -167,3 +167,166 @@ path = "errors.ndjson"
 fn stderr_of(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default()
 }
+
+/// A `logsieve run` of the pipeline `p.toml` in `dir`, fed on stdin.
+struct Live {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    rx: mpsc::Receiver<String>,
+    reader: std::thread::JoinHandle<()>,
+    out: Vec<serde_json::Value>,
+    dir: PathBuf,
+}
+
+impl Live {
+    fn start(dir: &Path) -> Live {
+        std::fs::write(
+            dir.join("p.toml"),
+            "[sources.live]\ntype = \"stdin\"\nformat = \"ndjson\"\n\n\
+             [transforms.score]\ntype = \"logsieve\"\ninputs = [\"live\"]\nmodel = \"model.msgpack\"\nbatch_size = 10\n\n\
+             [sinks.out]\ntype = \"stdout\"\ninputs = [\"score\"]\n\n\
+             [sinks.errors]\ntype = \"file\"\ninputs = [\"score.errors\"]\npath = \"errors.ndjson\"\n",
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+            .current_dir(dir)
+            .args(["run", "p.toml", "--summary-json", "summary.json"])
+            .env("LOGSIEVE_CACHE_DIR", dir.join("cache"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line.unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        Live { child, stdin, rx, reader, out: Vec::new(), dir: dir.to_path_buf() }
+    }
+
+    /// Send `part` and wait until as many scored events came out.
+    fn send(&mut self, part: &[String]) {
+        for e in part {
+            writeln!(self.stdin, "{e}").unwrap();
+        }
+        self.stdin.flush().unwrap();
+        let want = self.out.len() + part.len();
+        while self.out.len() < want {
+            let Ok(line) = self.rx.recv_timeout(Duration::from_secs(120)) else {
+                let _ = self.child.kill(); // a hung run must not outlive the test
+                panic!("only {} of {want} scored events came out; stderr:\n{}", self.out.len(), stderr_of(&self.dir));
+            };
+            self.out.push(serde_json::from_str(&line).unwrap());
+        }
+    }
+
+    /// Close stdin: the scored events, stderr and the summary's transform.
+    fn finish(self) -> (Vec<serde_json::Value>, String, serde_json::Value) {
+        let Live { mut child, stdin, reader, out, dir, .. } = self;
+        drop(stdin);
+        let status = child.wait().unwrap();
+        reader.join().unwrap();
+        let stderr = stderr_of(&dir);
+        assert!(status.success(), "run failed ({status}):\n{stderr}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        (out, stderr, summary["transforms"]["score"].clone())
+    }
+}
+
+fn seq_events(n: usize) -> Vec<String> {
+    let sample = common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz");
+    logsieve_readers::Reader::open(vec![sample], logsieve_readers::Format::Auto)
+        .filter_map(|i| i.result.ok())
+        .take(n)
+        .enumerate()
+        .map(|(n, e)| format!("{{\"seq\":{n},{}", &e[1..]))
+        .collect()
+}
+
+#[test]
+fn a_model_path_turned_into_a_device_fifo_or_folder_is_refused_and_the_old_model_serves() {
+    // Issue #19, item 7: a model path that became a symlink to /dev/zero
+    // during hot reload was read until memory ran out; a FIFO hung the run.
+    let dir = common::tempdir("reload-not-a-file");
+    let first = train(&dir, "00:00:00-01:00:00", "first.msgpack");
+    let id1 = model_id(&first);
+    let live = dir.join("model.msgpack");
+    std::fs::copy(&first, &live).unwrap();
+    let events = seq_events(400);
+    let mut run = Live::start(&dir);
+    run.send(&events[..100]);
+    // A symlink to /dev/zero, renamed over the model.
+    let tmp = dir.join("incoming");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink("/dev/zero", &tmp).unwrap();
+    std::fs::rename(&tmp, &live).unwrap();
+    run.send(&events[100..200]);
+    // A FIFO nobody writes to.
+    assert!(Command::new("mkfifo").arg(&tmp).status().unwrap().success());
+    std::fs::rename(&tmp, &live).unwrap();
+    run.send(&events[200..300]);
+    // A folder.
+    std::fs::remove_file(&live).unwrap();
+    std::fs::create_dir(&live).unwrap();
+    run.send(&events[300..]);
+    let (out, stderr, t) = run.finish();
+    assert_eq!(out.len(), 400);
+    for e in &out {
+        assert_eq!(e["logsieve"]["model"].as_str(), Some(id1.as_str()), "{e}");
+    }
+    assert_eq!(t["reloads"], 0, "{t}");
+    assert_eq!(t["reloads_refused"], 3, "{t}\n{stderr}");
+    for want in ["is a character device", "is a FIFO (named pipe)", "is a directory"] {
+        assert!(stderr.contains(want), "{want}: {stderr}");
+    }
+}
+
+#[test]
+fn a_same_size_same_mtime_replacement_is_noticed() {
+    // Issue #19, item 11: `cp -p` of a model of the same size over the
+    // model file (same inode, size and mtime) went unnoticed.
+    let dir = common::tempdir("reload-cp-p");
+    let first = train(&dir, "00:00:00-01:00:00", "first.msgpack");
+    let id1 = model_id(&first);
+    let bytes = std::fs::read(&first).unwrap();
+    let mut m = logsieve_artifact::decode(&bytes).unwrap().model;
+    let c = &mut m.fitted.as_mut().unwrap().clusters[0].centroid[0];
+    *c += 1e-9 * c.abs().max(1.0);
+    let other = logsieve_artifact::encode(&m).unwrap();
+    assert_eq!(other.len(), bytes.len(), "the replacement must have the same size");
+    let id2 = logsieve_artifact::decode(&other).unwrap().id;
+    assert_ne!(id1, id2);
+    let live = dir.join("model.msgpack");
+    std::fs::write(&live, &bytes).unwrap();
+    let mtime = std::fs::metadata(&live).unwrap().modified().unwrap();
+    let events = seq_events(200);
+    let mut run = Live::start(&dir);
+    run.send(&events[..100]);
+    // Rewritten in place, its mtime set back: what `cp -p` does.
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&live).unwrap());
+    {
+        let f = std::fs::OpenOptions::new().write(true).truncate(true).open(&live).unwrap();
+        (&f).write_all(&other).unwrap();
+        f.set_modified(mtime).unwrap();
+    }
+    let m = std::fs::metadata(&live).unwrap();
+    assert_eq!(
+        (m.len(), m.modified().unwrap(), std::os::unix::fs::MetadataExt::ino(&m)),
+        (bytes.len() as u64, mtime, ino)
+    );
+    run.send(&events[100..]);
+    let (out, stderr, t) = run.finish();
+    for e in &out {
+        let seq = e["seq"].as_u64().unwrap();
+        let want = if seq < 100 { &id1 } else { &id2 };
+        assert_eq!(e["logsieve"]["model"].as_str(), Some(want.as_str()), "event {seq}\n{stderr}");
+    }
+    assert_eq!(t["reloads"], 1, "{t}");
+}

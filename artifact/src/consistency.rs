@@ -12,6 +12,10 @@ use crate::{FeatureState, TrainingMeta};
 /// program may have computed (shares, mean against max distance).
 const REL_TOL: f64 = 1e-9;
 
+/// The largest centroid coordinate (in magnitude) a model may hold: the
+/// squared distance over a vector of such coordinates stays finite.
+pub const MAX_COORDINATE: f64 = 1e150;
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= REL_TOL * a.abs().max(b.abs()).max(1e-300)
 }
@@ -106,9 +110,10 @@ fn check_features(spec: &ValidSpec, states: &[FeatureState], errs: &mut Vec<Stri
         let at = format!("features[{i}] ({})", f.name());
         match (f.kind, st) {
             (FeatureKind::Numeric, FeatureState::Numeric { offset, scale, fill }) => {
-                if !(offset.is_finite() && scale.is_finite() && *scale > 0.0 && fill.is_finite()) {
+                if !(offset.is_finite() && scale.is_normal() && *scale > 0.0 && fill.is_finite()) {
                     errs.push(format!(
-                        "{at}: offset {offset}, scale {scale}, fill {fill} must be finite with scale > 0"
+                        "{at}: offset {offset}, scale {scale:e}, fill {fill} must be finite with scale > 0 and not \
+                         subnormal (a subnormal scale makes every scaled value infinite)"
                     ));
                 }
                 if spec.scaling.method == Scaling::None && (*offset != 0.0 || *scale != 1.0) {
@@ -139,10 +144,10 @@ fn check_features(spec: &ValidSpec, states: &[FeatureState], errs: &mut Vec<Stri
                         if let Some((j, (o, sc))) = one_hot_scaling
                             .iter()
                             .enumerate()
-                            .find(|(_, (o, sc))| !(o.is_finite() && sc.is_finite() && *sc > 0.0))
+                            .find(|(_, (o, sc))| !(o.is_finite() && sc.is_normal() && *sc > 0.0))
                         {
                             errs.push(format!(
-                                "{at}: one-hot column {j}: offset {o}, scale {sc} must be finite with scale > 0"
+                                "{at}: one-hot column {j}: offset {o}, scale {sc:e} must be finite with scale > 0 and not subnormal"
                             ));
                         }
                     }
@@ -220,6 +225,11 @@ fn check_clusters(
         }
         if c.centroid.iter().any(|v| !v.is_finite()) {
             errs.push(format!("{at}.centroid: a coordinate is not finite"));
+        } else if let Some((j, v)) = c.centroid.iter().enumerate().find(|(_, v)| v.abs() > MAX_COORDINATE) {
+            errs.push(format!(
+                "{at}.centroid: coordinate {j} is {v:e}, beyond ±{MAX_COORDINATE:e}: the squared distance to it \
+                 overflows, so no event could be scored"
+            ));
         }
         if !(c.share.is_finite() && (0.0..=1.0).contains(&c.share)) {
             errs.push(format!("{at}.share: {} must be in [0, 1]", c.share));

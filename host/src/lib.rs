@@ -10,5 +10,6 @@
 //! model fitting in `train/`, log readers in `readers/`.
 
 pub mod commands;
+pub mod model_file;
 pub mod pipeline;
 pub mod runtime;

@@ -25,11 +25,16 @@ pub enum Reason {
     NonFinite,
     /// The event already has the `logsieve` key the scorer would add.
     FieldConflict,
+    /// A field the spec reads appears more than once in the event.
+    DuplicateField,
     /// A time is not epoch seconds or ISO 8601, or lies outside the years
     /// 0000–9999.
     BadTime,
     /// The event's window closed before it arrived (`allowed_lateness`).
     LateEvent,
+    /// The event's time is further ahead of the stream's time than
+    /// `max_future`: it is refused and does not move the windows' clock.
+    FutureEvent,
     /// The model holds only a spec (no centroids): it extracts features but
     /// cannot score.
     NotFitted,
@@ -43,15 +48,17 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, in the order the docs list them.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 13] = [
         Reason::InvalidJson,
         Reason::NotAnObject,
         Reason::WrongType,
         Reason::MissingField,
         Reason::NonFinite,
         Reason::FieldConflict,
+        Reason::DuplicateField,
         Reason::BadTime,
         Reason::LateEvent,
+        Reason::FutureEvent,
         Reason::NotFitted,
         Reason::BadArity,
         Reason::NotScored,
@@ -66,8 +73,10 @@ impl Reason {
             Reason::MissingField => "missing_field",
             Reason::NonFinite => "non_finite",
             Reason::FieldConflict => "field_conflict",
+            Reason::DuplicateField => "duplicate_field",
             Reason::BadTime => "bad_time",
             Reason::LateEvent => "late_event",
+            Reason::FutureEvent => "future_event",
             Reason::NotFitted => "not_fitted",
             Reason::BadArity => "bad_arity",
             Reason::NotScored => "not_scored",

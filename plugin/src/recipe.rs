@@ -197,6 +197,7 @@ impl Recipe {
                 let windows = Windows::new(WindowSpec {
                     size: a.window.seconds(),
                     allowed_lateness: a.allowed_lateness.seconds(),
+                    max_future: a.max_future_seconds(),
                     max_keys: a.max_keys,
                     aggregates: aggs,
                 });
@@ -372,6 +373,13 @@ impl Recipe {
                     Reason::LateEvent,
                     format!(
                         "its window ended at {window_end} but event time has reached {watermark} (allowed_lateness)"
+                    ),
+                )),
+                Pushed::Future { ts, watermark, max_future } => Err(EventError::new(
+                    Reason::FutureEvent,
+                    format!(
+                        "its time {ts} is more than {max_future} s ahead of the stream's time {watermark} (max_future); \
+                         the windows' clock did not move"
                     ),
                 )),
             };

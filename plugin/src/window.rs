@@ -33,6 +33,14 @@
 //! to `out`, windows in start order, and within a window in the order the
 //! entries were created (the first event of that key in that window).
 //!
+//! An event whose time is more than `max_future` ahead of the watermark
+//! (once there is one) is refused before anything else: `push` returns
+//! [`Pushed::Future`] and the watermark does not move, so one event dated
+//! decades ahead cannot close every window and make the rest of the stream
+//! late. If the next event is that far ahead too and within `max_future` of
+//! it, the stream's time really jumped: that event is taken and moves the
+//! watermark.
+//!
 //! An event whose own window has already closed
 //! (`end + allowed_lateness <= watermark`) is *late*: it is not aggregated,
 //! `push` returns [`Pushed::Late`] and [`WindowStats::late`] increases; the
@@ -49,11 +57,18 @@
 //! [`WindowStats::evicted`] increases. If that key sends more events in the
 //! same window, they start a new entry, which is also `partial: true` (its
 //! window was split); each part covers only its own events. To know that,
-//! a window remembers the keys it evicted until it closes. Beyond the entries,
-//! memory grows with the distinct values an entry sees (`Unique` is exact)
-//! and with the distinct text values of each open window (each is stored
-//! once per window and shared by that window's entries and `TopTotal`
-//! counts); all of it is freed when the window closes.
+//! a window remembers the keys it evicted, up to `max_keys` of them: once a
+//! window has evicted more distinct keys than that, it forgets them and
+//! every entry it opens afterwards is `partial: true` (it may be the rest of
+//! an evicted key's events). The text values an entry holds are stored once
+//! per window and shared by its entries; without a `TopTotal` aggregate a
+//! value is dropped when the last open entry holding it is emitted. So the
+//! state is bounded by `max_keys` entries, `max_keys` remembered keys per
+//! window, and the distinct values the open entries hold (`Unique` is
+//! exact), whatever the number of distinct keys in the stream. A `TopTotal`
+//! aggregate counts every distinct value of its field in a window, over all
+//! keys, until the window closes (that is what it reports). Everything is
+//! freed when the window closes.
 //!
 //! [`Windows::flush`] (end of input) emits every open entry, windows in start
 //! order then entries in creation order, and empties the state (the watermark
@@ -157,6 +172,9 @@ pub struct WindowSpec {
     /// How long (seconds of event time, finite, >= 0) a window stays open
     /// after the watermark passes its end.
     pub allowed_lateness: f64,
+    /// How far (seconds, > 0, may be infinite) ahead of the watermark an
+    /// event may be (see [`Pushed::Future`]).
+    pub max_future: f64,
     /// Most (key, window) entries held at once (>= 1).
     pub max_keys: usize,
     /// The aggregates, in output order.
@@ -175,6 +193,9 @@ impl WindowSpec {
         let l = self.allowed_lateness;
         if !(l.is_finite() && l >= 0.0) {
             return Err(format!("allowed_lateness must be a finite number >= 0, got {l}"));
+        }
+        if self.max_future.is_nan() || self.max_future <= 0.0 {
+            return Err(format!("max_future must be a number > 0, got {}", self.max_future));
         }
         if self.max_keys == 0 {
             return Err("max_keys must be at least 1".to_string());
@@ -226,6 +247,18 @@ pub enum Pushed {
         window_end: f64,
         /// The watermark (largest event time so far).
         watermark: f64,
+    },
+    /// Its time is more than `max_future` ahead of the watermark: not
+    /// aggregated, the watermark unchanged (report it as `future_event`).
+    /// The next event is taken if it is that far ahead too and within
+    /// `max_future` of this one (the stream's time really jumped).
+    Future {
+        /// The event's time.
+        ts: f64,
+        /// The watermark.
+        watermark: f64,
+        /// The spec's `max_future`.
+        max_future: f64,
     },
 }
 
@@ -313,7 +346,8 @@ impl Counter {
         self.rest.iter().position(|&(v, _)| v == id).map(|p| (p + INLINE) as u32)
     }
 
-    fn add(&mut self, id: u32) {
+    /// Counts `id`; whether it is new to this counter.
+    fn add(&mut self, id: u32) -> bool {
         let (pos, n) = match self.find(id) {
             Some(p) => {
                 let e = self.slot(p);
@@ -350,6 +384,7 @@ impl Counter {
         if n > tn || (n == tn && pos < tp) {
             self.top = (pos, n);
         }
+        n == 1
     }
 
     /// (value id, count) of the top value.
@@ -456,12 +491,21 @@ struct Win {
     metas: VecDeque<Meta>,
     cols: VecDeque<ColState>,
     base: u64,
-    /// Joined keys evicted from this window (their later entries are partial).
+    /// Joined keys evicted from this window (their later entries are
+    /// partial), at most `max_keys` of them.
     evicted_keys: HashSet<KeyBuf>,
+    /// More keys were evicted than `evicted_keys` holds: every later entry
+    /// of this window is partial.
+    evicted_overflow: bool,
     /// Text values seen in this window (all text columns) -> id.
     ids: HashMap<Arc<str>, u32>,
-    /// id -> text value.
+    /// id -> text value (an empty text for a freed id).
     texts: Vec<Arc<str>>,
+    /// id -> how many open entries' counters hold it (kept only without
+    /// `TopTotal`, whose counts need every value until the window closes).
+    refs: Vec<u32>,
+    /// Freed ids, to reuse.
+    free: Vec<u32>,
     /// Per `TopTotal` column: value id -> events in this window over all keys.
     totals: Vec<Vec<u64>>,
 }
@@ -475,8 +519,11 @@ impl Win {
             cols: VecDeque::new(),
             base: 0,
             evicted_keys: HashSet::new(),
+            evicted_overflow: false,
             ids: HashMap::new(),
             texts: Vec::new(),
+            refs: Vec::new(),
+            free: Vec::new(),
             totals: vec![Vec::new(); n_totals],
         }
     }
@@ -486,11 +533,37 @@ impl Win {
         if let Some(&id) = self.ids.get(v) {
             return id;
         }
-        let id = self.texts.len() as u32;
         let rc: Arc<str> = Arc::from(v);
-        self.texts.push(rc.clone());
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.texts[id as usize] = rc.clone();
+                id
+            }
+            None => {
+                self.texts.push(rc.clone());
+                self.refs.push(0);
+                self.texts.len() as u32 - 1
+            }
+        };
         self.ids.insert(rc, id);
         id
+    }
+
+    /// An entry leaving the window early: the values only it held are freed.
+    fn release(&mut self, cols: &[ColState]) {
+        for c in cols {
+            let t = &c.text;
+            let n = (t.len as usize).min(INLINE);
+            for &(id, _) in t.inline[..n].iter().chain(&t.rest) {
+                let r = &mut self.refs[id as usize];
+                *r -= 1;
+                if *r == 0 {
+                    let text = std::mem::replace(&mut self.texts[id as usize], Arc::from(""));
+                    self.ids.remove(&text);
+                    self.free.push(id);
+                }
+            }
+        }
     }
 }
 
@@ -499,6 +572,7 @@ impl Win {
 struct Plan {
     size: Option<f64>,
     lateness: f64,
+    max_future: f64,
     max_keys: usize,
     aggs: Vec<AggSpec>,
     /// Column of each aggregate (None: `Count` of events).
@@ -564,6 +638,9 @@ pub struct Windows {
     windows: VecDeque<Win>,
     watermark: f64,
     stats: WindowStats,
+    /// The time of the event just refused as [`Pushed::Future`], if the
+    /// last event was one.
+    jump: Option<f64>,
     /// Reused buffer for the joined key.
     scratch: Vec<u8>,
     /// Per column: the number read from the current event.
@@ -637,6 +714,7 @@ impl Windows {
             plan: Plan {
                 size: spec.size,
                 lateness: spec.allowed_lateness,
+                max_future: spec.max_future,
                 max_keys: spec.max_keys,
                 aggs: spec.aggregates,
                 agg_cols,
@@ -646,6 +724,7 @@ impl Windows {
             windows: VecDeque::new(),
             watermark: f64::NEG_INFINITY,
             stats: WindowStats::default(),
+            jump: None,
             scratch: Vec::new(),
             nums: vec![None; n_cols],
         }
@@ -713,6 +792,15 @@ impl Windows {
 
         // 2. Watermark, closing, lateness.
         if let (Some(size), Some(t)) = (self.plan.size, ts) {
+            let max_future = self.plan.max_future;
+            if self.watermark.is_finite() && t - self.watermark > max_future {
+                let jumped = self.jump.is_some_and(|j| (t - j).abs() <= max_future);
+                if !jumped {
+                    self.jump = Some(t);
+                    return Ok(Pushed::Future { ts: t, watermark: self.watermark, max_future });
+                }
+            }
+            self.jump = None;
             if t > self.watermark {
                 self.watermark = t;
                 self.close_closed(out);
@@ -745,7 +833,8 @@ impl Windows {
                     self.evict_oldest(out);
                 }
                 let win = &mut self.windows[wi];
-                let partial = !win.evicted_keys.is_empty() && win.evicted_keys.contains(self.scratch.as_slice());
+                let partial = win.evicted_overflow
+                    || (!win.evicted_keys.is_empty() && win.evicted_keys.contains(self.scratch.as_slice()));
                 let pos = win.metas.len();
                 win.index.insert(KeyBuf::new(&self.scratch), win.base + pos as u64);
                 win.metas.push_back(Meta {
@@ -780,7 +869,9 @@ impl Windows {
                 && let Ok(Some(text)) = v.as_text()
             {
                 let id = win.intern(&text);
-                win.cols[ci].text.add(id);
+                if win.cols[ci].text.add(id) && self.plan.n_totals == 0 {
+                    win.refs[id as usize] += 1;
+                }
                 if let Some(slot) = col.total {
                     let t = &mut win.totals[slot];
                     if t.len() <= id as usize {
@@ -807,6 +898,7 @@ impl Windows {
             self.emit_window(w, out);
         }
         self.watermark = f64::NEG_INFINITY;
+        self.jump = None;
     }
 
     /// The counters.
@@ -851,10 +943,20 @@ impl Windows {
         w.base += 1;
         let mut joined = Vec::new();
         join_key(&mut joined, &m.key);
-        if let Some((k, _)) = w.index.remove_entry(joined.as_slice()) {
-            w.evicted_keys.insert(k);
+        if let Some((k, _)) = w.index.remove_entry(joined.as_slice())
+            && !w.evicted_overflow
+        {
+            if w.evicted_keys.len() < self.plan.max_keys {
+                w.evicted_keys.insert(k);
+            } else {
+                w.evicted_overflow = true;
+                w.evicted_keys = HashSet::new();
+            }
         }
         out.push(self.plan.finish(m, &cols, w, true));
+        if self.plan.n_totals == 0 {
+            w.release(&cols);
+        }
         self.stats.open -= 1;
         self.stats.emitted += 1;
         self.stats.evicted += 1;
@@ -872,7 +974,7 @@ mod tests {
     }
 
     fn spec(size: Option<f64>, lateness: f64, max_keys: usize, aggregates: Vec<AggSpec>) -> WindowSpec {
-        WindowSpec { size, allowed_lateness: lateness, max_keys, aggregates }
+        WindowSpec { size, allowed_lateness: lateness, max_future: f64::INFINITY, max_keys, aggregates }
     }
 
     fn count_only(size: Option<f64>, lateness: f64, max_keys: usize) -> Windows {
@@ -1363,5 +1465,38 @@ mod tests {
         assert!(spec(None, -1.0, 1, vec![]).check().is_err());
         assert!(spec(None, 0.0, 0, vec![]).check().is_err());
         assert!(spec(None, 0.0, 1, vec![agg("t", AggOp::Top, None)]).check().is_err());
+    }
+
+    #[test]
+    fn window_memory_is_bounded_by_max_keys_whatever_the_number_of_keys() {
+        // Issue #19, item 8: with window "all", every evicted key was
+        // remembered (and every text value an evicted entry had seen kept)
+        // until the end of the input: memory grew with the distinct keys.
+        let mut w = Windows::new(spec(
+            None,
+            0.0,
+            10,
+            vec![agg("n", AggOp::Count, None), agg("u", AggOp::Unique, Some(0)), agg("t", AggOp::Top, Some(0))],
+        ));
+        let mut out = Vec::new();
+        let n_keys = 100_000;
+        for i in 0..n_keys {
+            let (key, value) = (format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255), format!("v{i}"));
+            w.push(&[key.as_str()], Some(i as f64), &[s(&value)], &mut out).unwrap();
+            let win = &w.windows[0];
+            assert!(win.evicted_keys.len() <= 10, "{} evicted keys remembered", win.evicted_keys.len());
+            assert!(win.ids.len() <= 10, "{} text values held for 10 open entries", win.ids.len());
+        }
+        // A key evicted long ago comes back: its new entry is partial.
+        w.push(&["10.0.0.1"], Some(1.0), &[s("again")], &mut out).unwrap();
+        w.flush(&mut out);
+        assert_eq!(out.len(), n_keys + 1, "every entry emitted once");
+        let events: f64 = out.iter().map(|a| if let AggValue::Number(n) = a.values[0] { n } else { 0.0 }).sum();
+        assert_eq!(events, (n_keys + 1) as f64, "every event counted");
+        assert!(out[..n_keys - 10].iter().all(|a| a.partial), "evicted entries are partial");
+        let back = out.iter().find(|a| a.key == ["10.0.0.1"] && a.values[2] == text("again")).unwrap();
+        assert!(back.partial, "the returning key's entry is partial");
+        assert_eq!(back.values[1], num(1.0));
+        assert_eq!(w.stats().evicted, (n_keys - 10 + 1) as u64);
     }
 }

@@ -12,7 +12,17 @@ pub(crate) struct CsvOut {
     pub(crate) raw: Option<String>,
 }
 
+/// At most this many lines make one record (a quoted field holding line
+/// ends): a quote left open longer is treated as a stray one.
+pub(crate) const MAX_RECORD_LINES: usize = 256;
+
 /// Parser state for one CSV stream.
+///
+/// A quoted field may hold line ends (RFC 4180), but a record that spans
+/// lines must close, within [`MAX_RECORD_LINES`] lines and the record
+/// limit, into as many fields as the header has. Otherwise the quote that
+/// opened it was a stray one: its line is a `csv_unterminated_quote` error
+/// and the lines after it are read afresh, so one bad quote costs one line.
 pub(crate) struct CsvState {
     /// Explicit or detected delimiter (`None` until the header is seen).
     delim: Option<u8>,
@@ -20,9 +30,11 @@ pub(crate) struct CsvState {
     names: Option<Vec<String>>,
     keys: Vec<String>,
     max_record: usize,
-    /// A record whose quoted field spans lines: text so far and start line.
+    /// A record whose quoted field spans lines: text so far, start line,
+    /// and where each of its lines starts in the text.
     pending: String,
     pending_line: u64,
+    pending_starts: Vec<usize>,
     scratch: String,
     bounds: Vec<(usize, usize)>,
     out_hint: usize,
@@ -37,6 +49,7 @@ impl CsvState {
             max_record,
             pending: String::new(),
             pending_line: 0,
+            pending_starts: Vec::new(),
             scratch: String::new(),
             bounds: Vec::new(),
             out_hint: 256,
@@ -49,31 +62,58 @@ impl CsvState {
         !self.pending.is_empty()
     }
 
-    /// Drops a partially read multi-line record (after an unreadable line).
-    pub(crate) fn reset_pending(&mut self) {
-        self.pending.clear();
-    }
-
-    /// At end of input: reports a record left open by an unbalanced quote.
-    pub(crate) fn finish(&mut self) -> Option<CsvOut> {
-        if self.pending.is_empty() {
-            return None;
+    /// A line that cannot be part of the open record came (unreadable, too
+    /// long): the record's first line is an error and its other lines are
+    /// read afresh, into `out`.
+    pub(crate) fn abandon(&mut self, out: &mut Vec<CsvOut>) {
+        while !self.pending.is_empty() {
+            self.recover(out);
         }
-        let raw = crate::line::raw_text(self.pending.as_bytes());
-        self.pending.clear();
-        Some(CsvOut {
-            line: self.pending_line,
-            outcome: Outcome::Error(reason::CSV_UNTERMINATED_QUOTE, "end of input inside a quoted field".into()),
-            raw: Some(raw),
-        })
     }
 
-    /// Handles one line (stripped of `\r\n`, valid UTF-8). Empty lines are
-    /// handled by the caller unless a quoted field is open.
-    pub(crate) fn line(&mut self, line: &str, line_no: u64) -> Option<CsvOut> {
+    /// The open record is not one: its first line is reported and the
+    /// others are fed again.
+    fn recover(&mut self, out: &mut Vec<CsvOut>) {
+        let text = std::mem::take(&mut self.pending);
+        let starts = std::mem::take(&mut self.pending_starts);
+        let first = self.pending_line;
+        let end = |i: usize| starts.get(i + 1).map_or(text.len(), |s| s - 1);
+        out.push(CsvOut {
+            line: first,
+            outcome: Outcome::Error(
+                reason::CSV_UNTERMINATED_QUOTE,
+                "a quoted field opened on this line is not closed on it, and the lines after it do not complete a \
+                 record; reading goes on at the next line"
+                    .into(),
+            ),
+            raw: Some(crate::line::raw_text(&text.as_bytes()[..end(0)])),
+        });
+        for i in 1..starts.len() {
+            let line = &text[starts[i]..end(i)];
+            let n = first + i as u64;
+            if line.is_empty() && self.pending.is_empty() {
+                out.push(CsvOut {
+                    line: n,
+                    outcome: Outcome::Error(reason::EMPTY_LINE, "empty line".into()),
+                    raw: Some(String::new()),
+                });
+            } else {
+                let k = out.len();
+                self.line(line, n, out);
+                for o in &mut out[k..] {
+                    o.raw.get_or_insert_with(|| crate::line::raw_text(line.as_bytes()));
+                }
+            }
+        }
+    }
+
+    /// Handles one line (stripped of `\r\n`, valid UTF-8), pushing what it
+    /// completes to `out`. Empty lines are handled by the caller unless a
+    /// quoted field is open.
+    pub(crate) fn line(&mut self, line: &str, line_no: u64, out: &mut Vec<CsvOut>) {
         let delim = *self.delim.get_or_insert(if line.contains('\t') { b'\t' } else { b',' });
         if !delim.is_ascii() {
-            return Some(CsvOut {
+            out.push(CsvOut {
                 line: line_no,
                 outcome: Outcome::Error(
                     reason::CSV_BAD_DELIMITER,
@@ -81,38 +121,46 @@ impl CsvState {
                 ),
                 raw: None,
             });
+            return;
         }
-        let (text, start_line) = if self.pending.is_empty() {
-            (line, line_no)
-        } else {
-            if self.pending.len() + 1 + line.len() > self.max_record {
-                let start = self.pending_line;
-                let raw = crate::line::raw_text(self.pending.as_bytes());
-                self.pending.clear();
-                return Some(CsvOut {
-                    line: start,
-                    outcome: Outcome::Error(
-                        reason::LINE_TOO_LONG,
-                        format!("quoted record longer than {} bytes", self.max_record),
-                    ),
-                    raw: Some(raw),
-                });
-            }
-            self.pending.push('\n');
-            self.pending.push_str(line);
-            (self.pending.as_str(), self.pending_line)
-        };
-        if !split(text, delim, &mut self.scratch, &mut self.bounds) {
-            if self.pending.is_empty() {
+        if self.pending.is_empty() {
+            if !split(line, delim, &mut self.scratch, &mut self.bounds) {
                 self.pending.push_str(line);
                 self.pending_line = line_no;
+                self.pending_starts.push(0);
+                return;
             }
-            return None;
+            if let Some(o) = self.record(line_no, None) {
+                out.push(o);
+            }
+            return;
         }
-        let multi = !self.pending.is_empty();
-        let raw = multi.then(|| crate::line::raw_text(self.pending.as_bytes()));
+        if self.pending.len() + 1 + line.len() > self.max_record || self.pending_starts.len() >= MAX_RECORD_LINES {
+            self.recover(out);
+            self.line(line, line_no, out);
+            return;
+        }
+        self.pending_starts.push(self.pending.len() + 1);
+        self.pending.push('\n');
+        self.pending.push_str(line);
+        if !split(&self.pending, delim, &mut self.scratch, &mut self.bounds) {
+            return;
+        }
+        if self.names.as_ref().is_some_and(|n| n.len() != self.bounds.len()) {
+            self.recover(out);
+            return;
+        }
+        let raw = crate::line::raw_text(self.pending.as_bytes());
         self.pending.clear();
+        self.pending_starts.clear();
+        if let Some(o) = self.record(self.pending_line, Some(raw)) {
+            out.push(o);
+        }
+    }
 
+    /// The record just split (in `scratch` and `bounds`), starting on
+    /// `start_line`: the header (nothing), an event, or a column-count error.
+    fn record(&mut self, start_line: u64, raw: Option<String>) -> Option<CsvOut> {
         let outcome = match &self.names {
             None => {
                 let names: Vec<String> =
@@ -241,25 +289,19 @@ mod tests {
     fn run(lines: &[&str], delim: Option<u8>) -> Vec<(u64, Result<String, &'static str>)> {
         let mut c = CsvState::new(delim, 1 << 20);
         let mut out = Vec::new();
+        let mut outs = Vec::new();
         for (n, l) in lines.iter().enumerate() {
-            if let Some(o) = c.line(l, n as u64 + 1) {
-                out.push((
-                    o.line,
-                    match o.outcome {
-                        Outcome::Record(s) => Ok(s),
-                        Outcome::Error(r, _) => Err(r),
-                        Outcome::Nothing => unreachable!(),
-                    },
-                ));
-            }
+            c.line(l, n as u64 + 1, &mut outs);
         }
-        if let Some(o) = c.finish() {
+        c.abandon(&mut outs);
+        for o in outs {
             out.push((
                 o.line,
-                Err(match o.outcome {
-                    Outcome::Error(r, _) => r,
-                    _ => unreachable!(),
-                }),
+                match o.outcome {
+                    Outcome::Record(s) => Ok(s),
+                    Outcome::Error(r, _) => Err(r),
+                    Outcome::Nothing => unreachable!(),
+                },
             ));
         }
         out
@@ -286,12 +328,18 @@ mod tests {
         // reported whole (up to the line limit, 16 MiB by default) instead
         // of its first 4 KiB.
         let mut c = CsvState::new(None, 1 << 20);
-        assert!(c.line("a,b", 1).is_none());
-        assert!(c.line(&format!("1,\"{}", "x".repeat(3000)), 2).is_none());
+        let mut outs = Vec::new();
+        c.line("a,b", 1, &mut outs);
+        c.line(&format!("1,\"{}", "x".repeat(5000)), 2, &mut outs);
         for n in 3..5 {
-            assert!(c.line(&"y".repeat(3000), n).is_none());
+            c.line(&"y".repeat(3000), n, &mut outs);
         }
-        let out = c.finish().unwrap();
+        assert!(outs.is_empty());
+        c.abandon(&mut outs);
+        // The open record's first line, then its other lines read afresh.
+        assert_eq!(outs.len(), 3);
+        assert!(outs[1..].iter().all(|o| matches!(o.outcome, Outcome::Error(reason::CSV_COLUMN_COUNT, _))));
+        let out = outs.swap_remove(0);
         assert_eq!(out.line, 2);
         assert!(matches!(out.outcome, Outcome::Error(reason::CSV_UNTERMINATED_QUOTE, _)));
         let raw = out.raw.unwrap();
@@ -322,9 +370,21 @@ mod tests {
     #[test]
     fn multi_line_quoted_fields() {
         let got2 = run(&["name,b", "\"x", "y\",2", "3,4", "\"open", "more"], None);
-        assert_eq!(got2.len(), 3);
+        assert_eq!(got2.len(), 4);
         assert_eq!(got2[0], (2, Ok(r#"{"name":"x\ny","b":2}"#.to_string())));
         assert_eq!(got2[1], (4, Ok(r#"{"name":3,"b":4}"#.to_string())));
         assert_eq!(got2[2], (5, Err(reason::CSV_UNTERMINATED_QUOTE)));
+        assert_eq!(got2[3], (6, Err(reason::CSV_COLUMN_COUNT)));
+        // A quote left open for more than MAX_RECORD_LINES lines is a stray one.
+        let mut lines = vec!["a,b".to_string(), "\"x,1".to_string()];
+        lines.extend((0..MAX_RECORD_LINES).map(|i| format!("{i},z")));
+        let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let got = run(&refs, None);
+        assert_eq!(got.len(), 1 + MAX_RECORD_LINES);
+        assert_eq!(got[0], (2, Err(reason::CSV_UNTERMINATED_QUOTE)));
+        assert_eq!(
+            got[MAX_RECORD_LINES],
+            (2 + MAX_RECORD_LINES as u64, Ok(format!(r#"{{"a":{},"b":"z"}}"#, MAX_RECORD_LINES - 1)))
+        );
     }
 }

@@ -532,9 +532,11 @@ impl Iterator for Reader {
                         _ => (reason::READ_FAILED, "read error"),
                     };
                     let name = cur.parser.name().clone();
-                    let item = cur.parser.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"));
+                    let ended = &mut self.ended;
+                    cur.parser.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"), &mut |i| {
+                        ended.push_back(i)
+                    });
                     self.current = None;
-                    return Some(self.count(item));
                 }
             }
         }

@@ -6,6 +6,7 @@
 //! component feeds it the bytes its host hands over (WIT `reader`), so
 //! every host reads logs with this one code.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::line::{RAW_CAP, raw_text};
@@ -39,6 +40,11 @@ pub struct Parser {
     /// Bytes fed since the last complete line (the line is not empty even
     /// when `carry` is, past the limit).
     partial: bool,
+    /// Items a line completed beyond the first (a CSV record abandoned:
+    /// its lines read afresh), handed out before any more bytes are read.
+    queue: VecDeque<Item>,
+    /// Scratch for what a CSV line completes.
+    csv_out: Vec<csv::CsvOut>,
 }
 
 impl Parser {
@@ -53,7 +59,17 @@ impl Parser {
             Format::Ndjson => Lines::Ndjson,
             Format::Csv { delimiter } => Lines::Csv(Box::new(csv::CsvState::new(delimiter, max_line))),
         };
-        Parser { name, lines, max_line, line_no: 0, carry: Vec::new(), too_long: false, partial: false }
+        Parser {
+            name,
+            lines,
+            max_line,
+            line_no: 0,
+            carry: Vec::new(),
+            too_long: false,
+            partial: false,
+            queue: VecDeque::new(),
+            csv_out: Vec::new(),
+        }
     }
 
     /// The input's name.
@@ -65,11 +81,12 @@ impl Parser {
     /// and its record (if it has one) handed to `out`, in order. A line
     /// split across calls is kept until its end comes.
     pub fn feed(&mut self, mut bytes: &[u8], out: &mut impl FnMut(Item)) {
-        while !bytes.is_empty() {
+        loop {
             let (item, used) = self.next_record(bytes);
             bytes = &bytes[used..];
-            if let Some(item) = item {
-                out(item);
+            match item {
+                Some(item) => out(item),
+                None => break,
             }
         }
     }
@@ -79,6 +96,9 @@ impl Parser {
     /// used (all of them when none came). The lazy form of [`Self::feed`],
     /// for a reader that hands out one record at a time.
     pub fn next_record(&mut self, bytes: &[u8]) -> (Option<Item>, usize) {
+        if let Some(item) = self.queue.pop_front() {
+            return (Some(item), 0);
+        }
         let mut at = 0;
         while at < bytes.len() {
             let rest = &bytes[at..];
@@ -121,27 +141,47 @@ impl Parser {
     /// End of the input: the last line if it had no `\n`, then a CSV
     /// record its end left open.
     pub fn finish(&mut self, out: &mut impl FnMut(Item)) {
+        self.queue.drain(..).for_each(&mut *out);
         if self.partial
             && let Some(item) = self.end_line()
         {
             out(item);
         }
-        let Lines::Csv(c) = &mut self.lines else {
-            return;
-        };
-        if let Some(o) = c.finish() {
-            out(self.csv_item(o, b""));
-        }
+        self.queue.drain(..).for_each(&mut *out);
+        self.abandon_record();
+        self.queue.drain(..).for_each(out);
     }
 
     /// The input cannot be read on (an I/O or decompression error): the
-    /// error item, at the line being read, with what was read of it.
-    pub fn fail(&mut self, reason: &'static str, detail: String) -> Item {
+    /// items still due (a CSV record left open is abandoned, its lines
+    /// read), then the error item, at the line being read, with what was
+    /// read of it.
+    pub fn fail(&mut self, reason: &'static str, detail: String, out: &mut impl FnMut(Item)) {
+        self.abandon_record();
+        self.queue.drain(..).for_each(&mut *out);
         let item = self.error(self.line_no + 1, reason, detail, &self.carry);
         self.carry.clear();
         self.partial = false;
         self.too_long = false;
-        item
+        out(item);
+    }
+
+    /// A CSV record left open cannot go on: its items, to the queue.
+    fn abandon_record(&mut self) {
+        if let Lines::Csv(c) = &mut self.lines {
+            c.abandon(&mut self.csv_out);
+            self.queue_csv(b"");
+        }
+    }
+
+    /// What the last CSV line completed, to the queue.
+    fn queue_csv(&mut self, line: &[u8]) {
+        let mut outs = std::mem::take(&mut self.csv_out);
+        for o in outs.drain(..) {
+            let item = self.csv_item(o, line);
+            self.queue.push_back(item);
+        }
+        self.csv_out = outs;
     }
 
     /// The line in `carry` is complete: its record, if it has one.
@@ -150,13 +190,13 @@ impl Parser {
         let line = std::mem::take(&mut self.carry);
         let item = if self.too_long {
             self.too_long = false;
-            self.reset_pending();
-            Some(self.error(
+            let e = self.error(
                 self.line_no,
                 reason::LINE_TOO_LONG,
                 format!("line longer than {} bytes skipped", self.max_line),
                 &line,
-            ))
+            );
+            self.before_queued(e)
         } else {
             self.process(&line)
         };
@@ -174,10 +214,15 @@ impl Parser {
         self.item(line, Err(ReadError { reason, detail, raw: raw_text(raw) }))
     }
 
-    fn reset_pending(&mut self) {
-        if let Lines::Csv(c) = &mut self.lines {
-            c.reset_pending();
+    /// `item` comes after what an abandoned CSV record gives (if one was
+    /// open): the first item due.
+    fn before_queued(&mut self, item: Item) -> Option<Item> {
+        self.abandon_record();
+        if self.queue.is_empty() {
+            return Some(item);
         }
+        self.queue.push_back(item);
+        self.queue.pop_front()
     }
 
     fn csv_item(&self, out: csv::CsvOut, line: &[u8]) -> Item {
@@ -204,13 +249,8 @@ impl Parser {
         let text = match std::str::from_utf8(line) {
             Ok(t) => t,
             Err(e) => {
-                self.reset_pending();
-                return Some(self.error(
-                    n,
-                    reason::INVALID_UTF8,
-                    format!("invalid UTF-8 at byte {}", e.valid_up_to()),
-                    line,
-                ));
+                let e = self.error(n, reason::INVALID_UTF8, format!("invalid UTF-8 at byte {}", e.valid_up_to()), line);
+                return self.before_queued(e);
             }
         };
         let blank = match &self.lines {
@@ -237,8 +277,13 @@ impl Parser {
                 Outcome::Error(reason, detail) => Some(self.error(n, reason, detail, line)),
             },
             Lines::Csv(c) => {
-                let out = c.line(text, n)?;
-                Some(self.csv_item(out, line))
+                c.line(text, n, &mut self.csv_out);
+                if self.csv_out.len() <= 1 {
+                    let out = self.csv_out.pop()?;
+                    return Some(self.csv_item(out, line));
+                }
+                self.queue_csv(line);
+                self.queue.pop_front()
             }
         }
     }

@@ -139,6 +139,8 @@ pub(crate) struct ZeekState {
     type_names: Vec<String>,
     types: Vec<ZType>,
     have_fields: bool,
+    /// Why the last `#fields` line was refused (rows wait for a usable one).
+    refused_fields: Option<String>,
     ranges: Vec<(usize, usize)>,
     out_hint: usize,
 }
@@ -155,6 +157,7 @@ impl ZeekState {
             type_names: Vec::new(),
             types: Vec::new(),
             have_fields: false,
+            refused_fields: None,
             ranges: Vec::new(),
             out_hint: 256,
         }
@@ -190,7 +193,19 @@ impl ZeekState {
                 Outcome::Nothing
             }
             "#fields" => {
-                self.names = value.split(self.sep.as_str()).map(str::to_owned).collect();
+                let names: Vec<&str> = value.split(self.sep.as_str()).collect();
+                let mut seen = std::collections::HashSet::with_capacity(names.len());
+                if let Some(dup) = names.iter().find(|n| !seen.insert(**n)) {
+                    let why = format!("#fields repeats the name '{dup}' (its events would hold the key twice)");
+                    self.have_fields = false;
+                    self.refused_fields = Some(why.clone());
+                    return Outcome::Error(
+                        reason::ZEEK_BAD_HEADER,
+                        format!("{why}; rows are not read until a usable #fields line"),
+                    );
+                }
+                self.refused_fields = None;
+                self.names = names.into_iter().map(str::to_owned).collect();
                 self.keys = self.names.iter().map(|n| json::key_prefix(n)).collect();
                 self.type_names = vec!["string".into(); self.names.len()];
                 self.types = vec![ZType::Scalar(Scalar::Str); self.names.len()];
@@ -224,7 +239,13 @@ impl ZeekState {
 
     fn row(&mut self, line: &str) -> Outcome {
         if !self.have_fields {
-            return Outcome::Error(reason::ZEEK_NO_HEADER, "data row before any #fields header line".into());
+            return Outcome::Error(
+                reason::ZEEK_NO_HEADER,
+                match &self.refused_fields {
+                    Some(why) => format!("data row after a refused #fields line: {why}"),
+                    None => "data row before any #fields header line".into(),
+                },
+            );
         }
         self.ranges.clear();
         let mut start = 0;
@@ -526,6 +547,26 @@ mod tests {
         assert!(matches!(z.line("#fields\ta\tb"), Outcome::Nothing));
         assert_eq!(rec(&mut z, "1\t2"), r#"{"a":"1","b":"2"}"#);
         assert!(matches!(z.line("#types\tcount"), Outcome::Error(reason::ZEEK_BAD_HEADER, _)));
+    }
+
+    #[test]
+    fn a_fields_header_repeating_a_name_is_refused() {
+        // Issue #19, item 12: `#fields\tid\tn\tn` made events with the key
+        // `n` twice (which value counts depends on the reader after it).
+        let mut z = ZeekState::new();
+        match z.line("#fields\tid\tn\tn") {
+            Outcome::Error(r, d) => {
+                assert_eq!(r, reason::ZEEK_BAD_HEADER);
+                assert!(d.contains("'n'"), "{d}");
+            }
+            _ => panic!("the header was taken"),
+        }
+        let (r, d) = err(&mut z, "a\t1\t2");
+        assert_eq!(r, reason::ZEEK_NO_HEADER);
+        assert!(d.contains("repeats"), "{d}");
+        // A usable header after it is taken.
+        assert!(matches!(z.line("#fields\tid\tn"), Outcome::Nothing));
+        assert_eq!(rec(&mut z, "a\t1"), r#"{"id":"a","n":"1"}"#);
     }
 
     #[test]

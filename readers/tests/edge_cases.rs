@@ -343,3 +343,43 @@ fn reader_and_items_can_move_between_threads() {
     let handle = std::thread::spawn(|| read_bytes(b"{\"a\":1}\n", Format::Auto));
     assert_eq!(handle.join().unwrap().len(), 1);
 }
+
+#[test]
+fn a_stray_csv_quote_costs_its_line_only() {
+    // Issue #19, item 5: one stray quote at the start of a field opened a
+    // quoted field that no later line closed, and the rest of the file
+    // became one `csv_unterminated_quote` record. Now the line with the
+    // stray quote is the error and reading goes on at the next line; a
+    // genuine multi-line quoted field (it closes into a record of the
+    // header's width) is still read.
+    let mut csv = String::from("a,b,c\n1,2,3\n4,\"oops,6\n");
+    for i in 0..2000 {
+        csv.push_str(&format!("{i},x,y\n"));
+    }
+    csv.push_str("7,\"two\nlines\",9\n\n8,\"never closed\n9,10,11\n1,2\n");
+    let items = read_bytes(csv.as_bytes(), Format::Auto);
+    let got = summary(&items);
+    assert_eq!(got.len(), 2007, "every line but the header and the field's second line accounted");
+    assert_eq!(got[0], Ok(r#"{"a":1,"b":2,"c":3}"#.to_string()));
+    assert_eq!((got[1].clone(), items[1].origin.line), (Err(reason::CSV_UNTERMINATED_QUOTE), 3));
+    assert!(items[1].result.as_ref().unwrap_err().raw.starts_with("4,\"oops"));
+    for i in 0..2000 {
+        assert_eq!(got[2 + i], Ok(format!(r#"{{"a":{i},"b":"x","c":"y"}}"#)));
+        assert_eq!(items[2 + i].origin.line, 4 + i as u64);
+    }
+    assert_eq!((got[2002].clone(), items[2002].origin.line), (Ok(r#"{"a":7,"b":"two\nlines","c":9}"#.into()), 2004));
+    assert_eq!((got[2003].clone(), items[2003].origin.line), (Err(reason::EMPTY_LINE), 2006));
+    assert_eq!((got[2004].clone(), items[2004].origin.line), (Err(reason::CSV_UNTERMINATED_QUOTE), 2007));
+    assert_eq!((got[2005].clone(), items[2005].origin.line), (Ok(r#"{"a":9,"b":10,"c":11}"#.into()), 2008));
+    assert_eq!((got[2006].clone(), items[2006].origin.line), (Err(reason::CSV_COLUMN_COUNT), 2009));
+    // Fed in chunks of every size, the same items (the component's path).
+    for chunk in [1, 7, 4096] {
+        let mut p = logsieve_readers::Parser::new("t".into(), Format::Auto, logsieve_readers::DEFAULT_MAX_LINE);
+        let mut out = Vec::new();
+        for c in csv.as_bytes().chunks(chunk) {
+            p.feed(c, &mut |i| out.push(i));
+        }
+        p.finish(&mut |i| out.push(i));
+        assert_eq!(summary(&out), got, "chunks of {chunk}");
+    }
+}

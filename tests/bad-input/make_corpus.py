@@ -476,6 +476,76 @@ case(
     cut=True,
 )
 
+# --- CSV cases ---------------------------------------------------------------
+
+# The same rows as tab-separated CSV under a header line of the field names
+# (no `#` lines: the first line is the header).
+csv_row = lambda: (row(FEATURES), "scored")
+stray = cols(row(FEATURES))
+stray[FIELDS.index("service")] = '"dns'
+case(
+    "csv-stray-quote",
+    "stray-quote.tsv",
+    "csv",
+    "a stray quote opening a field that no later line closes: that line is the error, the rows after it are read",
+    [("\t".join(FIELDS), "header"), csv_row(), csv_row()]
+    + [("\t".join(stray), ("csv_unterminated_quote", "not closed on it", "a quote at the start of a field"))]
+    + [csv_row() for _ in range(6)],
+)
+
+# --- Duplicate keys ----------------------------------------------------------
+
+
+def with_dup(key, value, need=FEATURES):
+    """A real event with `key` given a second time, `value` after the first."""
+    e = event(row(need))
+    s = dumps(e)
+    return s[:-1] + "," + json.dumps(key) + ":" + value + "}"
+
+
+case(
+    "duplicate-keys",
+    "duplicate-keys.ndjson",
+    "ndjson",
+    "a field the model reads given twice (which value counts differs between readers); other keys may repeat",
+    [
+        good_json(),
+        (with_dup("orig_bytes", "1"), ("duplicate_field", "field 'orig_bytes' appears more than once", "a large transfer hidden by a second value")),
+        good_json(),
+        (with_dup("proto", '"udp"'), ("duplicate_field", "field 'proto' appears more than once", "a category given twice")),
+        (with_dup("history", '"S"'), "scored"),  # a key the model does not read
+        good_json(),
+    ],
+)
+
+DUP_FIELDS = HEADER[6] + "\tproto"
+DUP_TYPES = HEADER[7] + "\tenum"
+case(
+    "zeek-repeated-field",
+    "repeated-field.conn.log",
+    "zeek_tsv",
+    "a #fields line repeating a name: refused at the header, its rows not read, until a usable header",
+    hdr()
+    + [good_row() for _ in range(2)]
+    + [(DUP_FIELDS, ("zeek_bad_header", "#fields repeats the name 'proto'", "proto twice")), (DUP_TYPES, ("zeek_bad_header", "#types before #fields", "its #types"))]
+    + [(row() + "\ttcp", ("zeek_no_header", "after a refused #fields line", "a row under the refused header")) for _ in range(2)]
+    + hdr()[6:]
+    + [good_row() for _ in range(3)]
+    + [(CLOSE, "header")],
+)
+
+# --- Runs of identical errors --------------------------------------------------
+
+EMPTY = ("", ("empty_line", "empty line", "one of a run of empty lines"))
+BLANK = ("   ", ("empty_line", "empty line", "one of a run of blank lines"))
+case(
+    "empty-line-runs",
+    "empty-line-runs.ndjson",
+    "ndjson",
+    "runs of empty and blank lines: each run is one error record with its count (and the lines it covers)",
+    [good_json()] + [EMPTY] * 40 + [good_json()] + [BLANK] * 3 + [EMPTY] * 2 + [good_json(), EMPTY, good_json()],
+)
+
 # --- The manifest ------------------------------------------------------------
 
 out = io.StringIO()
@@ -490,7 +560,8 @@ out.write(
 # number: `scored` lines reach the scored output, `anomalous` ones (also in
 # `scored`) with a verdict anomaly = true, `errors` go to the errors output
 # with `reason` and a `detail` that contains the given text. Every other line
-# is a Zeek header line (`#...`). The model is model.toml in this folder.
+# is a Zeek header line (`#...`) or a CSV case's first line (its header). The
+# model is model.toml in this folder.
 """
 )
 for name, file, fmt, about, scored, anomalous, errors in CASES:

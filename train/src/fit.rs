@@ -100,6 +100,14 @@ pub fn elbow(points: &[(f64, f64)]) -> Option<usize> {
     best.map(|(i, _)| i)
 }
 
+/// Why `--n-clusters a..b` cannot be swept over `n` rows (`b > n`).
+pub fn range_beyond_rows((a, b): (u32, u32), n: usize) -> String {
+    format!(
+        "--n-clusters {a}..{b}: there are only {n} training rows, and k cannot be more than the rows; use a range \
+         up to {n} at most"
+    )
+}
+
 /// Fit every k of `a..=b` with the spec's trainer, `n_init` and
 /// `random_state`, exactly as [`fit`] fits one k; the inertia (cost) of
 /// each, and for k-means the silhouette on the scaled features of a
@@ -120,6 +128,9 @@ pub fn sweep(
         return Err(FitError::Unfit(format!(
             "--n-clusters {a}..{b}: a sweep over k is for kmeans, kmodes and kprototypes models, not flow2vec"
         )));
+    }
+    if b as usize > rows.len() {
+        return Err(FitError::Unfit(range_beyond_rows((a, b), rows.len())));
     }
     let kmeans = m.kind == ModelKind::Kmeans;
     if pick == Pick::Silhouette && !kmeans {

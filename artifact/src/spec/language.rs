@@ -420,12 +420,30 @@ pub struct AggregateSpec {
     /// (default `"0s"`); later ones are `late_event` errors.
     #[serde(default = "default_lateness")]
     pub allowed_lateness: Duration,
+    /// How far ahead of the stream's time (the largest event time so far)
+    /// an event may be; one further ahead is a `future_event` error and
+    /// does not move the windows' clock, unless the event before it was
+    /// one too and they agree (within this much): a real jump of the
+    /// stream's time. `None`: [`DEFAULT_MAX_FUTURE`] (not written, so
+    /// models without it keep their bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_future: Option<Duration>,
     /// Most (key, window) entries held; beyond it the oldest is emitted
     /// early (`partial`) and counted (default 100000).
     #[serde(default = "default_max_keys")]
     pub max_keys: usize,
     /// The aggregates, in order.
     pub fields: Vec<AggregateField>,
+}
+
+/// The default `max_future`, in seconds (one hour).
+pub const DEFAULT_MAX_FUTURE: f64 = 3600.0;
+
+impl AggregateSpec {
+    /// `max_future` in seconds.
+    pub fn max_future_seconds(&self) -> f64 {
+        self.max_future.as_ref().map_or(DEFAULT_MAX_FUTURE, Duration::seconds)
+    }
 }
 
 fn default_lateness() -> Duration {
@@ -725,6 +743,9 @@ pub(super) fn check(
         }
         if a.max_keys == 0 {
             errs.push("aggregate.max_keys must be at least 1".to_string());
+        }
+        if a.max_future.as_ref().is_some_and(|d| d.seconds() <= 0.0) {
+            errs.push("aggregate.max_future must be a duration longer than 0".to_string());
         }
         if a.fields.is_empty() {
             errs.push("aggregate needs at least one [[aggregate.fields]]".to_string());

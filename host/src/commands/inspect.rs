@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use logsieve_artifact::{FeatureKind, FeatureState, Fitted, Model, ModelSpec, Scaling, decode};
 use serde::Serialize;
 
@@ -132,7 +132,7 @@ struct Report<'a> {
 
 /// `logsieve inspect`.
 pub fn inspect(path: &Path, json: bool) -> Result<()> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = crate::model_file::read_model(path)?;
     let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let model = &d.model;
     let traits: Vec<Vec<Trait>> = match &model.fitted {

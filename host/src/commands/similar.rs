@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use logsieve_artifact::decode;
 
 /// Print the `top` tokens most similar to `token`.
 pub fn similar(model: &Path, token: &str, top: usize, json: bool) -> Result<()> {
-    let bytes = std::fs::read(model).with_context(|| format!("reading {}", model.display()))?;
+    let bytes = crate::model_file::read_model(model)?;
     let d = decode(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
     let Some(emb) = logsieve_train::flow2vec::embeddings_of(&d.model) else {
         bail!("{} is a {} model; `similar` needs a flow2vec model", model.display(), d.model.spec.model.kind.as_str());

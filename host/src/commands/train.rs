@@ -215,7 +215,13 @@ pub fn extract_items(
         let result = inst.extract_batch(&batch)?;
         for (res, origin) in result.outcomes.into_iter().zip(&origins) {
             match res {
-                WitExtracted::Features(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+                WitExtracted::Features(vals) => {
+                    let row: Vec<FeatureValue> = vals.into_iter().map(from_wit).collect();
+                    match required_missing(spec, &row) {
+                        Some(detail) => out.skip("missing_field", format!("{}:{}: {detail}", origin.file, origin.line)),
+                        None => out.rows.push(row),
+                    }
+                }
                 WitExtracted::Passed | WitExtracted::Dropped => out.filtered += 1,
                 WitExtracted::Absorbed => out.absorbed += 1,
                 WitExtracted::Failed(e) => {
@@ -223,20 +229,36 @@ pub fn extract_items(
                 }
             }
         }
-        aggregates(result.emitted, &mut out);
+        aggregates(spec, result.emitted, &mut out);
         let skipped: u64 = out.skipped.values().sum();
         bar.set_message(format!("{} events, {skipped} skipped", out.rows.len()));
     }
-    aggregates(inst.flush_extract()?, &mut out);
+    aggregates(spec, inst.flush_extract()?, &mut out);
     bar.inc(1);
     Ok(out)
 }
 
+/// Why a row cannot be trained on: a feature whose policy is `missing =
+/// "error"` is absent or null (the scorer refuses such an event as
+/// `missing_field`; training skips it the same way).
+fn required_missing(spec: &ValidSpec, row: &[FeatureValue]) -> Option<String> {
+    spec.features.iter().zip(row).find_map(|(f, v)| {
+        (matches!(v, FeatureValue::Missing) && f.missing_policy() == logsieve_artifact::Missing::Error)
+            .then(|| format!("field '{}' is absent or null (missing = \"error\")", f.field))
+    })
+}
+
 /// Rows from aggregate events (models with `[aggregate]`).
-fn aggregates(emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, out: &mut Extracted) {
+fn aggregates(spec: &ValidSpec, emitted: Vec<Result<Vec<WitValue>, crate::runtime::EventError>>, out: &mut Extracted) {
     for r in emitted {
         match r {
-            Ok(vals) => out.rows.push(vals.into_iter().map(from_wit).collect()),
+            Ok(vals) => {
+                let row: Vec<FeatureValue> = vals.into_iter().map(from_wit).collect();
+                match required_missing(spec, &row) {
+                    Some(detail) => out.skip("missing_field", format!("<aggregate>: {detail}")),
+                    None => out.rows.push(row),
+                }
+            }
             Err(e) => out.skip(&e.reason, format!("<aggregate>: {}", e.detail)),
         }
     }
@@ -493,6 +515,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let mut bars = Bars::new(args.quiet, objective);
     let (model, flow2vec) = match range {
         Some((a, b, pick)) => {
+            if b as usize > ex.rows.len() {
+                bail!("{}", logsieve_train::fit::range_beyond_rows((a, b), ex.rows.len()));
+            }
             let m = &spec.model;
             let n_k = u64::from(b - a + 1);
             bars.sweep = Some(bars.bar(n_k * u64::from(m.n_init), "sweep    [{bar:30}] {prefix}  {msg}  ({elapsed})"));
@@ -641,8 +666,44 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    remove_stale_temporaries(path);
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    let written = std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display())).and_then(|()| {
+        std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp); // a full disk leaves no half model behind
+    }
+    written
+}
+
+/// Remove the temporary files [`write_atomically`] left for `path` (named
+/// `<path without extension>.tmp<pid>`) when it was killed: those of
+/// processes that are gone (on Linux, no `/proc/<pid>`; elsewhere, older
+/// than a day).
+fn remove_stale_temporaries(path: &Path) {
+    let (Some(stem), Some(dir)) = (path.file_stem().and_then(|s| s.to_str()), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let prefix = format!("{stem}.tmp");
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if pid == std::process::id() || !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let gone = if cfg!(target_os = "linux") {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a > std::time::Duration::from_secs(86_400)))
+        };
+        if gone {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }

@@ -147,6 +147,13 @@ pub struct ErrorRecord<'a> {
     pub line: u64,
     /// The event's text (or what could be read of the line).
     pub event: &'a str,
+    /// A run of identical reader errors on consecutive lines: how many
+    /// lines the record stands for (absent: 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// With `count`: the run's last line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_line: Option<u64>,
 }
 
 /// Where outputs go: the sinks, and stderr for errors no sink takes.

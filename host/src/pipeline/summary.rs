@@ -31,6 +31,10 @@ pub struct TransformStats {
     pub errors: u64,
     /// The errors by reason.
     pub error_reasons: BTreeMap<String, u64>,
+    /// Of those, lines folded into the record of a run of identical reader
+    /// errors (the record carries `count`): `errors - errors_collapsed`
+    /// records were written.
+    pub errors_collapsed: u64,
     /// Did not meet the model's `where`; passed on unscored.
     pub passed: u64,
     /// Did not meet the model's `where`; dropped.
@@ -150,7 +154,7 @@ impl Summary {
                 .inputs
                 .iter()
                 .map(|i| match i.strip_suffix(ERRORS_SUFFIX) {
-                    Some(t) => self.transforms.get(t).map_or(0, |t| t.errors),
+                    Some(t) => self.transforms.get(t).map_or(0, |t| t.errors - t.errors_collapsed),
                     None => self.transforms.get(i).map_or(0, |t| t.scored + t.passed + t.emitted_scored),
                 })
                 .sum();
@@ -168,7 +172,7 @@ impl Summary {
                 let out = format!("{id}{ERRORS_SUFFIX}");
                 !self.sinks.values().any(|k| k.inputs.contains(&out))
             })
-            .map(|(_, t)| t.errors)
+            .map(|(_, t)| t.errors - t.errors_collapsed)
             .sum();
         if orphan_errors != self.errors_to_stderr {
             errs.push(format!(

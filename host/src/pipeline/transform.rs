@@ -39,21 +39,46 @@ use crate::runtime::{
     self, Deadlines, GuestFault, Instance, Limits, LineOutcome, Options, Reasons, Runtime, ScoredLines, Verdict,
 };
 
-/// A model file's identity, to notice a new one.
+/// A model file's identity, to notice a new one: size, mtime, inode and
+/// the status-change time (which `cp -p` cannot set back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct FileId {
     len: u64,
     modified: Option<std::time::SystemTime>,
     inode: u64,
+    changed: (i64, i64),
+}
+
+/// How often, besides on a change of [`FileId`], the model file's content
+/// is compared with what was last read from it (a replacement no file
+/// status shows still takes effect within this period).
+pub const CONTENT_PROBE: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn digest(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
 }
 
 fn file_id(path: &std::path::Path) -> Option<FileId> {
     let m = std::fs::metadata(path).ok()?;
     #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&m);
+    let (inode, changed) = {
+        use std::os::unix::fs::MetadataExt;
+        (m.ino(), (m.ctime(), m.ctime_nsec()))
+    };
     #[cfg(not(unix))]
-    let inode = 0;
-    Some(FileId { len: m.len(), modified: m.modified().ok(), inode })
+    let (inode, changed) = (0, (0, 0));
+    Some(FileId { len: m.len(), modified: m.modified().ok(), inode, changed })
+}
+
+/// A run of identical reader errors on consecutive lines, not written yet.
+struct ErrorRun {
+    /// Its first line.
+    origin: Origin,
+    count: u64,
+    reason: &'static str,
+    detail: String,
+    raw: String,
 }
 
 /// One logsieve transform of a running pipeline.
@@ -69,6 +94,10 @@ pub struct Transform {
     model_path: PathBuf,
     /// The model file as last seen; `None` when reloading is off.
     model_seen: Option<Option<FileId>>,
+    /// SHA-256 of the model file's content as last read (served or
+    /// refused), and when it was last compared.
+    model_digest: [u8; 32],
+    last_probe: std::time::Instant,
     /// Open windows after the last batch (lost if the instance faults).
     open_windows: u64,
     /// Evictions counted by instances replaced by a reload or lost to a
@@ -83,6 +112,8 @@ pub struct Transform {
     pub flush_after: std::time::Duration,
     /// Its counts.
     pub stats: TransformStats,
+    /// The run of reader errors being collapsed into one record.
+    run: Option<ErrorRun>,
     /// Sink indices for the scored output and the errors output.
     scored_to: Vec<usize>,
     errors_to: Vec<usize>,
@@ -119,7 +150,8 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
         let rt = runtimes[&key].clone();
         let seen = file_id(model);
         let bytes =
-            std::fs::read(model).with_context(|| format!("transform {id}: reading the model {}", model.display()))?;
+            crate::model_file::read_model(model).with_context(|| format!("transform {id}: reading the model"))?;
+        let model_digest = digest(&bytes);
         let options = Options { top_features: *top_features, emit_vector: *emit_vector };
         let limits = Limits {
             memory_bytes: (*memory_limit_mb as usize) << 20,
@@ -147,6 +179,8 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             limits,
             model_path: model.clone(),
             model_seen: reload_model.then_some(seen),
+            model_digest,
+            last_probe: std::time::Instant::now(),
             open_windows: 0,
             evicted_before: 0,
             evicted_seen: 0,
@@ -159,6 +193,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
                 sources: inputs.clone(),
                 ..Default::default()
             },
+            run: None,
             scored_to: takers(id),
             errors_to,
         });
@@ -236,7 +271,10 @@ impl Transform {
                     text.push('\n');
                     events.push((item, event));
                 }
-                Err(e) => self.error(out, &item.origin, e.reason, &e.detail, &e.raw)?,
+                Err(e) => self.reader_error(out, &item.origin, e)?,
+            }
+            if item.result.is_ok() {
+                self.end_run(out)?;
             }
         }
         if events.is_empty() {
@@ -352,6 +390,7 @@ impl Transform {
 
     /// Write an error record for one input record.
     fn error(&mut self, out: &mut Outputs, origin: &Origin, reason: &str, detail: &str, raw: &str) -> Result<()> {
+        self.end_run(out)?;
         self.stats.errors += 1;
         if let Some(n) = self.stats.error_reasons.get_mut(reason) {
             *n += 1;
@@ -366,6 +405,53 @@ impl Transform {
             file: &origin.file,
             line: origin.line,
             event: raw,
+            count: None,
+            last_line: None,
+        };
+        out.error(&self.errors_to, &record)
+    }
+
+    /// A line the reader could not make an event of: it extends the run of
+    /// identical errors (same file, reason, detail and text, the next
+    /// line) or starts one. Every line is counted in `errors`.
+    fn reader_error(&mut self, out: &mut Outputs, origin: &Origin, e: &logsieve_readers::ReadError) -> Result<()> {
+        if let Some(run) = &mut self.run
+            && run.origin.line + run.count == origin.line
+            && run.origin.file == origin.file
+            && run.reason == e.reason
+            && run.detail == e.detail
+            && run.raw == e.raw
+        {
+            run.count += 1;
+            self.stats.errors += 1;
+            self.stats.errors_collapsed += 1;
+            return Ok(());
+        }
+        self.end_run(out)?;
+        self.stats.errors += 1;
+        self.run = Some(ErrorRun {
+            origin: origin.clone(),
+            count: 1,
+            reason: e.reason,
+            detail: e.detail.clone(),
+            raw: e.raw.clone(),
+        });
+        Ok(())
+    }
+
+    /// Write the record of the run of reader errors, if one is open.
+    fn end_run(&mut self, out: &mut Outputs) -> Result<()> {
+        let Some(run) = self.run.take() else { return Ok(()) };
+        let record = ErrorRecord {
+            reason: run.reason,
+            detail: &run.detail,
+            transform: &self.id,
+            model: &self.stats.model,
+            file: &run.origin.file,
+            line: run.origin.line,
+            event: &run.raw,
+            count: (run.count > 1).then_some(run.count),
+            last_line: (run.count > 1).then_some(run.origin.line + run.count - 1),
         };
         out.error(&self.errors_to, &record)
     }
@@ -373,6 +459,7 @@ impl Transform {
     /// End of input: the open windows emit their aggregates, scored and
     /// delivered; the counters are final.
     pub fn finish(&mut self, out: &mut Outputs) -> Result<()> {
+        self.end_run(out)?;
         self.flush_windows(out)?;
         if let Ok(s) = self.instance.stats() {
             self.stats.evicted = self.evicted_before + s.evicted;
@@ -406,9 +493,11 @@ impl Transform {
             return Ok(());
         };
         let now = file_id(&self.model_path);
-        if &now == seen {
+        let stat_changed = &now != seen;
+        if !stat_changed && self.last_probe.elapsed() < CONTENT_PROBE {
             return Ok(());
         }
+        self.last_probe = std::time::Instant::now();
         self.model_seen = Some(now.clone());
         if now.is_none() {
             // Gone for a moment (being replaced): keep serving.
@@ -422,13 +511,19 @@ impl Transform {
                 t.id, t.stats.model
             ));
         };
-        let bytes = match std::fs::read(&self.model_path) {
+        let bytes = match crate::model_file::read(&self.model_path) {
             Ok(b) => b,
+            Err(_) if !stat_changed => return Ok(()), // the periodic probe: said when the file changed
             Err(e) => {
-                refuse(self, out, format!("reading it failed: {e}"));
+                refuse(self, out, format!("it {e}"));
                 return Ok(());
             }
         };
+        let d = digest(&bytes);
+        if d == self.model_digest {
+            return Ok(()); // the same content (touched, or written again)
+        }
+        self.model_digest = d;
         let mut new = match self.runtime.instantiate_with(bytes.into(), self.options, self.limits) {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => {

@@ -93,6 +93,9 @@ pub fn scan_line<'a>(
             keys += 1;
             i = match hit {
                 KeyHit::Slot(slot) => {
+                    if slots[slot].is_some() {
+                        return None; // given twice: the slow path says so
+                    }
                     let (value, end) = scalar(text, i)?;
                     slots[slot] = Some(value);
                     end

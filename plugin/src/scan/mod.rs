@@ -112,6 +112,26 @@ mod tests {
         assert_eq!(r("{\"logsieve\":{}}"), "field_conflict");
     }
 
+    #[test]
+    fn a_wanted_field_given_twice_is_a_duplicate_field() {
+        // Issue #19, item 12: `{"orig_bytes":99999999999,"orig_bytes":1}`
+        // was scored by its last value (other readers take the first): a
+        // way to hide a large transfer. A field the spec reads may appear
+        // once; others may repeat (they are not read).
+        for text in [
+            r#"{"orig_bytes":99999999999,"orig_bytes":1}"#,
+            r#"{"a":1,"orig_bytes":2,"b":[1],"orig_bytes":null}"#,
+            r#"{ "orig_bytes" : 1 , "orig_bytes" : 1 }"#,
+        ] {
+            let e = error(&["orig_bytes"], text);
+            assert_eq!(e.reason, "duplicate_field", "{text}");
+            assert!(e.detail.contains("'orig_bytes'"), "{}", e.detail);
+        }
+        let mut slots = Vec::new();
+        assert!(scan(r#"{"a":1,"a":2,"orig_bytes":3}"#, &table(&["orig_bytes"]), &mut slots).is_ok());
+        assert_eq!(slots[0], Some(Scalar::Number(3.0)));
+    }
+
     fn error(names: &[&str], text: &str) -> EventError {
         let mut slots = Vec::new();
         scan(text, &table(names), &mut slots).unwrap_err()

@@ -34,8 +34,15 @@ pub fn scan_serde<'a>(
     let mut de = serde_json::Deserializer::from_str(text);
     let mut conflict = false;
     let mut out_of_range = None;
+    let mut duplicate = None;
     let keys = de
-        .deserialize_map(ObjectVisitor { table, slots, conflict: &mut conflict, out_of_range: &mut out_of_range })
+        .deserialize_map(ObjectVisitor {
+            table,
+            slots,
+            conflict: &mut conflict,
+            out_of_range: &mut out_of_range,
+            duplicate: &mut duplicate,
+        })
         .and_then(|k| de.end().map(|_| k))
         .map_err(|e| match out_of_range {
             Some(slot) => number_out_of_range(text, table, slot, &e),
@@ -45,6 +52,16 @@ pub fn scan_serde<'a>(
         return Err(EventError::new(
             Reason::FieldConflict,
             format!("the event already has a top-level '{OUTPUT_KEY}' key (was it scored before?)"),
+        ));
+    }
+    if let Some(slot) = duplicate {
+        return Err(EventError::new(
+            Reason::DuplicateField,
+            format!(
+                "field '{}' appears more than once in the event: which value counts is ambiguous (readers differ), \
+                 so the event is not scored",
+                table.entries[slot].0
+            ),
         ));
     }
     let close = text.trim_end().len() - 1;
@@ -147,6 +164,8 @@ struct ObjectVisitor<'t, 's, 'a> {
     conflict: &'s mut bool,
     /// The slot whose value was a number out of `f64`'s range, if any.
     out_of_range: &'s mut Option<usize>,
+    /// The first wanted field given twice, if any.
+    duplicate: &'s mut Option<usize>,
 }
 
 impl<'de, 't, 's> Visitor<'de> for ObjectVisitor<'t, 's, 'de> {
@@ -162,6 +181,9 @@ impl<'de, 't, 's> Visitor<'de> for ObjectVisitor<'t, 's, 'de> {
             keys += 1;
             match key {
                 Key::Slot(i) => match map.next_value_seed(ScalarSeed) {
+                    Ok(_) if self.slots[i].is_some() => {
+                        self.duplicate.get_or_insert(i);
+                    }
                     Ok(v) => self.slots[i] = Some(v),
                     Err(e) => {
                         if e.to_string().starts_with("number out of range") {

@@ -474,7 +474,7 @@ pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
     };
 
     let (scoring, holdout, model_path) = if let Some(model_path) = &args.model {
-        let bytes = std::fs::read(model_path).with_context(|| format!("reading the model {}", model_path.display()))?;
+        let bytes = crate::model_file::read_model(model_path)?;
         let scorer = Scorer::new(&bytes, options).map_err(|e| anyhow::anyhow!("{}: {e}", model_path.display()))?;
         let mut s = Scoring {
             scorer,

@@ -174,7 +174,7 @@ pub fn read_lines(path: &Path) -> Result<impl Iterator<Item = Line>> {
 /// `logsieve report`.
 pub fn report(args: &ReportArgs) -> Result<Outcome> {
     let t0 = std::time::Instant::now();
-    let bytes = std::fs::read(&args.model).with_context(|| format!("reading the model {}", args.model.display()))?;
+    let bytes = crate::model_file::read_model(&args.model)?;
     let lines = read_lines(&args.scored)?;
     let limits = Limits { max_points: args.max_points, top: args.top, ..Limits::default() };
     let model_name = args.model.display().to_string();
