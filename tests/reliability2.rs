@@ -381,6 +381,36 @@ fn huge_size_keys_are_refused_with_the_key_its_value_and_the_bound() {
     }
 }
 
+#[test]
+fn huge_size_keys_in_a_spec_are_refused_before_training() {
+    let dir = common::tempdir("r2-spec-sizes");
+    write_events(&dir.join("logs/conn.ndjson"), 5);
+    let base = std::fs::read_to_string(common::conn_spec()).unwrap();
+    let agg = "[aggregate]\ngroup_by = [\"id.orig_h\"]\nwindow = \"all\"\nmax_keys = 4000000000\n\n\
+               [[aggregate.fields]]\nname = \"count\"\nop = \"count\"\n\n\
+               [[features]]\nfield = \"count\"\ntype = \"numeric\"\n";
+    let f2v = "[model]\nkind = \"flow2vec\"\nn_clusters = 0\n\n[flow2vec]\nvector_size = 1000000\n\n\
+               [[features]]\nfield = \"proto\"\ntype = \"categorical\"\n";
+    let cases = [
+        (
+            base.replace("n_clusters = 7", "n_clusters = 4000000000"),
+            "model.n_clusters = 4000000000 is too large: at most",
+        ),
+        (base.replace("n_init = 10", "n_init = 1000000"), "model.n_init = 1000000 is too large: at most"),
+        (format!("[model]\nn_clusters = 2\n\n{agg}"), "aggregate.max_keys = 4000000000 is too large: at most"),
+        (f2v.to_string(), "flow2vec.vector_size = 1000000 is too large: at most"),
+    ];
+    for (spec, want) in cases {
+        std::fs::write(dir.join("s.toml"), spec).unwrap();
+        let out = common::logsieve_in(
+            &dir,
+            &["train", "--spec", "s.toml", "--input", "logs/conn.ndjson", "--out", "m.msgpack"],
+        );
+        refused(&out, &[want]);
+        assert!(!dir.join("m.msgpack").exists());
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Item 14: glob characters in the pipeline's own folder are literal.
 

@@ -64,13 +64,13 @@ fn open(path: &Path) -> std::io::Result<File> {
 /// The bytes of the model file `path`, or why it cannot be one (the
 /// message does not name the path: callers do).
 pub fn read(path: &Path) -> Result<Vec<u8>, String> {
-    let m = std::fs::metadata(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let m = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
     check(&m)?;
-    let f = open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    let f = open(path).map_err(|e| format!("cannot be opened: {e}"))?;
     // The file opened is checked again: it may have been replaced since.
-    check(&f.metadata().map_err(|e| format!("cannot read it: {e}"))?)?;
+    check(&f.metadata().map_err(|e| format!("cannot be read: {e}"))?)?;
     let mut bytes = Vec::with_capacity(m.len() as usize);
-    f.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("reading it failed: {e}"))?;
+    f.take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("could not be read to the end: {e}"))?;
     if bytes.len() as u64 > MAX_MODEL_BYTES {
         return Err(format!("grew past the {} MiB a model file may have while being read", MAX_MODEL_BYTES >> 20));
     }
@@ -79,5 +79,5 @@ pub fn read(path: &Path) -> Result<Vec<u8>, String> {
 
 /// [`read`] for a command: the error names the file.
 pub fn read_model(path: &Path) -> anyhow::Result<Vec<u8>> {
-    read(path).map_err(|e| anyhow::anyhow!("the model file {} {e}", path.display()))
+    read(path).map_err(|e| anyhow::anyhow!("reading the model: the file {} {e}", path.display()))
 }

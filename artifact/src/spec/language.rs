@@ -449,6 +449,11 @@ impl AggregateSpec {
 fn default_lateness() -> Duration {
     Duration::parse("0s").expect("a valid duration")
 }
+/// The largest `max_keys` (of `[aggregate]` and `inter_arrival`): a bound
+/// on the memory a stateful model may hold (each key costs its window or
+/// its last time, and evicted keys are remembered up to the same number).
+pub const MAX_KEYS: usize = 10_000_000;
+
 const fn default_max_keys() -> usize {
     100_000
 }
@@ -736,6 +741,11 @@ pub(super) fn check(
         if let Some(p) = d.op.problem() {
             errs.push(format!("{at}: op '{}' {p}", d.op.name()));
         }
+        if let DeriveOp::InterArrival { max_keys: Some(k), .. } = &d.op
+            && *k > MAX_KEYS
+        {
+            errs.push(format!("{at}: max_keys = {k} is too large: at most {MAX_KEYS}"));
+        }
     }
     if let Some(a) = aggregate {
         if a.group_by.is_empty() {
@@ -743,6 +753,8 @@ pub(super) fn check(
         }
         if a.max_keys == 0 {
             errs.push("aggregate.max_keys must be at least 1".to_string());
+        } else if a.max_keys > MAX_KEYS {
+            errs.push(format!("aggregate.max_keys = {} is too large: at most {MAX_KEYS}", a.max_keys));
         }
         if a.max_future.as_ref().is_some_and(|d| d.seconds() <= 0.0) {
             errs.push("aggregate.max_future must be a duration longer than 0".to_string());

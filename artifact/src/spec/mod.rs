@@ -322,6 +322,20 @@ pub const DEFAULT_N_ESTIMATORS: u32 = 100;
 /// The most trees an isolation forest may have.
 pub const MAX_N_ESTIMATORS: u32 = 100_000;
 
+/// Bounds of the size keys (`n_clusters`, `n_init`, `max_iter` and
+/// flow2vec's), so that a typo is refused with its key rather than met as
+/// an allocation failure: a model of more clusters, starts or iterations
+/// than these is no model logsieve can fit or score in a pipeline.
+pub const MAX_N_CLUSTERS: u32 = 100_000;
+/// See [`MAX_N_CLUSTERS`].
+pub const MAX_N_INIT: u32 = 1_000;
+/// See [`MAX_N_CLUSTERS`].
+pub const MAX_ITER: u32 = 1_000_000;
+/// flow2vec: the most flows per sentence, dimensions, context tokens,
+/// noise tokens and epochs.
+pub const MAX_FLOW2VEC: [(&str, u32); 5] =
+    [("sentence_length", 100_000), ("vector_size", 4_096), ("window", 10_000), ("negative", 1_000), ("epochs", 10_000)];
+
 /// How the starts of a clustering run are chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Init {
@@ -787,6 +801,15 @@ impl ModelSpec {
         if m.max_iter == 0 {
             errs.push("model.max_iter must be at least 1".to_string());
         }
+        for (key, v, max) in [
+            ("n_clusters", m.n_clusters, MAX_N_CLUSTERS),
+            ("n_init", m.n_init, MAX_N_INIT),
+            ("max_iter", m.max_iter, MAX_ITER),
+        ] {
+            if v > max {
+                errs.push(format!("model.{key} = {v} is too large: at most {max}"));
+            }
+        }
         if !(m.tol.is_finite() && m.tol >= 0.0) {
             errs.push(format!("model.tol must be a finite number >= 0, got {}", m.tol));
         }
@@ -965,6 +988,12 @@ impl ModelSpec {
                 for (name, v) in [("vector_size", f.vector_size), ("window", f.window), ("epochs", f.epochs)] {
                     if v == 0 {
                         errs.push(format!("flow2vec.{name} must be at least 1"));
+                    }
+                }
+                let sizes = [f.sentence_length, f.vector_size, f.window, f.negative, f.epochs];
+                for ((name, max), v) in MAX_FLOW2VEC.iter().zip(sizes) {
+                    if v > *max {
+                        errs.push(format!("flow2vec.{name} = {v} is too large: at most {max}"));
                     }
                 }
                 if !(f.sample.is_finite() && f.sample >= 0.0) {
@@ -1146,6 +1175,11 @@ mod tests {
         let r: Result<ModelSpec, _> =
             serde_json::from_str(r#"{"model":{"n_clusters":2,"init":"kmeans++"},"features":[]}"#);
         assert!(r.unwrap_err().to_string().contains("k-means++"));
+
+        // Size keys are bounded, naming the key, the value and the bound.
+        bad(r#"{"n_clusters":4000000000}"#, mixed, "model.n_clusters = 4000000000 is too large: at most 100000");
+        bad(r#"{"n_clusters":2,"n_init":100000}"#, mixed, "model.n_init = 100000 is too large: at most 1000");
+        bad(r#"{"n_clusters":2,"max_iter":4294967295}"#, mixed, "model.max_iter = 4294967295 is too large");
 
         // isolation_forest: no clusters; scikit-learn's keys and ranges.
         ok(r#"{"kind":"isolation_forest"}"#, mixed);

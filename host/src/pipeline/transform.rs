@@ -388,15 +388,20 @@ impl Transform {
         Ok(())
     }
 
-    /// Write an error record for one input record.
-    fn error(&mut self, out: &mut Outputs, origin: &Origin, reason: &str, detail: &str, raw: &str) -> Result<()> {
-        self.end_run(out)?;
+    /// Count one error, by reason.
+    fn count_error(&mut self, reason: &str) {
         self.stats.errors += 1;
         if let Some(n) = self.stats.error_reasons.get_mut(reason) {
             *n += 1;
         } else {
             self.stats.error_reasons.insert(reason.to_string(), 1);
         }
+    }
+
+    /// Write an error record for one input record.
+    fn error(&mut self, out: &mut Outputs, origin: &Origin, reason: &str, detail: &str, raw: &str) -> Result<()> {
+        self.end_run(out)?;
+        self.count_error(reason);
         let record = ErrorRecord {
             reason,
             detail,
@@ -423,12 +428,12 @@ impl Transform {
             && run.raw == e.raw
         {
             run.count += 1;
-            self.stats.errors += 1;
+            self.count_error(e.reason);
             self.stats.errors_collapsed += 1;
             return Ok(());
         }
         self.end_run(out)?;
-        self.stats.errors += 1;
+        self.count_error(e.reason);
         self.run = Some(ErrorRun {
             origin: origin.clone(),
             count: 1,
