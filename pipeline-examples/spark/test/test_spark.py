@@ -140,8 +140,11 @@ def first_difference(a, b):
 def same_output(cli, spark, files=None):
     """Scored texts byte for byte and in order; error records field for field. Within one batch
     the CLI writes the reader's errors before the component's (run.rs `process`), while Spark keeps
-    every row in input order: with `files`, both sides' errors are put in input order (file, line)."""
+    every row in input order: with `files`, both sides' errors are put in input order (file, line).
+    The CLI writes a run of identical reader errors on consecutive lines as one record with `count`
+    (docs/pipelines.md); Spark has a row per line, so such a record is expanded here, line by line."""
     (cs, ce), (ss, se) = cli, spark
+    ce = [dict(e, line=e["line"] + k) for e in ce for k in range(e.get("count", 1))]
     if files is not None:
         rank = {f: i for i, f in enumerate(files)}
         order = lambda e: (rank.get(e["file"], -1), e["line"])
@@ -246,7 +249,8 @@ def main():
         same_anomalies(work, "bad", counts, rows)
         reasons = sorted({e["reason"] for e in cli[1]})
         assert len(reasons) >= 10, f"the bad inputs gave only {reasons}"
-        return (f"{len(cli[0])} scored and {len(cli[1])} error records identical ({len(bad_inputs)} files; "
+        return (f"{len(cli[0])} scored and {len(got[1])} error rows identical to the CLI's {len(cli[1])} records "
+                f"({len(bad_inputs)} files; "
                 f"reasons {', '.join(reasons)})")
 
     @case("score-passed")
