@@ -12,8 +12,11 @@
 //! text, or what has arrived once the first event of the chunk has waited
 //! their smallest `flush_ms`, so a slow live stream is not held back. Every
 //! logsieve transform that takes the source scores each chunk
-//! ([`super::transform`] says what becomes of each event); sinks are
-//! written after each chunk. At the end every transform is flushed (open
+//! ([`super::transform`] says what becomes of each event); a transform
+//! with several instances (`threads`) scores the batches of several chunks
+//! at once, each delivered to the sinks in order, and every batch is
+//! delivered before a partial chunk (one cut by `flush_ms`) waits for the
+//! next; sinks are written after each chunk. At the end every transform is flushed (open
 //! windows emit) and the accounting equations of [`Summary::check`] are
 //! checked by the caller.
 //!
@@ -38,7 +41,7 @@ use logsieve_readers::{Item, Reader};
 use super::config::{PipelineConfig, SourceConfig};
 use super::sinks::{self, Outputs};
 use super::summary::{Summary, peak_rss_mib};
-use super::transform::{self, MAX_BATCH_BYTES, Transform};
+use super::transform::{self, MAX_BATCH_BYTES, Pending, Transform};
 
 /// The name of a stopping signal's number.
 pub fn signal_name(sig: usize) -> String {
@@ -125,15 +128,29 @@ fn read_all(
         let live = matches!(source, SourceConfig::Stdin { .. });
         let feed = Feed::start(reader, chunk, live.then_some(in_read));
         let stats = summary.sources.entry(sid.clone()).or_default();
-        let mut items: Vec<Item> = Vec::with_capacity(chunk.min(4096));
+        // Batches handed to instances on other threads, not delivered yet.
+        let mut pending = Pending::default();
         loop {
-            items.clear();
-            let more = feed.take(&mut items, chunk, flush_after, stop);
+            let mut items: Vec<Item> = Vec::with_capacity(chunk.min(4096));
+            // While the reader has nothing for us, what the instances have
+            // scored is written (a live stream that pauses after a full
+            // chunk is not held back either).
+            let mut idle = || -> Result<()> {
+                if !pending.is_empty() && pending.deliver_ready(transforms, out, usize::MAX)? > 0 {
+                    out.flush()?;
+                }
+                Ok(())
+            };
+            let more = feed.take(&mut items, chunk, flush_after, stop, &mut idle)?;
             if !items.is_empty() {
                 stats.read += items.len() as u64;
                 stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
-                for &ti in &mine {
-                    transforms[ti].process(&items, out)?;
+                let partial = items.len() < chunk;
+                transform::process_chunk(transforms, &mine, &Arc::new(items), &mut pending, out)?;
+                if partial || !more {
+                    // Nothing more is queued: what was read reaches the
+                    // sinks now, not when the next chunk arrives.
+                    pending.drain(transforms, out)?;
                 }
                 out.flush()?;
             }
@@ -141,6 +158,7 @@ fn read_all(
                 break;
             }
         }
+        pending.drain(transforms, out)?;
         feed.close();
     }
     Ok(())
@@ -241,14 +259,23 @@ impl Feed {
     /// Move a chunk into `into`: up to `max_items` items and about
     /// [`MAX_BATCH_BYTES`] of text, or what has arrived `flush_after` after
     /// the chunk's first item. `false` once the source is over: ended, or
-    /// stopping and nothing more to take.
-    fn take(&self, into: &mut Vec<Item>, max_items: usize, flush_after: Duration, stop: &AtomicUsize) -> bool {
+    /// stopping and nothing more to take. Before it waits for the reader,
+    /// `idle` runs (once per wait).
+    fn take(
+        &self,
+        into: &mut Vec<Item>,
+        max_items: usize,
+        flush_after: Duration,
+        stop: &AtomicUsize,
+        idle: &mut dyn FnMut() -> Result<()>,
+    ) -> Result<bool> {
         // While waiting, look at `stop` this often.
         const TICK: Duration = Duration::from_millis(50);
         let mut q = lock(&self.shared);
         let mut first: Option<Instant> = None;
         let mut bytes = 0;
         let mut stopping_since: Option<Instant> = None;
+        let mut idled = false;
         loop {
             if self.in_read.is_none() && !q.closed && stop.load(Ordering::SeqCst) != 0 {
                 // Stopping: a file is read no further than what is queued.
@@ -269,10 +296,10 @@ impl Feed {
                 self.shared.room.notify_one();
             }
             if into.len() >= max_items || !q.items.is_empty() {
-                return true; // a full chunk
+                return Ok(true); // a full chunk
             }
             if q.done || q.closed {
-                return false;
+                return Ok(false);
             }
             if let Some(in_read) = &self.in_read
                 && stop.load(Ordering::SeqCst) != 0
@@ -284,12 +311,20 @@ impl Feed {
                 if in_read.load(Ordering::SeqCst) || since.elapsed() > Duration::from_secs(5) {
                     q.closed = true;
                     self.shared.room.notify_one();
-                    return false;
+                    return Ok(false);
                 }
             } else if let Some(t) = first
                 && t.elapsed() >= flush_after
             {
-                return true;
+                return Ok(true);
+            }
+            if !idled {
+                // Not holding the queue meanwhile: the reader goes on.
+                drop(q);
+                idle()?;
+                idled = true;
+                q = lock(&self.shared);
+                continue;
             }
             let wait = match first {
                 Some(t) if stop.load(Ordering::SeqCst) == 0 => flush_after.saturating_sub(t.elapsed()).min(TICK),
@@ -298,6 +333,7 @@ impl Feed {
             q.taker_waits = true;
             q = self.shared.arrived.wait_timeout(q, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             q.taker_waits = false;
+            idled = false;
         }
     }
 
