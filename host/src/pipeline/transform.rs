@@ -247,7 +247,16 @@ fn per_key_state(model: &[u8]) -> bool {
 /// reader's event is one line: it holds no raw newline). Items the reader
 /// could not read are not in it.
 fn batch_text(batch: &[Item]) -> String {
-    let mut text = String::with_capacity(batch.iter().map(|i| i.result.as_ref().map_or(0, |t| t.len() + 1)).sum());
+    let mut text = String::new();
+    batch_text_into(batch, &mut text);
+    text
+}
+
+/// [`batch_text`] into a buffer kept from batch to batch (no new pages to
+/// fault in for each batch).
+fn batch_text_into(batch: &[Item], text: &mut String) {
+    text.clear();
+    text.reserve(batch.iter().map(|i| i.result.as_ref().map_or(0, |t| t.len() + 1)).sum());
     for item in batch {
         if let Ok(event) = &item.result {
             debug_assert!(!event.contains('\n'), "a reader's event is one line");
@@ -255,7 +264,6 @@ fn batch_text(batch: &[Item]) -> String {
             text.push('\n');
         }
     }
-    text
 }
 
 /// A batch for a worker: its items, and where its result goes.
@@ -297,12 +305,13 @@ impl Pool {
         for (k, mut instance) in instances.into_iter().enumerate() {
             let rx = Arc::clone(&rx);
             let worker = std::thread::Builder::new().name(format!("logsieve-score-{k}")).spawn(move || {
+                let mut text = String::new();
                 loop {
                     let job = match rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv() {
                         Ok(job) => job,
                         Err(_) => break, // the pool is stopping
                     };
-                    let text = batch_text(&job.chunk[job.range.clone()]);
+                    batch_text_into(&job.chunk[job.range.clone()], &mut text);
                     let _ = job.reply.send(instance.score_lines(&text));
                 }
                 instance
@@ -499,6 +508,9 @@ impl Transform {
                 events.len()
             );
         }
+        if self.deliver_block(&lines, out)? {
+            return Ok(());
+        }
         let mut absorbed = false;
         for (outcome, (item, raw)) in lines.outcomes.iter().zip(&events) {
             match outcome {
@@ -537,6 +549,44 @@ impl Transform {
             }
         }
         Ok(())
+    }
+
+    /// The common case, cheaply: every event of the batch scored, their
+    /// texts one after the other filling the component's text, no
+    /// aggregate, no sink keeping only anomalies: the text is written as
+    /// one block to each sink (the same bytes as line by line). `false`
+    /// when the batch is not such a one (nothing was done).
+    fn deliver_block(&mut self, lines: &ScoredLines, out: &mut Outputs) -> Result<bool> {
+        if !lines.emitted.is_empty() || self.scored_to.iter().any(|&s| out.sinks[s].only_anomalies()) {
+            return Ok(false);
+        }
+        let text = lines.text.as_bytes();
+        let mut at = 0usize;
+        for outcome in &lines.outcomes {
+            let LineOutcome::Scored(s) = outcome else {
+                return Ok(false);
+            };
+            let end = at + s.len as usize;
+            if s.offset as usize != at || text.get(end) != Some(&b'\n') {
+                return Ok(false);
+            }
+            at = end + 1;
+        }
+        if at != text.len() {
+            return Ok(false);
+        }
+        for outcome in &lines.outcomes {
+            if let LineOutcome::Scored(s) = outcome {
+                self.stats.anomalies += u64::from(s.verdict.anomaly);
+                self.stats.in_rare_clusters += u64::from(s.verdict.reasons.contains(Reasons::RARE_CLUSTER));
+            }
+        }
+        let n = lines.outcomes.len() as u64;
+        self.stats.scored += n;
+        for &s in &self.scored_to {
+            out.sinks[s].write_block(&lines.text, n)?;
+        }
+        Ok(true)
     }
 
     /// A batch lost to a guest fault: its events go to the errors output
