@@ -197,6 +197,12 @@ struct Queue {
     /// Someone waits on a condition (notify only then).
     taker_waits: bool,
     giver_waits: bool,
+    /// The taker waits for this many items (the rest of its chunk; 1 while
+    /// its chunk is empty, to start the chunk's `flush_ms` clock): the
+    /// reader wakes it once they are there, not at every item.
+    taker_wants: usize,
+    /// Or for this many bytes.
+    taker_wants_bytes: usize,
 }
 
 struct Shared {
@@ -236,6 +242,10 @@ impl Feed {
                     && !q.items.is_empty()
                     && (q.items.len() >= max_items || q.bytes + len > MAX_BATCH_BYTES)
                 {
+                    if q.taker_waits {
+                        // The queue is as full as it gets: the taker takes.
+                        s.arrived.notify_one();
+                    }
                     q.giver_waits = true;
                     q = s.room.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
@@ -245,7 +255,7 @@ impl Feed {
                 }
                 q.bytes += len;
                 q.items.push_back(item);
-                if q.taker_waits {
+                if q.taker_waits && (q.items.len() >= q.taker_wants || q.bytes >= q.taker_wants_bytes) {
                     s.arrived.notify_one();
                 }
             }
@@ -331,6 +341,8 @@ impl Feed {
                 _ => TICK,
             };
             q.taker_waits = true;
+            q.taker_wants = if into.is_empty() { 1 } else { max_items - into.len() };
+            q.taker_wants_bytes = MAX_BATCH_BYTES.saturating_sub(bytes).max(1);
             q = self.shared.arrived.wait_timeout(q, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             q.taker_waits = false;
             idled = false;
