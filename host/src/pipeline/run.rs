@@ -56,6 +56,7 @@ pub fn signal_name(sig: usize) -> String {
 /// number.
 pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result<Summary> {
     let t0 = Instant::now();
+    keep_freed_memory();
     let mut summary = Summary::default();
     // Everything that can fail first: models and components, then the
     // inputs' globs; the sinks last.
@@ -98,6 +99,23 @@ pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result
     summary.seconds = t0.elapsed().as_secs_f64();
     summary.peak_rss_mib = peak_rss_mib();
     Ok(summary)
+}
+
+/// Each batch's scored text (hundreds of KiB) is allocated by a scoring
+/// thread and freed by the pipeline's thread. glibc's malloc would give
+/// such blocks back to the system at every free (a fresh `mmap`, or a
+/// trimmed arena) and fault their pages in again for the next batch: 16 ×
+/// more page faults with two threads than with one. Blocks up to 32 MiB
+/// are kept in the heap and free memory at its top is kept up to 64 MiB
+/// instead (what a run holds stays bounded by its batches in flight).
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes two of malloc's thresholds; it is called
+    // before the pipeline's threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
 }
 
 /// Read every source in order through its transforms.
@@ -234,7 +252,7 @@ impl Feed {
         let shared =
             Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), room: Condvar::new() });
         let s = Arc::clone(&shared);
-        std::thread::spawn(move || {
+        let spawned = std::thread::Builder::new().name("logsieve-read".into()).spawn(move || {
             for item in reader.by_ref() {
                 let len = item_bytes(&item);
                 let mut q = lock(&s);
@@ -263,6 +281,7 @@ impl Feed {
             q.done = true;
             s.arrived.notify_one();
         });
+        spawned.expect("starting a source's reader thread");
         Feed { shared, in_read }
     }
 
