@@ -81,6 +81,7 @@ def main():
     ap.add_argument("--table", required=True, help="markdown table")
     ap.add_argument("--command", default="bench/pipeline.sh")
     ap.add_argument("--into", help="also replace the section in this file (BENCHMARKS.md)")
+    ap.add_argument("--peer-python", help="a Python with pandas and scikit-learn: run the peer (1 run)")
     a = ap.parse_args()
     d = a.data
     tsv_files = sorted(
@@ -98,6 +99,15 @@ def main():
             if lines != EVENTS:
                 sys.exit(f"pipeline.py: {key}: {lines} scored lines, not {EVENTS}")
             digests[key] = sha(os.path.join(d, "out/scored.ndjson"))
+    if a.peer_python:
+        peer = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers", "pandas_pipeline.py")
+        subprocess.run([a.bin, "inspect", "--json", "conn.model.msgpack"], cwd=d, check=True,
+                       stdout=open(os.path.join(d, "conn.model.json"), "w"))
+        rows["pandas"] = measure("pandas + scikit-learn", [a.peer_python, peer, "conn.model.json", "conn.ndjson",
+                                                          "out/pandas.ndjson"], d, 1)
+        versions = subprocess.run([a.peer_python, "-c", "import pandas, sklearn; print(pandas.__version__, "
+                                   "sklearn.__version__)"], capture_output=True, text=True).stdout.split()
+        rows["pandas"]["versions"] = versions
     for fmt in ("ndjson", "tsv"):
         if digests[f"{fmt}-t1"] != digests[f"{fmt}-t2"]:
             sys.exit(f"pipeline.py: {fmt}: threads 1 and 2 wrote different outputs")
@@ -129,6 +139,14 @@ def main():
         f"| 7b. the same, `threads = 1` | {eps('tsv-t1'):,.0f} events/s: {cell('tsv-t1')} | — | — | — |",
         f"| 8. peak RSS of rows 6–7 | {peak:.0f} MiB at most | — | < 64 MiB | {yes(peak < 64)} |",
     ]
+    if "pandas" in rows:
+        pv = rows["pandas"].get("versions") or ["?", "?"]
+        ratio = rows["pandas"]["best"]["wall"] / rows["ndjson-t2"]["best"]["wall"]
+        out.append(
+            f"| 9. the NDJSON row's peer: pandas {pv[0]} + scikit-learn {pv[1]} (`bench/peers/pandas_pipeline.py`: "
+            f"read_json in chunks of 100,000, KMeans.predict, to_json; less work per event than logsieve: no cblof, "
+            f"reasons, top features or error records) | logsieve (6a) is **{ratio:.1f}×** faster | "
+            f"{EVENTS / rows['pandas']['best']['wall']:,.0f} events/s: {cell('pandas')} (1 run) | — | — |")
     with open("/proc/cpuinfo") as f:
         model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

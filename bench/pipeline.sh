@@ -2,7 +2,9 @@
 # End-to-end throughput of `logsieve run` (issue #21): 1,059,180 rita conn
 # events (bench/pipeline_data.sh) from one NDJSON file and from 720 gzip'd
 # Zeek TSV files, scored by the conn-kmeans model into a file sink, with 1
-# and 2 threads; `cat` and `zcat` of the same files as the bounds. Writes
+# and 2 threads; `cat` and `zcat` of the same files as the bounds, and a
+# pandas + scikit-learn peer on the NDJSON file (bench/peers/pandas_pipeline.py,
+# in target/bench-pipeline-venv, pinned in bench/peers/pipeline-requirements.txt). Writes
 # target/bench-results/pipeline.{json,md} ($LOGSIEVE_BENCH_RESULTS); bench/compare.sh calls it and
 # puts the table in BENCHMARKS.md.
 #
@@ -24,8 +26,15 @@ done
 target=${CARGO_TARGET_DIR:-$repo/target}
 cargo build --release --locked -p logsieve >&2
 data=$(LOGSIEVE_BIN="$target/release/logsieve" bench/pipeline_data.sh "$target/bench-pipeline")
+# The pandas + scikit-learn peer, in its own virtualenv (pinned).
+venv=$target/bench-pipeline-venv
+reqs=bench/peers/pipeline-requirements.txt
+if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import pandas, sklearn' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" >&2
+fi
 results=${LOGSIEVE_BENCH_RESULTS:-$target/bench-results}
 mkdir -p "$results"
 python3 bench/pipeline.py --bin "$target/release/logsieve" --data "$data" --runs "$runs" \
     --out "$results/pipeline.json" --table "$results/pipeline.md" \
-    --command "bench/pipeline.sh $runs" "${into[@]}"
+    --peer-python "$venv/bin/python" --command "bench/pipeline.sh $runs" "${into[@]}"
