@@ -144,7 +144,11 @@ fn read_all(
             }
         };
         let live = matches!(source, SourceConfig::Stdin { .. });
-        let feed = Feed::start(reader, chunk, live.then_some(in_read));
+        // The reader runs up to one chunk ahead per scoring thread (and
+        // one), so that the instances are not kept waiting while this
+        // thread writes; never more than MAX_BATCH_BYTES of text.
+        let depth = 1 + mine.iter().map(|&i| transforms[i].scoring_threads()).max().unwrap_or(1);
+        let feed = Feed::start(reader, chunk.saturating_mul(depth), live.then_some(in_read));
         let stats = summary.sources.entry(sid.clone()).or_default();
         // Batches handed to instances on other threads, not delivered yet.
         let mut pending = Pending::default();
@@ -232,7 +236,7 @@ struct Shared {
 }
 
 /// A source read on its own thread into a queue bounded by count and
-/// bytes (at most one chunk ahead of the one being scored).
+/// bytes (at most `capacity` items, at most [`MAX_BATCH_BYTES`] of text).
 struct Feed {
     shared: Arc<Shared>,
     /// For standard input: the reader is blocked waiting for bytes.
@@ -248,7 +252,7 @@ fn item_bytes(i: &Item) -> usize {
 }
 
 impl Feed {
-    fn start(mut reader: Reader, max_items: usize, in_read: Option<Arc<AtomicBool>>) -> Feed {
+    fn start(mut reader: Reader, capacity: usize, in_read: Option<Arc<AtomicBool>>) -> Feed {
         let shared =
             Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), room: Condvar::new() });
         let s = Arc::clone(&shared);
@@ -256,9 +260,7 @@ impl Feed {
             for item in reader.by_ref() {
                 let len = item_bytes(&item);
                 let mut q = lock(&s);
-                while !q.closed
-                    && !q.items.is_empty()
-                    && (q.items.len() >= max_items || q.bytes + len > MAX_BATCH_BYTES)
+                while !q.closed && !q.items.is_empty() && (q.items.len() >= capacity || q.bytes + len > MAX_BATCH_BYTES)
                 {
                     if q.taker_waits {
                         // The queue is as full as it gets: the taker takes.

@@ -474,6 +474,12 @@ impl Transform {
         self.deliver(batch, result, out)
     }
 
+    /// Instances scoring on their own threads (0: it scores on the
+    /// pipeline's thread).
+    pub fn scoring_threads(&self) -> usize {
+        if self.pool.is_some() { self.threads } else { 0 }
+    }
+
     /// Whether the model file changed since it was last seen (reloading on).
     fn model_changed(&self) -> bool {
         self.model_seen.as_ref().is_some_and(|seen| &file_id(&self.model_path) != seen)
