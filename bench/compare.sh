@@ -165,6 +165,9 @@ echo "compare: gensim Word2Vec, 1 and 2 workers (several minutes)" >&2
 step gensim-w2v - -- "$py" "$peers/gensim_w2v.py" --data "$data" --workers 1,2 --epochs "$epochs" \
     --out "$results/gensim_w2v.json"
 
+echo "compare: logsieve run end to end (bench/pipeline.sh)" >&2
+LOGSIEVE_BENCH_RESULTS=$results bench/pipeline.sh "$runs"
+
 # ---- 4. report --------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 wall=$(($(date +%s) - t_start))
@@ -180,4 +183,7 @@ wall=$(($(date +%s) - t_start))
 "$py" "$peers/report.py" --results "$results" --out "$repo/BENCHMARKS.md" \
     --command "$command_line" --started "$started" --wall "$wall" \
     --load-start "$load_start" --load-end "$load_end" --quick "$quick"
+# The end-to-end section, as bench/pipeline.sh wrote it.
+echo >>"$repo/BENCHMARKS.md"
+cat "$results/pipeline.md" >>"$repo/BENCHMARKS.md"
 echo "compare: wrote BENCHMARKS.md in ${wall} s (raw JSON in $results)" >&2

@@ -209,3 +209,74 @@ path = "out/errors.ndjson"
     let real = read("out/scored.ndjson");
     assert_eq!(real, scored, "the faulty component's surviving output equals the real component's");
 }
+
+/// Issue #21: with several instances (`threads`), a guest fault mid-stream
+/// re-creates only the instance it happened in; the faulted batches' events
+/// go to the errors output in their place, and every output is byte for
+/// byte, in order, that of one instance.
+#[test]
+fn several_instances_fault_as_one_byte_for_byte() {
+    let dir = common::tempdir("faults-threads");
+    train_small(&dir);
+    let wasm = dir.join("faulty.wasm");
+    std::fs::write(&wasm, faulty_component()).unwrap();
+    // 30 batches of 10; faults in batches 3, 4 (two in a row), 11 and 20.
+    let batch = 10;
+    let mut events = sample_events(30 * batch);
+    for (b, kind) in [(3, "trap"), (4, "grow"), (11, "spin"), (20, "trap")] {
+        let i = b * batch + 5;
+        events[i] = with_fault(&events[i], kind);
+    }
+    std::fs::write(dir.join("events.ndjson"), events.join("\n") + "\n").unwrap();
+    std::fs::write(
+        dir.join("p.toml"),
+        format!(
+            r#"
+[sources.in]
+type = "file"
+path = "events.ndjson"
+
+[transforms.score]
+type = "logsieve"
+inputs = ["in"]
+model = "conn.model.msgpack"
+batch_size = {batch}
+batch_timeout_ms = 300
+memory_limit_mb = 64
+
+[sinks.scored]
+type = "file"
+inputs = ["score"]
+path = "out/scored.ndjson"
+
+[sinks.errors]
+type = "file"
+inputs = ["score.errors"]
+path = "out/errors.ndjson"
+"#
+        ),
+    )
+    .unwrap();
+    let run = |threads: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+            .current_dir(&dir)
+            .args(["run", "p.toml", "--summary-json", "summary.json", "--threads", threads, "--plugin"])
+            .arg(&wasm)
+            .env("LOGSIEVE_CACHE_DIR", dir.join("cache"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "run failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr));
+        let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
+        (read("out/scored.ndjson"), read("out/errors.ndjson"), summary["transforms"]["score"].clone())
+    };
+    let one = run("1");
+    assert_eq!(one.2["guest_faults"], 4, "{}", one.2);
+    assert_eq!(one.1.lines().count(), 4 * batch);
+    for threads in ["2", "3"] {
+        let many = run(threads);
+        assert!(many.0 == one.0, "--threads {threads}: the scored output differs from one instance's");
+        assert!(many.1 == one.1, "--threads {threads}: the errors output differs from one instance's");
+        assert_eq!(many.2, one.2, "--threads {threads}: the counts differ");
+    }
+}

@@ -17,7 +17,9 @@ use std::time::Duration;
 fn train(dir: &Path, hour: &str, name: &str) -> PathBuf {
     let model = dir.join(name);
     let input = common::repo().join(format!("pipeline-examples/conn-kmeans/sample/train/conn.{hour}.log.gz"));
+    // Reproducible (the same model id in every run of the test).
     let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .env("SOURCE_DATE_EPOCH", "0")
         .args(["train", "--spec"])
         .arg(common::conn_spec())
         .arg("--input")
@@ -43,9 +45,23 @@ fn replace_atomically(target: &Path, bytes: &[u8]) {
     std::fs::rename(&tmp, target).unwrap();
 }
 
-#[test]
-fn a_model_swapped_mid_stream_scores_every_later_event_and_a_bad_one_is_refused() {
-    let dir = common::tempdir("reload");
+/// What a run with two model swaps mid-stream wrote.
+struct Swapped {
+    /// The scored lines (standard output), in order.
+    lines: Vec<String>,
+    /// The errors file.
+    errors: String,
+    stderr: String,
+    summary: serde_json::Value,
+    id1: String,
+    id2: String,
+}
+
+/// Stream 300 events on stdin; after the first 100 have come out, rename a
+/// second model over the model file; after 200, a truncated one.
+/// `threads`: the `--threads` argument, if any.
+fn swap_mid_stream(name: &str, threads: Option<&str>) -> Swapped {
+    let dir = common::tempdir(name);
     let first = train(&dir, "00:00:00-01:00:00", "first.msgpack");
     let second = train(&dir, "01:00:00-02:00:00", "second.msgpack");
     let (id1, id2) = (model_id(&first), model_id(&second));
@@ -91,6 +107,7 @@ path = "errors.ndjson"
     let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
         .current_dir(&dir)
         .args(["run", "p.toml", "--summary-json", "summary.json"])
+        .args(threads.map(|t| ["--threads", t]).iter().flatten())
         .env("LOGSIEVE_CACHE_DIR", dir.join("cache"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -107,8 +124,8 @@ path = "errors.ndjson"
             }
         }
     });
-    let mut out: Vec<serde_json::Value> = Vec::new();
-    let mut send_and_collect = |part: &[String], out: &mut Vec<serde_json::Value>| {
+    let mut out: Vec<String> = Vec::new();
+    let mut send_and_collect = |part: &[String], out: &mut Vec<String>| {
         for e in part {
             writeln!(stdin, "{e}").unwrap();
         }
@@ -118,7 +135,7 @@ path = "errors.ndjson"
             let line = rx.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
                 panic!("only {} of {want} scored events came out; stderr:\n{}", out.len(), stderr_of(&dir))
             });
-            out.push(serde_json::from_str(&line).unwrap());
+            out.push(line);
         }
     };
 
@@ -134,6 +151,16 @@ path = "errors.ndjson"
     reader.join().unwrap();
     let stderr = stderr_of(&dir);
     assert!(status.success(), "run failed ({status}):\n{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let errors = std::fs::read_to_string(dir.join("errors.ndjson")).unwrap();
+    Swapped { lines: out, errors, stderr, summary, id1, id2 }
+}
+
+#[test]
+fn a_model_swapped_mid_stream_scores_every_later_event_and_a_bad_one_is_refused() {
+    let Swapped { lines, errors, stderr, summary, id1, id2 } = swap_mid_stream("reload", None);
+    let out: Vec<serde_json::Value> = lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
 
     // Every event exactly once, named by the model that scored it.
     let mut seen = vec![0u32; 300];
@@ -146,10 +173,8 @@ path = "errors.ndjson"
     assert!(seen.iter().all(|&n| n == 1), "events out more or less than once: {:?}", {
         seen.iter().enumerate().filter(|(_, n)| **n != 1).collect::<Vec<_>>()
     });
-    assert_eq!(std::fs::read_to_string(dir.join("errors.ndjson")).unwrap(), "", "no event failed");
+    assert_eq!(errors, "", "no event failed");
 
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
     let t = &summary["transforms"]["score"];
     assert_eq!(t["reloads"], 1, "{t}");
     assert_eq!(t["reloads_refused"], 1, "{t}");
@@ -329,4 +354,21 @@ fn a_same_size_same_mtime_replacement_is_noticed() {
         assert_eq!(e["logsieve"]["model"].as_str(), Some(want.as_str()), "event {seq}\n{stderr}");
     }
     assert_eq!(t["reloads"], 1, "{t}");
+}
+
+/// Issue #21: with several instances (`threads`), a reload mid-stream
+/// switches every instance between the same two batches: the output is byte
+/// for byte, in order, that of one instance, and the counts are the same.
+#[test]
+fn several_instances_switch_models_between_the_same_batches() {
+    let one = swap_mid_stream("reload-threads-1", Some("1"));
+    let many = swap_mid_stream("reload-threads-3", Some("3"));
+    assert_eq!((&one.id1, &one.id2), (&many.id1, &many.id2), "training is reproducible");
+    assert_eq!(one.lines.len(), 300);
+    assert!(one.lines == many.lines, "the scored lines differ between --threads 1 and --threads 3");
+    assert_eq!(one.errors, many.errors);
+    let counts = |s: &serde_json::Value| s["transforms"]["score"].clone();
+    assert_eq!(counts(&one.summary), counts(&many.summary));
+    assert_eq!(many.summary["transforms"]["score"]["reloads"], 1);
+    assert!(many.stderr.contains(&format!("model {} replaced by {}", many.id1, many.id2)), "{}", many.stderr);
 }

@@ -47,6 +47,10 @@ enum Command {
         /// one (and instead of a transform's own `plugin`).
         #[arg(long)]
         plugin: Option<PathBuf>,
+        /// Score with this many component instances in every transform
+        /// (instead of each transform's `threads`; 1 to 256).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
         /// Print nothing but errors.
         #[arg(long, short)]
         quiet: bool,
@@ -127,10 +131,16 @@ fn real_main() -> Result<ExitCode> {
         Command::Train(args) => train::train(&args)?,
         Command::Assemble(args) => assemble::assemble(&args)?,
         Command::Evaluate(args) => evaluate::evaluate(&args)?,
-        Command::Run { pipeline: path, summary_json, plugin, quiet, max_error_ratio } => {
+        Command::Run { pipeline: path, summary_json, plugin, threads, quiet, max_error_ratio } => {
             let mut cfg = PipelineConfig::load(&path)?;
             if let Some(p) = plugin {
                 cfg.override_plugin(&p);
+            }
+            if let Some(n) = threads {
+                cfg.override_threads(n);
+                if let Err(errs) = cfg.validate() {
+                    anyhow::bail!("--threads: {}", errs.join("; "));
+                }
             }
             let stop = Arc::new(AtomicUsize::new(0));
             on_signals(&stop).context("setting up SIGTERM and SIGINT")?;

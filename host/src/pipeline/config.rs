@@ -17,6 +17,7 @@
 //! # batch_timeout_ms = 10000     # a batch running longer is interrupted (0: no deadline, faster)
 //! # memory_limit_mb = 1024       # the component's memory limit
 //! # reload_model = true          # switch to a new model file between batches
+//! # threads = 2                  # component instances scoring batches in parallel (default: the cores)
 //!
 //! [sinks.scored]
 //! type = "file"                  # or "stdout"
@@ -154,6 +155,15 @@ pub enum TransformConfig {
         /// that is refused leaves the old one serving.
         #[serde(default = "default_true")]
         reload_model: bool,
+        /// Component instances scoring batches in parallel, each on its own
+        /// thread (default: the machine's cores). The output is the same,
+        /// in the same order, whatever the number. 1: the batches are
+        /// scored one after the other on the pipeline's thread. A model
+        /// with per-key state (`[aggregate]`, an `inter_arrival` derive, a
+        /// flow2vec `sequence`) is always scored by one instance: each key
+        /// must see its events in order.
+        #[serde(default)]
+        threads: Option<usize>,
     },
 }
 
@@ -217,6 +227,8 @@ pub const MAX_MEMORY_LIMIT_MB: u64 = 4096;
 pub const MAX_BATCH_TIMEOUT_MS: u64 = 86_400_000;
 /// The largest `flush_ms`: one hour.
 pub const MAX_FLUSH_MS: u64 = 3_600_000;
+/// The most `threads` (component instances) of one transform.
+pub const MAX_THREADS: usize = 256;
 
 /// Deserialize one entry (`[sources.<id>]`, …), reporting every unknown key
 /// (serde stops at the first: each is removed and the entry read again)
@@ -446,6 +458,15 @@ impl PipelineConfig {
         }
     }
 
+    /// Use this many component instances in every transform (`logsieve
+    /// run --threads`).
+    pub fn override_threads(&mut self, n: usize) {
+        for t in self.transforms.values_mut() {
+            let TransformConfig::Logsieve { threads, .. } = t;
+            *threads = Some(n);
+        }
+    }
+
     /// Check the topology and the keys' ranges; every problem is listed.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut errs = Vec::new();
@@ -481,6 +502,7 @@ impl PipelineConfig {
                 top_features,
                 batch_timeout_ms,
                 flush_ms,
+                threads,
                 ..
             } = t;
             let mut range = |key: &str, value: u64, lo: u64, hi: u64, why: &str| {
@@ -501,6 +523,9 @@ impl PipelineConfig {
             range("memory_limit_mb", *memory_limit_mb, 1, MAX_MEMORY_LIMIT_MB, " (a wasm32 memory holds 4 GiB)");
             range("batch_timeout_ms", *batch_timeout_ms, 0, MAX_BATCH_TIMEOUT_MS, " (one day; 0: no deadline)");
             range("flush_ms", *flush_ms, 0, MAX_FLUSH_MS, " (one hour)");
+            if let Some(n) = threads {
+                range("threads", *n as u64, 1, MAX_THREADS as u64, "");
+            }
             if inputs.is_empty() {
                 errs.push(format!("transforms.{id}: `inputs` is empty"));
             }

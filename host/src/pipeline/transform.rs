@@ -25,9 +25,25 @@
 //! emit, scored by the old model) and the new one takes over; if not, the
 //! old one keeps serving and the refusal is reported. Every scored event
 //! names its model in `logsieve.model`, every error record in `model`.
+//!
+//! Threads: with `threads` = N > 1 (the default on a machine with several
+//! cores) N instances of the model score batches at once, each on its own
+//! thread ([`Pool`]). The pipeline's thread hands them the batches and
+//! delivers their results in the order the batches came ([`Pending`]),
+//! so the outputs, the counts and every error record are those of one
+//! instance, byte for byte. Before a batch whose model file changed, every
+//! batch in flight is delivered first: all instances switch to the new
+//! model between the same two batches. A guest fault re-creates only the
+//! instance it happened in. A model with per-key state (`[aggregate]`
+//! windows, an `inter_arrival` derive, a flow2vec `sequence`) is scored by
+//! one instance on the pipeline's thread, as with `threads = 1`: a key's
+//! events must reach one instance, in order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::ops::Range;
 use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use logsieve_readers::{Item, Origin};
@@ -88,7 +104,13 @@ pub struct Transform {
     /// The sources it takes.
     pub inputs: Vec<String>,
     runtime: Runtime,
-    instance: Instance,
+    /// The instance scoring on the pipeline's thread (`None` while a
+    /// [`Pool`] scores).
+    instance: Option<Instance>,
+    /// Instances scoring on their own threads.
+    pool: Option<Pool>,
+    /// How many instances may score (the `threads` key).
+    threads: usize,
     options: Options,
     limits: Limits,
     model_path: PathBuf,
@@ -139,6 +161,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             batch_timeout_ms,
             memory_limit_mb,
             reload_model,
+            threads,
         } = t;
         // `batch_timeout_ms = 0`: no deadline, and the component compiled
         // without interruption checks (a separate runtime).
@@ -157,8 +180,9 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             memory_bytes: (*memory_limit_mb as usize) << 20,
             call_timeout: std::time::Duration::from_millis(*batch_timeout_ms),
         };
+        let bytes: Arc<[u8]> = bytes.into();
         let mut instance = rt
-            .instantiate_with(bytes.into(), options, limits)
+            .instantiate_with(Arc::clone(&bytes), options, limits)
             .with_context(|| format!("transform {id}: starting the component"))?
             .map_err(|e| anyhow::anyhow!("{}: {}", model.display(), runtime::describe(&e)))
             .with_context(|| format!("transform {id}: the model was refused"))?;
@@ -170,11 +194,14 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
         if errors_to.is_empty() && !quiet {
             eprintln!("note: no sink takes {id}{ERRORS_SUFFIX}; its records go to stderr");
         }
-        transforms.push(Transform {
+        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let mut t = Transform {
             id: id.clone(),
             inputs: inputs.clone(),
             runtime: rt,
-            instance,
+            instance: None,
+            pool: None,
+            threads,
             options,
             limits,
             model_path: model.clone(),
@@ -196,7 +223,9 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             run: None,
             scored_to: takers(id),
             errors_to,
-        });
+        };
+        t.install(instance, &bytes)?;
+        transforms.push(t);
     }
     Ok(transforms)
 }
@@ -207,16 +236,16 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
 /// one batch past the component's memory limit.
 pub const MAX_BATCH_BYTES: usize = 16 << 20;
 
-/// Split `items` into batches by count and by bytes.
-pub fn batches(items: &[Item], batch_size: usize) -> impl Iterator<Item = &[Item]> {
-    let mut rest = items;
+/// Split `items` into batches by count and by bytes: their ranges.
+pub fn batch_ranges(items: &[Item], batch_size: usize) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
     std::iter::from_fn(move || {
-        if rest.is_empty() {
+        if start == items.len() {
             return None;
         }
         let mut bytes = 0;
         let mut n = 0;
-        for item in rest.iter().take(batch_size) {
+        for item in items[start..].iter().take(batch_size) {
             let len = item.result.as_ref().map_or(0, String::len);
             if n > 0 && bytes + len > MAX_BATCH_BYTES {
                 break;
@@ -224,10 +253,230 @@ pub fn batches(items: &[Item], batch_size: usize) -> impl Iterator<Item = &[Item
             bytes += len;
             n += 1;
         }
-        let (batch, tail) = rest.split_at(n);
-        rest = tail;
-        Some(batch)
+        let range = start..start + n;
+        start += n;
+        Some(range)
     })
+}
+
+/// Split `items` into batches by count and by bytes.
+pub fn batches(items: &[Item], batch_size: usize) -> impl Iterator<Item = &[Item]> {
+    batch_ranges(items, batch_size).map(|r| &items[r])
+}
+
+/// Whether a model keeps state per key between events (`[aggregate]`
+/// windows, an `inter_arrival` derive, a flow2vec `sequence`), so that its
+/// events must all reach one instance in order. A file the host cannot
+/// decode (another component's format) is taken as stateful.
+fn per_key_state(model: &[u8]) -> bool {
+    let Ok(decoded) = logsieve_artifact::decode(model) else {
+        return true;
+    };
+    let spec = &decoded.model.spec;
+    spec.aggregate.is_some()
+        || spec.derive.iter().any(|d| matches!(d.op, logsieve_artifact::spec::DeriveOp::InterArrival { .. }))
+        || spec.flow2vec.as_ref().is_some_and(|f| f.sequence > 0)
+}
+
+/// A batch as the component takes it: one NDJSON text of its events (a
+/// reader's event is one line: it holds no raw newline). Items the reader
+/// could not read are not in it.
+fn batch_text(batch: &[Item]) -> String {
+    let mut text = String::new();
+    batch_text_into(batch, &mut text);
+    text
+}
+
+/// [`batch_text`] into a buffer kept from batch to batch (no new pages to
+/// fault in for each batch).
+fn batch_text_into(batch: &[Item], text: &mut String) {
+    text.clear();
+    text.reserve(batch.iter().map(|i| i.result.as_ref().map_or(0, |t| t.len() + 1)).sum());
+    for item in batch {
+        if let Ok(event) = &item.result {
+            debug_assert!(!event.contains('\n'), "a reader's event is one line");
+            text.push_str(event);
+            text.push('\n');
+        }
+    }
+}
+
+/// A batch for a worker: its items, and where its result goes.
+struct Job {
+    chunk: Arc<Vec<Item>>,
+    range: Range<usize>,
+    reply: SyncSender<Result<ScoredLines>>,
+}
+
+/// Instances of one model scoring batches on their own threads, each
+/// taking the next batch when it is free. A guest fault re-creates the
+/// instance it happened in (in its thread) and returns the fault as the
+/// batch's result.
+pub struct Pool {
+    jobs: Option<SyncSender<Job>>,
+    workers: Vec<std::thread::JoinHandle<Instance>>,
+}
+
+impl Pool {
+    /// `first` and `n - 1` more instances of the model, each on its thread.
+    fn start(
+        rt: &Runtime,
+        first: Instance,
+        model: &Arc<[u8]>,
+        options: Options,
+        limits: Limits,
+        n: usize,
+    ) -> Result<Pool> {
+        let mut instances = vec![first];
+        while instances.len() < n {
+            let i = rt
+                .instantiate_with(Arc::clone(model), options, limits)?
+                .map_err(|e| anyhow::anyhow!("the model was refused: {}", runtime::describe(&e)))?;
+            instances.push(i);
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(n);
+        let rx = Arc::new(Mutex::new(rx));
+        let mut workers = Vec::with_capacity(n);
+        for (k, mut instance) in instances.into_iter().enumerate() {
+            let rx = Arc::clone(&rx);
+            let worker = std::thread::Builder::new().name(format!("logsieve-score-{k}")).spawn(move || {
+                let mut text = String::new();
+                loop {
+                    let job = match rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv() {
+                        Ok(job) => job,
+                        Err(_) => break, // the pool is stopping
+                    };
+                    batch_text_into(&job.chunk[job.range.clone()], &mut text);
+                    let _ = job.reply.send(instance.score_lines(&text));
+                }
+                instance
+            })?;
+            workers.push(worker);
+        }
+        Ok(Pool { jobs: Some(tx), workers })
+    }
+
+    /// Hand a batch to the next free instance.
+    fn submit(&self, chunk: &Arc<Vec<Item>>, range: Range<usize>) -> Result<Receiver<Result<ScoredLines>>> {
+        let (reply, result) = std::sync::mpsc::sync_channel(1);
+        let job = Job { chunk: Arc::clone(chunk), range, reply };
+        self.jobs.as_ref().expect("a running pool").send(job).map_err(|_| anyhow::anyhow!("a scoring thread ended"))?;
+        Ok(result)
+    }
+
+    /// Stop the threads once their batches are done; their instances.
+    fn stop(mut self) -> Result<Vec<Instance>> {
+        drop(self.jobs.take());
+        std::mem::take(&mut self.workers)
+            .into_iter()
+            .map(|w| w.join().map_err(|_| anyhow::anyhow!("a scoring thread panicked")))
+            .collect()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        for w in std::mem::take(&mut self.workers) {
+            let _ = w.join();
+        }
+    }
+}
+
+/// A batch handed to a [`Pool`] and not delivered yet.
+struct Waiting {
+    transform: usize,
+    chunk: Arc<Vec<Item>>,
+    range: Range<usize>,
+    /// `None`: nothing in it to score (only unreadable records).
+    reply: Option<Receiver<Result<ScoredLines>>>,
+    /// The result, once it came.
+    done: Option<Result<ScoredLines>>,
+}
+
+/// The batches in flight, across the transforms, in the order they would
+/// have been scored one after the other: each is delivered (written, counted)
+/// in that order, so the outputs do not depend on which instance was faster.
+#[derive(Default)]
+pub struct Pending {
+    queue: VecDeque<Waiting>,
+}
+
+impl Pending {
+    /// Whether no batch is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Deliver, in order, the batches whose results have come, and wait for
+    /// the oldest while more than `keep` are in flight; how many were
+    /// delivered.
+    pub fn deliver_ready(&mut self, transforms: &mut [Transform], out: &mut Outputs, keep: usize) -> Result<usize> {
+        let mut delivered = 0;
+        while !self.queue.is_empty() {
+            let in_flight = self.queue.len();
+            let front = self.queue.front_mut().expect("a batch");
+            if front.done.is_none()
+                && let Some(reply) = &front.reply
+            {
+                match reply.try_recv() {
+                    Ok(r) => front.done = Some(r),
+                    Err(TryRecvError::Empty) if in_flight <= keep => return Ok(delivered),
+                    Err(TryRecvError::Empty) => {
+                        front.done = Some(reply.recv().map_err(|_| anyhow::anyhow!("a scoring thread ended"))?);
+                    }
+                    Err(TryRecvError::Disconnected) => bail!("a scoring thread ended"),
+                }
+            }
+            let w = self.queue.pop_front().expect("a batch");
+            let t = &mut transforms[w.transform];
+            t.deliver(&w.chunk[w.range], w.done, out)?;
+            delivered += 1;
+        }
+        Ok(delivered)
+    }
+
+    /// Deliver every batch in flight.
+    pub fn drain(&mut self, transforms: &mut [Transform], out: &mut Outputs) -> Result<()> {
+        self.deliver_ready(transforms, out, 0).map(|_| ())
+    }
+}
+
+/// Score one chunk of a source through the transforms that take it (their
+/// indices in `mine`), batch by batch, in the order of one thread: the
+/// batches of a transform with a [`Pool`] are handed to it and delivered
+/// when their turn comes ([`Pending`]); a transform scoring on this thread
+/// first delivers every batch in flight. At most twice as many batches as
+/// a transform has threads are in flight (memory stays bounded).
+pub fn process_chunk(
+    transforms: &mut [Transform],
+    mine: &[usize],
+    chunk: &Arc<Vec<Item>>,
+    pending: &mut Pending,
+    out: &mut Outputs,
+) -> Result<()> {
+    for &ti in mine {
+        let batch_size = transforms[ti].batch_size;
+        for range in batch_ranges(chunk, batch_size) {
+            if transforms[ti].model_changed() {
+                // Every instance switches between the same two batches.
+                pending.drain(transforms, out)?;
+                transforms[ti].reload_if_changed(out)?;
+            }
+            let t = &mut transforms[ti];
+            if let Some(pool) = &t.pool {
+                let any = chunk[range.clone()].iter().any(|i| i.result.is_ok());
+                let reply = if any { Some(pool.submit(chunk, range.clone())?) } else { None };
+                let keep = 2 * t.threads;
+                pending.queue.push_back(Waiting { transform: ti, chunk: Arc::clone(chunk), range, reply, done: None });
+                pending.deliver_ready(transforms, out, keep)?;
+            } else {
+                pending.drain(transforms, out)?;
+                transforms[ti].score(&chunk[range], out)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The origin of an aggregate event in error records.
@@ -246,31 +495,39 @@ fn scored_text<'a>(t: &Transform, lines: &'a ScoredLines, at: u32, len: u32) -> 
 }
 
 impl Transform {
-    /// Score the items of one chunk of a source, batch by batch.
-    pub fn process(&mut self, items: &[Item], out: &mut Outputs) -> Result<()> {
-        for batch in batches(items, self.batch_size) {
-            self.reload_if_changed(out)?;
-            self.stats.input += batch.len() as u64;
-            self.score(batch, out)?;
-        }
-        Ok(())
-    }
-
-    /// One batch through the component: every event is accounted for.
+    /// One batch through the component on this thread (a transform
+    /// without a [`Pool`]).
     fn score(&mut self, batch: &[Item], out: &mut Outputs) -> Result<()> {
         // The batch goes to the component as one NDJSON text (`score-lines`:
-        // two strings cross the boundary, not two per event). A reader's
-        // event is one line: it holds no raw newline.
-        let mut text = String::with_capacity(batch.iter().map(|i| i.result.as_ref().map_or(0, |t| t.len() + 1)).sum());
+        // two strings cross the boundary, not two per event).
+        let result = if batch.iter().any(|i| i.result.is_ok()) {
+            let instance = self.instance.as_mut().context("a transform without an instance")?;
+            Some(instance.score_lines(&batch_text(batch)))
+        } else {
+            None
+        };
+        self.deliver(batch, result, out)
+    }
+
+    /// Instances scoring on their own threads (0: it scores on the
+    /// pipeline's thread).
+    pub fn scoring_threads(&self) -> usize {
+        if self.pool.is_some() { self.threads } else { 0 }
+    }
+
+    /// Whether the model file changed since it was last seen (reloading on).
+    fn model_changed(&self) -> bool {
+        self.model_seen.as_ref().is_some_and(|seen| &file_id(&self.model_path) != seen)
+    }
+
+    /// One batch's result, written and counted: every event is accounted
+    /// for (`result` is `None` when the batch held no readable event).
+    fn deliver(&mut self, batch: &[Item], result: Option<Result<ScoredLines>>, out: &mut Outputs) -> Result<()> {
+        self.stats.input += batch.len() as u64;
         let mut events: Vec<(&Item, &str)> = Vec::with_capacity(batch.len());
         for item in batch {
             match &item.result {
-                Ok(event) => {
-                    debug_assert!(!event.contains('\n'), "a reader's event is one line");
-                    text.push_str(event);
-                    text.push('\n');
-                    events.push((item, event));
-                }
+                Ok(event) => events.push((item, event)),
                 Err(e) => self.reader_error(out, &item.origin, e)?,
             }
             if item.result.is_ok() {
@@ -280,7 +537,10 @@ impl Transform {
         if events.is_empty() {
             return Ok(());
         }
-        let lines = match self.instance.score_lines(&text) {
+        let Some(result) = result else {
+            bail!("transform {}: a batch of {} events was not scored", self.id, events.len());
+        };
+        let lines = match result {
             Ok(lines) => lines,
             Err(e) => return self.lost(e, &events, out),
         };
@@ -292,13 +552,16 @@ impl Transform {
                 events.len()
             );
         }
+        if self.deliver_block(&lines, out)? {
+            return Ok(());
+        }
         let mut absorbed = false;
         for (outcome, (item, raw)) in lines.outcomes.iter().zip(&events) {
             match outcome {
                 LineOutcome::Scored(s) => {
                     self.stats.scored += 1;
                     let scored = scored_text(self, &lines, s.offset, s.len)?;
-                    self.deliver(&mut out.sinks, scored, &s.verdict)?;
+                    self.write_scored(&mut out.sinks, scored, &s.verdict)?;
                 }
                 LineOutcome::Passed => {
                     self.stats.passed += 1;
@@ -316,9 +579,12 @@ impl Transform {
         }
         let any_emitted = !lines.emitted.is_empty();
         self.emitted(&lines, out)?;
-        if absorbed || any_emitted {
-            // Only windowed models hold state worth counting.
-            match self.instance.stats() {
+        if (absorbed || any_emitted)
+            && let Some(instance) = &mut self.instance
+        {
+            // Only windowed models hold state worth counting (and they are
+            // scored on this thread).
+            match instance.stats() {
                 Ok(s) => {
                     self.open_windows = s.open_windows;
                     self.evicted_seen = s.evicted;
@@ -327,6 +593,44 @@ impl Transform {
             }
         }
         Ok(())
+    }
+
+    /// The common case, cheaply: every event of the batch scored, their
+    /// texts one after the other filling the component's text, no
+    /// aggregate, no sink keeping only anomalies: the text is written as
+    /// one block to each sink (the same bytes as line by line). `false`
+    /// when the batch is not such a one (nothing was done).
+    fn deliver_block(&mut self, lines: &ScoredLines, out: &mut Outputs) -> Result<bool> {
+        if !lines.emitted.is_empty() || self.scored_to.iter().any(|&s| out.sinks[s].only_anomalies()) {
+            return Ok(false);
+        }
+        let text = lines.text.as_bytes();
+        let mut at = 0usize;
+        for outcome in &lines.outcomes {
+            let LineOutcome::Scored(s) = outcome else {
+                return Ok(false);
+            };
+            let end = at + s.len as usize;
+            if s.offset as usize != at || text.get(end) != Some(&b'\n') {
+                return Ok(false);
+            }
+            at = end + 1;
+        }
+        if at != text.len() {
+            return Ok(false);
+        }
+        for outcome in &lines.outcomes {
+            if let LineOutcome::Scored(s) = outcome {
+                self.stats.anomalies += u64::from(s.verdict.anomaly);
+                self.stats.in_rare_clusters += u64::from(s.verdict.reasons.contains(Reasons::RARE_CLUSTER));
+            }
+        }
+        let n = lines.outcomes.len() as u64;
+        self.stats.scored += n;
+        for &s in &self.scored_to {
+            out.sinks[s].write_block(&lines.text, n)?;
+        }
+        Ok(true)
     }
 
     /// A batch lost to a guest fault: its events go to the errors output
@@ -359,7 +663,7 @@ impl Transform {
     }
 
     /// Count and write a scored event or aggregate.
-    fn deliver(&mut self, sinks: &mut [Sink], scored: &str, verdict: &Verdict) -> Result<()> {
+    fn write_scored(&mut self, sinks: &mut [Sink], scored: &str, verdict: &Verdict) -> Result<()> {
         self.stats.anomalies += u64::from(verdict.anomaly);
         self.stats.in_rare_clusters += u64::from(verdict.reasons.contains(Reasons::RARE_CLUSTER));
         for &s in &self.scored_to {
@@ -376,7 +680,7 @@ impl Transform {
                 LineOutcome::Scored(s) => {
                     self.stats.emitted_scored += 1;
                     let scored = scored_text(self, lines, s.offset, s.len)?;
-                    self.deliver(&mut out.sinks, scored, &s.verdict)?;
+                    self.write_scored(&mut out.sinks, scored, &s.verdict)?;
                 }
                 LineOutcome::Failed(e) => {
                     self.stats.emitted_errors += 1;
@@ -465,19 +769,49 @@ impl Transform {
     /// delivered; the counters are final.
     pub fn finish(&mut self, out: &mut Outputs) -> Result<()> {
         self.end_run(out)?;
-        self.flush_windows(out)?;
-        if let Ok(s) = self.instance.stats() {
-            self.stats.evicted = self.evicted_before + s.evicted;
-        }
+        self.retire(out)?;
+        self.stats.evicted = self.evicted_before;
         let scored = self.stats.scored + self.stats.emitted_scored;
         self.stats.rating = if scored > 0 { 10.0 * self.stats.in_rare_clusters as f64 / scored as f64 } else { 0.0 };
         Ok(())
     }
 
-    /// Close the instance's open windows: their aggregates are scored and
+    /// The model's instances are done (end of input, or a new model): each
+    /// one's open windows emit, scored by it, and its evictions are counted.
+    fn retire(&mut self, out: &mut Outputs) -> Result<()> {
+        let instances = match (self.instance.take(), self.pool.take()) {
+            (Some(i), _) => vec![i],
+            (None, Some(pool)) => pool.stop()?,
+            (None, None) => Vec::new(),
+        };
+        for mut instance in instances {
+            self.flush_windows(&mut instance, out)?;
+            if let Ok(s) = instance.stats() {
+                self.evicted_before += s.evicted;
+            }
+        }
+        self.evicted_seen = 0;
+        self.open_windows = 0;
+        Ok(())
+    }
+
+    /// Score with `first` (and, if the model has no per-key state and
+    /// `threads` > 1, more instances of it on their own threads).
+    fn install(&mut self, first: Instance, model: &Arc<[u8]>) -> Result<()> {
+        if self.threads > 1 && !per_key_state(model) {
+            let pool = Pool::start(&self.runtime, first, model, self.options, self.limits, self.threads)
+                .with_context(|| format!("transform {}: starting {} component instances", self.id, self.threads))?;
+            self.pool = Some(pool);
+        } else {
+            self.instance = Some(first);
+        }
+        Ok(())
+    }
+
+    /// Close an instance's open windows: their aggregates are scored and
     /// delivered. A fault here loses them (counted in `windows_lost`).
-    fn flush_windows(&mut self, out: &mut Outputs) -> Result<()> {
-        match self.instance.flush_lines() {
+    fn flush_windows(&mut self, instance: &mut Instance, out: &mut Outputs) -> Result<()> {
+        match instance.flush_lines() {
             Ok(lines) => self.emitted(&lines, out),
             Err(e) => {
                 let fault = as_fault(e).with_context(|| format!("transform {}: flushing the component", self.id))?;
@@ -529,7 +863,8 @@ impl Transform {
             return Ok(()); // the same content (touched, or written again)
         }
         self.model_digest = d;
-        let mut new = match self.runtime.instantiate_with(bytes.into(), self.options, self.limits) {
+        let bytes: Arc<[u8]> = bytes.into();
+        let mut new = match self.runtime.instantiate_with(Arc::clone(&bytes), self.options, self.limits) {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => {
                 refuse(self, out, runtime::describe(&e));
@@ -549,13 +884,8 @@ impl Transform {
             return Ok(()); // the same model written again
         }
         // The old model finishes what it holds: its windows emit, scored by it.
-        self.flush_windows(out)?;
-        if let Ok(s) = self.instance.stats() {
-            self.evicted_before += s.evicted;
-        }
-        self.evicted_seen = 0;
-        self.instance = new;
-        self.open_windows = 0;
+        self.retire(out)?;
+        self.install(new, &bytes)?;
         self.stats.reloads += 1;
         out.note(&format!("transform {}: model {} replaced by {} from {path}", self.id, self.stats.model, info.id));
         self.stats.model = info.id.clone();
