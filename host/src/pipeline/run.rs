@@ -79,7 +79,7 @@ pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result
             for t in &mut transforms {
                 t.finish(&mut out)?;
             }
-            out.flush()
+            out.close()
         };
         if let Err(e) = end() {
             summary.failed = Some(format!("{e:#}"));

@@ -3,6 +3,7 @@
 
 use std::io::{Seek, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::SyncSender;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -25,8 +26,68 @@ enum Target {
         regular: bool,
         /// Bytes written, every one of them whole lines.
         committed: u64,
+        /// A regular file is written by its own thread once started.
+        writer: Option<Writer>,
     },
     Stdout,
+}
+
+/// A thread writing a regular file's blocks of whole lines in order, so
+/// that the kernel's copy into the page cache overlaps the scoring instead
+/// of holding up the pipeline's thread. At most 4 blocks wait for it. A
+/// failed write cuts the file back to its last whole line and ends the
+/// thread; the next block handed to it (or the end of the run) returns the
+/// error.
+struct Writer {
+    blocks: Option<SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Writer {
+    fn start(mut file: std::fs::File, committed: u64) -> std::io::Result<Writer> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
+            let mut committed = committed;
+            for block in rx {
+                if let Err(e) = file.write_all(&block) {
+                    // No partial last line: back to the last whole one.
+                    let _ = file.set_len(committed);
+                    let _ = file.seek(std::io::SeekFrom::Start(committed));
+                    return Err(e);
+                }
+                committed += block.len() as u64;
+            }
+            Ok(())
+        })?;
+        Ok(Writer { blocks: Some(tx), thread: Some(thread) })
+    }
+
+    fn send(&mut self, block: Vec<u8>) -> std::io::Result<()> {
+        let Some(blocks) = &self.blocks else {
+            return Err(std::io::Error::other("the sink's writer has ended"));
+        };
+        if blocks.send(block).is_err() {
+            // The thread ended on an error: that error.
+            self.close()?;
+            return Err(std::io::Error::other("the sink's writer has ended"));
+        }
+        Ok(())
+    }
+
+    /// Wait until everything handed over is written.
+    fn close(&mut self) -> std::io::Result<()> {
+        drop(self.blocks.take());
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("the sink's writer panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
 }
 
 /// A sink buffers this many bytes of whole lines before writing them.
@@ -66,7 +127,7 @@ impl Sink {
     /// by a newline, none of them an error record. A large block goes
     /// straight to the target, not through the buffer (one copy fewer).
     /// With `only_anomalies` the caller writes line by line instead.
-    pub fn write_block(&mut self, text: &str, count: u64) -> Result<()> {
+    pub fn write_block(&mut self, text: String, count: u64) -> Result<()> {
         debug_assert!(!self.only_anomalies && text.ends_with('\n'));
         self.stats.written += count;
         if text.len() < SINK_BUFFER / 4 {
@@ -77,7 +138,8 @@ impl Sink {
             return Ok(());
         }
         self.flush()?;
-        self.write_out(text.as_bytes())
+        self.write_out(text.into_bytes())?;
+        Ok(())
     }
 
     /// Whether it keeps only anomalies.
@@ -90,18 +152,31 @@ impl Sink {
     /// the sink.
     pub fn flush(&mut self) -> Result<()> {
         let buf = std::mem::take(&mut self.buf);
-        let r = self.write_out(&buf);
-        self.buf = buf;
-        self.buf.clear();
-        r
+        if let Some(mut back) = self.write_out(buf)? {
+            back.clear();
+            self.buf = back;
+        }
+        Ok(())
+    }
+
+    /// The end of the run: everything written (a file's writer thread
+    /// done).
+    pub fn close(&mut self) -> Result<()> {
+        self.flush()?;
+        let id = &self.id;
+        if let Target::File { writer: Some(w), path, .. } = &mut self.target {
+            w.close().with_context(|| format!("sink {id}: writing {}", path.display()))?;
+        }
+        Ok(())
     }
 
     /// Write whole lines to the target (emptying a file at its first
-    /// write).
-    fn write_out(&mut self, bytes: &[u8]) -> Result<()> {
+    /// write); the buffer back when it was written here (not handed to a
+    /// writer thread).
+    fn write_out(&mut self, bytes: Vec<u8>) -> Result<Option<Vec<u8>>> {
         let id = &self.id;
         match &mut self.target {
-            Target::File { file, path, started, regular, committed } => {
+            Target::File { file, path, started, regular, committed, writer } => {
                 if !*started {
                     if *regular {
                         file.set_len(0).with_context(|| format!("sink {id}: emptying {}", path.display()))?;
@@ -109,9 +184,21 @@ impl Sink {
                     *started = true;
                 }
                 if bytes.is_empty() {
-                    return Ok(());
+                    return Ok(Some(bytes));
                 }
-                if let Err(e) = file.write_all(bytes) {
+                if *regular {
+                    if writer.is_none() {
+                        let clone = file.try_clone().with_context(|| format!("sink {id}: {}", path.display()))?;
+                        *writer = Some(
+                            Writer::start(clone, *committed)
+                                .with_context(|| format!("sink {id}: starting its writer thread"))?,
+                        );
+                    }
+                    let w = writer.as_mut().expect("a writer");
+                    w.send(bytes).with_context(|| format!("sink {id}: writing {}", path.display()))?;
+                    return Ok(None);
+                }
+                if let Err(e) = file.write_all(&bytes) {
                     if *regular {
                         // No partial last line: back to the last whole one.
                         let _ = file.set_len(*committed);
@@ -123,13 +210,13 @@ impl Sink {
             }
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
-                let r = out.write_all(bytes).and_then(|()| out.flush());
+                let r = out.write_all(&bytes).and_then(|()| out.flush());
                 if let Err(e) = r {
                     return Err(e).with_context(|| format!("sink {id}: writing to standard output"));
                 }
             }
         }
-        Ok(())
+        Ok(Some(bytes))
     }
 }
 
@@ -150,7 +237,10 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
                     .open(path)
                     .with_context(|| format!("sink {id}: opening {}", path.display()))?;
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
-                (Target::File { file, path: path.clone(), started: false, regular, committed: 0 }, *only_anomalies)
+                (
+                    Target::File { file, path: path.clone(), started: false, regular, committed: 0, writer: None },
+                    *only_anomalies,
+                )
             }
             SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
         };
@@ -228,6 +318,14 @@ impl Outputs<'_> {
     pub fn flush(&mut self) -> Result<()> {
         for s in &mut self.sinks {
             s.flush()?;
+        }
+        Ok(())
+    }
+
+    /// The end of the run: every sink flushed and its writer done.
+    pub fn close(&mut self) -> Result<()> {
+        for s in &mut self.sinks {
+            s.close()?;
         }
         Ok(())
     }

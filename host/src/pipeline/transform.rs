@@ -552,8 +552,8 @@ impl Transform {
                 events.len()
             );
         }
-        if self.deliver_block(&lines, out)? {
-            return Ok(());
+        if self.whole_block(&lines, out) {
+            return self.deliver_block(lines, out);
         }
         let mut absorbed = false;
         for (outcome, (item, raw)) in lines.outcomes.iter().zip(&events) {
@@ -597,28 +597,31 @@ impl Transform {
 
     /// The common case, cheaply: every event of the batch scored, their
     /// texts one after the other filling the component's text, no
-    /// aggregate, no sink keeping only anomalies: the text is written as
-    /// one block to each sink (the same bytes as line by line). `false`
-    /// when the batch is not such a one (nothing was done).
-    fn deliver_block(&mut self, lines: &ScoredLines, out: &mut Outputs) -> Result<bool> {
+    /// aggregate, no sink keeping only anomalies: the text can be written
+    /// as one block to each sink (the same bytes as line by line).
+    fn whole_block(&self, lines: &ScoredLines, out: &Outputs) -> bool {
         if !lines.emitted.is_empty() || self.scored_to.iter().any(|&s| out.sinks[s].only_anomalies()) {
-            return Ok(false);
+            return false;
         }
         let text = lines.text.as_bytes();
         let mut at = 0usize;
         for outcome in &lines.outcomes {
             let LineOutcome::Scored(s) = outcome else {
-                return Ok(false);
+                return false;
             };
             let end = at + s.len as usize;
             if s.offset as usize != at || text.get(end) != Some(&b'\n') {
-                return Ok(false);
+                return false;
             }
             at = end + 1;
         }
-        if at != text.len() {
-            return Ok(false);
-        }
+        at == text.len()
+    }
+
+    /// Deliver a batch [`Transform::whole_block`] accepted: counted, and
+    /// its text handed to each sink as one block (to the last one without
+    /// a copy).
+    fn deliver_block(&mut self, lines: ScoredLines, out: &mut Outputs) -> Result<()> {
         for outcome in &lines.outcomes {
             if let LineOutcome::Scored(s) = outcome {
                 self.stats.anomalies += u64::from(s.verdict.anomaly);
@@ -627,10 +630,16 @@ impl Transform {
         }
         let n = lines.outcomes.len() as u64;
         self.stats.scored += n;
-        for &s in &self.scored_to {
-            out.sinks[s].write_block(&lines.text, n)?;
+        let mut text = Some(lines.text);
+        for (k, &s) in self.scored_to.iter().enumerate() {
+            let block = if k + 1 == self.scored_to.len() {
+                text.take().unwrap_or_default()
+            } else {
+                text.clone().unwrap_or_default()
+            };
+            out.sinks[s].write_block(block, n)?;
         }
-        Ok(true)
+        Ok(())
     }
 
     /// A batch lost to a guest fault: its events go to the errors output
