@@ -324,15 +324,16 @@ impl Scorer {
             Some(Recipe::for_training(&model.spec).map_err(DecodeError::Invalid)?)
         };
         let stage2 = stage1.aggregates().then(|| Recipe::features_only(&model.spec));
-        let forest = match model.fitted.as_ref().and_then(|f| f.isolation.as_ref().map(|i| (f, i))) {
-            Some((fitted, iso)) => {
-                let dim = Encoder::new(&model.spec, fitted).dimension();
+        // The encoded width is the model's (the width the decoder checked
+        // the trees against), not a second encoder's.
+        let mut forest = match model.fitted.as_ref().and_then(|f| f.isolation.as_ref()) {
+            Some(iso) => {
+                let dim = model.dimension().unwrap_or(0);
                 let compiled = CompiledForest::new(&iso.forest, dim).map_err(|e| DecodeError::Invalid(e.join("; ")))?;
                 Some((compiled, iso.threshold))
             }
             None => None,
         };
-        let mut forest = forest;
         let fit = model.fitted.as_ref().map(|fitted| {
             let encoder = Encoder::new(&model.spec, fitted);
             let ranges = encoder.ranges();
