@@ -501,6 +501,50 @@ fn a_full_disk_names_the_sink_and_still_prints_the_summary() {
     assert!(err.contains("logsieve run: 50 events read"), "the summary is printed:\n{err}");
 }
 
+/// The same on a regular file, which its own writer thread writes (issue
+/// #21): the file size limit (`ulimit -f`, with SIGXFSZ ignored so the
+/// write fails with EFBIG as on a full disk) stops the write mid-run; the
+/// run fails naming the sink, the summary is printed, and the file is cut
+/// back to whole lines, each one an event of the input in order.
+#[test]
+fn a_regular_file_sink_that_fills_up_is_cut_back_to_whole_lines() {
+    let dir = common::tempdir("r2-fsize");
+    write_events(&dir.join("logs/conn.ndjson"), 1500);
+    let toml = file_source("logs/conn.ndjson")
+        + &transform("batch_size = 20\nthreads = 2")
+        + &file_sink("scored", "score", "scored.ndjson");
+    std::fs::write(dir.join("p.toml"), toml).unwrap();
+    // 200 blocks of 512 bytes: several batches of 20 scored events (about
+    // 1 KB each), well under the 1500.
+    let out = Command::new("sh")
+        .current_dir(&dir)
+        .args(["-c", "ulimit -f 200 && trap '' XFSZ && exec \"$0\" run p.toml --summary-json s.json"])
+        .arg(env!("CARGO_BIN_EXE_logsieve"))
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sink scored") && err.contains("File too large"), "{err}");
+    assert!(err.contains("events read from 1 source"), "the summary is printed:\n{err}");
+    let text = std::fs::read_to_string(dir.join("scored.ndjson")).unwrap();
+    assert!(!text.is_empty() && text.len() <= 200 * 512, "{} bytes written", text.len());
+    assert!(text.ends_with('\n'), "a partial last line was left");
+    for (k, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}", k + 1));
+        assert_eq!(v["seq"].as_u64(), Some(k as u64), "line {}", k + 1);
+    }
+    // Every event accounted for: the sink's count is what reached the
+    // file, the rest is counted as not written.
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    let (sink, t) = (&s["sinks"]["scored"], &s["transforms"]["score"]);
+    assert_eq!(sink["written"].as_u64(), Some(text.lines().count() as u64), "{s}");
+    assert!(sink["not_written"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(sink["written"].as_u64().unwrap() + sink["not_written"].as_u64().unwrap(), t["scored"].as_u64().unwrap());
+    assert!(err.contains("not written (the write failed)"), "{err}");
+}
+
 #[test]
 fn a_closed_stdout_names_the_sink() {
     let dir = common::tempdir("r2-epipe");

@@ -39,34 +39,43 @@ enum Target {
 /// thread; the next block handed to it (or the end of the run) returns the
 /// error.
 struct Writer {
-    blocks: Option<SyncSender<Vec<u8>>>,
-    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    blocks: Option<SyncSender<(Vec<u8>, u64)>>,
+    thread: Option<std::thread::JoinHandle<WriterEnd>>,
+    /// How it ended, once it has.
+    ended: Option<WriterEnd>,
 }
+
+/// How a [`Writer`] ended: the lines it wrote, and the error that stopped
+/// it.
+type WriterEnd = (u64, Option<std::io::Error>);
 
 impl Writer {
     fn start(mut file: std::fs::File, committed: u64) -> std::io::Result<Writer> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(4);
         let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
             let mut committed = committed;
-            for block in rx {
+            let mut lines = 0;
+            for (block, n) in rx {
                 if let Err(e) = file.write_all(&block) {
                     // No partial last line: back to the last whole one.
                     let _ = file.set_len(committed);
                     let _ = file.seek(std::io::SeekFrom::Start(committed));
-                    return Err(e);
+                    return (lines, Some(e));
                 }
                 committed += block.len() as u64;
+                lines += n;
             }
-            Ok(())
+            (lines, None)
         })?;
-        Ok(Writer { blocks: Some(tx), thread: Some(thread) })
+        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
     }
 
-    fn send(&mut self, block: Vec<u8>) -> std::io::Result<()> {
+    /// Hand over a block of `lines` whole lines.
+    fn send(&mut self, block: Vec<u8>, lines: u64) -> std::io::Result<()> {
         let Some(blocks) = &self.blocks else {
             return Err(std::io::Error::other("the sink's writer has ended"));
         };
-        if blocks.send(block).is_err() {
+        if blocks.send((block, lines)).is_err() {
             // The thread ended on an error: that error.
             self.close()?;
             return Err(std::io::Error::other("the sink's writer has ended"));
@@ -77,10 +86,19 @@ impl Writer {
     /// Wait until everything handed over is written.
     fn close(&mut self) -> std::io::Result<()> {
         drop(self.blocks.take());
-        match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| Err(std::io::Error::other("the sink's writer panicked"))),
-            None => Ok(()),
+        if let Some(t) = self.thread.take() {
+            self.ended =
+                Some(t.join().unwrap_or_else(|_| (0, Some(std::io::Error::other("the sink's writer panicked")))));
         }
+        match &mut self.ended {
+            Some((_, e @ Some(_))) => Err(e.take().expect("an error")),
+            _ => Ok(()),
+        }
+    }
+
+    /// The lines it wrote, once it has ended.
+    fn lines_written(&self) -> Option<u64> {
+        self.ended.as_ref().map(|(n, _)| *n)
     }
 }
 
@@ -98,8 +116,11 @@ pub struct Sink {
     /// Its id.
     pub id: String,
     target: Target,
-    /// Whole lines not written yet.
+    /// Whole lines not written yet, and how many.
     buf: Vec<u8>,
+    buf_lines: u64,
+    /// Lines written by this thread (a target without a writer thread).
+    lines_out: u64,
     only_anomalies: bool,
     /// Its counts.
     pub stats: SinkStats,
@@ -116,6 +137,7 @@ impl Sink {
         }
         self.buf.extend_from_slice(line.as_bytes());
         self.buf.push(b'\n');
+        self.buf_lines += 1;
         self.stats.written += 1;
         if self.buf.len() >= SINK_BUFFER {
             self.flush()?;
@@ -132,13 +154,14 @@ impl Sink {
         self.stats.written += count;
         if text.len() < SINK_BUFFER / 4 {
             self.buf.extend_from_slice(text.as_bytes());
+            self.buf_lines += count;
             if self.buf.len() >= SINK_BUFFER {
                 self.flush()?;
             }
             return Ok(());
         }
         self.flush()?;
-        self.write_out(text.into_bytes())?;
+        self.write_out(text.into_bytes(), count)?;
         Ok(())
     }
 
@@ -152,7 +175,8 @@ impl Sink {
     /// the sink.
     pub fn flush(&mut self) -> Result<()> {
         let buf = std::mem::take(&mut self.buf);
-        if let Some(mut back) = self.write_out(buf)? {
+        let lines = std::mem::take(&mut self.buf_lines);
+        if let Some(mut back) = self.write_out(buf, lines)? {
             back.clear();
             self.buf = back;
         }
@@ -163,17 +187,39 @@ impl Sink {
     /// done).
     pub fn close(&mut self) -> Result<()> {
         self.flush()?;
-        let id = &self.id;
-        if let Target::File { writer: Some(w), path, .. } = &mut self.target {
-            w.close().with_context(|| format!("sink {id}: writing {}", path.display()))?;
+        if let Target::File { writer: Some(w), path, .. } = &mut self.target
+            && let Err(e) = w.close()
+        {
+            let msg = format!("sink {}: writing {}", self.id, path.display());
+            self.count_failed();
+            return Err(e).context(msg);
         }
         Ok(())
+    }
+
+    /// After a failed write: `written` counts the lines that reached the
+    /// target, `not_written` those handed to the sink that did not.
+    fn count_failed(&mut self) {
+        let out = match &self.target {
+            Target::File { writer: Some(w), .. } => w.lines_written().unwrap_or(0),
+            _ => self.lines_out,
+        };
+        self.stats.not_written = self.stats.written.saturating_sub(out);
+        self.stats.written = out.min(self.stats.written);
     }
 
     /// Write whole lines to the target (emptying a file at its first
     /// write); the buffer back when it was written here (not handed to a
     /// writer thread).
-    fn write_out(&mut self, bytes: Vec<u8>) -> Result<Option<Vec<u8>>> {
+    fn write_out(&mut self, bytes: Vec<u8>, lines: u64) -> Result<Option<Vec<u8>>> {
+        let r = self.write_target(bytes, lines);
+        if r.is_err() {
+            self.count_failed();
+        }
+        r
+    }
+
+    fn write_target(&mut self, bytes: Vec<u8>, lines: u64) -> Result<Option<Vec<u8>>> {
         let id = &self.id;
         match &mut self.target {
             Target::File { file, path, started, regular, committed, writer } => {
@@ -195,15 +241,10 @@ impl Sink {
                         );
                     }
                     let w = writer.as_mut().expect("a writer");
-                    w.send(bytes).with_context(|| format!("sink {id}: writing {}", path.display()))?;
+                    w.send(bytes, lines).with_context(|| format!("sink {id}: writing {}", path.display()))?;
                     return Ok(None);
                 }
                 if let Err(e) = file.write_all(&bytes) {
-                    if *regular {
-                        // No partial last line: back to the last whole one.
-                        let _ = file.set_len(*committed);
-                        let _ = file.seek(std::io::SeekFrom::Start(*committed));
-                    }
                     return Err(e).with_context(|| format!("sink {id}: writing {}", path.display()));
                 }
                 *committed += bytes.len() as u64;
@@ -216,6 +257,7 @@ impl Sink {
                 }
             }
         }
+        self.lines_out += lines;
         Ok(Some(bytes))
     }
 }
@@ -245,7 +287,7 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
             SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
         };
         let stats = SinkStats { inputs: s.inputs().to_vec(), ..Default::default() };
-        sinks.push(Sink { id: id.clone(), target, buf: Vec::new(), only_anomalies: only, stats });
+        sinks.push(Sink { id: id.clone(), target, buf: Vec::new(), buf_lines: 0, lines_out: 0, only_anomalies: only, stats });
     }
     Ok(sinks)
 }

@@ -82,6 +82,9 @@ pub struct SinkStats {
     pub inputs: Vec<String>,
     /// Lines written.
     pub written: u64,
+    /// Lines handed to it that a failed write (a full disk, a closed pipe)
+    /// kept from its target; 0 unless the run failed on this sink.
+    pub not_written: u64,
     /// Scored events not written because they were not anomalies
     /// (`only_anomalies`).
     pub filtered: u64,
@@ -158,10 +161,10 @@ impl Summary {
                     None => self.transforms.get(i).map_or(0, |t| t.scored + t.passed + t.emitted_scored),
                 })
                 .sum();
-            if k.written + k.filtered != expected {
+            if k.written + k.filtered + k.not_written != expected {
                 errs.push(format!(
-                    "sink {id}: written {} + filtered {} != {expected} records of its inputs",
-                    k.written, k.filtered
+                    "sink {id}: written {} + filtered {} + not written {} != {expected} records of its inputs",
+                    k.written, k.filtered, k.not_written
                 ));
             }
         }
@@ -282,6 +285,9 @@ impl Summary {
             s += &format!("  sink {id}: {} written", k.written);
             if k.filtered > 0 {
                 s += &format!(" ({} non-anomalies left out by only_anomalies)", k.filtered);
+            }
+            if k.not_written > 0 {
+                s += &format!(", {} not written (the write failed)", k.not_written);
             }
             s += "\n";
         }
