@@ -34,7 +34,13 @@ if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/python" -c 'import pandas, skle
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$reqs" >&2
 fi
 results=${LOGSIEVE_BENCH_RESULTS:-$target/bench-results}
+# Row 9 (per-host windows) comes from bench/compare.sh's scoring bench of
+# the same run; run alone, the table has no row 9.
+scoring=()
+if [[ -n "${LOGSIEVE_BENCH_RESULTS:-}" ]]; then
+    scoring=(--scoring-json "$results/scoring.json")
+fi
 mkdir -p "$results"
 python3 bench/pipeline.py --bin "$target/release/logsieve" --data "$data" --runs "$runs" \
     --out "$results/pipeline.json" --table "$results/pipeline.md" \
-    --peer-python "$venv/bin/python" --command "bench/pipeline.sh $runs" "${into[@]}"
+    --peer-python "$venv/bin/python" --command "bench/pipeline.sh $runs" "${into[@]}" "${scoring[@]}"

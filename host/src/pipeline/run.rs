@@ -207,6 +207,12 @@ impl Read for StopAwareStdin {
     }
 }
 
+/// A file source's reader thread queues its items in groups of up to this
+/// many (one lock, one wake-up per group) …
+const READ_GROUP: usize = 256;
+/// … and of up to this many bytes.
+const READ_GROUP_BYTES: usize = 1 << 20;
+
 /// The queue between a source's reader thread and the main thread.
 #[derive(Default)]
 struct Queue {
@@ -256,11 +262,23 @@ impl Feed {
         let shared =
             Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), room: Condvar::new() });
         let s = Arc::clone(&shared);
+        // A file is read ahead in groups of items, queued under one lock;
+        // a live stream item by item (its next item may be long in coming).
+        let group_max = if in_read.is_some() { 1 } else { (capacity / 4).clamp(1, READ_GROUP) };
         let spawned = std::thread::Builder::new().name("logsieve-read".into()).spawn(move || {
-            for item in reader.by_ref() {
-                let len = item_bytes(&item);
+            let mut group: Vec<Item> = Vec::with_capacity(group_max);
+            let mut group_bytes = 0;
+            let mut items = reader.by_ref().peekable();
+            while let Some(item) = items.next() {
+                group_bytes += item_bytes(&item);
+                group.push(item);
+                if group.len() < group_max && group_bytes < READ_GROUP_BYTES && items.peek().is_some() {
+                    continue;
+                }
                 let mut q = lock(&s);
-                while !q.closed && !q.items.is_empty() && (q.items.len() >= capacity || q.bytes + len > MAX_BATCH_BYTES)
+                while !q.closed
+                    && !q.items.is_empty()
+                    && (q.items.len() + group.len() > capacity || q.bytes + group_bytes > MAX_BATCH_BYTES)
                 {
                     if q.taker_waits {
                         // The queue is as full as it gets: the taker takes.
@@ -273,8 +291,9 @@ impl Feed {
                 if q.closed {
                     return;
                 }
-                q.bytes += len;
-                q.items.push_back(item);
+                q.bytes += group_bytes;
+                q.items.extend(group.drain(..));
+                group_bytes = 0;
                 if q.taker_waits && (q.items.len() >= q.taker_wants || q.bytes >= q.taker_wants_bytes) {
                     s.arrived.notify_one();
                 }
