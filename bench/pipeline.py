@@ -174,7 +174,9 @@ def main():
         "",
         f"Written by `{a.command}` ({time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}; {model}, "
         f"{os.cpu_count()} cores; logsieve at git {git}{' with uncommitted changes' if dirty else ''}), "
-        "a run of its own, not the run of the table above. The data: `bench/pipeline_data.sh` — the "
+        + ("part of the run of the table above (rows 4 and 9 from the same scoring bench). " if a.scoring_json
+           else "a run of its own, not the run of the table above. ") +
+        "The data: `bench/pipeline_data.sh` — the "
         "rita-missing-host conn logs (3 days × 24 gzip'd Zeek TSV files) repeated 10 times, and the same "
         "events as one NDJSON file; the conn-kmeans example's model (k-means, cblof, top_features 3); a file "
         "sink for the scored events and one for the errors (outputs checked: every event scored, threads 1 "
