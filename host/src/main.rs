@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use logsieve::commands::{assemble, evaluate, inspect, report, similar, train};
+use logsieve::commands::{assemble, evaluate, inspect, report, similar, train, validate};
 use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
@@ -36,6 +36,13 @@ enum Command {
     /// Write a model artifact from parts fitted elsewhere (e.g. Spark): the
     /// spec and a JSON file with the learned state, checked for consistency.
     Assemble(assemble::AssembleArgs),
+    /// Check a pipeline file without running it: environment variables,
+    /// TOML syntax, keys, topology, paths, input globs, components and
+    /// models, every problem at once (status 2), no output touched.
+    Validate {
+        /// The pipeline file.
+        pipeline: PathBuf,
+    },
     /// Run a pipeline (sources → logsieve transforms → sinks) from a TOML file.
     Run {
         /// The pipeline file.
@@ -58,6 +65,11 @@ enum Command {
         /// above this (0 to 1; default: partial errors never fail a run).
         #[arg(long, value_name = "R", value_parser = ratio)]
         max_error_ratio: Option<f64>,
+        /// Print the counts so far on stderr every this many seconds
+        /// (per transform: events in and the rate, scored, errors,
+        /// anomalies), also with --quiet.
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        stats_interval: Option<std::time::Duration>,
     },
     /// Describe a model artifact: features, scaling, clusters.
     Inspect {
@@ -101,6 +113,14 @@ fn ratio(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `--stats-interval`: a number of seconds, 0.1 to 86,400.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.1..=86_400.0).contains(&x) => Ok(std::time::Duration::from_secs_f64(x)),
+        _ => Err(format!("{s:?} is not a number of seconds from 0.1 to 86400")),
+    }
+}
+
 /// SIGTERM and SIGINT set `stop` to their number: the run stops reading,
 /// scores and writes what it read and ends as usual; a second one exits at
 /// once (128 + its number).
@@ -131,7 +151,8 @@ fn real_main() -> Result<ExitCode> {
         Command::Train(args) => train::train(&args)?,
         Command::Assemble(args) => assemble::assemble(&args)?,
         Command::Evaluate(args) => evaluate::evaluate(&args)?,
-        Command::Run { pipeline: path, summary_json, plugin, threads, quiet, max_error_ratio } => {
+        Command::Validate { pipeline } => return validate::validate(&pipeline),
+        Command::Run { pipeline: path, summary_json, plugin, threads, quiet, max_error_ratio, stats_interval } => {
             let mut cfg = PipelineConfig::load(&path)?;
             if let Some(p) = plugin {
                 cfg.override_plugin(&p);
@@ -144,7 +165,7 @@ fn real_main() -> Result<ExitCode> {
             }
             let stop = Arc::new(AtomicUsize::new(0));
             on_signals(&stop).context("setting up SIGTERM and SIGINT")?;
-            let summary = pipeline::run(&cfg, quiet, &stop)?;
+            let summary = pipeline::run::run_with(&cfg, quiet, &stop, stats_interval)?;
             if let Some(p) = summary_json {
                 std::fs::write(&p, serde_json::to_vec_pretty(&summary)?)
                     .with_context(|| format!("writing {}", p.display()))?;

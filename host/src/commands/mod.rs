@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod report;
 pub mod similar;
 pub mod train;
+pub mod validate;
 
 /// Print to stdout; a reader that went away (`| head`) is not an error.
 pub fn print_stdout(text: &str) -> anyhow::Result<()> {

@@ -20,7 +20,7 @@
 //! # threads = 2                  # component instances scoring batches in parallel (default: the cores)
 //!
 //! [sinks.scored]
-//! type = "file"                  # or "stdout"
+//! type = "file"                  # or "stdout" (or "console", Vector's name)
 //! inputs = ["score"]             # a transform's scored events
 //! path = "out/scored.ndjson"
 //! # only_anomalies = false
@@ -31,6 +31,7 @@
 //! path = "out/errors.ndjson"
 //! ```
 //!
+//! `${VAR}` and `${VAR:-default}` are replaced first ([`super::interpolate`]).
 //! Relative paths are resolved against the pipeline file's folder (its own
 //! name taken literally in globs). Unknown keys are refused with their
 //! name; all problems are reported at once: unknown keys, the topology,
@@ -180,6 +181,24 @@ const fn default_true() -> bool {
     true
 }
 
+/// A sink's `encoding` table, accepted as Vector writes it
+/// (`encoding.codec = "json"`): sinks write NDJSON, so `json` is the only
+/// codec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encoding {
+    /// The codec: `json` (one object per line).
+    pub codec: Codec,
+}
+
+/// The codecs of [`Encoding`].
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Codec {
+    /// One JSON object per line.
+    Json,
+}
+
 /// `[sinks.<id>]`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -193,14 +212,22 @@ pub enum SinkConfig {
         /// Keep only anomalous events (errors always pass).
         #[serde(default)]
         only_anomalies: bool,
+        /// Vector's `encoding.codec`: only `json`.
+        #[serde(default)]
+        encoding: Option<Encoding>,
     },
-    /// NDJSON on standard output.
+    /// NDJSON on standard output (`type = "console"`, Vector's name, is
+    /// the same sink).
+    #[serde(alias = "console")]
     Stdout {
         /// Transform outputs.
         inputs: Vec<String>,
         /// Keep only anomalous events.
         #[serde(default)]
         only_anomalies: bool,
+        /// Vector's `encoding.codec`: only `json`.
+        #[serde(default)]
+        encoding: Option<Encoding>,
     },
 }
 
@@ -232,18 +259,19 @@ pub const MAX_THREADS: usize = 256;
 
 /// Deserialize one entry (`[sources.<id>]`, …), reporting every unknown key
 /// (serde stops at the first: each is removed and the entry read again)
-/// and any other problem.
+/// and any other problem; the entry without its unknown keys, if the rest
+/// could be read.
 fn entry<T: serde::de::DeserializeOwned>(at: &str, value: &toml::Value, errs: &mut Vec<String>) -> Option<T> {
     let toml::Value::Table(table) = value else {
         errs.push(format!("{at}: must be a table, not a {}", value.type_str()));
         return None;
     };
     let mut table = table.clone();
-    let mut unknown = Vec::new();
     for _ in 0..=table.len() {
         match toml::Value::Table(table.clone()).try_into::<T>() {
-            Ok(t) if unknown.is_empty() => return Some(t),
-            Ok(_) => return None,
+            // With its unknown keys reported and left out, the rest is
+            // still checked (the globs and models `validate` opens).
+            Ok(t) => return Some(t),
             Err(e) => {
                 let msg = e.to_string().trim().to_string();
                 let field = msg
@@ -253,7 +281,6 @@ fn entry<T: serde::de::DeserializeOwned>(at: &str, value: &toml::Value, errs: &m
                 match field {
                     Some((f, expected)) if table.remove(&f).is_some() => {
                         errs.push(format!("{at}: unknown key `{f}` ({expected})"));
-                        unknown.push(f);
                     }
                     _ => {
                         errs.push(format!("{at}: {msg}"));
@@ -364,14 +391,75 @@ fn reads(pattern: &str, sink: &Path, sink_real: &Path) -> bool {
     hit(&resolved, sink_real) || hit(pattern, sink)
 }
 
+/// The most TOML syntax errors reported for one file.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
+/// Parse `text` as TOML; each syntax error is reported with its line and
+/// column, and its line blanked out so that the next error (and the rest of
+/// the file) can be found in the same pass. What could be parsed is
+/// returned (`None`: nothing could be, past an error that blanking its line
+/// did not get past).
+fn parse_recovering(text: &str, errs: &mut Vec<(usize, String)>) -> Option<toml::Table> {
+    let mut text = text.to_string();
+    let mut blanked: Vec<usize> = Vec::new();
+    loop {
+        match toml::from_str::<toml::Table>(&text) {
+            Ok(table) => return Some(table),
+            Err(e) => {
+                let at = e.span().map_or(text.len(), |s| s.start.min(text.len()));
+                let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                let line = text[..at].matches('\n').count() + 1;
+                let column = text[line_start..at].chars().count() + 1;
+                let msg = e.message().trim().replace('\n', " ");
+                if blanked.contains(&line) || blanked.len() >= MAX_SYNTAX_ERRORS {
+                    // Blanking its line did not help (an unclosed string or
+                    // array running on): what follows is not checked.
+                    errs.push((
+                        line,
+                        format!("TOML syntax: line {line}, column {column}: {msg} (the file is not checked past here)"),
+                    ));
+                    return None;
+                }
+                errs.push((line, format!("TOML syntax: line {line}, column {column}: {msg}")));
+                blanked.push(line);
+                let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+                let blank: String = text[line_start..line_end].chars().map(|_| ' ').collect();
+                text.replace_range(line_start..line_end, &blank);
+            }
+        }
+    }
+}
+
 impl PipelineConfig {
     /// Read, parse and validate a pipeline file; relative paths become
     /// relative to its folder. Every problem is reported at once.
     pub fn load(path: &Path) -> Result<PipelineConfig> {
+        let (cfg, errs) = Self::read(path)?;
+        if !errs.is_empty() {
+            bail!("{} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
+        }
+        Ok(cfg)
+    }
+
+    /// Read a pipeline file as far as it can be read: the configuration and
+    /// every problem found — environment variables (see
+    /// [`super::interpolate`]), TOML syntax (each line with a syntax error
+    /// is reported, then left out so the rest is checked too), unknown
+    /// keys, the topology, the keys' ranges and the sinks' paths. An error
+    /// only when the file cannot be read at all.
+    pub fn read(path: &Path) -> Result<(PipelineConfig, Vec<String>)> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
-        let mut errs = Vec::new();
+        let (text, mut errs) = super::interpolate::interpolate(&text, |name| std::env::var(name).ok());
         let mut cfg = PipelineConfig::default();
+        let mut syntax = Vec::new();
+        let table = parse_recovering(&text, &mut syntax);
+        // In the order of the file (an error can show only once a later
+        // line is left out).
+        syntax.sort_by_key(|(line, _)| *line);
+        errs.extend(syntax.into_iter().map(|(_, e)| e));
+        let Some(table) = table else {
+            return Ok((cfg, errs));
+        };
         for (key, value) in &table {
             let section = match key.as_str() {
                 "sources" | "transforms" | "sinks" => value,
@@ -404,10 +492,7 @@ impl PipelineConfig {
         if errs.is_empty() {
             errs.extend(cfg.check_paths());
         }
-        if !errs.is_empty() {
-            bail!("{} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
-        }
-        Ok(cfg)
+        Ok((cfg, errs))
     }
 
     fn resolve(&mut self, base: &Path) {

@@ -1,12 +1,13 @@
 //! Vector-style pipelines: sources → logsieve transforms → sinks.
 //!
-//! - [`config`]: the pipeline file;
+//! - [`config`]: the pipeline file ([`interpolate`]: its `${VAR}`s);
 //! - [`run`]: reading the sources and driving the transforms;
 //! - [`transform`]: one component instance scoring batches (reload, faults);
 //! - [`sinks`]: where records go;
 //! - [`summary`]: the counts, the accounting equations, the summary.
 
 pub mod config;
+pub mod interpolate;
 pub mod run;
 pub mod sinks;
 pub mod summary;

@@ -55,6 +55,17 @@ pub fn signal_name(sig: usize) -> String {
 /// Run a pipeline to the end of its inputs, or until `stop` holds a signal
 /// number.
 pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result<Summary> {
+    run_with(cfg, quiet, stop, None)
+}
+
+/// [`run`], printing the counts so far on stderr every `stats_every`
+/// (`logsieve run --stats-interval`).
+pub fn run_with(
+    cfg: &PipelineConfig,
+    quiet: bool,
+    stop: &Arc<AtomicUsize>,
+    stats_every: Option<Duration>,
+) -> Result<Summary> {
     let t0 = Instant::now();
     keep_freed_memory();
     let mut summary = Summary::default();
@@ -70,7 +81,8 @@ pub fn run(cfg: &PipelineConfig, quiet: bool, stop: &Arc<AtomicUsize>) -> Result
     }
     let mut out = Outputs::new(sinks::open(cfg)?, quiet);
 
-    if let Err(e) = read_all(cfg, &mut transforms, &mut out, &mut paths, &mut summary, stop) {
+    let mut ticker = Ticker { every: stats_every, start: t0, last: t0, last_in: 0 };
+    if let Err(e) = read_all(cfg, &mut transforms, &mut out, &mut paths, &mut summary, stop, &mut ticker) {
         summary.failed = Some(format!("{e:#}"));
     }
     if summary.failed.is_none() {
@@ -126,6 +138,7 @@ fn read_all(
     paths: &mut BTreeMap<&String, Vec<PathBuf>>,
     summary: &mut Summary,
     stop: &Arc<AtomicUsize>,
+    ticker: &mut Ticker,
 ) -> Result<()> {
     for (sid, source) in &cfg.sources {
         if stop.load(Ordering::SeqCst) != 0 {
@@ -161,6 +174,7 @@ fn read_all(
                 if !pending.is_empty() && pending.deliver_ready(transforms, out, usize::MAX)? > 0 {
                     out.flush()?;
                 }
+                ticker.tick(transforms);
                 Ok(())
             };
             let more = feed.take(&mut items, chunk, flush_after, stop, &mut idle)?;
@@ -176,6 +190,7 @@ fn read_all(
                 }
                 out.flush()?;
             }
+            ticker.tick(transforms);
             if !more {
                 break;
             }
@@ -184,6 +199,42 @@ fn read_all(
         feed.close();
     }
     Ok(())
+}
+
+/// The counts so far, on stderr every `every` (`--stats-interval`): per
+/// transform, events in (and the rate since the last line), scored,
+/// errors, anomalies.
+struct Ticker {
+    every: Option<Duration>,
+    start: Instant,
+    last: Instant,
+    /// Events in, over the transforms, at the last line.
+    last_in: u64,
+}
+
+impl Ticker {
+    fn tick(&mut self, transforms: &[Transform]) {
+        let Some(every) = self.every else { return };
+        let now = Instant::now();
+        let since = now.duration_since(self.last);
+        if since < every {
+            return;
+        }
+        let total: u64 = transforms.iter().map(|t| t.stats.input).sum();
+        let rate = (total - self.last_in) as f64 / since.as_secs_f64();
+        let mut line = format!("logsieve: {:.1} s: {:.0} events/s;", now.duration_since(self.start).as_secs_f64(), rate);
+        for t in transforms {
+            let s = &t.stats;
+            line += &format!(
+                " transform {}: {} in, {} scored, {} errors, {} anomalies;",
+                t.id, s.input, s.scored, s.errors, s.anomalies
+            );
+        }
+        line.pop();
+        eprintln!("{line}");
+        self.last = now;
+        self.last_in = total;
+    }
 }
 
 /// Standard input that reads as ended once the run is stopping, so the

@@ -144,12 +144,36 @@ pub struct Transform {
 /// Start every transform of a pipeline: one runtime per component file (and
 /// deadline setting), one instance per transform, its model loaded.
 pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
+    let mut runtimes = Runtimes::new();
+    cfg.transforms.iter().map(|(id, t)| start_one(cfg, id, t, &mut runtimes, quiet)).collect()
+}
+
+/// Start every transform as [`start_all`] does, then drop them: why each
+/// one that cannot start cannot (`logsieve validate`).
+pub fn check_all(cfg: &PipelineConfig) -> Vec<String> {
+    let mut runtimes = Runtimes::new();
+    cfg.transforms
+        .iter()
+        .filter_map(|(id, t)| start_one(cfg, id, t, &mut runtimes, true).err())
+        .map(|e| format!("{e:#}"))
+        .collect()
+}
+
+/// The runtimes started so far: one per component file and deadline setting.
+type Runtimes = BTreeMap<(Option<PathBuf>, Deadlines), Runtime>;
+
+/// Start one transform: its runtime (shared), its instance, its model.
+fn start_one(
+    cfg: &PipelineConfig,
+    id: &str,
+    t: &TransformConfig,
+    runtimes: &mut Runtimes,
+    quiet: bool,
+) -> Result<Transform> {
     let takers = |output: &str| -> Vec<usize> {
         cfg.sinks.values().enumerate().filter(|(_, s)| s.inputs().iter().any(|i| i == output)).map(|(n, _)| n).collect()
     };
-    let mut runtimes: BTreeMap<(Option<PathBuf>, Deadlines), Runtime> = BTreeMap::new();
-    let mut transforms = Vec::new();
-    for (id, t) in &cfg.transforms {
+    {
         let TransformConfig::Logsieve {
             inputs,
             model,
@@ -168,12 +192,13 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
         let deadlines = if *batch_timeout_ms == 0 { Deadlines::Off } else { Deadlines::On };
         let key = (plugin.clone(), deadlines);
         if !runtimes.contains_key(&key) {
-            runtimes.insert(key.clone(), runtime::load_with(plugin.as_deref(), deadlines)?);
+            let rt = runtime::load_with(plugin.as_deref(), deadlines).with_context(|| format!("transform {id}"))?;
+            runtimes.insert(key.clone(), rt);
         }
         let rt = runtimes[&key].clone();
         let seen = file_id(model);
         let bytes =
-            crate::model_file::read_model(model).with_context(|| format!("transform {id}: reading the model"))?;
+            crate::model_file::read_model(model).with_context(|| format!("transform {id}"))?;
         let model_digest = digest(&bytes);
         let options = Options { top_features: *top_features, emit_vector: *emit_vector };
         let limits = Limits {
@@ -196,7 +221,7 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
         }
         let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let mut t = Transform {
-            id: id.clone(),
+            id: id.to_string(),
             inputs: inputs.clone(),
             runtime: rt,
             instance: None,
@@ -225,9 +250,8 @@ pub fn start_all(cfg: &PipelineConfig, quiet: bool) -> Result<Vec<Transform>> {
             errors_to,
         };
         t.install(instance, &bytes)?;
-        transforms.push(t);
+        Ok(t)
     }
-    Ok(transforms)
 }
 
 /// A batch holds at most `batch_size` events and at most this many bytes of

@@ -1,0 +1,282 @@
+//! Operator conveniences (issue #23, item 3): `${VAR}` interpolation in
+//! pipeline files as Vector does it, `logsieve validate` reporting every
+//! problem at once (syntax errors included) without touching any output,
+//! `type = "console"` as Vector's name for standard output, and
+//! `--stats-interval`'s counts on stderr during a run.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// A model trained once on one hour of the conn-kmeans sample.
+fn model() -> &'static Path {
+    static MODEL: OnceLock<PathBuf> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let dir = common::tempdir("operator-model");
+        let model = dir.join("conn.model.msgpack");
+        let input = common::repo().join("pipeline-examples/conn-kmeans/sample/train/conn.00:00:00-01:00:00.log.gz");
+        common::logsieve_ok(&[
+            "train",
+            "--spec",
+            common::conn_spec().to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            model.to_str().unwrap(),
+            "--quiet",
+        ]);
+        model
+    })
+}
+
+/// The conn-kmeans sample's scoring hour.
+fn sample() -> PathBuf {
+    common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz")
+}
+
+/// `logsieve args` in `dir` with the environment variables `vars` (and
+/// no others of the test's own `LOGSIEVE_T_*`), `stdin` piped in.
+fn logsieve_env(dir: &Path, args: &[&str], vars: &[(&str, &str)], stdin: Option<Vec<u8>>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
+    cmd.current_dir(dir)
+        .args(args)
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    if let Some(bytes) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        std::thread::spawn(move || pipe.write_all(&bytes));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
+}
+
+const INTERPOLATED: &str = r#"# ${NOT_SET_AND_ONLY_IN_A_COMMENT}
+[sources.conn]
+type = "file"
+path = "${LOGSIEVE_T_SAMPLE}"
+format = "${LOGSIEVE_T_FORMAT:-auto}"
+
+[transforms.score]
+type = "logsieve"
+inputs = ["conn"]
+model = "$LOGSIEVE_T_MODEL"
+batch_size = ${LOGSIEVE_T_BATCH:-250}
+
+[sinks.scored]
+type = "file"
+inputs = ["score"]
+path = "${LOGSIEVE_T_OUT:?where the scored events go}/scored.ndjson"
+
+[sinks.errors]
+type = "file"
+inputs = ["score.errors"]
+path = "${LOGSIEVE_T_OUT}/errors-$$1.ndjson"
+"#;
+
+#[test]
+fn environment_variables_are_interpolated_as_vector_does() {
+    let dir = common::tempdir("operator-env");
+    std::fs::write(dir.join("p.toml"), INTERPOLATED).unwrap();
+    let sample = sample();
+    let vars = [
+        ("LOGSIEVE_T_SAMPLE", sample.to_str().unwrap()),
+        ("LOGSIEVE_T_MODEL", model().to_str().unwrap()),
+        ("LOGSIEVE_T_OUT", "out"),
+        ("LOGSIEVE_T_FORMAT", ""),
+    ];
+    let out = logsieve_env(&dir, &["run", "p.toml", "--summary-json", "s.json", "--quiet"], &vars, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scored = lines(&dir.join("out/scored.ndjson"));
+    assert_eq!(scored.len(), 1789, "every event of the sample scored");
+    assert!(dir.join("out/errors-$1.ndjson").exists(), "`$$` is a literal `$`");
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(s["transforms"]["score"]["scored"], 1789);
+
+    // The same file with nothing set: every missing variable is named with
+    // its line, the one in a comment is not, and nothing is written.
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+    let out = logsieve_env(&dir, &["run", "p.toml"], &[], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for want in [
+        "line 4: environment variable `LOGSIEVE_T_SAMPLE` is not set",
+        "line 10: environment variable `LOGSIEVE_T_MODEL` is not set",
+        "line 16: environment variable `LOGSIEVE_T_OUT` is not set or empty: where the scored events go",
+        "line 21: environment variable `LOGSIEVE_T_OUT` is not set",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!err.contains("NOT_SET_AND_ONLY_IN_A_COMMENT"), "{err}");
+    assert!(!err.contains("LOGSIEVE_T_BATCH") && !err.contains("LOGSIEVE_T_FORMAT"), "defaults apply:\n{err}");
+    assert!(!dir.join("out").exists(), "a refused pipeline wrote output");
+}
+
+/// Two syntax errors, an unknown key, a codec logsieve does not write, a
+/// model that does not exist and a glob that matches nothing: one run of
+/// `validate` names them all; the sink that exists is left as it was.
+#[test]
+fn validate_reports_every_problem_at_once_and_touches_nothing() {
+    let dir = common::tempdir("operator-validate");
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    std::fs::write(dir.join("out/scored.ndjson"), "the last run's output\n").unwrap();
+    let bad = format!(
+        r#"[sources.conn]
+type = "file"
+path = "logs/none-*.log.gz"
+formt = "zeek_tsv"
+
+[transforms.score]
+type = "logsieve"
+inputs = ["conn"]
+model = "missing.msgpack"
+batch_size = = 10
+
+[transforms.again]
+type = "logsieve"
+inputs = ["conn"]
+model = {model:?}
+top_features = 3 3
+
+[sinks.scored]
+type = "file"
+inputs = ["score", "again"]
+path = "out/scored.ndjson"
+
+[sinks.console]
+type = "console"
+inputs = ["score.errors"]
+encoding.codec = "text"
+"#,
+        model = model().to_str().unwrap()
+    );
+    std::fs::write(dir.join("bad.toml"), &bad).unwrap();
+    let out = common::logsieve_in(&dir, &["validate", "bad.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for want in [
+        "TOML syntax: line 10, column",
+        "TOML syntax: line 16, column",
+        "sources.conn: unknown key `formt`",
+        "sinks.console: unknown variant `text`, expected `json`",
+        "transform score: ",
+        "missing.msgpack",
+        "none-*.log.gz",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!err.contains("transform again"), "the good transform's model loads:\n{err}");
+    let syntax_at = err.find("line 10").unwrap();
+    assert!(syntax_at < err.find("line 16").unwrap(), "syntax errors in the file's order:\n{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/scored.ndjson")).unwrap(), "the last run's output\n");
+
+    // Fixed, it is valid, and `run` agrees.
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
+    std::fs::copy(sample(), dir.join("logs/none-1.log.gz")).unwrap();
+    let good = bad
+        .replace("formt", "format")
+        .replace("model = \"missing.msgpack\"", &format!("model = {:?}", model().to_str().unwrap()))
+        .replace("= = 10", "= 10")
+        .replace("3 3", "3")
+        .replace("\"text\"", "\"json\"");
+    std::fs::write(dir.join("good.toml"), &good).unwrap();
+    let out = common::logsieve_in(&dir, &["validate", "good.toml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("good.toml: valid") && said.contains("reading 1 file(s)"), "{said}");
+    assert_eq!(std::fs::read_to_string(dir.join("out/scored.ndjson")).unwrap(), "the last run's output\n");
+    let out = common::logsieve_in(&dir, &["run", "good.toml", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(lines(&dir.join("out/scored.ndjson")).len(), 2 * 1789);
+}
+
+/// `type = "console"` with Vector's `encoding.codec = "json"` writes what
+/// `type = "stdout"` writes.
+#[test]
+fn console_is_vectors_name_for_stdout() {
+    let dir = common::tempdir("operator-console");
+    let pipeline = |kind: &str, encoding: &str| {
+        format!(
+            "[sources.conn]\ntype = \"file\"\npath = {sample:?}\n\n[transforms.score]\ntype = \"logsieve\"\n\
+             inputs = [\"conn\"]\nmodel = {model:?}\n\n[sinks.out]\ntype = \"{kind}\"\ninputs = [\"score\"]\n{encoding}\n\
+             [sinks.errors]\ntype = \"file\"\ninputs = [\"score.errors\"]\npath = \"errors.ndjson\"\n",
+            sample = sample().to_str().unwrap(),
+            model = model().to_str().unwrap()
+        )
+    };
+    std::fs::write(dir.join("stdout.toml"), pipeline("stdout", "")).unwrap();
+    std::fs::write(dir.join("console.toml"), pipeline("console", "encoding.codec = \"json\"\n")).unwrap();
+    let a = common::logsieve_in(&dir, &["run", "stdout.toml", "--quiet"]);
+    let b = common::logsieve_in(&dir, &["run", "console.toml", "--quiet"]);
+    assert!(a.status.success() && b.status.success(), "{}{}", stderr(&a), stderr(&b));
+    assert_eq!(String::from_utf8_lossy(&a.stdout).lines().count(), 1789);
+    assert!(a.stdout == b.stdout, "console and stdout wrote different bytes");
+}
+
+/// A live stream fed in three parts with pauses: `--stats-interval 0.2`
+/// prints the counts on stderr while it runs, growing, the last one no
+/// higher than the summary's.
+#[test]
+fn stats_interval_prints_the_counts_while_the_run_goes_on() {
+    let dir = common::tempdir("operator-stats");
+    let events: Vec<String> = logsieve_readers::Reader::open(vec![sample()], logsieve_readers::Format::Auto)
+        .filter_map(|i| i.result.ok())
+        .take(900)
+        .collect();
+    let toml = format!(
+        "[sources.in]\ntype = \"stdin\"\nformat = \"ndjson\"\n\n[transforms.score]\ntype = \"logsieve\"\n\
+         inputs = [\"in\"]\nmodel = {model:?}\nbatch_size = 100\nflush_ms = 50\n\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"score\"]\npath = \"out.ndjson\"\n",
+        model = model().to_str().unwrap()
+    );
+    std::fs::write(dir.join("p.toml"), toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .current_dir(&dir)
+        .args(["run", "p.toml", "--stats-interval", "0.2", "--quiet", "--summary-json", "s.json"])
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    for part in events.chunks(300) {
+        pipe.write_all((part.join("\n") + "\n").as_bytes()).unwrap();
+        pipe.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let counts: Vec<u64> = err
+        .lines()
+        .filter(|l| l.starts_with("logsieve: "))
+        .map(|l| {
+            let at = l.find("transform score: ").unwrap_or_else(|| panic!("{l}")) + "transform score: ".len();
+            l[at..].split(' ').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(counts.len() >= 3, "stats lines:\n{err}");
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert!(counts.first() < counts.last(), "the counts grew while the stream went on: {counts:?}");
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(s["transforms"]["score"]["in"], 900);
+    assert!(*counts.last().unwrap() <= 900);
+}
