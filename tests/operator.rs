@@ -280,3 +280,128 @@ fn stats_interval_prints_the_counts_while_the_run_goes_on() {
     assert_eq!(s["transforms"]["score"]["in"], 900);
     assert!(*counts.last().unwrap() <= 900);
 }
+
+/// GET `url` with curl (a real client); its status line's code and body.
+fn curl(url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "--max-time", "5", url])
+        .output()
+        .unwrap_or_else(|e| panic!("this test needs curl (Debian's curl package): {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// `name{labels} value` lines of an OpenMetrics text, by `name{labels}`.
+fn metrics(text: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' ').map(|(k, v)| (k.to_string(), v.parse().unwrap())))
+        .collect()
+}
+
+/// A free port on the loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `[api]`: while a live stream's events are in and the stream is still
+/// open, `/health` answers and `/metrics` (scraped by curl) holds the same
+/// counts as the `--summary-json` written when the run ends.
+#[test]
+fn metrics_scraped_during_a_run_match_the_summary_at_the_end() {
+    let dir = common::tempdir("operator-metrics");
+    let port = free_port();
+    let mut events: Vec<String> = logsieve_readers::Reader::open(vec![sample()], logsieve_readers::Format::Auto)
+        .filter_map(|i| i.result.ok())
+        .take(700)
+        .collect();
+    events.insert(10, "not json".into());
+    events.insert(400, "{\"cut\": ".into());
+    let toml = format!(
+        "[api]\naddress = \"127.0.0.1:{port}\"\n\n[sources.in]\ntype = \"stdin\"\nformat = \"ndjson\"\n\n\
+         [transforms.score]\ntype = \"logsieve\"\ninputs = [\"in\"]\nmodel = {model:?}\nbatch_size = 100\n\
+         flush_ms = 50\n\n[sinks.out]\ntype = \"file\"\ninputs = [\"score\"]\npath = \"out.ndjson\"\n\n\
+         [sinks.errors]\ntype = \"file\"\ninputs = [\"score.errors\"]\npath = \"errors.ndjson\"\n",
+        model = model().to_str().unwrap()
+    );
+    std::fs::write(dir.join("p.toml"), toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        .current_dir(&dir)
+        .args(["run", "p.toml", "--quiet", "--summary-json", "s.json"])
+        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all((events.join("\n") + "\n").as_bytes()).unwrap();
+    pipe.flush().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let scraped = loop {
+        let (code, body) = curl(&format!("{base}/metrics"));
+        if code == 200 && metrics(&body).get("logsieve_events_in_total{transform=\"score\"}") == Some(&702.0) {
+            break metrics(&body);
+        }
+        assert!(std::time::Instant::now() < deadline, "/metrics never showed the 702 events: {code}\n{body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(curl(&format!("{base}/health")), (200, "{\"status\":\"ok\"}\n".to_string()));
+    assert_eq!(curl(&format!("{base}/nothing-here")).0, 404);
+    drop(pipe);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    let t = &s["transforms"]["score"];
+    let pairs = [
+        ("logsieve_events_in_total{transform=\"score\"}", &t["in"]),
+        ("logsieve_events_scored_total{transform=\"score\"}", &t["scored"]),
+        ("logsieve_events_errors_total{transform=\"score\"}", &t["errors"]),
+        ("logsieve_events_passed_total{transform=\"score\"}", &t["passed"]),
+        ("logsieve_events_absorbed_total{transform=\"score\"}", &t["absorbed"]),
+        ("logsieve_anomalies_total{transform=\"score\"}", &t["anomalies"]),
+        ("logsieve_guest_faults_total{transform=\"score\"}", &t["guest_faults"]),
+        ("logsieve_model_reloads_total{transform=\"score\"}", &t["reloads"]),
+        (
+            "logsieve_errors_by_reason_total{transform=\"score\",reason=\"invalid_json\"}",
+            &t["error_reasons"]["invalid_json"],
+        ),
+        ("logsieve_batch_latency_seconds_count{transform=\"score\"}", &t["batch_latency"]["count"]),
+        ("logsieve_source_read_total{source=\"in\"}", &s["sources"]["in"]["read"]),
+        ("logsieve_source_read_errors_total{source=\"in\"}", &s["sources"]["in"]["read_errors"]),
+        ("logsieve_sink_written_total{sink=\"out\"}", &s["sinks"]["out"]["written"]),
+        ("logsieve_sink_written_total{sink=\"errors\"}", &s["sinks"]["errors"]["written"]),
+    ];
+    for (name, want) in pairs {
+        let want = want.as_f64().unwrap_or_else(|| panic!("{name}: no such count in the summary: {s}"));
+        assert_eq!(scraped.get(name), Some(&want), "{name}");
+    }
+    assert_eq!(t["errors"], 2, "{t}");
+    assert!(t["batch_latency"]["count"].as_u64().unwrap() >= 7, "{t}");
+}
+
+/// An `[api]` address already in use refuses the run before any output is
+/// touched.
+#[test]
+fn an_api_address_in_use_refuses_the_run_before_any_output() {
+    let dir = common::tempdir("operator-api-busy");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    std::fs::write(dir.join("out.ndjson"), "the last run's output\n").unwrap();
+    let toml = format!(
+        "[api]\naddress = \"127.0.0.1:{port}\"\n\n[sources.conn]\ntype = \"file\"\npath = {sample:?}\n\n\
+         [transforms.score]\ntype = \"logsieve\"\ninputs = [\"conn\"]\nmodel = {model:?}\n\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"score\"]\npath = \"out.ndjson\"\n",
+        sample = sample().to_str().unwrap(),
+        model = model().to_str().unwrap()
+    );
+    std::fs::write(dir.join("p.toml"), toml).unwrap();
+    let out = common::logsieve_in(&dir, &["run", "p.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("[api]: listening on 127.0.0.1:{port}")), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("out.ndjson")).unwrap(), "the last run's output\n");
+    drop(busy);
+}

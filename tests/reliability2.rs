@@ -541,7 +541,10 @@ fn a_regular_file_sink_that_fills_up_is_cut_back_to_whole_lines() {
     let (sink, t) = (&s["sinks"]["scored"], &s["transforms"]["score"]);
     assert_eq!(sink["written"].as_u64(), Some(text.lines().count() as u64), "{s}");
     assert!(sink["not_written"].as_u64().unwrap() > 0, "{s}");
-    assert_eq!(sink["written"].as_u64().unwrap() + sink["not_written"].as_u64().unwrap(), t["scored"].as_u64().unwrap());
+    assert_eq!(
+        sink["written"].as_u64().unwrap() + sink["not_written"].as_u64().unwrap(),
+        t["scored"].as_u64().unwrap()
+    );
     assert!(err.contains("not written (the write failed)"), "{err}");
 }
 

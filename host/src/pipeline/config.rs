@@ -54,6 +54,8 @@ pub struct PipelineConfig {
     pub transforms: BTreeMap<String, TransformConfig>,
     /// Where they go.
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// `[api]`: the `/metrics` and `/health` endpoint, when enabled.
+    pub api: Option<ApiConfig>,
     /// Ids of entries that could not be read (their problems are reported;
     /// references to them are not reported again).
     broken: BTreeSet<String>,
@@ -179,6 +181,31 @@ const fn default_memory_limit_mb() -> u64 {
 }
 const fn default_true() -> bool {
     true
+}
+
+/// `[api]` (see [`super::api`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Whether to listen (the table being there enables it).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Where (Vector's API address by default).
+    #[serde(default = "default_api_address")]
+    pub address: String,
+}
+
+fn default_api_address() -> String {
+    "127.0.0.1:8686".into()
+}
+
+impl ApiConfig {
+    /// The address, parsed.
+    pub fn socket_addr(&self) -> Result<std::net::SocketAddr, String> {
+        self.address
+            .parse()
+            .map_err(|_| format!("api.address: {:?} is not an address:port (e.g. \"127.0.0.1:8686\")", self.address))
+    }
 }
 
 /// A sink's `encoding` table, accepted as Vector writes it
@@ -463,8 +490,17 @@ impl PipelineConfig {
         for (key, value) in &table {
             let section = match key.as_str() {
                 "sources" | "transforms" | "sinks" => value,
+                "api" => {
+                    if let Some(api) = entry::<ApiConfig>("api", value, &mut errs) {
+                        if let Err(e) = api.socket_addr() {
+                            errs.push(e);
+                        }
+                        cfg.api = api.enabled.then_some(api);
+                    }
+                    continue;
+                }
                 other => {
-                    errs.push(format!("unknown section `{other}` (known: sources, transforms, sinks)"));
+                    errs.push(format!("unknown section `{other}` (known: sources, transforms, sinks, api)"));
                     continue;
                 }
             };

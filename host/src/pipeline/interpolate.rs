@@ -104,8 +104,12 @@ fn expand(inner: &str, var: &impl Fn(&str) -> Option<String>) -> Result<String, 
                 Ok(value.unwrap_or_default())
             }
         }
-        _ if op.starts_with('?') => value.ok_or_else(|| format!("environment variable `{name}` is not set: {}", &op[1..])),
-        _ => Err(format!("`${{{inner}}}`: unknown form (use ${{{name}}}, ${{{name}:-default}} or ${{{name}:?message}})")),
+        _ if op.starts_with('?') => {
+            value.ok_or_else(|| format!("environment variable `{name}` is not set: {}", &op[1..]))
+        }
+        _ => {
+            Err(format!("`${{{inner}}}`: unknown form (use ${{{name}}}, ${{{name}:-default}} or ${{{name}:?message}})"))
+        }
     }
 }
 

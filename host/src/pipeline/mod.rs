@@ -4,8 +4,10 @@
 //! - [`run`]: reading the sources and driving the transforms;
 //! - [`transform`]: one component instance scoring batches (reload, faults);
 //! - [`sinks`]: where records go;
-//! - [`summary`]: the counts, the accounting equations, the summary.
+//! - [`summary`]: the counts, the accounting equations, the summary;
+//! - [`api`]: `/metrics` and `/health` while a run goes on.
 
+pub mod api;
 pub mod config;
 pub mod interpolate;
 pub mod run;

@@ -79,9 +79,14 @@ pub fn run_with(
             paths.insert(sid, found);
         }
     }
+    // The endpoint is bound before any output is touched.
+    let api = match &cfg.api {
+        Some(a) => Some(super::api::Api::start(a.socket_addr().map_err(anyhow::Error::msg)?)?),
+        None => None,
+    };
     let mut out = Outputs::new(sinks::open(cfg)?, quiet);
 
-    let mut ticker = Ticker { every: stats_every, start: t0, last: t0, last_in: 0 };
+    let mut ticker = Ticker { every: stats_every, start: t0, last: t0, last_in: 0, api: api.as_ref() };
     if let Err(e) = read_all(cfg, &mut transforms, &mut out, &mut paths, &mut summary, stop, &mut ticker) {
         summary.failed = Some(format!("{e:#}"));
     }
@@ -110,6 +115,9 @@ pub fn run_with(
     }
     summary.seconds = t0.elapsed().as_secs_f64();
     summary.peak_rss_mib = peak_rss_mib();
+    if let Some(api) = &api {
+        api.publish(summary.clone());
+    }
     Ok(summary)
 }
 
@@ -138,7 +146,7 @@ fn read_all(
     paths: &mut BTreeMap<&String, Vec<PathBuf>>,
     summary: &mut Summary,
     stop: &Arc<AtomicUsize>,
-    ticker: &mut Ticker,
+    ticker: &mut Ticker<'_>,
 ) -> Result<()> {
     for (sid, source) in &cfg.sources {
         if stop.load(Ordering::SeqCst) != 0 {
@@ -162,7 +170,7 @@ fn read_all(
         // thread writes; never more than MAX_BATCH_BYTES of text.
         let depth = 1 + mine.iter().map(|&i| transforms[i].scoring_threads()).max().unwrap_or(1);
         let feed = Feed::start(reader, chunk.saturating_mul(depth), live.then_some(in_read));
-        let stats = summary.sources.entry(sid.clone()).or_default();
+        summary.sources.entry(sid.clone()).or_default();
         // Batches handed to instances on other threads, not delivered yet.
         let mut pending = Pending::default();
         loop {
@@ -174,11 +182,12 @@ fn read_all(
                 if !pending.is_empty() && pending.deliver_ready(transforms, out, usize::MAX)? > 0 {
                     out.flush()?;
                 }
-                ticker.tick(transforms);
+                ticker.tick(transforms, &summary.sources, out);
                 Ok(())
             };
             let more = feed.take(&mut items, chunk, flush_after, stop, &mut idle)?;
             if !items.is_empty() {
+                let stats = summary.sources.get_mut(sid).expect("the source's counts");
                 stats.read += items.len() as u64;
                 stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
                 let partial = items.len() < chunk;
@@ -190,7 +199,7 @@ fn read_all(
                 }
                 out.flush()?;
             }
-            ticker.tick(transforms);
+            ticker.tick(transforms, &summary.sources, out);
             if !more {
                 break;
             }
@@ -203,17 +212,34 @@ fn read_all(
 
 /// The counts so far, on stderr every `every` (`--stats-interval`): per
 /// transform, events in (and the rate since the last line), scored,
-/// errors, anomalies.
-struct Ticker {
+/// errors, anomalies; and to the `[api]` endpoint at every tick.
+struct Ticker<'a> {
     every: Option<Duration>,
     start: Instant,
     last: Instant,
     /// Events in, over the transforms, at the last line.
     last_in: u64,
+    /// The `[api]` endpoint, given the counts so far at every tick.
+    api: Option<&'a super::api::Api>,
 }
 
-impl Ticker {
-    fn tick(&mut self, transforms: &[Transform]) {
+impl Ticker<'_> {
+    fn tick(
+        &mut self,
+        transforms: &[Transform],
+        sources: &BTreeMap<String, super::summary::SourceStats>,
+        out: &Outputs,
+    ) {
+        if let Some(api) = self.api {
+            api.publish(Summary {
+                sources: sources.clone(),
+                transforms: transforms.iter().map(|t| (t.id.clone(), t.stats.clone())).collect(),
+                sinks: out.sinks.iter().map(|s| (s.id.clone(), s.stats.clone())).collect(),
+                errors_to_stderr: out.errors_to_stderr,
+                seconds: self.start.elapsed().as_secs_f64(),
+                ..Default::default()
+            });
+        }
         let Some(every) = self.every else { return };
         let now = Instant::now();
         let since = now.duration_since(self.last);
@@ -222,7 +248,8 @@ impl Ticker {
         }
         let total: u64 = transforms.iter().map(|t| t.stats.input).sum();
         let rate = (total - self.last_in) as f64 / since.as_secs_f64();
-        let mut line = format!("logsieve: {:.1} s: {:.0} events/s;", now.duration_since(self.start).as_secs_f64(), rate);
+        let mut line =
+            format!("logsieve: {:.1} s: {:.0} events/s;", now.duration_since(self.start).as_secs_f64(), rate);
         for t in transforms {
             let s = &t.stats;
             line += &format!(

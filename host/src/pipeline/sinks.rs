@@ -287,7 +287,15 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
             SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
         };
         let stats = SinkStats { inputs: s.inputs().to_vec(), ..Default::default() };
-        sinks.push(Sink { id: id.clone(), target, buf: Vec::new(), buf_lines: 0, lines_out: 0, only_anomalies: only, stats });
+        sinks.push(Sink {
+            id: id.clone(),
+            target,
+            buf: Vec::new(),
+            buf_lines: 0,
+            lines_out: 0,
+            only_anomalies: only,
+            stats,
+        });
     }
     Ok(sinks)
 }

@@ -73,6 +73,41 @@ pub struct TransformStats {
     pub windows_lost: u64,
     /// The sources it takes.
     pub sources: Vec<String>,
+    /// How long its batches took, from being handed to the component to
+    /// being written to the sinks.
+    pub batch_latency: Latency,
+}
+
+/// Upper bounds (seconds) of [`Latency`]'s buckets, Prometheus's default
+/// buckets from 1 ms.
+pub const LATENCY_BUCKETS: [f64; 11] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+
+/// A histogram of batch latencies (Prometheus's shape: counts per upper
+/// bound, not cumulative here; the last count is above every bound).
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Batches.
+    pub count: u64,
+    /// Their total, in seconds.
+    pub sum_seconds: f64,
+    /// Per bound of [`LATENCY_BUCKETS`], then above them all.
+    pub buckets: [u64; LATENCY_BUCKETS.len() + 1],
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency { count: 0, sum_seconds: 0.0, buckets: [0; LATENCY_BUCKETS.len() + 1] }
+    }
+}
+
+impl Latency {
+    /// Count one batch.
+    pub fn observe(&mut self, seconds: f64) {
+        self.count += 1;
+        self.sum_seconds += seconds;
+        let i = LATENCY_BUCKETS.iter().position(|&b| seconds <= b).unwrap_or(LATENCY_BUCKETS.len());
+        self.buckets[i] += 1;
+    }
 }
 
 /// Counts for one sink.

@@ -197,8 +197,7 @@ fn start_one(
         }
         let rt = runtimes[&key].clone();
         let seen = file_id(model);
-        let bytes =
-            crate::model_file::read_model(model).with_context(|| format!("transform {id}"))?;
+        let bytes = crate::model_file::read_model(model).with_context(|| format!("transform {id}"))?;
         let model_digest = digest(&bytes);
         let options = Options { top_features: *top_features, emit_vector: *emit_vector };
         let limits = Limits {
@@ -416,6 +415,8 @@ struct Waiting {
     reply: Option<Receiver<Result<ScoredLines>>>,
     /// The result, once it came.
     done: Option<Result<ScoredLines>>,
+    /// When it was handed over.
+    since: std::time::Instant,
 }
 
 /// The batches in flight, across the transforms, in the order they would
@@ -454,7 +455,11 @@ impl Pending {
             }
             let w = self.queue.pop_front().expect("a batch");
             let t = &mut transforms[w.transform];
+            let scored = w.reply.is_some();
             t.deliver(&w.chunk[w.range], w.done, out)?;
+            if scored {
+                t.stats.batch_latency.observe(w.since.elapsed().as_secs_f64());
+            }
             delivered += 1;
         }
         Ok(delivered)
@@ -492,7 +497,15 @@ pub fn process_chunk(
                 let any = chunk[range.clone()].iter().any(|i| i.result.is_ok());
                 let reply = if any { Some(pool.submit(chunk, range.clone())?) } else { None };
                 let keep = 2 * t.threads;
-                pending.queue.push_back(Waiting { transform: ti, chunk: Arc::clone(chunk), range, reply, done: None });
+                let since = std::time::Instant::now();
+                pending.queue.push_back(Waiting {
+                    transform: ti,
+                    chunk: Arc::clone(chunk),
+                    range,
+                    reply,
+                    done: None,
+                    since,
+                });
                 pending.deliver_ready(transforms, out, keep)?;
             } else {
                 pending.drain(transforms, out)?;
@@ -524,13 +537,19 @@ impl Transform {
     fn score(&mut self, batch: &[Item], out: &mut Outputs) -> Result<()> {
         // The batch goes to the component as one NDJSON text (`score-lines`:
         // two strings cross the boundary, not two per event).
+        let since = std::time::Instant::now();
         let result = if batch.iter().any(|i| i.result.is_ok()) {
             let instance = self.instance.as_mut().context("a transform without an instance")?;
             Some(instance.score_lines(&batch_text(batch)))
         } else {
             None
         };
-        self.deliver(batch, result, out)
+        let scored = result.is_some();
+        self.deliver(batch, result, out)?;
+        if scored {
+            self.stats.batch_latency.observe(since.elapsed().as_secs_f64());
+        }
+        Ok(())
     }
 
     /// Instances scoring on their own threads (0: it scores on the
