@@ -403,5 +403,9 @@ fn an_api_address_in_use_refuses_the_run_before_any_output() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(&format!("[api]: listening on 127.0.0.1:{port}")), "{err}");
     assert_eq!(std::fs::read_to_string(dir.join("out.ndjson")).unwrap(), "the last run's output\n");
+    let out = common::logsieve_in(&dir, &["validate", "p.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("[api]: cannot listen on 127.0.0.1:{port}")), "{err}");
     drop(busy);
 }

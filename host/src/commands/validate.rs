@@ -11,9 +11,9 @@ use crate::pipeline::config::SourceConfig;
 use crate::pipeline::transform;
 
 /// Check a pipeline file: its variables, syntax, keys, topology and paths
-/// ([`PipelineConfig::read`]), each file source's globs, and each
-/// transform's component and model (loaded and refused or accepted as `run`
-/// would). Status 0 and a one-line description when there is no problem;
+/// ([`PipelineConfig::read`]), each file source's globs, each transform's
+/// component and model (loaded and refused or accepted as `run` would),
+/// and that the `[api]` address can be listened on. Status 0 and a one-line description when there is no problem;
 /// status 2 and every problem otherwise.
 pub fn validate(path: &Path) -> Result<ExitCode> {
     let (cfg, mut errs) = PipelineConfig::read(path)?;
@@ -27,6 +27,12 @@ pub fn validate(path: &Path) -> Result<ExitCode> {
         }
     }
     errs.extend(transform::check_all(&cfg));
+    if let Some(api) = &cfg.api
+        && let Ok(addr) = api.socket_addr()
+        && let Err(e) = std::net::TcpListener::bind(addr)
+    {
+        errs.push(format!("[api]: cannot listen on {addr}: {e}"));
+    }
     if !errs.is_empty() {
         eprintln!("{} has {} problem(s):\n  - {}", path.display(), errs.len(), errs.join("\n  - "));
         return Ok(ExitCode::from(2));
