@@ -268,7 +268,11 @@ path = "out/errors.ndjson"
         assert!(o.status.success(), "run failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr));
         let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap();
         let summary: serde_json::Value = serde_json::from_str(&read("summary.json")).unwrap();
-        (read("out/scored.ndjson"), read("out/errors.ndjson"), summary["transforms"]["score"].clone())
+        (
+            read("out/scored.ndjson"),
+            read("out/errors.ndjson"),
+            common::comparable_counts(&summary["transforms"]["score"]),
+        )
     };
     let one = run("1");
     assert_eq!(one.2["guest_faults"], 4, "{}", one.2);

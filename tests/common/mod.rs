@@ -147,3 +147,13 @@ pub fn train_files(spec: &Path, inputs: &[PathBuf]) -> Vec<u8> {
     let model = logsieve_train::fit(&spec, &ex.rows, prov, 1, &mut ()).unwrap().model;
     logsieve_artifact::encode(&model).unwrap()
 }
+
+/// A transform's counts from `--summary-json`, comparable between runs: the
+/// batch-latency histogram (wall times) is reduced to its batch count.
+pub fn comparable_counts(t: &serde_json::Value) -> serde_json::Value {
+    let mut t = t.clone();
+    if let Some(l) = t.get_mut("batch_latency") {
+        *l = l["count"].clone();
+    }
+    t
+}
