@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use logsieve::commands::{assemble, evaluate, inspect, report, similar, train, validate};
+use logsieve::commands::{assemble, evaluate, fluent_bit, inspect, report, similar, train, validate};
 use logsieve::pipeline::{self, PipelineConfig};
 use logsieve::runtime;
 
@@ -97,6 +97,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write the Fluent Bit filter (a core wasm module for `filter_wasm`,
+    /// WASI preview 1) with a model's path written into it; see
+    /// docs/fluent-bit.md.
+    FluentBit(fluent_bit::FluentBitArgs),
     /// Write the embedded WebAssembly component to a file (for other hosts).
     Component {
         /// Output file.
@@ -198,6 +202,7 @@ fn real_main() -> Result<ExitCode> {
             report::report(&args)?;
         }
         Command::Similar { model, token, top, json } => similar::similar(&model, &token, top, json)?,
+        Command::FluentBit(args) => fluent_bit::fluent_bit(&args)?,
         Command::Component { output } => {
             std::fs::write(&output, runtime::EMBEDDED_COMPONENT)
                 .with_context(|| format!("writing {}", output.display()))?;

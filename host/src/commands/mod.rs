@@ -2,6 +2,7 @@
 
 pub mod assemble;
 pub mod evaluate;
+pub mod fluent_bit;
 pub mod inspect;
 pub mod report;
 pub mod similar;
