@@ -409,3 +409,72 @@ fn an_api_address_in_use_refuses_the_run_before_any_output() {
     assert!(err.contains(&format!("[api]: cannot listen on 127.0.0.1:{port}")), "{err}");
     drop(busy);
 }
+
+/// `type = "socket"` (tcp and unix, Vector's names): the peer receives, byte
+/// for byte, what a file sink taking the same output writes; a peer that
+/// is not there refuses the run before any output is touched.
+#[test]
+fn a_socket_sink_sends_what_a_file_sink_writes() {
+    let dir = common::tempdir("operator-socket-sink");
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let sock = dir.join("peer.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receive = |mut stream: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            stream.read_to_end(&mut got).unwrap();
+            got
+        })
+    };
+    let toml = format!(
+        "[sources.conn]\ntype = \"file\"\npath = {sample:?}\n\n[transforms.score]\ntype = \"logsieve\"\n\
+         inputs = [\"conn\"]\nmodel = {model:?}\nbatch_size = 300\n\n\
+         [sinks.file]\ntype = \"file\"\ninputs = [\"score\"]\npath = \"scored.ndjson\"\n\n\
+         [sinks.tcp]\ntype = \"socket\"\nmode = \"tcp\"\naddress = \"127.0.0.1:{port}\"\ninputs = [\"score\"]\n\
+         encoding.codec = \"json\"\n\n\
+         [sinks.unix]\ntype = \"socket\"\nmode = \"unix\"\npath = \"peer.sock\"\ninputs = [\"score\"]\n\
+         only_anomalies = true\n",
+        sample = sample().to_str().unwrap(),
+        model = model().to_str().unwrap()
+    );
+    std::fs::write(dir.join("p.toml"), &toml).unwrap();
+    let accept = std::thread::spawn(move || {
+        let (t, _) = tcp.accept().unwrap();
+        let (u, _) = unix.accept().unwrap();
+        (receive(Box::new(t)), receive(Box::new(u)))
+    });
+    let out = common::logsieve_in(&dir, &["run", "p.toml", "--quiet", "--summary-json", "s.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (t, u) = accept.join().unwrap();
+    let (t, u) = (t.join().unwrap(), u.join().unwrap());
+    let file = std::fs::read(dir.join("scored.ndjson")).unwrap();
+    assert_eq!(String::from_utf8_lossy(&file).lines().count(), 1789);
+    assert!(t == file, "the tcp peer got {} bytes, the file has {}", t.len(), file.len());
+    let anomalies: Vec<&str> = std::str::from_utf8(&file)
+        .unwrap()
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["logsieve"]["anomaly"] == true)
+        .collect();
+    assert!(!anomalies.is_empty());
+    assert_eq!(String::from_utf8(u).unwrap(), anomalies.join("\n") + "\n", "only_anomalies over unix");
+    let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("s.json")).unwrap()).unwrap();
+    assert_eq!(s["sinks"]["tcp"]["written"], 1789);
+
+    // Nobody listening: refused, naming the sink, the file sink untouched.
+    std::fs::write(dir.join("scored.ndjson"), "the last run's output\n").unwrap();
+    std::fs::remove_file(&sock).unwrap();
+    let out = common::logsieve_in(&dir, &["run", "p.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sink tcp: connecting to tcp 127.0.0.1:"), "{err}");
+    assert_eq!(std::fs::read_to_string(dir.join("scored.ndjson")).unwrap(), "the last run's output\n");
+
+    // A socket sink missing its address, or with both: refused by name.
+    let bad = toml.replace(&format!("address = \"127.0.0.1:{port}\"\n"), "path = \"x.sock\"\n");
+    std::fs::write(dir.join("bad.toml"), bad).unwrap();
+    let out = common::logsieve_in(&dir, &["validate", "bad.toml"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sinks.tcp: mode \"tcp\" takes `address` (host:port) and no `path`"), "{err}");
+}

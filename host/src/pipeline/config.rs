@@ -20,7 +20,7 @@
 //! # threads = 2                  # component instances scoring batches in parallel (default: the cores)
 //!
 //! [sinks.scored]
-//! type = "file"                  # or "stdout" (or "console", Vector's name)
+//! type = "file"                  # or "stdout" ("console"), or "socket" (mode = "tcp" | "unix")
 //! inputs = ["score"]             # a transform's scored events
 //! path = "out/scored.ndjson"
 //! # only_anomalies = false
@@ -256,13 +256,49 @@ pub enum SinkConfig {
         #[serde(default)]
         encoding: Option<Encoding>,
     },
+    /// NDJSON over a stream socket, as Vector's `socket` sink with
+    /// newline-delimited framing: `mode = "tcp"` connects to `address`
+    /// (`host:port`), `mode = "unix"` to the socket at `path`. Connected
+    /// when the run starts (a peer that is not there refuses the run before
+    /// any output is touched); a write the peer refuses (it closed the
+    /// connection) stops the run naming the sink, as a closed pipe does.
+    Socket {
+        /// Transform outputs.
+        inputs: Vec<String>,
+        /// `tcp` or `unix`.
+        mode: SocketMode,
+        /// With `tcp`: `host:port`.
+        #[serde(default)]
+        address: Option<String>,
+        /// With `unix`: the socket's path.
+        #[serde(default)]
+        path: Option<PathBuf>,
+        /// Keep only anomalous events.
+        #[serde(default)]
+        only_anomalies: bool,
+        /// Vector's `encoding.codec`: only `json`.
+        #[serde(default)]
+        encoding: Option<Encoding>,
+    },
+}
+
+/// A socket sink's `mode`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SocketMode {
+    /// TCP, to `address`.
+    Tcp,
+    /// A Unix stream socket, at `path`.
+    Unix,
 }
 
 impl SinkConfig {
     /// The sink's inputs.
     pub fn inputs(&self) -> &[String] {
         match self {
-            SinkConfig::File { inputs, .. } | SinkConfig::Stdout { inputs, .. } => inputs,
+            SinkConfig::File { inputs, .. } | SinkConfig::Stdout { inputs, .. } | SinkConfig::Socket { inputs, .. } => {
+                inputs
+            }
         }
     }
 }
@@ -565,8 +601,9 @@ impl PipelineConfig {
             }
         }
         for s in self.sinks.values_mut() {
-            if let SinkConfig::File { path, .. } = s {
-                fix(path);
+            match s {
+                SinkConfig::File { path, .. } | SinkConfig::Socket { path: Some(path), .. } => fix(path),
+                _ => {}
             }
         }
     }
@@ -667,6 +704,22 @@ impl PipelineConfig {
             if s.inputs().is_empty() {
                 errs.push(format!("sinks.{id}: `inputs` is empty"));
             }
+            if let SinkConfig::Socket { mode, address, path, .. } = s {
+                match (mode, address, path) {
+                    (SocketMode::Tcp, Some(a), None) => {
+                        if std::net::ToSocketAddrs::to_socket_addrs(a.as_str()).is_err() {
+                            errs.push(format!("sinks.{id}: address {a:?} is not a host:port"));
+                        }
+                    }
+                    (SocketMode::Unix, None, Some(_)) => {}
+                    (SocketMode::Tcp, _, _) => {
+                        errs.push(format!("sinks.{id}: mode \"tcp\" takes `address` (host:port) and no `path`"))
+                    }
+                    (SocketMode::Unix, _, _) => {
+                        errs.push(format!("sinks.{id}: mode \"unix\" takes `path` (the socket) and no `address`"))
+                    }
+                }
+            }
             duplicates(&format!("sinks.{id}"), s.inputs(), &mut errs);
             for i in s.inputs() {
                 let t = i.strip_suffix(ERRORS_SUFFIX).unwrap_or(i);
@@ -693,7 +746,7 @@ impl PipelineConfig {
             .iter()
             .filter_map(|(id, s)| match s {
                 SinkConfig::File { path, .. } => Some((id, path, real_path(path))),
-                SinkConfig::Stdout { .. } => None,
+                SinkConfig::Stdout { .. } | SinkConfig::Socket { .. } => None,
             })
             .collect();
         for (i, (a, pa, ra)) in files.iter().enumerate() {

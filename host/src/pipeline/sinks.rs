@@ -8,7 +8,7 @@ use std::sync::mpsc::SyncSender;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::config::{PipelineConfig, SinkConfig};
+use super::config::{PipelineConfig, SinkConfig, SocketMode};
 use super::summary::SinkStats;
 
 /// Where a sink's lines go.
@@ -30,6 +30,11 @@ enum Target {
         writer: Option<Writer>,
     },
     Stdout,
+    /// A connected stream socket (`type = "socket"`), named for messages.
+    Stream {
+        stream: Box<dyn Write + Send>,
+        peer: String,
+    },
 }
 
 /// A thread writing a regular file's blocks of whole lines in order, so
@@ -256,6 +261,11 @@ impl Sink {
                     return Err(e).with_context(|| format!("sink {id}: writing to standard output"));
                 }
             }
+            Target::Stream { stream, peer } => {
+                if let Err(e) = stream.write_all(&bytes).and_then(|()| stream.flush()) {
+                    return Err(e).with_context(|| format!("sink {id}: writing to {peer}"));
+                }
+            }
         }
         self.lines_out += lines;
         Ok(Some(bytes))
@@ -285,6 +295,9 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
                 )
             }
             SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
+            SinkConfig::Socket { mode, address, path, only_anomalies, .. } => {
+                (connect(id, *mode, address.as_deref(), path.as_deref())?, *only_anomalies)
+            }
         };
         let stats = SinkStats { inputs: s.inputs().to_vec(), ..Default::default() };
         sinks.push(Sink {
@@ -298,6 +311,26 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
         });
     }
     Ok(sinks)
+}
+
+/// Connect a socket sink (a peer that is not there is an error naming the
+/// sink).
+fn connect(id: &str, mode: SocketMode, address: Option<&str>, path: Option<&std::path::Path>) -> Result<Target> {
+    match (mode, address, path) {
+        (SocketMode::Tcp, Some(a), _) => {
+            let stream =
+                std::net::TcpStream::connect(a).with_context(|| format!("sink {id}: connecting to tcp {a}"))?;
+            let _ = stream.set_nodelay(true);
+            Ok(Target::Stream { stream: Box::new(stream), peer: format!("tcp {a}") })
+        }
+        #[cfg(unix)]
+        (SocketMode::Unix, _, Some(p)) => {
+            let stream = std::os::unix::net::UnixStream::connect(p)
+                .with_context(|| format!("sink {id}: connecting to unix {}", p.display()))?;
+            Ok(Target::Stream { stream: Box::new(stream), peer: format!("unix {}", p.display()) })
+        }
+        _ => anyhow::bail!("sink {id}: mode {mode:?} without its address or path"),
+    }
 }
 
 /// An errors-output record.
