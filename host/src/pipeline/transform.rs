@@ -173,84 +173,82 @@ fn start_one(
     let takers = |output: &str| -> Vec<usize> {
         cfg.sinks.values().enumerate().filter(|(_, s)| s.inputs().iter().any(|i| i == output)).map(|(n, _)| n).collect()
     };
-    {
-        let TransformConfig::Logsieve {
-            inputs,
-            model,
-            plugin,
-            batch_size,
-            flush_ms,
-            top_features,
-            emit_vector,
-            batch_timeout_ms,
-            memory_limit_mb,
-            reload_model,
-            threads,
-        } = t;
-        // `batch_timeout_ms = 0`: no deadline, and the component compiled
-        // without interruption checks (a separate runtime).
-        let deadlines = if *batch_timeout_ms == 0 { Deadlines::Off } else { Deadlines::On };
-        let key = (plugin.clone(), deadlines);
-        if !runtimes.contains_key(&key) {
-            let rt = runtime::load_with(plugin.as_deref(), deadlines).with_context(|| format!("transform {id}"))?;
-            runtimes.insert(key.clone(), rt);
-        }
-        let rt = runtimes[&key].clone();
-        let seen = file_id(model);
-        let bytes = crate::model_file::read_model(model).with_context(|| format!("transform {id}"))?;
-        let model_digest = digest(&bytes);
-        let options = Options { top_features: *top_features, emit_vector: *emit_vector };
-        let limits = Limits {
-            memory_bytes: (*memory_limit_mb as usize) << 20,
-            call_timeout: std::time::Duration::from_millis(*batch_timeout_ms),
-        };
-        let bytes: Arc<[u8]> = bytes.into();
-        let mut instance = rt
-            .instantiate_with(Arc::clone(&bytes), options, limits)
-            .with_context(|| format!("transform {id}: starting the component"))?
-            .map_err(|e| anyhow::anyhow!("{}: {}", model.display(), runtime::describe(&e)))
-            .with_context(|| format!("transform {id}: the model was refused"))?;
-        let info = instance.info()?;
-        if info.dimension == 0 {
-            bail!("transform {id}: {} holds only a spec; train it first with `logsieve train`", model.display());
-        }
-        let errors_to = takers(&format!("{id}{ERRORS_SUFFIX}"));
-        if errors_to.is_empty() && !quiet {
-            eprintln!("note: no sink takes {id}{ERRORS_SUFFIX}; its records go to stderr");
-        }
-        let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let mut t = Transform {
-            id: id.to_string(),
-            inputs: inputs.clone(),
-            runtime: rt,
-            instance: None,
-            pool: None,
-            threads,
-            options,
-            limits,
-            model_path: model.clone(),
-            model_seen: reload_model.then_some(seen),
-            model_digest,
-            last_probe: std::time::Instant::now(),
-            open_windows: 0,
-            evicted_before: 0,
-            evicted_seen: 0,
-            batch_size: *batch_size,
-            flush_after: std::time::Duration::from_millis(*flush_ms),
-            stats: TransformStats {
-                model: info.id.clone(),
-                models: vec![info.id],
-                clustered: info.n_clusters > 0,
-                sources: inputs.clone(),
-                ..Default::default()
-            },
-            run: None,
-            scored_to: takers(id),
-            errors_to,
-        };
-        t.install(instance, &bytes)?;
-        Ok(t)
+    let TransformConfig::Logsieve {
+        inputs,
+        model,
+        plugin,
+        batch_size,
+        flush_ms,
+        top_features,
+        emit_vector,
+        batch_timeout_ms,
+        memory_limit_mb,
+        reload_model,
+        threads,
+    } = t;
+    // `batch_timeout_ms = 0`: no deadline, and the component compiled
+    // without interruption checks (a separate runtime).
+    let deadlines = if *batch_timeout_ms == 0 { Deadlines::Off } else { Deadlines::On };
+    let key = (plugin.clone(), deadlines);
+    if !runtimes.contains_key(&key) {
+        let rt = runtime::load_with(plugin.as_deref(), deadlines).with_context(|| format!("transform {id}"))?;
+        runtimes.insert(key.clone(), rt);
     }
+    let rt = runtimes[&key].clone();
+    let seen = file_id(model);
+    let bytes = crate::model_file::read_model(model).with_context(|| format!("transform {id}"))?;
+    let model_digest = digest(&bytes);
+    let options = Options { top_features: *top_features, emit_vector: *emit_vector };
+    let limits = Limits {
+        memory_bytes: (*memory_limit_mb as usize) << 20,
+        call_timeout: std::time::Duration::from_millis(*batch_timeout_ms),
+    };
+    let bytes: Arc<[u8]> = bytes.into();
+    let mut instance = rt
+        .instantiate_with(Arc::clone(&bytes), options, limits)
+        .with_context(|| format!("transform {id}: starting the component"))?
+        .map_err(|e| anyhow::anyhow!("{}: {}", model.display(), runtime::describe(&e)))
+        .with_context(|| format!("transform {id}: the model was refused"))?;
+    let info = instance.info()?;
+    if info.dimension == 0 {
+        bail!("transform {id}: {} holds only a spec; train it first with `logsieve train`", model.display());
+    }
+    let errors_to = takers(&format!("{id}{ERRORS_SUFFIX}"));
+    if errors_to.is_empty() && !quiet {
+        eprintln!("note: no sink takes {id}{ERRORS_SUFFIX}; its records go to stderr");
+    }
+    let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let mut t = Transform {
+        id: id.to_string(),
+        inputs: inputs.clone(),
+        runtime: rt,
+        instance: None,
+        pool: None,
+        threads,
+        options,
+        limits,
+        model_path: model.clone(),
+        model_seen: reload_model.then_some(seen),
+        model_digest,
+        last_probe: std::time::Instant::now(),
+        open_windows: 0,
+        evicted_before: 0,
+        evicted_seen: 0,
+        batch_size: *batch_size,
+        flush_after: std::time::Duration::from_millis(*flush_ms),
+        stats: TransformStats {
+            model: info.id.clone(),
+            models: vec![info.id],
+            clustered: info.n_clusters > 0,
+            sources: inputs.clone(),
+            ..Default::default()
+        },
+        run: None,
+        scored_to: takers(id),
+        errors_to,
+    };
+    t.install(instance, &bytes)?;
+    Ok(t)
 }
 
 /// A batch holds at most `batch_size` events and at most this many bytes of
