@@ -33,13 +33,7 @@ fn digests() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for example in examples::EXAMPLES {
         let dir = common::tempdir(&format!("pinned-{example}"));
-        let table = examples::example_pipeline(example, &dir);
-        let pipeline = dir.join("pipeline.toml");
-        std::fs::write(&pipeline, toml::to_string(&table).unwrap()).unwrap();
-        common::assert_ok(
-            common::logsieve_in(&dir, &["run", pipeline.to_str().unwrap(), "--quiet"]),
-            &format!("run {example}"),
-        );
+        let table = examples::run_example_pipeline(example, &dir);
         let folder = examples::folder(example).display().to_string();
         for (id, sink) in table["sinks"].as_table().unwrap() {
             let path = sink["path"].as_str().unwrap();
@@ -97,11 +91,7 @@ fn every_example_scores_exactly_as_pinned() {
 
 /// Every sink's text after running `table` (sink id → text).
 fn run_outputs(example: &str, dir: &std::path::Path, table: &toml::Table, extra: &[&str]) -> BTreeMap<String, String> {
-    let pipeline = dir.join("pipeline.toml");
-    std::fs::write(&pipeline, toml::to_string(table).unwrap()).unwrap();
-    let mut args = vec!["run", pipeline.to_str().unwrap(), "--quiet"];
-    args.extend_from_slice(extra);
-    common::assert_ok(common::logsieve_in(dir, &args), &format!("run {example} {extra:?}"));
+    examples::run_table(example, dir, table, extra);
     let mut out = BTreeMap::new();
     for (id, sink) in table["sinks"].as_table().unwrap() {
         let path = sink["path"].as_str().unwrap();

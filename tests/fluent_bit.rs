@@ -151,13 +151,7 @@ fn the_filter_scores_every_example_as_logsieve_run_does() {
     let mut refused = Vec::new();
     for example in examples::EXAMPLES {
         let dir = common::tempdir(&format!("fluent-bit-{example}"));
-        let table = examples::example_pipeline(example, &dir);
-        let pipeline = dir.join("pipeline.toml");
-        std::fs::write(&pipeline, toml::to_string(&table).unwrap()).unwrap();
-        common::assert_ok(
-            common::logsieve_in(&dir, &["run", pipeline.to_str().unwrap(), "--quiet"]),
-            &format!("run {example}"),
-        );
+        let table = examples::run_example_pipeline(example, &dir);
         let sources = table["sources"].as_table().unwrap();
         let sinks = table["sinks"].as_table().unwrap();
         for (id, t) in table["transforms"].as_table().unwrap() {

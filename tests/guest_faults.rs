@@ -49,26 +49,9 @@ fn faulty_component() -> &'static [u8] {
     })
 }
 
-fn train_small(dir: &Path) -> PathBuf {
-    let model = dir.join("conn.model.msgpack");
-    let input = common::repo().join("pipeline-examples/conn-kmeans/sample/train/conn.00:00:00-01:00:00.log.gz");
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .args(["train", "--spec"])
-        .arg(common::conn_spec())
-        .arg("--input")
-        .arg(&input)
-        .arg("--out")
-        .arg(&model)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "train failed: {}", String::from_utf8_lossy(&out.stderr));
-    model
-}
-
 /// Real conn events from the example's scoring sample.
 fn sample_events(n: usize) -> Vec<String> {
-    let p = common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz");
+    let p = common::conn_hour("score");
     let events: Vec<String> = logsieve_readers::Reader::open(vec![p], logsieve_readers::Format::Auto)
         .filter_map(|i| i.result.ok())
         .take(n)
@@ -89,7 +72,7 @@ fn small_limits() -> Limits {
 #[test]
 fn each_fault_is_named_and_the_instance_is_recreated() {
     let dir = common::tempdir("faults-runtime");
-    let model = std::fs::read(train_small(&dir)).unwrap();
+    let model = std::fs::read(common::train_small_conn(&dir)).unwrap();
     let rt = Runtime::new(faulty_component(), None).unwrap();
     let mut inst = rt
         .instantiate_with(model.clone().into(), Options { top_features: 3, emit_vector: false }, small_limits())
@@ -121,7 +104,7 @@ fn each_fault_is_named_and_the_instance_is_recreated() {
 #[test]
 fn a_pipeline_sends_faulted_batches_to_errors_and_goes_on() {
     let dir = common::tempdir("faults-pipeline");
-    train_small(&dir);
+    common::train_small_conn(&dir);
     let wasm = dir.join("faulty.wasm");
     std::fs::write(&wasm, faulty_component()).unwrap();
 
@@ -217,7 +200,7 @@ path = "out/errors.ndjson"
 #[test]
 fn several_instances_fault_as_one_byte_for_byte() {
     let dir = common::tempdir("faults-threads");
-    train_small(&dir);
+    common::train_small_conn(&dir);
     let wasm = dir.join("faulty.wasm");
     std::fs::write(&wasm, faulty_component()).unwrap();
     // 30 batches of 10; faults in batches 3, 4 (two in a row), 11 and 20.

@@ -15,48 +15,33 @@ use std::time::Duration;
 /// A model trained once on one hour of the conn-kmeans sample.
 fn model() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let dir = common::tempdir("operator-model");
-        let model = dir.join("conn.model.msgpack");
-        let input = common::repo().join("pipeline-examples/conn-kmeans/sample/train/conn.00:00:00-01:00:00.log.gz");
-        common::logsieve_ok(&[
-            "train",
-            "--spec",
-            common::conn_spec().to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--out",
-            model.to_str().unwrap(),
-            "--quiet",
-        ]);
-        model
-    })
+    MODEL.get_or_init(|| common::train_small_conn(&common::tempdir("operator-model")))
 }
 
-/// The conn-kmeans sample's scoring hour.
-fn sample() -> PathBuf {
-    common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz")
-}
-
-/// `logsieve args` in `dir` with the environment variables `vars` (and
-/// no others of the test's own `LOGSIEVE_T_*`), `stdin` piped in.
-fn logsieve_env(dir: &Path, args: &[&str], vars: &[(&str, &str)], stdin: Option<Vec<u8>>) -> Output {
+/// `logsieve args` in `dir`, its compiled component cached under the
+/// target folder, stdout and stderr piped, no stdin.
+fn logsieve_cmd(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
     cmd.current_dir(dir)
         .args(args)
         .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        std::thread::spawn(move || pipe.write_all(&bytes));
-    }
-    child.wait_with_output().unwrap()
+    cmd
+}
+
+/// `logsieve args` in `dir` with the environment variables `vars` added.
+fn logsieve_env(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    logsieve_cmd(dir, args).envs(vars.iter().copied()).output().unwrap()
+}
+
+/// `logsieve run p.toml --quiet --summary-json s.json extra…` in `dir`,
+/// started with its standard input a pipe to write a live stream into.
+fn spawn_live_run(dir: &Path, extra: &[&str]) -> std::process::Child {
+    let mut args = vec!["run", "p.toml", "--quiet", "--summary-json", "s.json"];
+    args.extend_from_slice(extra);
+    logsieve_cmd(dir, &args).stdin(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -94,14 +79,14 @@ path = "${LOGSIEVE_T_OUT}/errors-$$1.ndjson"
 fn environment_variables_are_interpolated_as_vector_does() {
     let dir = common::tempdir("operator-env");
     std::fs::write(dir.join("p.toml"), INTERPOLATED).unwrap();
-    let sample = sample();
+    let sample = common::conn_hour("score");
     let vars = [
         ("LOGSIEVE_T_SAMPLE", sample.to_str().unwrap()),
         ("LOGSIEVE_T_MODEL", model().to_str().unwrap()),
         ("LOGSIEVE_T_OUT", "out"),
         ("LOGSIEVE_T_FORMAT", ""),
     ];
-    let out = logsieve_env(&dir, &["run", "p.toml", "--summary-json", "s.json", "--quiet"], &vars, None);
+    let out = logsieve_env(&dir, &["run", "p.toml", "--summary-json", "s.json", "--quiet"], &vars);
     assert!(out.status.success(), "{}", stderr(&out));
     let scored = lines(&dir.join("out/scored.ndjson"));
     assert_eq!(scored.len(), 1789, "every event of the sample scored");
@@ -112,7 +97,7 @@ fn environment_variables_are_interpolated_as_vector_does() {
     // The same file with nothing set: every missing variable is named with
     // its line, the one in a comment is not, and nothing is written.
     std::fs::remove_dir_all(dir.join("out")).unwrap();
-    let out = logsieve_env(&dir, &["run", "p.toml"], &[], None);
+    let out = logsieve_env(&dir, &["run", "p.toml"], &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     for want in [
@@ -188,7 +173,7 @@ encoding.codec = "text"
 
     // Fixed, it is valid, and `run` agrees.
     std::fs::create_dir_all(dir.join("logs")).unwrap();
-    std::fs::copy(sample(), dir.join("logs/none-1.log.gz")).unwrap();
+    std::fs::copy(common::conn_hour("score"), dir.join("logs/none-1.log.gz")).unwrap();
     let good = bad
         .replace("formt", "format")
         .replace("model = \"missing.msgpack\"", &format!("model = {:?}", model().to_str().unwrap()))
@@ -216,7 +201,7 @@ fn console_is_vectors_name_for_stdout() {
             "[sources.conn]\ntype = \"file\"\npath = {sample:?}\n\n[transforms.score]\ntype = \"logsieve\"\n\
              inputs = [\"conn\"]\nmodel = {model:?}\n\n[sinks.out]\ntype = \"{kind}\"\ninputs = [\"score\"]\n{encoding}\n\
              [sinks.errors]\ntype = \"file\"\ninputs = [\"score.errors\"]\npath = \"errors.ndjson\"\n",
-            sample = sample().to_str().unwrap(),
+            sample = common::conn_hour("score").to_str().unwrap(),
             model = model().to_str().unwrap()
         )
     };
@@ -235,10 +220,11 @@ fn console_is_vectors_name_for_stdout() {
 #[test]
 fn stats_interval_prints_the_counts_while_the_run_goes_on() {
     let dir = common::tempdir("operator-stats");
-    let events: Vec<String> = logsieve_readers::Reader::open(vec![sample()], logsieve_readers::Format::Auto)
-        .filter_map(|i| i.result.ok())
-        .take(900)
-        .collect();
+    let events: Vec<String> =
+        logsieve_readers::Reader::open(vec![common::conn_hour("score")], logsieve_readers::Format::Auto)
+            .filter_map(|i| i.result.ok())
+            .take(900)
+            .collect();
     let toml = format!(
         "[sources.in]\ntype = \"stdin\"\nformat = \"ndjson\"\n\n[transforms.score]\ntype = \"logsieve\"\n\
          inputs = [\"in\"]\nmodel = {model:?}\nbatch_size = 100\nflush_ms = 50\n\n\
@@ -246,15 +232,7 @@ fn stats_interval_prints_the_counts_while_the_run_goes_on() {
         model = model().to_str().unwrap()
     );
     std::fs::write(dir.join("p.toml"), toml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(&dir)
-        .args(["run", "p.toml", "--stats-interval", "0.2", "--quiet", "--summary-json", "s.json"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_live_run(&dir, &["--stats-interval", "0.2"]);
     let mut pipe = child.stdin.take().unwrap();
     for part in events.chunks(300) {
         pipe.write_all((part.join("\n") + "\n").as_bytes()).unwrap();
@@ -312,10 +290,11 @@ fn free_port() -> u16 {
 fn metrics_scraped_during_a_run_match_the_summary_at_the_end() {
     let dir = common::tempdir("operator-metrics");
     let port = free_port();
-    let mut events: Vec<String> = logsieve_readers::Reader::open(vec![sample()], logsieve_readers::Format::Auto)
-        .filter_map(|i| i.result.ok())
-        .take(700)
-        .collect();
+    let mut events: Vec<String> =
+        logsieve_readers::Reader::open(vec![common::conn_hour("score")], logsieve_readers::Format::Auto)
+            .filter_map(|i| i.result.ok())
+            .take(700)
+            .collect();
     events.insert(10, "not json".into());
     events.insert(400, "{\"cut\": ".into());
     let toml = format!(
@@ -326,15 +305,7 @@ fn metrics_scraped_during_a_run_match_the_summary_at_the_end() {
         model = model().to_str().unwrap()
     );
     std::fs::write(dir.join("p.toml"), toml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(&dir)
-        .args(["run", "p.toml", "--quiet", "--summary-json", "s.json"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_live_run(&dir, &[]);
     let mut pipe = child.stdin.take().unwrap();
     pipe.write_all((events.join("\n") + "\n").as_bytes()).unwrap();
     pipe.flush().unwrap();
@@ -394,7 +365,7 @@ fn an_api_address_in_use_refuses_the_run_before_any_output() {
         "[api]\naddress = \"127.0.0.1:{port}\"\n\n[sources.conn]\ntype = \"file\"\npath = {sample:?}\n\n\
          [transforms.score]\ntype = \"logsieve\"\ninputs = [\"conn\"]\nmodel = {model:?}\n\n\
          [sinks.out]\ntype = \"file\"\ninputs = [\"score\"]\npath = \"out.ndjson\"\n",
-        sample = sample().to_str().unwrap(),
+        sample = common::conn_hour("score").to_str().unwrap(),
         model = model().to_str().unwrap()
     );
     std::fs::write(dir.join("p.toml"), toml).unwrap();
@@ -435,7 +406,7 @@ fn a_socket_sink_sends_what_a_file_sink_writes() {
          encoding.codec = \"json\"\n\n\
          [sinks.unix]\ntype = \"socket\"\nmode = \"unix\"\npath = \"peer.sock\"\ninputs = [\"score\"]\n\
          only_anomalies = true\n",
-        sample = sample().to_str().unwrap(),
+        sample = common::conn_hour("score").to_str().unwrap(),
         model = model().to_str().unwrap()
     );
     std::fs::write(dir.join("p.toml"), &toml).unwrap();

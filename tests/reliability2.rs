@@ -19,27 +19,12 @@ use std::time::Duration;
 /// A model trained once on one hour of the conn-kmeans sample.
 fn model() -> &'static Path {
     static MODEL: OnceLock<PathBuf> = OnceLock::new();
-    MODEL.get_or_init(|| {
-        let dir = common::tempdir("reliability2-model");
-        let model = dir.join("conn.model.msgpack");
-        let input = common::repo().join("pipeline-examples/conn-kmeans/sample/train/conn.00:00:00-01:00:00.log.gz");
-        common::logsieve_ok(&[
-            "train",
-            "--spec",
-            common::conn_spec().to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--out",
-            model.to_str().unwrap(),
-            "--quiet",
-        ]);
-        model
-    })
+    MODEL.get_or_init(|| common::train_small_conn(&common::tempdir("reliability2-model")))
 }
 
 /// `n` real conn events as NDJSON lines, each tagged with `"seq"`.
 fn events(n: usize) -> Vec<String> {
-    let sample = common::repo().join("pipeline-examples/conn-kmeans/sample/score/conn.00:00:00-01:00:00.log.gz");
+    let sample = common::conn_hour("score");
     let out: Vec<String> = logsieve_readers::Reader::open(vec![sample], logsieve_readers::Format::Auto)
         .filter_map(|i| i.result.ok())
         .take(n)

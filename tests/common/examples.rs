@@ -161,3 +161,21 @@ pub fn example_pipeline(example: &str, dir: &Path) -> Table {
     }
     table
 }
+
+/// `table` written to `dir/pipeline.toml` and run with `logsieve run
+/// --quiet` and `extra` arguments; it must succeed.
+pub fn run_table(example: &str, dir: &Path, table: &Table, extra: &[&str]) {
+    let pipeline = dir.join("pipeline.toml");
+    std::fs::write(&pipeline, toml::to_string(table).unwrap()).unwrap();
+    let mut args = vec!["run", pipeline.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    super::assert_ok(super::logsieve_in(dir, &args), &format!("run {example} {extra:?}"));
+}
+
+/// [`example_pipeline`], run ([`run_table`]): the pipeline, whose sinks'
+/// paths hold the outputs.
+pub fn run_example_pipeline(example: &str, dir: &Path) -> Table {
+    let table = example_pipeline(example, dir);
+    run_table(example, dir, &table, &[]);
+    table
+}

@@ -148,6 +148,28 @@ pub fn train_files(spec: &Path, inputs: &[PathBuf]) -> Vec<u8> {
     logsieve_artifact::encode(&model).unwrap()
 }
 
+/// One hour of the conn-kmeans example's sample: `train` or `score`.
+pub fn conn_hour(part: &str) -> PathBuf {
+    repo().join(format!("pipeline-examples/conn-kmeans/sample/{part}/conn.00:00:00-01:00:00.log.gz"))
+}
+
+/// A small conn model: [`conn_spec`] trained by `logsieve train` on the
+/// sample's training hour, written to `dir/conn.model.msgpack`.
+pub fn train_small_conn(dir: &Path) -> PathBuf {
+    let model = dir.join("conn.model.msgpack");
+    logsieve_ok(&[
+        "train".as_ref(),
+        "--spec".as_ref(),
+        conn_spec().as_os_str(),
+        "--input".as_ref(),
+        conn_hour("train").as_os_str(),
+        "--out".as_ref(),
+        model.as_os_str(),
+        "--quiet".as_ref(),
+    ]);
+    model
+}
+
 /// A transform's counts from `--summary-json`, comparable between runs: the
 /// batch-latency histogram (wall times) is reduced to its batch count.
 pub fn comparable_counts(t: &serde_json::Value) -> serde_json::Value {
