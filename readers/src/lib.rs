@@ -168,9 +168,12 @@ pub mod reason {
     pub const CSV_UNTERMINATED_QUOTE: &str = "csv_unterminated_quote";
     /// The explicit CSV delimiter is not an ASCII byte.
     pub const CSV_BAD_DELIMITER: &str = "csv_bad_delimiter";
+    /// A network peer closed its connection in the middle of a line (the
+    /// line's start is the record's text).
+    pub const TRUNCATED_LINE: &str = "truncated_line";
 
     /// Every reason, in the order the docs list them.
-    pub const ALL: [&str; 14] = [
+    pub const ALL: [&str; 15] = [
         OPEN_FAILED,
         READ_FAILED,
         TRUNCATED_GZIP,
@@ -185,12 +188,13 @@ pub mod reason {
         CSV_COLUMN_COUNT,
         CSV_UNTERMINATED_QUOTE,
         CSV_BAD_DELIMITER,
+        TRUNCATED_LINE,
     ];
 
-    /// The reasons about reading a file itself (opening, I/O, gzip): the
-    /// host's to report. The others come from [`crate::Parser`], which the
-    /// component runs too.
-    pub const IO: [&str; 4] = [OPEN_FAILED, READ_FAILED, TRUNCATED_GZIP, CORRUPT_GZIP];
+    /// The reasons about reading a file or a connection itself (opening,
+    /// I/O, gzip, a peer gone mid-line): the host's to report. The others
+    /// come from [`crate::Parser`], which the component runs too.
+    pub const IO: [&str; 5] = [OPEN_FAILED, READ_FAILED, TRUNCATED_GZIP, CORRUPT_GZIP, TRUNCATED_LINE];
 }
 
 /// Input format of a [`Reader`].

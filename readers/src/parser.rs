@@ -138,6 +138,12 @@ impl Parser {
         (None, at)
     }
 
+    /// Whether bytes of a line whose end has not come were fed (a peer that
+    /// closes its connection now cuts that line).
+    pub fn in_line(&self) -> bool {
+        self.partial
+    }
+
     /// End of the input: the last line if it had no `\n`, then a CSV
     /// record its end left open.
     pub fn finish(&mut self, out: &mut impl FnMut(Item)) {

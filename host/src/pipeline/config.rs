@@ -99,6 +99,16 @@ pub enum SourceConfig {
         /// Input format (default `auto`).
         #[serde(default, deserialize_with = "format")]
         format: Format,
+        /// Follow the files as they grow, are rotated and appear (like
+        /// `tail -F`; Vector's `file` source), with checkpoints in
+        /// `data_dir`: the run goes on until it is stopped.
+        #[serde(default)]
+        follow: bool,
+        /// With `follow`: where the checkpoints are kept (default
+        /// `logsieve-data/` beside the pipeline file); a restart resumes
+        /// where the last run stopped.
+        #[serde(default)]
+        data_dir: Option<PathBuf>,
     },
     /// Standard input.
     Stdin {
@@ -106,6 +116,49 @@ pub enum SourceConfig {
         #[serde(default, deserialize_with = "format")]
         format: Format,
     },
+    /// A listening stream socket, as Vector's `socket` source: one event
+    /// (a JSON object, or a Zeek/CSV line as `format` says) per line, from
+    /// any number of connections at once. Runs until the run is stopped.
+    Socket {
+        /// `tcp` or `unix`.
+        mode: SocketMode,
+        /// With `tcp`: `host:port` to listen on.
+        #[serde(default)]
+        address: Option<String>,
+        /// With `unix`: the socket's path (an old socket file there is
+        /// replaced).
+        #[serde(default)]
+        path: Option<PathBuf>,
+        /// Input format (default `auto`, decided per connection).
+        #[serde(default, deserialize_with = "format")]
+        format: Format,
+    },
+    /// An HTTP endpoint taking POSTs of NDJSON (or a JSON array of
+    /// events), as Vector's `http_server` source; see [`super::sources`].
+    HttpServer {
+        /// `host:port` to listen on.
+        address: String,
+        /// The URL path it answers on (others: 404).
+        #[serde(default = "default_http_path")]
+        path: String,
+        /// Body format (default `ndjson`; a body starting with `[` is a
+        /// JSON array of events whatever the format).
+        #[serde(default = "ndjson", deserialize_with = "format")]
+        format: Format,
+        /// A larger body is refused with 413.
+        #[serde(default = "default_max_body_bytes")]
+        max_body_bytes: u64,
+    },
+}
+
+fn default_http_path() -> String {
+    "/".into()
+}
+fn ndjson() -> Format {
+    Format::Ndjson
+}
+const fn default_max_body_bytes() -> u64 {
+    16 << 20
 }
 
 const fn default_batch_size() -> usize {
@@ -242,6 +295,10 @@ pub enum SinkConfig {
         /// Vector's `encoding.codec`: only `json`.
         #[serde(default)]
         encoding: Option<Encoding>,
+        /// Add to the file instead of replacing it (what a following
+        /// pipeline that is restarted wants).
+        #[serde(default)]
+        append: bool,
     },
     /// NDJSON on standard output (`type = "console"`, Vector's name, is
     /// the same sink).
@@ -280,6 +337,99 @@ pub enum SinkConfig {
         #[serde(default)]
         encoding: Option<Encoding>,
     },
+    /// Batched NDJSON POSTs, as Vector's `http` sink (see
+    /// [`super::sinks`]): a batch is posted when it holds
+    /// `batch.max_events` events or `batch.max_bytes` bytes, or its first
+    /// event waited `batch.timeout_secs`; a POST that fails is retried, the
+    /// pipeline waiting meanwhile (back-pressure).
+    Http {
+        /// Transform outputs.
+        inputs: Vec<String>,
+        /// `http://host:port/path`.
+        uri: String,
+        /// Batching.
+        #[serde(default)]
+        batch: HttpBatch,
+        /// Retries, timeout, headers.
+        #[serde(default)]
+        request: HttpRequest,
+        /// Keep only anomalous events.
+        #[serde(default)]
+        only_anomalies: bool,
+        /// Vector's `encoding.codec`: only `json`.
+        #[serde(default)]
+        encoding: Option<Encoding>,
+    },
+}
+
+/// An `http` sink's `batch` table (Vector's names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpBatch {
+    /// Events per POST at most.
+    #[serde(default = "default_http_max_events")]
+    pub max_events: usize,
+    /// Bytes per POST at most (a single larger event is posted alone).
+    #[serde(default = "default_http_max_bytes")]
+    pub max_bytes: usize,
+    /// A partial batch is posted once its first event waited this long.
+    #[serde(default = "default_http_timeout_secs")]
+    pub timeout_secs: f64,
+}
+
+impl Default for HttpBatch {
+    fn default() -> Self {
+        HttpBatch {
+            max_events: default_http_max_events(),
+            max_bytes: default_http_max_bytes(),
+            timeout_secs: default_http_timeout_secs(),
+        }
+    }
+}
+
+const fn default_http_max_events() -> usize {
+    1000
+}
+const fn default_http_max_bytes() -> usize {
+    1_000_000
+}
+const fn default_http_timeout_secs() -> f64 {
+    1.0
+}
+
+/// An `http` sink's `request` table (Vector's names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpRequest {
+    /// Retries of a POST that fails (no answer, 408, 429 or 5xx), waiting
+    /// 1 s, 2 s, 4 s … (at most 30 s) between them; then the run stops
+    /// naming the sink.
+    #[serde(default = "default_retry_attempts")]
+    pub retry_attempts: u32,
+    /// One POST may take this long.
+    #[serde(default = "default_request_timeout_secs")]
+    pub timeout_secs: f64,
+    /// Extra headers (`Authorization`, …; a `Content-Type` here replaces
+    /// `application/x-ndjson`).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for HttpRequest {
+    fn default() -> Self {
+        HttpRequest {
+            retry_attempts: default_retry_attempts(),
+            timeout_secs: default_request_timeout_secs(),
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
+const fn default_retry_attempts() -> u32 {
+    5
+}
+const fn default_request_timeout_secs() -> f64 {
+    60.0
 }
 
 /// A socket sink's `mode`.
@@ -296,11 +446,47 @@ impl SinkConfig {
     /// The sink's inputs.
     pub fn inputs(&self) -> &[String] {
         match self {
-            SinkConfig::File { inputs, .. } | SinkConfig::Stdout { inputs, .. } | SinkConfig::Socket { inputs, .. } => {
-                inputs
-            }
+            SinkConfig::File { inputs, .. }
+            | SinkConfig::Stdout { inputs, .. }
+            | SinkConfig::Socket { inputs, .. }
+            | SinkConfig::Http { inputs, .. } => inputs,
         }
     }
+}
+
+/// A following file source's `data_dir` when none is given (beside the
+/// pipeline file).
+pub const DEFAULT_DATA_DIR: &str = "logsieve-data";
+
+/// The problems of a socket's `mode` with its `address` / `path`.
+fn socket_keys(at: &str, mode: SocketMode, address: Option<&str>, path: Option<&Path>, errs: &mut Vec<String>) {
+    match (mode, address, path) {
+        (SocketMode::Tcp, Some(a), None) => {
+            if std::net::ToSocketAddrs::to_socket_addrs(a).is_err() {
+                errs.push(format!("{at}: address {a:?} is not a host:port"));
+            }
+        }
+        (SocketMode::Unix, None, Some(_)) => {}
+        (SocketMode::Tcp, _, _) => errs.push(format!("{at}: mode \"tcp\" takes `address` (host:port) and no `path`")),
+        (SocketMode::Unix, _, _) => {
+            errs.push(format!("{at}: mode \"unix\" takes `path` (the socket) and no `address`"))
+        }
+    }
+}
+
+/// Check an `http` sink's `uri`: `http://host:port/…` (no TLS).
+pub fn http_uri(uri: &str) -> Result<(), String> {
+    if uri.starts_with("https://") {
+        return Err("https is not supported (no TLS is built in): post to a local collector over http".into());
+    }
+    let Some(rest) = uri.strip_prefix("http://") else {
+        return Err("must start with http://".into());
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    if host.is_empty() {
+        return Err("no host".into());
+    }
+    Ok(())
 }
 
 /// The suffix of a transform's errors output.
@@ -586,11 +772,19 @@ impl PipelineConfig {
             }
         };
         for s in self.sources.values_mut() {
-            if let SourceConfig::File { path, .. } = s {
-                *path = match path {
-                    Paths::One(p) => Paths::One(fix_str(p)),
-                    Paths::Many(v) => Paths::Many(v.iter().map(fix_str).collect()),
-                };
+            match s {
+                SourceConfig::File { path, follow, data_dir, .. } => {
+                    *path = match path {
+                        Paths::One(p) => Paths::One(fix_str(p)),
+                        Paths::Many(v) => Paths::Many(v.iter().map(fix_str).collect()),
+                    };
+                    if *follow {
+                        let dir = data_dir.get_or_insert_with(|| PathBuf::from(DEFAULT_DATA_DIR));
+                        fix(dir);
+                    }
+                }
+                SourceConfig::Socket { path: Some(p), .. } => fix(p),
+                _ => {}
             }
         }
         for t in self.transforms.values_mut() {
@@ -652,6 +846,28 @@ impl PipelineConfig {
                 errs.push(format!("sources.{id}: no transform takes it (its events would go nowhere)"));
             }
         }
+        for (id, s) in &self.sources {
+            match s {
+                SourceConfig::Socket { mode, address, path, .. } => {
+                    socket_keys(&format!("sources.{id}"), *mode, address.as_deref(), path.as_deref(), &mut errs);
+                }
+                SourceConfig::HttpServer { address, path, max_body_bytes, .. } => {
+                    if std::net::ToSocketAddrs::to_socket_addrs(address.as_str()).is_err() {
+                        errs.push(format!("sources.{id}: address {address:?} is not a host:port"));
+                    }
+                    if !path.starts_with('/') {
+                        errs.push(format!("sources.{id}: path {path:?} must start with `/`"));
+                    }
+                    if *max_body_bytes == 0 {
+                        errs.push(format!("sources.{id}: max_body_bytes must be at least 1"));
+                    }
+                }
+                SourceConfig::File { follow: false, data_dir: Some(_), .. } => {
+                    errs.push(format!("sources.{id}: data_dir is only used with follow = true"));
+                }
+                _ => {}
+            }
+        }
         for (id, t) in &self.transforms {
             let TransformConfig::Logsieve {
                 inputs,
@@ -704,21 +920,26 @@ impl PipelineConfig {
             if s.inputs().is_empty() {
                 errs.push(format!("sinks.{id}: `inputs` is empty"));
             }
-            if let SinkConfig::Socket { mode, address, path, .. } = s {
-                match (mode, address, path) {
-                    (SocketMode::Tcp, Some(a), None) => {
-                        if std::net::ToSocketAddrs::to_socket_addrs(a.as_str()).is_err() {
-                            errs.push(format!("sinks.{id}: address {a:?} is not a host:port"));
+            match s {
+                SinkConfig::Socket { mode, address, path, .. } => {
+                    socket_keys(&format!("sinks.{id}"), *mode, address.as_deref(), path.as_deref(), &mut errs);
+                }
+                SinkConfig::Http { uri, batch, request, .. } => {
+                    if let Err(e) = http_uri(uri) {
+                        errs.push(format!("sinks.{id}: uri {uri:?}: {e}"));
+                    }
+                    if batch.max_events == 0 || batch.max_bytes == 0 {
+                        errs.push(format!("sinks.{id}: batch.max_events and batch.max_bytes must be at least 1"));
+                    }
+                    for (key, v) in
+                        [("batch.timeout_secs", batch.timeout_secs), ("request.timeout_secs", request.timeout_secs)]
+                    {
+                        if !(v > 0.0 && v <= 86_400.0) {
+                            errs.push(format!("sinks.{id}: {key} = {v} is out of range: above 0, at most 86400"));
                         }
                     }
-                    (SocketMode::Unix, None, Some(_)) => {}
-                    (SocketMode::Tcp, _, _) => {
-                        errs.push(format!("sinks.{id}: mode \"tcp\" takes `address` (host:port) and no `path`"))
-                    }
-                    (SocketMode::Unix, _, _) => {
-                        errs.push(format!("sinks.{id}: mode \"unix\" takes `path` (the socket) and no `address`"))
-                    }
                 }
+                _ => {}
             }
             duplicates(&format!("sinks.{id}"), s.inputs(), &mut errs);
             for i in s.inputs() {
@@ -746,7 +967,7 @@ impl PipelineConfig {
             .iter()
             .filter_map(|(id, s)| match s {
                 SinkConfig::File { path, .. } => Some((id, path, real_path(path))),
-                SinkConfig::Stdout { .. } | SinkConfig::Socket { .. } => None,
+                SinkConfig::Stdout { .. } | SinkConfig::Socket { .. } | SinkConfig::Http { .. } => None,
             })
             .collect();
         for (i, (a, pa, ra)) in files.iter().enumerate() {

@@ -2,37 +2,41 @@
 //! and account for every event.
 //!
 //! Everything that can fail is opened first — the models and components
-//! (every transform started), the file sources' globs — and only then the
-//! sinks, so a run that cannot start leaves the last outputs as they were
-//! (a file sink is emptied at its first line, see [`super::sinks`]).
+//! (every transform started), the file sources' globs, the network
+//! sources' sockets — and only then the sinks, so a run that cannot start
+//! leaves the last outputs as they were (a file sink is emptied at its
+//! first line, see [`super::sinks`]).
 //!
-//! Each source is read in order by a reader thread into a bounded queue;
-//! the main thread takes chunks from it: up to the largest `batch_size`
-//! of the transforms that take the source and about [`MAX_BATCH_BYTES`] of
-//! text, or what has arrived once the first event of the chunk has waited
-//! their smallest `flush_ms`, so a slow live stream is not held back. Every
-//! logsieve transform that takes the source scores each chunk
-//! ([`super::transform`] says what becomes of each event); a transform
-//! with several instances (`threads`) scores the batches of several chunks
-//! at once, each delivered to the sinks in order, and every batch is
-//! delivered before a partial chunk (one cut by `flush_ms`) waits for the
-//! next; sinks are written after each chunk. At the end every transform is flushed (open
-//! windows emit) and the accounting equations of [`Summary::check`] are
-//! checked by the caller.
+//! Every source runs on threads of its own ([`super::sources`]) into one
+//! bounded queue; this thread gathers each source's events into chunks: up
+//! to the largest `batch_size` of the transforms that take the source and
+//! about [`MAX_BATCH_BYTES`] of text, or what has arrived once the first
+//! event of the chunk has waited their smallest `flush_ms`, so a slow live
+//! stream is not held back. Every logsieve transform that takes the source
+//! scores each chunk ([`super::transform`] says what becomes of each
+//! event); a transform with several instances (`threads`) scores the
+//! batches of several chunks at once, each delivered to the sinks in
+//! order, and every batch is delivered before a partial chunk (one cut by
+//! `flush_ms`, the end of an HTTP request or of a source) waits for the
+//! next; sinks are written after each chunk. An HTTP request is answered
+//! once its events are written. At the end every transform is flushed
+//! (open windows emit) and the accounting equations of [`Summary::check`]
+//! are checked by the caller.
 //!
 //! Stopping: when `stop` becomes non-zero (SIGTERM or SIGINT, see `main`),
 //! reading stops — standard input is read to the end of what it already
-//! holds, files no further — what was read is scored and written, windows
-//! emit, and the summary says which signal stopped the run.
+//! holds, files no further, network sources hand over what they received
+//! (a line cut by the stop goes to errors) and refuse new requests — what
+//! was read is scored and written, windows emit, and the summary says
+//! which signal stopped the run.
 //!
 //! A sink that cannot be written (a full disk, a closed pipe) stops the run:
 //! the summary up to that point is returned with the error in `failed`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -40,6 +44,7 @@ use logsieve_readers::{Item, Reader};
 
 use super::config::{PipelineConfig, SourceConfig};
 use super::sinks::{self, Outputs};
+use super::sources::{self, Entry, Hub};
 use super::summary::{Summary, peak_rss_mib};
 use super::transform::{self, MAX_BATCH_BYTES, Pending, Transform};
 
@@ -72,22 +77,19 @@ pub fn run_with(
     // Everything that can fail first: models and components, then the
     // inputs' globs; the sinks last.
     let mut transforms = transform::start_all(cfg, quiet)?;
-    let mut paths: BTreeMap<&String, Vec<PathBuf>> = BTreeMap::new();
-    for (sid, source) in &cfg.sources {
-        if let SourceConfig::File { path, .. } = source {
-            let found = logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
-            paths.insert(sid, found);
-        }
-    }
+    let opened = Opened::open(cfg)?;
     // The endpoint is bound before any output is touched.
     let api = match &cfg.api {
         Some(a) => Some(super::api::Api::start(a.socket_addr().map_err(anyhow::Error::msg)?)?),
         None => None,
     };
     let mut out = Outputs::new(sinks::open(cfg)?, quiet);
+    for line in opened.listening() {
+        out.note(&line);
+    }
 
     let mut ticker = Ticker { every: stats_every, start: t0, last: t0, last_in: 0, api: api.as_ref() };
-    if let Err(e) = read_all(cfg, &mut transforms, &mut out, &mut paths, &mut summary, stop, &mut ticker) {
+    if let Err(e) = read_all(cfg, &mut transforms, &mut out, opened, &mut summary, stop, &mut ticker) {
         summary.failed = Some(format!("{e:#}"));
     }
     if summary.failed.is_none() {
@@ -138,76 +140,295 @@ fn keep_freed_memory() {
     }
 }
 
-/// Read every source in order through its transforms.
+/// A source as the pipeline's thread sees it: its transforms, the chunk
+/// being gathered, and how it is started.
+struct SourceRun<'a> {
+    id: &'a String,
+    /// The transforms that take it.
+    mine: Vec<usize>,
+    /// Events per chunk: the largest `batch_size` of its transforms.
+    chunk: usize,
+    /// A partial chunk is scored once its first event waited this long:
+    /// the smallest `flush_ms` of its transforms.
+    flush_after: Duration,
+    /// The chunk being gathered, its text's size, when its first event came.
+    items: Vec<Item>,
+    bytes: usize,
+    first: Option<Instant>,
+    /// Its thread, until started: files read once are started one source
+    /// after the other.
+    start: Option<Start>,
+    ended: bool,
+    /// Standard input: its reader is blocked waiting for bytes.
+    in_read: Option<Arc<AtomicBool>>,
+}
+
+/// How a source's thread is started.
+enum Start {
+    Reader(Reader, bool),
+    Socket(sources::Listener, logsieve_readers::Format),
+    Http(sources::HttpSource),
+}
+
+/// What a source needs opened before any output is touched: file globs
+/// expanded, sockets bound.
+pub struct Opened {
+    paths: BTreeMap<String, Vec<PathBuf>>,
+    listeners: BTreeMap<String, sources::Listener>,
+    http: BTreeMap<String, sources::HttpSource>,
+}
+
+impl Opened {
+    /// Expand every file source's globs and bind every network source.
+    pub fn open(cfg: &PipelineConfig) -> Result<Opened> {
+        let mut o = Opened { paths: BTreeMap::new(), listeners: BTreeMap::new(), http: BTreeMap::new() };
+        for (sid, source) in &cfg.sources {
+            match source {
+                SourceConfig::File { path, follow: false, .. } => {
+                    let found =
+                        logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
+                    o.paths.insert(sid.clone(), found);
+                }
+                SourceConfig::File { follow: true, .. } => {
+                    anyhow::bail!("source {sid}: follow = true is not built yet")
+                }
+                SourceConfig::Socket { mode, address, path, .. } => {
+                    let l = sources::Listener::bind(sid, *mode, address.as_deref(), path.as_deref())?;
+                    o.listeners.insert(sid.clone(), l);
+                }
+                SourceConfig::HttpServer { address, path, format, max_body_bytes } => {
+                    let h = sources::HttpSource::bind(sid, address, path, *format, *max_body_bytes)?;
+                    o.http.insert(sid.clone(), h);
+                }
+                SourceConfig::Stdin { .. } => {}
+            }
+        }
+        Ok(o)
+    }
+}
+
+impl Opened {
+    /// What the network sources listen on (a port given as 0 is the one
+    /// the system chose).
+    fn listening(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (id, l) in &self.listeners {
+            match l.local_addr() {
+                Some(a) => lines.push(format!("logsieve: source {id}: listening on tcp {a}")),
+                None => lines.push(format!("logsieve: source {id}: listening on its unix socket")),
+            }
+        }
+        for (id, h) in &self.http {
+            if let Some(a) = h.local_addr() {
+                lines.push(format!("logsieve: source {id}: listening on http://{a}{}", h.path));
+            }
+        }
+        lines
+    }
+}
+
+/// Once stopping, wait at most this long for the sources to hand over what
+/// they read (standard input that never blocks, say).
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// While waiting for input, look at `stop` (and publish the counts) this
+/// often.
+const TICK: Duration = Duration::from_millis(50);
+
+/// Read every source through its transforms: all at once (files read once
+/// one after the other), each source's events in chunks, in order.
+#[allow(clippy::too_many_arguments)]
 fn read_all(
     cfg: &PipelineConfig,
     transforms: &mut [Transform],
     out: &mut Outputs,
-    paths: &mut BTreeMap<&String, Vec<PathBuf>>,
+    mut opened: Opened,
     summary: &mut Summary,
     stop: &Arc<AtomicUsize>,
     ticker: &mut Ticker<'_>,
 ) -> Result<()> {
+    let mut runs: Vec<SourceRun> = Vec::new();
+    let mut depth = 1;
     for (sid, source) in &cfg.sources {
-        if stop.load(Ordering::SeqCst) != 0 {
-            break;
-        }
         let mine: Vec<usize> =
             (0..transforms.len()).filter(|&i| transforms[i].inputs.iter().any(|x| x == sid)).collect();
         let chunk = mine.iter().map(|&i| transforms[i].batch_size).max().unwrap_or(1000);
         let flush_after = mine.iter().map(|&i| transforms[i].flush_after).min().unwrap_or(Duration::from_secs(1));
-        let in_read = Arc::new(AtomicBool::new(false));
-        let reader = match source {
-            SourceConfig::File { format, .. } => Reader::open(paths.remove(sid).unwrap_or_default(), *format),
-            SourceConfig::Stdin { format } => {
-                let input = StopAwareStdin { stop: Arc::clone(stop), in_read: Arc::clone(&in_read) };
-                Reader::from_reader("<stdin>", Box::new(input), *format)
-            }
-        };
-        let live = matches!(source, SourceConfig::Stdin { .. });
-        // The reader runs up to one chunk ahead per scoring thread (and
+        // The sources run up to one chunk ahead per scoring thread (and
         // one), so that the instances are not kept waiting while this
-        // thread writes; never more than MAX_BATCH_BYTES of text.
-        let depth = 1 + mine.iter().map(|&i| transforms[i].scoring_threads()).max().unwrap_or(1);
-        let feed = Feed::start(reader, chunk.saturating_mul(depth), live.then_some(in_read));
+        // thread writes.
+        depth = depth
+            .max(chunk.saturating_mul(1 + mine.iter().map(|&i| transforms[i].scoring_threads()).max().unwrap_or(1)));
+        let mut in_read = None;
+        let start = match source {
+            SourceConfig::File { format, .. } => {
+                Start::Reader(Reader::open(opened.paths.remove(sid).unwrap_or_default(), *format), false)
+            }
+            SourceConfig::Stdin { format } => {
+                let flag = Arc::new(AtomicBool::new(false));
+                let input = sources::StopAwareStdin { stop: Arc::clone(stop), in_read: Arc::clone(&flag) };
+                in_read = Some(flag);
+                Start::Reader(Reader::from_reader("<stdin>", Box::new(input), *format), true)
+            }
+            SourceConfig::Socket { format, .. } => {
+                Start::Socket(opened.listeners.remove(sid).expect("the source's socket"), *format)
+            }
+            SourceConfig::HttpServer { .. } => Start::Http(opened.http.remove(sid).expect("the source's server")),
+        };
         summary.sources.entry(sid.clone()).or_default();
+        runs.push(SourceRun {
+            id: sid,
+            mine,
+            chunk,
+            flush_after,
+            items: Vec::new(),
+            bytes: 0,
+            first: None,
+            start: Some(start),
+            ended: false,
+            in_read,
+        });
+    }
+    let hub = Hub::new(depth);
+    let start = |src: usize, runs: &mut [SourceRun]| match runs[src].start.take() {
+        Some(Start::Reader(r, live)) => sources::spawn_reader(&hub, src, r, live, stop),
+        Some(Start::Socket(l, format)) => sources::spawn_socket(&hub, src, l, format, stop),
+        Some(Start::Http(h)) => sources::spawn_http(&hub, src, h, stop),
+        None => {}
+    };
+    // Live sources start now; files read once, the first of them.
+    let batch_file = |r: &SourceRun| matches!(r.start, Some(Start::Reader(_, false)));
+    for src in 0..runs.len() {
+        if !batch_file(&runs[src]) {
+            start(src, &mut runs);
+        }
+    }
+    if let Some(src) = runs.iter().position(batch_file) {
+        start(src, &mut runs);
+    }
+
+    let r = (|| -> Result<()> {
         // Batches handed to instances on other threads, not delivered yet.
         let mut pending = Pending::default();
-        loop {
-            let mut items: Vec<Item> = Vec::with_capacity(chunk.min(4096));
-            // While the reader has nothing for us, what the instances have
-            // scored is written (a live stream that pauses after a full
-            // chunk is not held back either).
-            let mut idle = || -> Result<()> {
+        let mut got: VecDeque<(usize, Entry)> = VecDeque::new();
+        let mut stopping_since: Option<Instant> = None;
+        while runs.iter().any(|r| !r.ended) {
+            if stop.load(Ordering::SeqCst) != 0 {
+                let since = *stopping_since.get_or_insert_with(Instant::now);
+                // Files not started yet are not read.
+                for r in runs.iter_mut().filter(|r| r.start.is_some()) {
+                    r.start = None;
+                    r.ended = true;
+                }
+                // Standard input blocked in a read holds nothing more.
+                let waiting = runs
+                    .iter()
+                    .filter(|r| !r.ended)
+                    .any(|r| r.in_read.as_ref().is_none_or(|f| !f.load(Ordering::SeqCst)));
+                if !waiting || since.elapsed() > STOP_GRACE {
+                    hub.take(&mut got, Duration::ZERO);
+                    if got.is_empty() {
+                        break;
+                    }
+                }
+            }
+            hub.take(&mut got, Duration::ZERO);
+            if got.is_empty() {
+                // Nothing new: what the instances have scored is written,
+                // and partial chunks whose time has come are scored.
                 if !pending.is_empty() && pending.deliver_ready(transforms, out, usize::MAX)? > 0 {
                     out.flush()?;
                 }
-                ticker.tick(transforms, &summary.sources, out);
-                Ok(())
-            };
-            let more = feed.take(&mut items, chunk, flush_after, stop, &mut idle)?;
-            if !items.is_empty() {
-                let stats = summary.sources.get_mut(sid).expect("the source's counts");
-                stats.read += items.len() as u64;
-                stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
-                let partial = items.len() < chunk;
-                transform::process_chunk(transforms, &mine, &Arc::new(items), &mut pending, out)?;
-                if partial || !more {
-                    // Nothing more is queued: what was read reaches the
-                    // sinks now, not when the next chunk arrives.
-                    pending.drain(transforms, out)?;
+                for run in &mut runs {
+                    if run.first.is_some_and(|t| t.elapsed() >= run.flush_after) {
+                        process(run, transforms, &mut pending, out, summary, true)?;
+                    }
                 }
-                out.flush()?;
+                ticker.tick(transforms, &summary.sources, out);
+                let wait = runs
+                    .iter()
+                    .filter_map(|r| r.first.map(|t| r.flush_after.saturating_sub(t.elapsed())))
+                    .min()
+                    .unwrap_or(TICK)
+                    .min(TICK);
+                hub.take(&mut got, wait.max(Duration::from_millis(1)));
+            }
+            while let Some((src, entry)) = got.pop_front() {
+                match entry {
+                    Entry::Items(items) => {
+                        let run = &mut runs[src];
+                        for item in items {
+                            run.bytes += sources_item_bytes(&item);
+                            run.items.push(item);
+                            run.first.get_or_insert_with(Instant::now);
+                            if run.items.len() >= run.chunk || run.bytes >= MAX_BATCH_BYTES {
+                                process(run, transforms, &mut pending, out, summary, false)?;
+                            }
+                        }
+                    }
+                    Entry::Ack(answer) => {
+                        // Everything before it written, then answered.
+                        process(&mut runs[src], transforms, &mut pending, out, summary, true)?;
+                        pending.drain(transforms, out)?;
+                        out.sync()?;
+                        let _ = answer.send(());
+                    }
+                    Entry::Mark(_) => {}
+                    Entry::End => {
+                        process(&mut runs[src], transforms, &mut pending, out, summary, true)?;
+                        runs[src].ended = true;
+                        if let Some(next) = runs.iter().position(batch_file) {
+                            start(next, &mut runs);
+                        }
+                    }
+                }
             }
             ticker.tick(transforms, &summary.sources, out);
-            if !more {
-                break;
-            }
+        }
+        // What was read is scored and written.
+        for run in &mut runs {
+            process(run, transforms, &mut pending, out, summary, true)?;
         }
         pending.drain(transforms, out)?;
-        feed.close();
+        out.flush()
+    })();
+    // The sources' threads stop at their next entry.
+    hub.close();
+    r
+}
+
+fn sources_item_bytes(i: &Item) -> usize {
+    i.result.as_ref().map_or_else(|e| e.raw.len(), String::len)
+}
+
+/// Score the chunk `run` has gathered (if any); with `partial` (nothing
+/// more is queued for it now: a live stream that paused, the end of a
+/// request or of the source) what was read reaches the sinks now, not when
+/// the next chunk arrives.
+fn process(
+    run: &mut SourceRun,
+    transforms: &mut [Transform],
+    pending: &mut Pending,
+    out: &mut Outputs,
+    summary: &mut Summary,
+    partial: bool,
+) -> Result<()> {
+    if run.items.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let items = std::mem::replace(&mut run.items, Vec::with_capacity(run.chunk.min(4096)));
+    run.bytes = 0;
+    run.first = None;
+    let stats = summary.sources.get_mut(run.id).expect("the source's counts");
+    stats.read += items.len() as u64;
+    stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
+    transform::process_chunk(transforms, &run.mine, &Arc::new(items), pending, out)?;
+    if partial {
+        pending.drain(transforms, out)?;
+        for &t in &run.mine {
+            transforms[t].end_error_run(out)?;
+        }
+    }
+    out.flush()
 }
 
 /// The counts so far, on stderr every `every` (`--stats-interval`): per
@@ -261,217 +482,5 @@ impl Ticker<'_> {
         eprintln!("{line}");
         self.last = now;
         self.last_in = total;
-    }
-}
-
-/// Standard input that reads as ended once the run is stopping, so the
-/// reader thread hands out what it already holds and ends; `in_read` says
-/// it is waiting for bytes (blocked: it holds nothing more).
-struct StopAwareStdin {
-    stop: Arc<AtomicUsize>,
-    in_read: Arc<AtomicBool>,
-}
-
-impl Read for StopAwareStdin {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.in_read.store(true, Ordering::SeqCst);
-        if self.stop.load(Ordering::SeqCst) != 0 {
-            self.in_read.store(false, Ordering::SeqCst);
-            return Ok(0);
-        }
-        let r = std::io::stdin().lock().read(buf);
-        self.in_read.store(false, Ordering::SeqCst);
-        r
-    }
-}
-
-/// A file source's reader thread queues its items in groups of up to this
-/// many (one lock, one wake-up per group) …
-const READ_GROUP: usize = 256;
-/// … and of up to this many bytes.
-const READ_GROUP_BYTES: usize = 1 << 20;
-
-/// The queue between a source's reader thread and the main thread.
-#[derive(Default)]
-struct Queue {
-    items: VecDeque<Item>,
-    bytes: usize,
-    /// The reader has ended.
-    done: bool,
-    /// The main thread takes no more: the reader stops.
-    closed: bool,
-    /// Someone waits on a condition (notify only then).
-    taker_waits: bool,
-    giver_waits: bool,
-    /// The taker waits for this many items (the rest of its chunk; 1 while
-    /// its chunk is empty, to start the chunk's `flush_ms` clock): the
-    /// reader wakes it once they are there, not at every item.
-    taker_wants: usize,
-    /// Or for this many bytes.
-    taker_wants_bytes: usize,
-}
-
-struct Shared {
-    queue: Mutex<Queue>,
-    /// Items arrived (or the reader ended).
-    arrived: Condvar,
-    /// Room freed (or the queue was closed).
-    room: Condvar,
-}
-
-/// A source read on its own thread into a queue bounded by count and
-/// bytes (at most `capacity` items, at most [`MAX_BATCH_BYTES`] of text).
-struct Feed {
-    shared: Arc<Shared>,
-    /// For standard input: the reader is blocked waiting for bytes.
-    in_read: Option<Arc<AtomicBool>>,
-}
-
-fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Queue> {
-    s.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn item_bytes(i: &Item) -> usize {
-    i.result.as_ref().map_or_else(|e| e.raw.len(), String::len)
-}
-
-impl Feed {
-    fn start(mut reader: Reader, capacity: usize, in_read: Option<Arc<AtomicBool>>) -> Feed {
-        let shared =
-            Arc::new(Shared { queue: Mutex::new(Queue::default()), arrived: Condvar::new(), room: Condvar::new() });
-        let s = Arc::clone(&shared);
-        // A file is read ahead in groups of items, queued under one lock;
-        // a live stream item by item (its next item may be long in coming).
-        let group_max = if in_read.is_some() { 1 } else { (capacity / 4).clamp(1, READ_GROUP) };
-        let spawned = std::thread::Builder::new().name("logsieve-read".into()).spawn(move || {
-            let mut group: Vec<Item> = Vec::with_capacity(group_max);
-            let mut group_bytes = 0;
-            let mut items = reader.by_ref().peekable();
-            while let Some(item) = items.next() {
-                group_bytes += item_bytes(&item);
-                group.push(item);
-                if group.len() < group_max && group_bytes < READ_GROUP_BYTES && items.peek().is_some() {
-                    continue;
-                }
-                let mut q = lock(&s);
-                while !q.closed
-                    && !q.items.is_empty()
-                    && (q.items.len() + group.len() > capacity || q.bytes + group_bytes > MAX_BATCH_BYTES)
-                {
-                    if q.taker_waits {
-                        // The queue is as full as it gets: the taker takes.
-                        s.arrived.notify_one();
-                    }
-                    q.giver_waits = true;
-                    q = s.room.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
-                }
-                q.giver_waits = false;
-                if q.closed {
-                    return;
-                }
-                q.bytes += group_bytes;
-                q.items.extend(group.drain(..));
-                group_bytes = 0;
-                if q.taker_waits && (q.items.len() >= q.taker_wants || q.bytes >= q.taker_wants_bytes) {
-                    s.arrived.notify_one();
-                }
-            }
-            let mut q = lock(&s);
-            q.done = true;
-            s.arrived.notify_one();
-        });
-        spawned.expect("starting a source's reader thread");
-        Feed { shared, in_read }
-    }
-
-    /// Move a chunk into `into`: up to `max_items` items and about
-    /// [`MAX_BATCH_BYTES`] of text, or what has arrived `flush_after` after
-    /// the chunk's first item. `false` once the source is over: ended, or
-    /// stopping and nothing more to take. Before it waits for the reader,
-    /// `idle` runs (once per wait).
-    fn take(
-        &self,
-        into: &mut Vec<Item>,
-        max_items: usize,
-        flush_after: Duration,
-        stop: &AtomicUsize,
-        idle: &mut dyn FnMut() -> Result<()>,
-    ) -> Result<bool> {
-        // While waiting, look at `stop` this often.
-        const TICK: Duration = Duration::from_millis(50);
-        let mut q = lock(&self.shared);
-        let mut first: Option<Instant> = None;
-        let mut bytes = 0;
-        let mut stopping_since: Option<Instant> = None;
-        let mut idled = false;
-        loop {
-            if self.in_read.is_none() && !q.closed && stop.load(Ordering::SeqCst) != 0 {
-                // Stopping: a file is read no further than what is queued.
-                q.closed = true;
-                self.shared.room.notify_one();
-            }
-            while into.len() < max_items
-                && q.items.front().is_some_and(|i| into.is_empty() || bytes + item_bytes(i) <= MAX_BATCH_BYTES)
-            {
-                let item = q.items.pop_front().expect("an item");
-                let len = item_bytes(&item);
-                q.bytes -= len;
-                bytes += len;
-                into.push(item);
-                first.get_or_insert_with(Instant::now);
-            }
-            if q.giver_waits {
-                self.shared.room.notify_one();
-            }
-            if into.len() >= max_items || !q.items.is_empty() {
-                return Ok(true); // a full chunk
-            }
-            if q.done || q.closed {
-                return Ok(false);
-            }
-            if let Some(in_read) = &self.in_read
-                && stop.load(Ordering::SeqCst) != 0
-            {
-                // Stopping: standard input is read until what it holds is
-                // handed out (it then reads as ended), or until the reader
-                // waits for bytes that are not there.
-                let since = *stopping_since.get_or_insert_with(Instant::now);
-                if in_read.load(Ordering::SeqCst) || since.elapsed() > Duration::from_secs(5) {
-                    q.closed = true;
-                    self.shared.room.notify_one();
-                    return Ok(false);
-                }
-            } else if let Some(t) = first
-                && t.elapsed() >= flush_after
-            {
-                return Ok(true);
-            }
-            if !idled {
-                // Not holding the queue meanwhile: the reader goes on.
-                drop(q);
-                idle()?;
-                idled = true;
-                q = lock(&self.shared);
-                continue;
-            }
-            let wait = match first {
-                Some(t) if stop.load(Ordering::SeqCst) == 0 => flush_after.saturating_sub(t.elapsed()).min(TICK),
-                _ => TICK,
-            };
-            q.taker_waits = true;
-            q.taker_wants = if into.is_empty() { 1 } else { max_items - into.len() };
-            q.taker_wants_bytes = MAX_BATCH_BYTES.saturating_sub(bytes).max(1);
-            q = self.shared.arrived.wait_timeout(q, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
-            q.taker_waits = false;
-            idled = false;
-        }
-    }
-
-    /// Tell the reader thread to stop (it may be blocked reading standard
-    /// input: it is left to the end of the process).
-    fn close(self) {
-        let mut q = lock(&self.shared);
-        q.closed = true;
-        self.shared.room.notify_one();
     }
 }

@@ -4,6 +4,7 @@
 use std::io::{Seek, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -35,6 +36,117 @@ enum Target {
         stream: Box<dyn Write + Send>,
         peer: String,
     },
+    /// Batched POSTs (`type = "http"`), by a thread of its own.
+    Http {
+        writer: Writer,
+        uri: String,
+    },
+}
+
+/// An `http` sink's client and settings.
+struct Poster {
+    agent: ureq::Agent,
+    uri: String,
+    headers: Vec<(String, String)>,
+    max_events: u64,
+    max_bytes: usize,
+    timeout: Duration,
+    retry_attempts: u32,
+}
+
+impl Poster {
+    /// POST `body`, retrying what may succeed later (no answer, 408, 429,
+    /// 5xx) `retry_attempts` times, 1 s, 2 s, 4 s … (at most 30 s) apart.
+    fn post(&self, body: &[u8]) -> std::io::Result<()> {
+        let mut last = String::new();
+        for attempt in 0..=self.retry_attempts {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_secs(1u64 << (attempt - 1).min(5)).min(Duration::from_secs(30)));
+            }
+            let mut request = self.agent.post(&self.uri);
+            if !self.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                request = request.header("Content-Type", "application/x-ndjson");
+            }
+            for (k, v) in &self.headers {
+                request = request.header(k, v);
+            }
+            match request.send(body) {
+                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(mut r) => {
+                    let status = r.status();
+                    let text = r.body_mut().with_config().limit(512).read_to_string().unwrap_or_default();
+                    last = format!(
+                        "answered {status}{}",
+                        if text.is_empty() { String::new() } else { format!(": {}", text.trim()) }
+                    );
+                    let retry = status.as_u16() == 408 || status.as_u16() == 429 || status.is_server_error();
+                    if !retry {
+                        return Err(std::io::Error::other(format!("POST {}: {last} (not retried)", self.uri)));
+                    }
+                }
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Err(std::io::Error::other(format!("POST {}: {last} (after {} retries)", self.uri, self.retry_attempts)))
+    }
+}
+
+/// An `http` sink's thread: lines gathered into batches of at most
+/// `max_events` events and `max_bytes` bytes (a single larger line alone),
+/// posted when full, when the first line waited `timeout`, at a sync and
+/// at the end. A batch that cannot be posted ends the thread with the error
+/// (the pipeline, waiting on it meanwhile, then stops naming the sink).
+fn post_batches(p: &Poster, rx: &std::sync::mpsc::Receiver<Block>) -> WriterEnd {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut body: Vec<u8> = Vec::new();
+    let mut n = 0u64;
+    let mut first: Option<Instant> = None;
+    let mut posted = 0u64;
+    let mut send = |body: &mut Vec<u8>, n: &mut u64, first: &mut Option<Instant>| -> std::io::Result<()> {
+        if *n > 0 {
+            p.post(body)?;
+            posted += *n;
+        }
+        body.clear();
+        *n = 0;
+        *first = None;
+        Ok(())
+    };
+    loop {
+        let block = match first {
+            Some(t) => rx.recv_timeout(p.timeout.saturating_sub(t.elapsed())),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        let r = match block {
+            Ok(Block::Lines(bytes, _)) => (|| {
+                for line in bytes.split_inclusive(|&b| b == b'\n') {
+                    if n > 0 && body.len() + line.len() > p.max_bytes {
+                        send(&mut body, &mut n, &mut first)?;
+                    }
+                    body.extend_from_slice(line);
+                    n += 1;
+                    first.get_or_insert_with(Instant::now);
+                    if n >= p.max_events || body.len() >= p.max_bytes {
+                        send(&mut body, &mut n, &mut first)?;
+                    }
+                }
+                Ok(())
+            })(),
+            Ok(Block::Sync(done)) => {
+                let r = send(&mut body, &mut n, &mut first);
+                let _ = done.send(());
+                r
+            }
+            Err(RecvTimeoutError::Timeout) => send(&mut body, &mut n, &mut first),
+            Err(RecvTimeoutError::Disconnected) => {
+                let r = send(&mut body, &mut n, &mut first);
+                return (posted, r.err());
+            }
+        };
+        if let Err(e) = r {
+            return (posted, Some(e));
+        }
+    }
 }
 
 /// A thread writing a regular file's blocks of whole lines in order, so
@@ -44,7 +156,7 @@ enum Target {
 /// thread; the next block handed to it (or the end of the run) returns the
 /// error.
 struct Writer {
-    blocks: Option<SyncSender<(Vec<u8>, u64)>>,
+    blocks: Option<SyncSender<Block>>,
     thread: Option<std::thread::JoinHandle<WriterEnd>>,
     /// How it ended, once it has.
     ended: Option<WriterEnd>,
@@ -54,13 +166,28 @@ struct Writer {
 /// it.
 type WriterEnd = (u64, Option<std::io::Error>);
 
+/// What a sink's thread is handed.
+enum Block {
+    /// Whole lines, and how many.
+    Lines(Vec<u8>, u64),
+    /// Answer once everything handed over before is written (posted).
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
 impl Writer {
     fn start(mut file: std::fs::File, committed: u64) -> std::io::Result<Writer> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(4);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
         let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
             let mut committed = committed;
             let mut lines = 0;
-            for (block, n) in rx {
+            for block in rx {
+                let (block, n) = match block {
+                    Block::Lines(b, n) => (b, n),
+                    Block::Sync(done) => {
+                        let _ = done.send(());
+                        continue;
+                    }
+                };
                 if let Err(e) = file.write_all(&block) {
                     // No partial last line: back to the last whole one.
                     let _ = file.set_len(committed);
@@ -75,12 +202,33 @@ impl Writer {
         Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
     }
 
+    /// Start a thread posting an `http` sink's lines (see [`post_batches`]).
+    fn start_http(poster: Poster) -> std::io::Result<Writer> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
+        let thread =
+            std::thread::Builder::new().name("logsieve-http-sink".into()).spawn(move || post_batches(&poster, &rx))?;
+        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+    }
+
+    /// Wait until everything handed over is written.
+    fn sync(&mut self) -> std::io::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let Some(blocks) = &self.blocks else {
+            return Err(std::io::Error::other("the sink's writer has ended"));
+        };
+        if blocks.send(Block::Sync(tx)).is_err() || rx.recv().is_err() {
+            self.close()?;
+            return Err(std::io::Error::other("the sink's writer has ended"));
+        }
+        Ok(())
+    }
+
     /// Hand over a block of `lines` whole lines.
     fn send(&mut self, block: Vec<u8>, lines: u64) -> std::io::Result<()> {
         let Some(blocks) = &self.blocks else {
             return Err(std::io::Error::other("the sink's writer has ended"));
         };
-        if blocks.send((block, lines)).is_err() {
+        if blocks.send(Block::Lines(block, lines)).is_err() {
             // The thread ended on an error: that error.
             self.close()?;
             return Err(std::io::Error::other("the sink's writer has ended"));
@@ -192,12 +340,34 @@ impl Sink {
     /// done).
     pub fn close(&mut self) -> Result<()> {
         self.flush()?;
-        if let Target::File { writer: Some(w), path, .. } = &mut self.target
-            && let Err(e) = w.close()
-        {
-            let msg = format!("sink {}: writing {}", self.id, path.display());
+        let r = match &mut self.target {
+            Target::File { writer: Some(w), path, .. } => {
+                w.close().map_err(|e| (e, format!("writing {}", path.display())))
+            }
+            Target::Http { writer, uri } => writer.close().map_err(|e| (e, format!("posting to {uri}"))),
+            _ => Ok(()),
+        };
+        if let Err((e, what)) = r {
             self.count_failed();
-            return Err(e).context(msg);
+            return Err(e).context(format!("sink {}: {what}", self.id));
+        }
+        Ok(())
+    }
+
+    /// Everything handed to the sink is written (a file's writer thread has
+    /// written it, an `http` sink posted it).
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        let r = match &mut self.target {
+            Target::File { writer: Some(w), path, .. } => {
+                w.sync().map_err(|e| (e, format!("writing {}", path.display())))
+            }
+            Target::Http { writer, uri } => writer.sync().map_err(|e| (e, format!("posting to {uri}"))),
+            _ => Ok(()),
+        };
+        if let Err((e, what)) = r {
+            self.count_failed();
+            return Err(e).context(format!("sink {}: {what}", self.id));
         }
         Ok(())
     }
@@ -206,7 +376,7 @@ impl Sink {
     /// target, `not_written` those handed to the sink that did not.
     fn count_failed(&mut self) {
         let out = match &self.target {
-            Target::File { writer: Some(w), .. } => w.lines_written().unwrap_or(0),
+            Target::File { writer: Some(w), .. } | Target::Http { writer: w, .. } => w.lines_written().unwrap_or(0),
             _ => self.lines_out,
         };
         self.stats.not_written = self.stats.written.saturating_sub(out);
@@ -266,6 +436,13 @@ impl Sink {
                     return Err(e).with_context(|| format!("sink {id}: writing to {peer}"));
                 }
             }
+            Target::Http { writer, uri } => {
+                if bytes.is_empty() {
+                    return Ok(Some(bytes));
+                }
+                writer.send(bytes, lines).with_context(|| format!("sink {id}: posting to {uri}"))?;
+                return Ok(None);
+            }
         }
         self.lines_out += lines;
         Ok(Some(bytes))
@@ -278,21 +455,47 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
     let mut sinks = Vec::new();
     for (id, s) in &cfg.sinks {
         let (target, only) = match s {
-            SinkConfig::File { path, only_anomalies, .. } => {
+            SinkConfig::File { path, only_anomalies, append, .. } => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir).with_context(|| format!("sink {id}: creating {}", dir.display()))?;
                 }
-                let file = std::fs::OpenOptions::new()
+                let mut file = std::fs::OpenOptions::new()
                     .write(true)
                     .create(true)
                     .truncate(false)
                     .open(path)
                     .with_context(|| format!("sink {id}: opening {}", path.display()))?;
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
+                // Appending: after the last whole line there (a line cut by
+                // a crash is completed by nothing: it is cut off).
+                let committed = if *append && regular { whole_lines_end(&mut file) } else { 0 };
+                if committed > 0 {
+                    file.set_len(committed)
+                        .and_then(|()| file.seek(std::io::SeekFrom::Start(committed)).map(drop))
+                        .with_context(|| format!("sink {id}: appending to {}", path.display()))?;
+                }
                 (
-                    Target::File { file, path: path.clone(), started: false, regular, committed: 0, writer: None },
+                    Target::File { file, path: path.clone(), started: *append, regular, committed, writer: None },
                     *only_anomalies,
                 )
+            }
+            SinkConfig::Http { uri, batch, request, only_anomalies, .. } => {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(Duration::from_secs_f64(request.timeout_secs)))
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                let poster = Poster {
+                    agent,
+                    uri: uri.clone(),
+                    headers: request.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    max_events: batch.max_events as u64,
+                    max_bytes: batch.max_bytes,
+                    timeout: Duration::from_secs_f64(batch.timeout_secs),
+                    retry_attempts: request.retry_attempts,
+                };
+                let writer = Writer::start_http(poster).with_context(|| format!("sink {id}: starting its thread"))?;
+                (Target::Http { writer, uri: uri.clone() }, *only_anomalies)
             }
             SinkConfig::Stdout { only_anomalies, .. } => (Target::Stdout, *only_anomalies),
             SinkConfig::Socket { mode, address, path, only_anomalies, .. } => {
@@ -311,6 +514,30 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
         });
     }
     Ok(sinks)
+}
+
+/// The end of the last whole line of a file (0 if it has none).
+fn whole_lines_end(file: &mut std::fs::File) -> u64 {
+    use std::io::{Read, SeekFrom};
+    let Ok(len) = file.seek(SeekFrom::End(0)) else { return 0 };
+    let mut end = len;
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let n = (end - start) as usize;
+        if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(&mut buf[..n]).is_err() {
+            return 0;
+        }
+        if let Some(i) = memchr_last(&buf[..n]) {
+            return start + i as u64 + 1;
+        }
+        end = start;
+    }
+    0
+}
+
+fn memchr_last(b: &[u8]) -> Option<usize> {
+    b.iter().rposition(|&c| c == b'\n')
 }
 
 /// Connect a socket sink (a peer that is not there is an error naming the
@@ -401,6 +628,14 @@ impl Outputs<'_> {
     pub fn flush(&mut self) -> Result<()> {
         for s in &mut self.sinks {
             s.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Everything handed to the sinks is written (see [`Sink::sync`]).
+    pub fn sync(&mut self) -> Result<()> {
+        for s in &mut self.sinks {
+            s.sync()?;
         }
         Ok(())
     }

@@ -798,6 +798,13 @@ impl Transform {
         Ok(())
     }
 
+    /// The input paused (a partial chunk, every batch delivered): the run
+    /// of reader errors being collapsed is written now, not when a live
+    /// stream's next line comes.
+    pub fn end_error_run(&mut self, out: &mut Outputs) -> Result<()> {
+        self.end_run(out)
+    }
+
     /// Write the record of the run of reader errors, if one is open.
     fn end_run(&mut self, out: &mut Outputs) -> Result<()> {
         let Some(run) = self.run.take() else { return Ok(()) };
