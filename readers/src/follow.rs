@@ -495,8 +495,6 @@ struct Tracked {
     /// uncompressed one is open: where reading goes on once that one ends.
     alias: Option<PathBuf>,
     last_seen: Instant,
-    /// Its modification time when found (new files are read oldest first).
-    mtime: SystemTime,
     /// `None` until reading starts (again): a fresh one then replays the
     /// lines before `pos`.
     parser: Option<Parser>,
@@ -518,8 +516,6 @@ struct Tracked {
     complete: Option<u64>,
     /// Its gzip stream was cut short while the file looked like this.
     stalled: Option<Stamp>,
-    /// The last read reached the end of the text there was.
-    at_eof: bool,
     /// Its first bytes changed under the same inode: read from the start.
     rewritten: bool,
     /// The open-failure reported for `path` (not again until it opens).
@@ -535,7 +531,6 @@ impl Tracked {
             seen: false,
             alias: None,
             last_seen: Instant::now(),
-            mtime: SystemTime::UNIX_EPOCH,
             parser: None,
             source: None,
             buf: Vec::new(),
@@ -547,7 +542,6 @@ impl Tracked {
             fed: pos,
             complete: None,
             stalled: None,
-            at_eof: false,
             rewritten: false,
             open_failed: false,
         }
@@ -588,7 +582,7 @@ impl Tracked {
     /// Closes the source; reading goes on from `fed` when it is reopened.
     fn close(&mut self) {
         self.source = None;
-        self.buf.clear();
+        self.buf = Vec::new();
         self.at = 0;
         self.line.clear();
         if self.parser.is_none() || self.replay_to > 0 {
@@ -924,7 +918,6 @@ impl Follower {
             let mut t = Tracked::new(f.path.clone(), Head::Bytes(f.head.clone()), 0, 0);
             t.bound = Some((f.id.clone(), f.gzip));
             t.seen = true;
-            t.mtime = f.stamp.mtime;
             stamps.push(Some(f.stamp));
             self.files.push(t);
         }
@@ -1089,7 +1082,6 @@ impl Follower {
             return false;
         }
         let Ok(meta) = s.file.metadata() else {
-            t.at_eof = true;
             return false;
         };
         if meta.len() < s.off {
@@ -1108,7 +1100,6 @@ impl Follower {
             t.close();
             t.seen = false;
         }
-        t.at_eof = true;
         false
     }
 
@@ -1135,16 +1126,16 @@ impl Follower {
             }
             _ => (reason::READ_FAILED, "read error"),
         };
-        if t.replay_to > 0 {
-            // Not at the position yet: reported, then resumed there when
-            // the file changes.
-            t.replay_to = 0;
-        }
+        let replaying = t.replay_to > 0;
         if let Some(p) = &mut t.parser {
             let name = p.name().clone();
             p.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"), &mut |i| out.push(i));
-            t.lines = p.lines_read();
-            t.pos = t.fed;
+            // Still replaying the text before the position: the position
+            // stays (resumed there if the file changes).
+            if !replaying {
+                t.lines = p.lines_read();
+                t.pos = t.fed;
+            }
         }
         t.complete = Some(stamp.map_or(0, |s| s.len));
         t.parser = None;
@@ -1209,6 +1200,5 @@ fn open(t: &mut Tracked, format: Format, max_line: usize, out: &mut Vec<Item>) -
     t.source = Some(Source { read, file, gzip, off });
     t.buf.clear();
     t.at = 0;
-    t.at_eof = false;
     true
 }
