@@ -56,6 +56,12 @@ impl CsvState {
         }
     }
 
+    /// Whether the header has been read.
+    #[cfg(feature = "io")]
+    pub(crate) fn has_header(&self) -> bool {
+        self.names.is_some()
+    }
+
     /// Whether a quoted field is open across lines (so an empty line is
     /// part of the record).
     pub(crate) fn in_record(&self) -> bool {

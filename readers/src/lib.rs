@@ -96,6 +96,11 @@
 //! Memory use is bounded by the line limit plus fixed buffers, whatever the
 //! size of the inputs; line buffers are reused between records.
 //!
+//! # Following files
+//!
+//! A [`Follower`] follows growing, rotating files (like `tail -F`), with
+//! checkpoints ([`Positions`]); see the [`follow`] module.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -116,6 +121,8 @@
 #![warn(missing_docs)]
 
 mod csv;
+#[cfg(feature = "io")]
+pub mod follow;
 mod json;
 mod line;
 mod parser;
@@ -131,6 +138,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+#[cfg(feature = "io")]
+pub use follow::{FollowBatch, Follower, Positions};
 pub use parser::Parser;
 
 /// Default maximum line length in bytes (16 MiB), see

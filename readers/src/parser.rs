@@ -158,6 +158,43 @@ impl Parser {
         self.queue.drain(..).for_each(out);
     }
 
+    /// Lines completed so far (the line number of the last one).
+    #[cfg(feature = "io")]
+    pub(crate) fn lines_read(&self) -> u64 {
+        self.line_no
+    }
+
+    /// Whether the input stands between records: no line partly fed, no
+    /// item waiting, no CSV record open across lines. A position here is
+    /// one a reader can resume at.
+    #[cfg(feature = "io")]
+    pub(crate) fn at_record_boundary(&self) -> bool {
+        !self.partial && self.queue.is_empty() && !matches!(&self.lines, Lines::Csv(c) if c.in_record())
+    }
+
+    /// Resuming mid-input: one complete line (without its `\n`) that was
+    /// read before, counted but not handed out again. Only the lines that
+    /// set state are parsed (their items dropped): Zeek `#` lines (the
+    /// `#fields`/`#types` header), the line [`Format::Auto`] decides on,
+    /// a CSV header.
+    #[cfg(feature = "io")]
+    pub(crate) fn replay_line(&mut self, line: &[u8]) {
+        let body = line.strip_prefix(&[0xEF, 0xBB, 0xBF][..]).unwrap_or(line);
+        let needed = match &self.lines {
+            Lines::Undecided => true,
+            Lines::Zeek(_) => body.first() == Some(&b'#'),
+            Lines::Ndjson => false,
+            Lines::Csv(c) => !c.has_header(),
+        };
+        if line.len() > self.max_line || !needed {
+            self.line_no += 1;
+            return;
+        }
+        self.line_no += 1;
+        let _ = self.process(line);
+        self.queue.clear();
+    }
+
     /// The input cannot be read on (an I/O or decompression error): the
     /// items still due (a CSV record left open is abandoned, its lines
     /// read), then the error item, at the line being read, with what was
