@@ -19,7 +19,7 @@ pub fn validate(path: &Path) -> Result<ExitCode> {
     let (cfg, mut errs) = PipelineConfig::read(path)?;
     let mut files = 0;
     for (sid, source) in &cfg.sources {
-        if let SourceConfig::File { path, .. } = source {
+        if let SourceConfig::File { path, follow: false, .. } = source {
             match logsieve_readers::expand_inputs(&path.to_vec()) {
                 Ok(found) => files += found.len(),
                 Err(e) => errs.push(format!("sources.{sid}: {e}")),

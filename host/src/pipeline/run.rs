@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use logsieve_readers::{Item, Reader};
+use logsieve_readers::{Follower, Item, Positions, Reader};
 
 use super::config::{PipelineConfig, SourceConfig};
 use super::sinks::{self, Outputs};
@@ -89,16 +89,23 @@ pub fn run_with(
     }
 
     let mut ticker = Ticker { every: stats_every, start: t0, last: t0, last_in: 0, api: api.as_ref() };
-    if let Err(e) = read_all(cfg, &mut transforms, &mut out, opened, &mut summary, stop, &mut ticker) {
-        summary.failed = Some(format!("{e:#}"));
+    let mut checkpoints = Vec::new();
+    match read_all(cfg, &mut transforms, &mut out, opened, &mut summary, stop, &mut ticker) {
+        Ok(c) => checkpoints = c,
+        Err(e) => summary.failed = Some(format!("{e:#}")),
     }
     if summary.failed.is_none() {
-        // End of input: open windows emit their aggregates.
+        // End of input: open windows emit their aggregates; then followed
+        // sources' last positions are saved.
         let mut end = || -> Result<()> {
             for t in &mut transforms {
                 t.finish(&mut out)?;
             }
-            out.close()
+            out.close()?;
+            for (id, path, at) in &checkpoints {
+                at.save(path).with_context(|| format!("source {id}: writing {}", path.display()))?;
+            }
+            Ok(())
         };
         if let Err(e) = end() {
             summary.failed = Some(format!("{e:#}"));
@@ -161,11 +168,45 @@ struct SourceRun<'a> {
     ended: bool,
     /// Standard input: its reader is blocked waiting for bytes.
     in_read: Option<Arc<AtomicBool>>,
+    /// A followed source's checkpoints.
+    checkpoint: Option<Checkpoint>,
 }
+
+/// A followed source's checkpoint file and the positions it is to hold.
+struct Checkpoint {
+    path: PathBuf,
+    /// Positions after events still in the chunk being gathered.
+    open: Option<Positions>,
+    /// Positions after events all handed to the transforms (written once
+    /// every batch in flight is delivered), not saved yet.
+    done: Option<Positions>,
+}
+
+/// A followed source's checkpoint file.
+pub fn checkpoint_path(data_dir: &std::path::Path, source: &str) -> PathBuf {
+    data_dir.join(format!("{source}.checkpoints.json"))
+}
+
+/// Save the positions of every followed source whose events before them
+/// are all written (the caller has delivered and synced the sinks).
+fn save_checkpoints(runs: &mut [SourceRun]) -> Result<()> {
+    for r in runs {
+        if let Some(cp) = &mut r.checkpoint
+            && let Some(p) = cp.done.take()
+        {
+            p.save(&cp.path).with_context(|| format!("source {}: writing {}", r.id, cp.path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Followed sources' checkpoints are saved at most this often.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// How a source's thread is started.
 enum Start {
     Reader(Reader, bool),
+    Follow(Follower),
     Socket(sources::Listener, logsieve_readers::Format),
     Http(sources::HttpSource),
 }
@@ -174,6 +215,8 @@ enum Start {
 /// expanded, sockets bound.
 pub struct Opened {
     paths: BTreeMap<String, Vec<PathBuf>>,
+    /// Followed sources: where they resume (their checkpoints read).
+    follow: BTreeMap<String, Positions>,
     listeners: BTreeMap<String, sources::Listener>,
     http: BTreeMap<String, sources::HttpSource>,
 }
@@ -181,7 +224,12 @@ pub struct Opened {
 impl Opened {
     /// Expand every file source's globs and bind every network source.
     pub fn open(cfg: &PipelineConfig) -> Result<Opened> {
-        let mut o = Opened { paths: BTreeMap::new(), listeners: BTreeMap::new(), http: BTreeMap::new() };
+        let mut o = Opened {
+            paths: BTreeMap::new(),
+            follow: BTreeMap::new(),
+            listeners: BTreeMap::new(),
+            http: BTreeMap::new(),
+        };
         for (sid, source) in &cfg.sources {
             match source {
                 SourceConfig::File { path, follow: false, .. } => {
@@ -189,8 +237,13 @@ impl Opened {
                         logsieve_readers::expand_inputs(&path.to_vec()).with_context(|| format!("source {sid}"))?;
                     o.paths.insert(sid.clone(), found);
                 }
-                SourceConfig::File { follow: true, .. } => {
-                    anyhow::bail!("source {sid}: follow = true is not built yet")
+                SourceConfig::File { follow: true, data_dir, .. } => {
+                    let dir = data_dir.clone().unwrap_or_else(|| PathBuf::from(super::config::DEFAULT_DATA_DIR));
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("source {sid}: creating its data_dir {}", dir.display()))?;
+                    let path = checkpoint_path(&dir, sid);
+                    let at = Positions::load(&path).with_context(|| format!("source {sid}: its checkpoints"))?;
+                    o.follow.insert(sid.clone(), at);
                 }
                 SourceConfig::Socket { mode, address, path, .. } => {
                     let l = sources::Listener::bind(sid, *mode, address.as_deref(), path.as_deref())?;
@@ -245,7 +298,7 @@ fn read_all(
     summary: &mut Summary,
     stop: &Arc<AtomicUsize>,
     ticker: &mut Ticker<'_>,
-) -> Result<()> {
+) -> Result<Vec<(String, PathBuf, Positions)>> {
     let mut runs: Vec<SourceRun> = Vec::new();
     let mut depth = 1;
     for (sid, source) in &cfg.sources {
@@ -259,7 +312,14 @@ fn read_all(
         depth = depth
             .max(chunk.saturating_mul(1 + mine.iter().map(|&i| transforms[i].scoring_threads()).max().unwrap_or(1)));
         let mut in_read = None;
+        let mut checkpoint = None;
         let start = match source {
+            SourceConfig::File { format, follow: true, path, data_dir } => {
+                let dir = data_dir.clone().unwrap_or_else(|| PathBuf::from(super::config::DEFAULT_DATA_DIR));
+                checkpoint = Some(Checkpoint { path: checkpoint_path(&dir, sid), open: None, done: None });
+                let at = opened.follow.remove(sid).unwrap_or_default();
+                Start::Follow(Follower::new(path.to_vec(), *format, at))
+            }
             SourceConfig::File { format, .. } => {
                 Start::Reader(Reader::open(opened.paths.remove(sid).unwrap_or_default(), *format), false)
             }
@@ -286,11 +346,13 @@ fn read_all(
             start: Some(start),
             ended: false,
             in_read,
+            checkpoint,
         });
     }
     let hub = Hub::new(depth);
     let start = |src: usize, runs: &mut [SourceRun]| match runs[src].start.take() {
         Some(Start::Reader(r, live)) => sources::spawn_reader(&hub, src, r, live, stop),
+        Some(Start::Follow(f)) => sources::spawn_follow(&hub, src, f, stop),
         Some(Start::Socket(l, format)) => sources::spawn_socket(&hub, src, l, format, stop),
         Some(Start::Http(h)) => sources::spawn_http(&hub, src, h, stop),
         None => {}
@@ -311,6 +373,7 @@ fn read_all(
         let mut pending = Pending::default();
         let mut got: VecDeque<(usize, Entry)> = VecDeque::new();
         let mut stopping_since: Option<Instant> = None;
+        let mut last_saved = Instant::now();
         while runs.iter().any(|r| !r.ended) {
             if stop.load(Ordering::SeqCst) != 0 {
                 let since = *stopping_since.get_or_insert_with(Instant::now);
@@ -372,7 +435,16 @@ fn read_all(
                         out.sync()?;
                         let _ = answer.send(());
                     }
-                    Entry::Mark(_) => {}
+                    Entry::Mark(at) => {
+                        let run = &mut runs[src];
+                        if let Some(cp) = &mut run.checkpoint {
+                            if run.items.is_empty() {
+                                cp.done = Some(at);
+                            } else {
+                                cp.open = Some(at);
+                            }
+                        }
+                    }
                     Entry::End => {
                         process(&mut runs[src], transforms, &mut pending, out, summary, true)?;
                         runs[src].ended = true;
@@ -383,6 +455,14 @@ fn read_all(
                 }
             }
             ticker.tick(transforms, &summary.sources, out);
+            if last_saved.elapsed() >= CHECKPOINT_EVERY
+                && runs.iter().any(|r| r.checkpoint.as_ref().is_some_and(|c| c.done.is_some()))
+            {
+                pending.drain(transforms, out)?;
+                out.sync()?;
+                save_checkpoints(&mut runs)?;
+                last_saved = Instant::now();
+            }
         }
         // What was read is scored and written.
         for run in &mut runs {
@@ -393,7 +473,9 @@ fn read_all(
     })();
     // The sources' threads stop at their next entry.
     hub.close();
-    r
+    r?;
+    // Saved once the run's end has written everything (windows included).
+    Ok(runs.into_iter().filter_map(|r| r.checkpoint.and_then(|c| c.done.map(|d| (r.id.clone(), c.path, d)))).collect())
 }
 
 fn sources_item_bytes(i: &Item) -> usize {
@@ -422,6 +504,11 @@ fn process(
     stats.read += items.len() as u64;
     stats.read_errors += items.iter().filter(|i| i.result.is_err()).count() as u64;
     transform::process_chunk(transforms, &run.mine, &Arc::new(items), pending, out)?;
+    if let Some(cp) = &mut run.checkpoint
+        && let Some(at) = cp.open.take()
+    {
+        cp.done = Some(at);
+    }
     if partial {
         pending.drain(transforms, out)?;
         for &t in &run.mine {

@@ -460,6 +460,7 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
                     std::fs::create_dir_all(dir).with_context(|| format!("sink {id}: creating {}", dir.display()))?;
                 }
                 let mut file = std::fs::OpenOptions::new()
+                    .read(*append)
                     .write(true)
                     .create(true)
                     .truncate(false)
@@ -468,12 +469,16 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
                 let regular = file.metadata().is_ok_and(|m| m.is_file());
                 // Appending: after the last whole line there (a line cut by
                 // a crash is completed by nothing: it is cut off).
-                let committed = if *append && regular { whole_lines_end(&mut file) } else { 0 };
-                if committed > 0 {
-                    file.set_len(committed)
-                        .and_then(|()| file.seek(std::io::SeekFrom::Start(committed)).map(drop))
+                let committed = if *append && regular {
+                    let end = whole_lines_end(&mut file)
+                        .with_context(|| format!("sink {id}: reading {} to append to it", path.display()))?;
+                    file.set_len(end)
+                        .and_then(|()| file.seek(std::io::SeekFrom::Start(end)).map(drop))
                         .with_context(|| format!("sink {id}: appending to {}", path.display()))?;
-                }
+                    end
+                } else {
+                    0
+                };
                 (
                     Target::File { file, path: path.clone(), started: *append, regular, committed, writer: None },
                     *only_anomalies,
@@ -517,27 +522,21 @@ pub fn open(cfg: &PipelineConfig) -> Result<Vec<Sink>> {
 }
 
 /// The end of the last whole line of a file (0 if it has none).
-fn whole_lines_end(file: &mut std::fs::File) -> u64 {
+fn whole_lines_end(file: &mut std::fs::File) -> std::io::Result<u64> {
     use std::io::{Read, SeekFrom};
-    let Ok(len) = file.seek(SeekFrom::End(0)) else { return 0 };
-    let mut end = len;
+    let mut end = file.seek(SeekFrom::End(0))?;
     let mut buf = vec![0u8; 64 << 10];
     while end > 0 {
         let start = end.saturating_sub(buf.len() as u64);
         let n = (end - start) as usize;
-        if file.seek(SeekFrom::Start(start)).is_err() || file.read_exact(&mut buf[..n]).is_err() {
-            return 0;
-        }
-        if let Some(i) = memchr_last(&buf[..n]) {
-            return start + i as u64 + 1;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|&c| c == b'\n') {
+            return Ok(start + i as u64 + 1);
         }
         end = start;
     }
-    0
-}
-
-fn memchr_last(b: &[u8]) -> Option<usize> {
-    b.iter().rposition(|&c| c == b'\n')
+    Ok(0)
 }
 
 /// Connect a socket sink (a peer that is not there is an error naming the

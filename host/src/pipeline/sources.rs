@@ -5,7 +5,7 @@
 //! | `type` | reads | ends |
 //! |---|---|---|
 //! | `file` | paths and globs in order, `.gz` transparently | at the end of the last file |
-//! | `file` with `follow = true` | the files as they grow, rotate and appear (`tail -F`), with checkpoints | when the run is stopped |
+//! | `file` with `follow = true` | the files as they grow, rotate and appear (`tail -F`), with checkpoints in `data_dir` | when the run is stopped |
 //! | `stdin` | standard input | at its end |
 //! | `socket` | one event per line from any number of TCP or Unix-socket connections at once | when the run is stopped |
 //! | `http_server` | POST bodies of NDJSON or JSON arrays | when the run is stopped |
@@ -20,6 +20,14 @@
 //! of events): a source whose events the pipeline cannot take as fast as
 //! they come waits, and a network peer's writes with it (TCP's own
 //! back-pressure).
+//!
+//! **Following.** A followed source's thread hands over, after each group
+//! of events, where every file stands after them ([`Entry::Mark`]); the
+//! pipeline saves the last such positions whose events are all written to
+//! `<data_dir>/<source id>.checkpoints.json` (at most once a second, and at
+//! the end of the run), so a restarted run resumes after the last event
+//! written: exactly once across a stop and a restart, at least once after a
+//! crash (the events written since the last save are read again).
 //!
 //! **Connections.** A `socket` connection is read as its own input: its
 //! lines are numbered from 1 and its records are named `tcp <peer>` (or
@@ -47,13 +55,10 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use logsieve_readers::{DEFAULT_MAX_LINE, Format, Item, Parser, Reader, reason};
+use logsieve_readers::{DEFAULT_MAX_LINE, Follower, Format, Item, Parser, Positions, Reader, reason};
 
 use super::config::SocketMode;
 use super::transform::MAX_BATCH_BYTES;
-
-/// A followed source's positions (until the follower lands).
-pub type Positions = ();
 
 /// What a source's thread hands to the pipeline's thread, in order.
 pub enum Entry {
@@ -207,6 +212,31 @@ pub fn spawn_reader(hub: &Arc<Hub>, src: usize, reader: Reader, live: bool, stop
         hub.push(src, Entry::End);
     });
     spawned.expect("starting a source's reader thread");
+}
+
+/// Follow files on a thread (`file` with `follow = true`, see
+/// [`logsieve_readers::follow`]): what is new, in groups, each group followed
+/// by the positions after it; until the run stops.
+pub fn spawn_follow(hub: &Arc<Hub>, src: usize, follower: Follower, stop: &Arc<AtomicUsize>) {
+    let (hub, stop) = (Arc::clone(hub), Arc::clone(stop));
+    let spawned = std::thread::Builder::new().name("logsieve-follow".into()).spawn(move || {
+        let mut follower = follower;
+        let mut last = follower.positions();
+        while stop.load(Ordering::SeqCst) == 0 {
+            let batch = follower.read(256, 1 << 20, POLL);
+            if !batch.items.is_empty() && !hub.push(src, Entry::Items(batch.items)) {
+                return;
+            }
+            if batch.positions != last {
+                last = batch.positions.clone();
+                if !hub.push(src, Entry::Mark(batch.positions)) {
+                    return;
+                }
+            }
+        }
+        hub.push(src, Entry::End);
+    });
+    spawned.expect("starting a followed source's thread");
 }
 
 /// Standard input that reads as ended once the run is stopping, so the
