@@ -167,6 +167,8 @@ step gensim-w2v - -- "$py" "$peers/gensim_w2v.py" --data "$data" --workers 1,2 -
 
 echo "compare: logsieve run end to end (bench/pipeline.sh)" >&2
 LOGSIEVE_BENCH_RESULTS=$results bench/pipeline.sh "$runs"
+echo "compare: a socket source to a socket sink on loopback (bench/socket.sh)" >&2
+LOGSIEVE_BENCH_RESULTS=$results bench/socket.sh "$runs"
 
 # ---- 4. report --------------------------------------------------------------
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -186,4 +188,10 @@ wall=$(($(date +%s) - t_start))
 # The end-to-end section, as bench/pipeline.sh wrote it.
 echo >>"$repo/BENCHMARKS.md"
 cat "$results/pipeline.md" >>"$repo/BENCHMARKS.md"
+{
+    echo
+    echo "## Over the network: a socket source to a socket sink (bench/socket.sh)"
+    echo
+    cat "$results/socket.md"
+} >>"$repo/BENCHMARKS.md"
 echo "compare: wrote BENCHMARKS.md in ${wall} s (raw JSON in $results)" >&2

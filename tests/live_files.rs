@@ -81,7 +81,23 @@ fn uids(path: &Path) -> Vec<String> {
         .collect()
 }
 
-fn start(dir: &Path) -> Child {
+/// A running `logsieve run`, killed if the test fails before it stops it.
+struct Run(Option<Child>);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn start(dir: &Path) -> Run {
+    Run(Some(spawn(dir)))
+}
+
+fn spawn(dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_logsieve"))
         .current_dir(dir)
         .args(["run", "p.toml", "--quiet", "--summary-json", "s.json"])
@@ -94,7 +110,8 @@ fn start(dir: &Path) -> Child {
 }
 
 /// Wait until the scored output holds `n` events.
-fn wait_for(child: &mut Child, scored: &Path, n: usize) {
+fn wait_for(run: &mut Run, scored: &Path, n: usize) {
+    let child = run.0.as_mut().expect("running");
     let t0 = Instant::now();
     loop {
         let got = uids(scored).len();
@@ -112,7 +129,8 @@ fn wait_for(child: &mut Child, scored: &Path, n: usize) {
     }
 }
 
-fn stop(child: Child, dir: &Path) -> Value {
+fn stop(mut run: Run, dir: &Path) -> Value {
+    let child = run.0.take().expect("running");
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let out = child.wait_with_output().unwrap();

@@ -48,6 +48,7 @@ struct Live {
     stderr: Receiver<String>,
     seen: Vec<String>,
     dir: PathBuf,
+    stopped: bool,
 }
 
 impl Live {
@@ -71,7 +72,7 @@ impl Live {
                 let _ = tx.send(line);
             }
         });
-        let mut live = Live { child, stderr: rx, seen: Vec::new(), dir: dir.to_path_buf() };
+        let mut live = Live { child, stderr: rx, seen: Vec::new(), dir: dir.to_path_buf(), stopped: false };
         let t0 = Instant::now();
         while live.seen.iter().filter(|l| l.contains("listening on")).count() < listeners {
             match live.stderr.recv_timeout(Duration::from_secs(1)) {
@@ -101,6 +102,7 @@ impl Live {
         let pid = self.child.id().to_string();
         assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let status = self.child.wait().unwrap();
+        self.stopped = true;
         self.seen.extend(self.stderr.try_iter());
         // The reader thread may still be forwarding the last lines.
         while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
@@ -110,6 +112,16 @@ impl Live {
             .map(|t| serde_json::from_str(&t).unwrap())
             .unwrap_or(Value::Null);
         (status, self.seen.join("\n"), summary)
+    }
+}
+
+impl Drop for Live {
+    /// A test that failed does not leave a listening logsieve behind.
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -491,4 +503,120 @@ batch.max_events = 0
     }
     assert!(stderr.contains("path \"events\" must start with `/`"), "{stderr}");
     assert!(stderr.contains("batch.max_events and batch.max_bytes must be at least 1"), "{stderr}");
+}
+
+/// The requests each host pipeline's page configures, sent as those tools
+/// send them (docs/vector.md, docs/fluent-bit.md, docs/logstash.md; each
+/// page's "How this page was checked" names the tool's source it was read
+/// from): headers, framing, trailing newline or not, gzip, and the fields
+/// each tool adds.
+const PY_HOSTS: &str = r#"
+import gzip, http.client, json, socket, sys
+web_host, web_port = sys.argv[1].rsplit(":", 1)
+net_host, net_port = sys.argv[2].rsplit(":", 1)
+events = [json.loads(l) for l in open(sys.argv[3])]
+groups = [events[i::7] for i in range(7)]
+compact = lambda o, **k: json.dumps(o, separators=(",", ":"), **k)
+answers = {}
+
+def post(name, body, headers, gz=False):
+    if gz:
+        body = gzip.compress(body)
+        headers = dict(headers, **{"Content-Encoding": "gzip"})
+    c = http.client.HTTPConnection(web_host, int(web_port), timeout=60)
+    c.request("POST", "/", body=body, headers=headers)
+    r = c.getresponse()
+    answers[name] = [r.status, json.loads(r.read() or b"null")]
+    c.close()
+
+# Vector's http sink, codec json, newline_delimited framing, gzip: sorted
+# keys, events joined by \n, the last newline removed.
+post("vector_ndjson", "\n".join(compact(e, sort_keys=True) for e in groups[0]).encode(),
+     {"Content-Type": "application/x-ndjson", "User-Agent": "Vector/0.57.0", "Accept-Encoding": "identity"}, gz=True)
+# Vector's http sink with its default framing for json: one JSON array.
+post("vector_array", ("[" + ",".join(compact(e, sort_keys=True) for e in groups[1]) + "]").encode(),
+     {"Content-Type": "application/json", "User-Agent": "Vector/0.57.0", "Accept-Encoding": "identity"})
+# Fluent Bit's http output, Format json_lines, compress gzip, json_date_key
+# left at its default: "date" first, a newline after every record.
+post("fluent_bit_date", "".join(compact(dict({"date": 1765098721.123456}, **e)) + "\n" for e in groups[2]).encode(),
+     {"Content-Type": "application/x-ndjson", "User-Agent": "Fluent-Bit"}, gz=True)
+# ... and with json_date_key false (the page's configuration).
+post("fluent_bit", "".join(compact(e) + "\n" for e in groups[3]).encode(),
+     {"Content-Type": "application/x-ndjson", "User-Agent": "Fluent-Bit"})
+# Logstash's http output, format => json_batch, http_compression => true:
+# a JSON array of whole Logstash events.
+ls = lambda e: dict(e, **{"@timestamp": "2026-12-07T09:12:01.204Z", "@version": "1",
+                          "host": {"name": "sensor-1"}, "log": {"file": {"path": "/opt/zeek/logs/current/conn.log"}}})
+post("logstash_batch", compact([ls(e) for e in groups[4]]).encode(), {"Content-Type": "application/json"}, gz=True)
+# ... format => json: one event per request, no newline.
+for i, e in enumerate(groups[5]):
+    post("logstash_one_%d" % i, compact(ls(e)).encode(), {"Content-Type": "application/json"})
+# Vector's healthcheck (healthcheck.uri): HEAD.
+c = http.client.HTTPConnection(web_host, int(web_port), timeout=60); c.request("HEAD", "/")
+answers["head"] = [c.getresponse().status, None]; c.close()
+# Vector's socket sink: a newline after every event, and a reconnect.
+half = len(groups[6]) // 2
+for part in (groups[6][:half], groups[6][half:]):
+    s = socket.create_connection((net_host, int(net_port)))
+    s.sendall("".join(compact(e, sort_keys=True) + "\n" for e in part).encode())
+    s.close()
+print(json.dumps(answers))
+"#;
+
+#[test]
+fn the_requests_vector_fluent_bit_and_logstash_send_are_taken_as_they_come() {
+    let dir = common::tempdir("network-hosts");
+    let all = events();
+    std::fs::write(dir.join("events.ndjson"), all.iter().map(|e| format!("{e}\n")).collect::<String>()).unwrap();
+    std::fs::write(dir.join("hosts.py"), PY_HOSTS).unwrap();
+    let sources = r#"
+[sources.web]
+type = "http_server"
+address = "127.0.0.1:0"
+
+[sources.net]
+type = "socket"
+mode = "tcp"
+address = "127.0.0.1:0"
+"#;
+    let live = Live::start(&dir, &pipeline_head(sources, r#""web", "net""#), 2);
+    let out = Command::new("python3")
+        .current_dir(&dir)
+        .args(["hosts.py", &live.addr("web"), &live.addr("net"), "events.ndjson"])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let answers: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let group = |g: usize| all.iter().skip(g).step_by(7).count();
+    for (name, g) in
+        [("vector_ndjson", 0), ("vector_array", 1), ("fluent_bit_date", 2), ("fluent_bit", 3), ("logstash_batch", 4)]
+    {
+        assert_eq!(answers[name], serde_json::json!([200, {"events": group(g)}]), "{name}");
+    }
+    for i in 0..group(5) {
+        assert_eq!(answers[format!("logstash_one_{i}")], serde_json::json!([200, {"events": 1}]));
+    }
+    assert_eq!(answers["head"][0], 200);
+    // The socket's events are in once the connections are read.
+    let t0 = Instant::now();
+    while lines(&dir.join("out/scored.ndjson")).len() < all.len() && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, stderr, summary) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(summary["sources"]["web"]["read"], all.len() - group(6));
+    assert_eq!(summary["sources"]["net"]["read"], group(6));
+    assert_eq!(summary["transforms"]["score"]["scored"], all.len());
+    // Every event once; what the tools added rides along untouched.
+    let scored: Vec<Value> =
+        lines(&dir.join("out/scored.ndjson")).iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut got: Vec<String> = scored.iter().map(|v| v["uid"].as_str().unwrap().to_string()).collect();
+    let mut want: Vec<String> = all.iter().map(|e| uid(e)).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    let logstash = scored.iter().filter(|v| v["@version"] == "1").count();
+    assert_eq!(logstash, group(4) + group(5));
+    assert!(scored.iter().filter(|v| v["@version"] == "1").all(|v| v["host"]["name"] == "sensor-1"));
+    assert_eq!(scored.iter().filter(|v| v["date"] == 1765098721.123456).count(), group(2));
 }

@@ -435,6 +435,7 @@ fn read_all(
                         out.sync()?;
                         let _ = answer.send(());
                     }
+                    Entry::Pause => process(&mut runs[src], transforms, &mut pending, out, summary, true)?,
                     Entry::Mark(at) => {
                         let run = &mut runs[src];
                         if let Some(cp) = &mut run.checkpoint {

@@ -31,9 +31,10 @@ enum Target {
         writer: Option<Writer>,
     },
     Stdout,
-    /// A connected stream socket (`type = "socket"`), named for messages.
+    /// A connected stream socket (`type = "socket"`), named for messages,
+    /// written by a thread of its own.
     Stream {
-        stream: Box<dyn Write + Send>,
+        writer: Writer,
         peer: String,
     },
     /// Batched POSTs (`type = "http"`), by a thread of its own.
@@ -202,6 +203,30 @@ impl Writer {
         Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
     }
 
+    /// Start a thread writing a socket sink's blocks, so that a peer that
+    /// reads slowly holds up this thread, not the scoring.
+    fn start_stream(mut stream: Box<dyn Write + Send>) -> std::io::Result<Writer> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
+        let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
+            let mut lines = 0;
+            for block in rx {
+                match block {
+                    Block::Lines(b, n) => {
+                        if let Err(e) = stream.write_all(&b).and_then(|()| stream.flush()) {
+                            return (lines, Some(e));
+                        }
+                        lines += n;
+                    }
+                    Block::Sync(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+            (lines, None)
+        })?;
+        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+    }
+
     /// Start a thread posting an `http` sink's lines (see [`post_batches`]).
     fn start_http(poster: Poster) -> std::io::Result<Writer> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
@@ -345,6 +370,7 @@ impl Sink {
                 w.close().map_err(|e| (e, format!("writing {}", path.display())))
             }
             Target::Http { writer, uri } => writer.close().map_err(|e| (e, format!("posting to {uri}"))),
+            Target::Stream { writer, peer } => writer.close().map_err(|e| (e, format!("writing to {peer}"))),
             _ => Ok(()),
         };
         if let Err((e, what)) = r {
@@ -363,6 +389,7 @@ impl Sink {
                 w.sync().map_err(|e| (e, format!("writing {}", path.display())))
             }
             Target::Http { writer, uri } => writer.sync().map_err(|e| (e, format!("posting to {uri}"))),
+            Target::Stream { writer, peer } => writer.sync().map_err(|e| (e, format!("writing to {peer}"))),
             _ => Ok(()),
         };
         if let Err((e, what)) = r {
@@ -376,7 +403,9 @@ impl Sink {
     /// target, `not_written` those handed to the sink that did not.
     fn count_failed(&mut self) {
         let out = match &self.target {
-            Target::File { writer: Some(w), .. } | Target::Http { writer: w, .. } => w.lines_written().unwrap_or(0),
+            Target::File { writer: Some(w), .. }
+            | Target::Http { writer: w, .. }
+            | Target::Stream { writer: w, .. } => w.lines_written().unwrap_or(0),
             _ => self.lines_out,
         };
         self.stats.not_written = self.stats.written.saturating_sub(out);
@@ -431,10 +460,12 @@ impl Sink {
                     return Err(e).with_context(|| format!("sink {id}: writing to standard output"));
                 }
             }
-            Target::Stream { stream, peer } => {
-                if let Err(e) = stream.write_all(&bytes).and_then(|()| stream.flush()) {
-                    return Err(e).with_context(|| format!("sink {id}: writing to {peer}"));
+            Target::Stream { writer, peer } => {
+                if bytes.is_empty() {
+                    return Ok(Some(bytes));
                 }
+                writer.send(bytes, lines).with_context(|| format!("sink {id}: writing to {peer}"))?;
+                return Ok(None);
             }
             Target::Http { writer, uri } => {
                 if bytes.is_empty() {
@@ -547,13 +578,17 @@ fn connect(id: &str, mode: SocketMode, address: Option<&str>, path: Option<&std:
             let stream =
                 std::net::TcpStream::connect(a).with_context(|| format!("sink {id}: connecting to tcp {a}"))?;
             let _ = stream.set_nodelay(true);
-            Ok(Target::Stream { stream: Box::new(stream), peer: format!("tcp {a}") })
+            let writer =
+                Writer::start_stream(Box::new(stream)).with_context(|| format!("sink {id}: starting its thread"))?;
+            Ok(Target::Stream { writer, peer: format!("tcp {a}") })
         }
         #[cfg(unix)]
         (SocketMode::Unix, _, Some(p)) => {
             let stream = std::os::unix::net::UnixStream::connect(p)
                 .with_context(|| format!("sink {id}: connecting to unix {}", p.display()))?;
-            Ok(Target::Stream { stream: Box::new(stream), peer: format!("unix {}", p.display()) })
+            let writer =
+                Writer::start_stream(Box::new(stream)).with_context(|| format!("sink {id}: starting its thread"))?;
+            Ok(Target::Stream { writer, peer: format!("unix {}", p.display()) })
         }
         _ => anyhow::bail!("sink {id}: mode {mode:?} without its address or path"),
     }

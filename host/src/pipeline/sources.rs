@@ -70,6 +70,9 @@ pub enum Entry {
     /// A followed source's positions, once every item before it is
     /// written.
     Mark(Positions),
+    /// Nothing more is coming soon (a connection ended): what was read is
+    /// scored and written now, not when `flush_ms` has passed.
+    Pause,
     /// The source has ended (its thread is done).
     End,
 }
@@ -428,9 +431,10 @@ fn read_connection(hub: &Hub, src: usize, mut conn: Box<dyn Conn>, peer: &str, f
     } else {
         parser.finish(&mut |i| group.push(i));
     }
-    if !group.is_empty() {
-        hub.push(src, Entry::Items(group));
+    if !group.is_empty() && !hub.push(src, Entry::Items(group)) {
+        return;
     }
+    hub.push(src, Entry::Pause);
 }
 
 /// An `http_server` source's settings.
