@@ -620,3 +620,57 @@ address = "127.0.0.1:0"
     assert!(scored.iter().filter(|v| v["@version"] == "1").all(|v| v["host"]["name"] == "sensor-1"));
     assert_eq!(scored.iter().filter(|v| v["date"] == 1765098721.123456).count(), group(2));
 }
+
+/// A Unix-socket source: two clients at once, one in Zeek TSV (its header
+/// first, as each connection's own input), one in NDJSON; a socket file
+/// left by an earlier run is replaced, and removed at the end.
+#[test]
+fn a_unix_socket_source_reads_each_connection_as_its_own_input() {
+    let dir = common::tempdir("network-unix");
+    let sock = dir.join("in.sock");
+    // What an earlier run that was killed leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists());
+    let sources = r#"
+[sources.local]
+type = "socket"
+mode = "unix"
+path = "in.sock"
+format = "auto"
+"#;
+    let live = Live::start(&dir, &pipeline_head(sources, r#""local""#), 1);
+    let tsv = {
+        let gz = std::fs::File::open(common::conn_hour("score")).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(gz), &mut text).unwrap();
+        text
+    };
+    let rows = tsv.lines().filter(|l| !l.starts_with('#')).count();
+    let ndjson: String = events()[..100].iter().map(|e| format!("{e}\n")).collect();
+    let (a, b) = (sock.clone(), sock.clone());
+    let t1 = std::thread::spawn(move || {
+        let mut s = std::os::unix::net::UnixStream::connect(&a).unwrap();
+        s.write_all(tsv.as_bytes()).unwrap();
+    });
+    let t2 = std::thread::spawn(move || {
+        let mut s = std::os::unix::net::UnixStream::connect(&b).unwrap();
+        s.write_all(ndjson.as_bytes()).unwrap();
+    });
+    t1.join().unwrap();
+    t2.join().unwrap();
+    let t0 = Instant::now();
+    while lines(&dir.join("out/scored.ndjson")).len() < rows + 100 && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, stderr, summary) = live.stop();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(summary["sources"]["local"]["read"], rows + 100, "{stderr}");
+    assert_eq!(summary["transforms"]["score"]["scored"], rows + 100);
+    assert!(!sock.exists(), "the socket file is removed at the end");
+    // The TSV connection's events are those `logsieve run` reads from the file.
+    let mut got: Vec<String> = lines(&dir.join("out/scored.ndjson")).iter().map(|l| uid(l)).collect();
+    let mut want: Vec<String> = events().iter().map(|e| uid(e)).chain(events()[..100].iter().map(|e| uid(e))).collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+}
