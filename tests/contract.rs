@@ -94,3 +94,48 @@ fn the_wit_flags_are_the_verdict_reasons_in_order() {
         .collect();
     assert_eq!(members, Reasons::NAMES, "the WIT flags and logsieve.reasons name the same reasons, in one order");
 }
+
+/// Every logsieve pipeline on the host pipelines' pages (Vector, Logstash,
+/// Fluent Bit, Kafka) is one `logsieve validate` accepts, with the page's
+/// model path replaced by a real model: the keys the pages document are the
+/// keys the code reads.
+#[test]
+fn the_pipelines_on_the_host_pages_validate() {
+    let dir = common::tempdir("contract-docs-pipelines");
+    let model = common::repo().join("pipeline-examples/conn-kmeans/conn.model.msgpack");
+    let mut checked = 0;
+    for page in ["docs/vector.md", "docs/logstash.md", "docs/fluent-bit.md", "docs/kafka.md"] {
+        let text = read(page);
+        let mut n = 0;
+        for block in text.split("```toml\n").skip(1) {
+            let block = &block[..block.find("```").expect("a closed block")];
+            if !block.contains("type = \"logsieve\"") {
+                continue;
+            }
+            n += 1;
+            let block: String =
+                block
+                    .lines()
+                    .map(|l| {
+                        if l.starts_with("model = ") {
+                            format!("model = \"{}\"", model.display())
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            let path = dir.join(format!("{}-{n}.toml", page.trim_start_matches("docs/").trim_end_matches(".md")));
+            std::fs::write(&path, &block).unwrap();
+            let out = common::logsieve_with(Some(&dir), &["validate".as_ref(), path.as_os_str()], None);
+            assert!(
+                out.status.success(),
+                "{page}, logsieve pipeline {n}:\n{block}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+        assert!(n > 0, "{page} has no logsieve pipeline");
+    }
+    assert!(checked >= 4);
+}
