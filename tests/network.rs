@@ -674,3 +674,34 @@ format = "auto"
     want.sort();
     assert_eq!(got, want);
 }
+
+/// `logsieve validate` tries what `run` would open first: a port another
+/// process holds, a corrupt checkpoint.
+#[test]
+fn validate_reports_a_port_in_use_and_a_corrupt_checkpoint() {
+    let dir = common::tempdir("network-validate-open");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap();
+    std::fs::create_dir_all(dir.join("state")).unwrap();
+    std::fs::write(dir.join("state/zeek.checkpoints.json"), "not json").unwrap();
+    let sources = format!(
+        r#"
+[sources.web]
+type = "http_server"
+address = "{addr}"
+
+[sources.zeek]
+type = "file"
+path = "logs/conn.log"
+follow = true
+data_dir = "state"
+"#
+    );
+    std::fs::write(dir.join("p.toml"), pipeline_head(&sources, r#""web", "zeek""#)).unwrap();
+    let out = common::logsieve_in(&dir, &["validate", "p.toml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("sources.web: cannot listen on {addr}")), "{stderr}");
+    assert!(stderr.contains("sources.zeek: its checkpoints") && stderr.contains("zeek.checkpoints.json"), "{stderr}");
+    drop(held);
+}
