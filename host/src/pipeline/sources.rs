@@ -171,9 +171,13 @@ impl Hub {
         }
     }
 
-    /// Take no more: every source's thread stops at its next entry.
+    /// Take no more: every source's thread stops at its next entry. What is
+    /// still queued is dropped (only a run cut short at its stop has any):
+    /// an `http_server` request waiting for its answer gets 503.
     pub fn close(&self) {
-        self.lock().closed = true;
+        let mut q = self.lock();
+        q.closed = true;
+        q.entries.clear();
         self.room.notify_all();
     }
 }
