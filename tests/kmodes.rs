@@ -211,3 +211,32 @@ fn the_dce_rpc_example_flags_remote_service_and_task_creation() {
     assert_eq!(t["in"], 589);
     assert_eq!(t["scored"], 589);
 }
+
+/// `init = "Huang"`, as the kmodes package spells it (and the example's own
+/// comment quotes it), trains the same model, byte for byte, as `"huang"`.
+#[test]
+fn the_kmodes_packages_spelling_of_init_is_taken() {
+    let example = common::repo().join("pipeline-examples/dce-rpc-kmodes");
+    let dir = common::tempdir("kmodes-init-spelling");
+    std::fs::copy(example.join("cidr.csv"), dir.join("cidr.csv")).unwrap();
+    let spec = std::fs::read_to_string(example.join("model.toml")).unwrap();
+    assert!(spec.contains("init = \"huang\""), "the example's spec sets init");
+    std::fs::write(dir.join("lower.toml"), &spec).unwrap();
+    std::fs::write(dir.join("upper.toml"), spec.replace("init = \"huang\"", "init = \"Huang\"")).unwrap();
+    let input = format!("{}/apt29-*", example.join("sample").display());
+    let train = |name: &str| {
+        let out = dir.join(format!("{name}.msgpack"));
+        let spec = dir.join(format!("{name}.toml"));
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_logsieve"))
+            .args(["train", "--quiet", "--spec"])
+            .arg(&spec)
+            .args(["--input", &input, "--out"])
+            .arg(&out)
+            .env("SOURCE_DATE_EPOCH", "0")
+            .status()
+            .unwrap();
+        assert!(status.success(), "train {name}");
+        std::fs::read(out).unwrap()
+    };
+    assert_eq!(train("upper"), train("lower"));
+}

@@ -336,8 +336,10 @@ pub const MAX_ITER: u32 = 1_000_000;
 pub const MAX_FLOW2VEC: [(&str, u32); 5] =
     [("sentence_length", 100_000), ("vector_size", 4_096), ("window", 10_000), ("negative", 1_000), ("epochs", 10_000)];
 
-/// How the starts of a clustering run are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How the starts of a clustering run are chosen. Written lower-case;
+/// read in any case, so the kmodes package's spellings (`init="Huang"`,
+/// `"Cao"`) and scikit-learn's (`"k-means++"`) are taken as users copy them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Init {
     /// k-means++ (scikit-learn's greedy variant).
     #[serde(rename = "k-means++")]
@@ -349,6 +351,19 @@ pub enum Init {
     /// Cao et al. (2009): by density and distance; deterministic.
     #[serde(rename = "cao")]
     Cao,
+}
+
+impl<'de> Deserialize<'de> for Init {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const NAMES: &[&str] = &["k-means++", "huang", "cao"];
+        let name = String::deserialize(d)?;
+        match name.to_ascii_lowercase().as_str() {
+            "k-means++" => Ok(Init::KMeansPlusPlus),
+            "huang" => Ok(Init::Huang),
+            "cao" => Ok(Init::Cao),
+            _ => Err(serde::de::Error::unknown_variant(&name, NAMES)),
+        }
+    }
 }
 
 impl Init {
@@ -1155,6 +1170,16 @@ mod tests {
             assert!(e.iter().any(|e| e.contains(want)), "{model}: no problem mentions {want}: {e:?}");
         };
         ok(r#"{"kind":"kmodes","n_clusters":2,"init":"huang"}"#, cats);
+        // The kmodes package's and scikit-learn's spellings, in any case.
+        for (name, want) in
+            [("Huang", Init::Huang), ("Cao", Init::Cao), ("CAO", Init::Cao), ("K-Means++", Init::KMeansPlusPlus)]
+        {
+            let kind = if want == Init::KMeansPlusPlus { "kmeans" } else { "kmodes" };
+            let spec = toml_like(&format!(
+                r#"{{"model":{{"kind":"{kind}","n_clusters":2,"init":"{name}"}},"features":{cats}}}"#
+            ));
+            assert_eq!(spec.model.init, Some(want), "{name}");
+        }
         ok(r#"{"kind":"kprototypes","n_clusters":2,"gamma":0.3}"#, mixed);
         ok(r#"{"n_clusters":2,"init":"k-means++"}"#, mixed);
         bad(r#"{"kind":"kmodes","n_clusters":2}"#, mixed, "categorical features only");
