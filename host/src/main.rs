@@ -101,10 +101,24 @@ enum Command {
     /// WASI preview 1) with a model's path written into it; see
     /// docs/fluent-bit.md.
     FluentBit(fluent_bit::FluentBitArgs),
+    /// Print a shell completion script, e.g.
+    /// `logsieve completions bash > /etc/bash_completion.d/logsieve`.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (`logsieve.1`, `logsieve-run.1`, …) into a
+    /// folder, e.g. `logsieve man -o /usr/local/share/man/man1`; without
+    /// `-o`, print `logsieve.1` on stdout (`logsieve man | man -l -`).
+    Man {
+        /// The folder to write the pages into.
+        #[arg(short = 'o', long = "out", visible_alias = "output")]
+        output: Option<PathBuf>,
+    },
     /// Write the embedded WebAssembly component to a file (for other hosts).
     Component {
         /// Output file.
-        #[arg(short, long)]
+        #[arg(short = 'o', long = "out", visible_alias = "output")]
         output: PathBuf,
     },
 }
@@ -203,6 +217,21 @@ fn real_main() -> Result<ExitCode> {
         }
         Command::Similar { model, token, top, json } => similar::similar(&model, &token, top, json)?,
         Command::FluentBit(args) => fluent_bit::fluent_bit(&args)?,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "logsieve", &mut std::io::stdout());
+        }
+        Command::Man { output } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match output {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                    clap_mangen::generate_to(cmd, &dir).with_context(|| format!("writing into {}", dir.display()))?;
+                    eprintln!("wrote the manual pages into {}", dir.display());
+                }
+                None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?,
+            }
+        }
         Command::Component { output } => {
             std::fs::write(&output, runtime::EMBEDDED_COMPONENT)
                 .with_context(|| format!("writing {}", output.display()))?;

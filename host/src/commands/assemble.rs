@@ -57,7 +57,7 @@ pub struct AssembleArgs {
     #[arg(long)]
     pub state: Option<PathBuf>,
     /// Where to write the model artifact (MessagePack).
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     pub out: PathBuf,
     /// Check the artifact with this component instead of the embedded one.
     #[arg(long)]

@@ -25,7 +25,7 @@ pub struct FluentBitArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// Output file (the module to name in `WASM_Path`).
-    #[arg(short, long)]
+    #[arg(short = 'o', long = "out", visible_alias = "output")]
     pub output: PathBuf,
     /// Features explained per scored record (a pipeline's `top_features`).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=1000))]

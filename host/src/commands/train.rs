@@ -27,7 +27,7 @@ pub struct TrainArgs {
     #[arg(long, required = true, num_args = 1..)]
     pub input: Vec<String>,
     /// Where to write the model artifact (MessagePack).
-    #[arg(long)]
+    #[arg(short = 'o', long, visible_alias = "output")]
     pub out: PathBuf,
     /// Input format: auto, zeek_tsv, zeek_json, ndjson, csv, tsv.
     #[arg(long, default_value = "auto", value_parser = |s: &str| s.parse::<Format>().map_err(|e| e.to_string()))]

@@ -98,7 +98,7 @@ pub struct EvaluateArgs {
     pub json: bool,
     /// Also write every scored event (the event with its `logsieve` object)
     /// to this file, as NDJSON.
-    #[arg(long, short)]
+    #[arg(short = 'o', long = "out", visible_alias = "output")]
     pub output: Option<PathBuf>,
     /// Holdout mode: extract features with this component instead of the embedded one.
     #[arg(long, requires = "spec")]

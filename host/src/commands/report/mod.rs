@@ -48,7 +48,7 @@ pub struct ReportArgs {
     #[arg(long)]
     pub scored: PathBuf,
     /// Where to write the HTML page.
-    #[arg(short, long)]
+    #[arg(short = 'o', long = "out", visible_alias = "output")]
     pub output: PathBuf,
     /// Anomalies listed in the table.
     #[arg(long, default_value_t = 50)]
