@@ -65,3 +65,11 @@ fn every_command_that_writes_a_file_takes_o_and_out() {
         assert!(help.contains("[alias: --output]"), "{c}: the old spelling still works:\n{help}");
     }
 }
+
+#[test]
+fn every_commands_help_ends_with_an_example() {
+    for c in COMMANDS {
+        let help = stdout(&[c, "--help"]);
+        assert!(help.contains(&format!("Example:\n  logsieve {c} ")), "{c} --help:\n{help}");
+    }
+}

@@ -27,23 +27,34 @@ enum Command {
     /// Fit a model on logs and write it as a MessagePack artifact.
     /// `$SOURCE_DATE_EPOCH`, when set, is the creation time written into the
     /// model, so the same spec and input give the same bytes (and model id).
+    #[command(
+        after_help = "Example:\n  logsieve train --spec pipeline-examples/conn-kmeans/model.toml \\\n      --input 'logs/conn.*.log.gz' -o conn.model.msgpack"
+    )]
     Train(train::TrainArgs),
     /// Measure detection on labelled logs: score them with a model (or
     /// train one on part of the negatives, as the detection baseline does)
     /// and report ROC AUC, average precision, precision@k and the flags'
     /// true- and false-positive rates.
+    #[command(
+        after_help = "Example:\n  logsieve evaluate --model conn.model.msgpack --input 'labelled/*.log.gz' \\\n      --label-field label --positive Malicious --json"
+    )]
     Evaluate(evaluate::EvaluateArgs),
     /// Write a model artifact from parts fitted elsewhere (e.g. Spark): the
     /// spec and a JSON file with the learned state, checked for consistency.
+    #[command(
+        after_help = "Example:\n  logsieve assemble --spec model.toml --state spark-state.json -o conn.model.msgpack"
+    )]
     Assemble(assemble::AssembleArgs),
     /// Check a pipeline file without running it: environment variables,
     /// TOML syntax, keys, topology, paths, input globs, components and
     /// models, every problem at once (status 2), no output touched.
+    #[command(after_help = "Example:\n  logsieve validate pipeline.toml")]
     Validate {
         /// The pipeline file.
         pipeline: PathBuf,
     },
     /// Run a pipeline (sources → logsieve transforms → sinks) from a TOML file.
+    #[command(after_help = "Example:\n  logsieve run pipeline.toml --summary-json summary.json --stats-interval 10")]
     Run {
         /// The pipeline file.
         pipeline: PathBuf,
@@ -72,6 +83,7 @@ enum Command {
         stats_interval: Option<std::time::Duration>,
     },
     /// Describe a model artifact: features, scaling, clusters.
+    #[command(after_help = "Example:\n  logsieve inspect conn.model.msgpack --json")]
     Inspect {
         /// The artifact.
         model: PathBuf,
@@ -82,8 +94,14 @@ enum Command {
     /// Write one self-contained HTML page about a model and the events it
     /// scored: cluster sizes, a 2-D projection, scores and thresholds, the
     /// sweep over k, the top anomalies, the model.
+    #[command(
+        after_help = "Example:\n  logsieve report --model conn.model.msgpack --scored out/scored.ndjson -o report.html"
+    )]
     Report(report::ReportArgs),
     /// flow2vec: the tokens most similar to a token (cosine similarity).
+    #[command(
+        after_help = "Example:\n  logsieve similar flows.model.msgpack '147.32.84.165|147.32.80.9|53|udp' --top 5"
+    )]
     Similar {
         /// The flow2vec model.
         model: PathBuf,
@@ -100,9 +118,13 @@ enum Command {
     /// Write the Fluent Bit filter (a core wasm module for `filter_wasm`,
     /// WASI preview 1) with a model's path written into it; see
     /// docs/fluent-bit.md.
+    #[command(
+        after_help = "Example:\n  logsieve fluent-bit --model /etc/logsieve/conn.model.msgpack -o /etc/logsieve/logsieve_filter.wasm"
+    )]
     FluentBit(fluent_bit::FluentBitArgs),
     /// Print a shell completion script, e.g.
     /// `logsieve completions bash > /etc/bash_completion.d/logsieve`.
+    #[command(after_help = "Example:\n  logsieve completions bash > /etc/bash_completion.d/logsieve")]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -110,12 +132,14 @@ enum Command {
     /// Write the manual pages (`logsieve.1`, `logsieve-run.1`, …) into a
     /// folder, e.g. `logsieve man -o /usr/local/share/man/man1`; without
     /// `-o`, print `logsieve.1` on stdout (`logsieve man | man -l -`).
+    #[command(after_help = "Example:\n  logsieve man -o /usr/local/share/man/man1")]
     Man {
         /// The folder to write the pages into.
         #[arg(short = 'o', long = "out", visible_alias = "output")]
         output: Option<PathBuf>,
     },
     /// Write the embedded WebAssembly component to a file (for other hosts).
+    #[command(after_help = "Example:\n  logsieve component -o logsieve.wasm")]
     Component {
         /// Output file.
         #[arg(short = 'o', long = "out", visible_alias = "output")]
