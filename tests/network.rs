@@ -162,6 +162,16 @@ path = "out/errors.ndjson"
     )
 }
 
+/// A pipeline scoring the sample's hour from its file into `sinks`.
+fn sample_to(sinks: &str) -> String {
+    format!(
+        "[sources.conn]\ntype = \"file\"\npath = \"{}\"\n\n\
+         [transforms.score]\ntype = \"logsieve\"\ninputs = [\"conn\"]\nmodel = \"{}\"\n{sinks}",
+        common::conn_hour("score").display(),
+        model().display()
+    )
+}
+
 /// The Python client streaming into the socket source: `events` in pieces
 /// of 17 lines, 30 ms apart (the posts go in meanwhile), then the start of
 /// a line it never ends, and the connection closed.
@@ -361,17 +371,8 @@ fn the_http_sink_posts_batches_and_retries_until_the_collector_takes_them() {
         .expect("python3");
     let mut port = String::new();
     BufReader::new(collector.stdout.take().unwrap()).read_line(&mut port).unwrap();
-    let pipeline = format!(
+    let pipeline = sample_to(&format!(
         r#"
-[sources.conn]
-type = "file"
-path = "{}"
-
-[transforms.score]
-type = "logsieve"
-inputs = ["conn"]
-model = "{}"
-
 [sinks.scored]
 type = "file"
 inputs = ["score"]
@@ -386,10 +387,8 @@ batch.max_events = 400
 request.retry_attempts = 3
 request.headers.Authorization = "Bearer ${{LOGSIEVE_T_TOKEN}}"
 "#,
-        common::conn_hour("score").display(),
-        model().display(),
         port.trim()
-    );
+    ));
     std::fs::write(dir.join("p.toml"), pipeline).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
         .current_dir(&dir)
@@ -430,26 +429,15 @@ fn an_http_sink_that_cannot_deliver_stops_the_run_naming_it_with_the_events_coun
     let dir = common::tempdir("network-http-down");
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pipeline = format!(
+    let pipeline = sample_to(&format!(
         r#"
-[sources.conn]
-type = "file"
-path = "{}"
-
-[transforms.score]
-type = "logsieve"
-inputs = ["conn"]
-model = "{}"
-
 [sinks.collector]
 type = "http"
 inputs = ["score", "score.errors"]
 uri = "http://127.0.0.1:{port}/"
 request.retry_attempts = 1
-"#,
-        common::conn_hour("score").display(),
-        model().display(),
-    );
+"#
+    ));
     std::fs::write(dir.join("p.toml"), pipeline).unwrap();
     let out = common::logsieve_in(&dir, &["run", "p.toml", "--summary-json", "s.json"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

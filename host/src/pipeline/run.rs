@@ -215,8 +215,9 @@ enum Start {
 /// expanded, sockets bound.
 pub struct Opened {
     paths: BTreeMap<String, Vec<PathBuf>>,
-    /// Followed sources: where they resume (their checkpoints read).
-    follow: BTreeMap<String, Positions>,
+    /// Followed sources: their checkpoint files, and where they resume
+    /// (the checkpoints read).
+    follow: BTreeMap<String, (PathBuf, Positions)>,
     listeners: BTreeMap<String, sources::Listener>,
     http: BTreeMap<String, sources::HttpSource>,
 }
@@ -238,12 +239,14 @@ impl Opened {
                     o.paths.insert(sid.clone(), found);
                 }
                 SourceConfig::File { follow: true, data_dir, .. } => {
-                    let dir = data_dir.clone().unwrap_or_else(|| PathBuf::from(super::config::DEFAULT_DATA_DIR));
-                    std::fs::create_dir_all(&dir)
+                    // `PipelineConfig` gives a followed source its default
+                    // data_dir when it has none.
+                    let dir = data_dir.as_deref().expect("a followed source's data_dir");
+                    std::fs::create_dir_all(dir)
                         .with_context(|| format!("source {sid}: creating its data_dir {}", dir.display()))?;
-                    let path = checkpoint_path(&dir, sid);
+                    let path = checkpoint_path(dir, sid);
                     let at = Positions::load(&path).with_context(|| format!("source {sid}: its checkpoints"))?;
-                    o.follow.insert(sid.clone(), at);
+                    o.follow.insert(sid.clone(), (path, at));
                 }
                 SourceConfig::Socket { mode, address, path, .. } => {
                     let l = sources::Listener::bind(sid, *mode, address.as_deref(), path.as_deref())?;
@@ -258,9 +261,7 @@ impl Opened {
         }
         Ok(o)
     }
-}
 
-impl Opened {
     /// What the network sources listen on (a port given as 0 is the one
     /// the system chose).
     fn listening(&self) -> Vec<String> {
@@ -289,7 +290,6 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// Read every source through its transforms: all at once (files read once
 /// one after the other), each source's events in chunks, in order.
-#[allow(clippy::too_many_arguments)]
 fn read_all(
     cfg: &PipelineConfig,
     transforms: &mut [Transform],
@@ -314,10 +314,9 @@ fn read_all(
         let mut in_read = None;
         let mut checkpoint = None;
         let start = match source {
-            SourceConfig::File { format, follow: true, path, data_dir } => {
-                let dir = data_dir.clone().unwrap_or_else(|| PathBuf::from(super::config::DEFAULT_DATA_DIR));
-                checkpoint = Some(Checkpoint { path: checkpoint_path(&dir, sid), open: None, done: None });
-                let at = opened.follow.remove(sid).unwrap_or_default();
+            SourceConfig::File { format, follow: true, path, .. } => {
+                let (file, at) = opened.follow.remove(sid).expect("the source's checkpoints");
+                checkpoint = Some(Checkpoint { path: file, open: None, done: None });
                 Start::Follow(Follower::new(path.to_vec(), *format, at))
             }
             SourceConfig::File { format, .. } => {
@@ -420,7 +419,7 @@ fn read_all(
                     Entry::Items(items) => {
                         let run = &mut runs[src];
                         for item in items {
-                            run.bytes += sources_item_bytes(&item);
+                            run.bytes += sources::item_bytes(&item);
                             run.items.push(item);
                             run.first.get_or_insert_with(Instant::now);
                             if run.items.len() >= run.chunk || run.bytes >= MAX_BATCH_BYTES {
@@ -477,10 +476,6 @@ fn read_all(
     r?;
     // Saved once the run's end has written everything (windows included).
     Ok(runs.into_iter().filter_map(|r| r.checkpoint.and_then(|c| c.done.map(|d| (r.id.clone(), c.path, d)))).collect())
-}
-
-fn sources_item_bytes(i: &Item) -> usize {
-    i.result.as_ref().map_or_else(|e| e.raw.len(), String::len)
 }
 
 /// Score the chunk `run` has gathered (if any); with `partial` (nothing

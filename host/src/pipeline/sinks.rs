@@ -3,7 +3,7 @@
 
 use std::io::{Seek, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -97,7 +97,7 @@ impl Poster {
 /// posted when full, when the first line waited `timeout`, at a sync and
 /// at the end. A batch that cannot be posted ends the thread with the error
 /// (the pipeline, waiting on it meanwhile, then stops naming the sink).
-fn post_batches(p: &Poster, rx: &std::sync::mpsc::Receiver<Block>) -> WriterEnd {
+fn post_batches(p: &Poster, rx: &Receiver<Block>) -> WriterEnd {
     use std::sync::mpsc::RecvTimeoutError;
     let mut body: Vec<u8> = Vec::new();
     let mut n = 0u64;
@@ -175,64 +175,66 @@ enum Block {
     Sync(std::sync::mpsc::Sender<()>),
 }
 
+/// Write each block with `write`, its lines counted once written, and
+/// answer each sync; the first write that fails ends it.
+fn write_blocks(rx: Receiver<Block>, mut write: impl FnMut(&[u8]) -> std::io::Result<()>) -> WriterEnd {
+    let mut lines = 0;
+    for block in rx {
+        match block {
+            Block::Lines(b, n) => {
+                if let Err(e) = write(&b) {
+                    return (lines, Some(e));
+                }
+                lines += n;
+            }
+            Block::Sync(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+    (lines, None)
+}
+
 impl Writer {
-    fn start(mut file: std::fs::File, committed: u64) -> std::io::Result<Writer> {
+    /// A thread named `name` running `body` on the blocks handed over (at
+    /// most 4 wait).
+    fn spawn(name: &str, body: impl FnOnce(Receiver<Block>) -> WriterEnd + Send + 'static) -> std::io::Result<Writer> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
-        let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(rx))?;
+        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+    }
+
+    /// A regular file's thread: a failed write cuts the file back to its
+    /// last whole line.
+    fn start(mut file: std::fs::File, committed: u64) -> std::io::Result<Writer> {
+        Writer::spawn("logsieve-sink", move |rx| {
             let mut committed = committed;
-            let mut lines = 0;
-            for block in rx {
-                let (block, n) = match block {
-                    Block::Lines(b, n) => (b, n),
-                    Block::Sync(done) => {
-                        let _ = done.send(());
-                        continue;
-                    }
-                };
-                if let Err(e) = file.write_all(&block) {
+            write_blocks(rx, |block| match file.write_all(block) {
+                Ok(()) => {
+                    committed += block.len() as u64;
+                    Ok(())
+                }
+                Err(e) => {
                     // No partial last line: back to the last whole one.
                     let _ = file.set_len(committed);
                     let _ = file.seek(std::io::SeekFrom::Start(committed));
-                    return (lines, Some(e));
+                    Err(e)
                 }
-                committed += block.len() as u64;
-                lines += n;
-            }
-            (lines, None)
-        })?;
-        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+            })
+        })
     }
 
     /// Start a thread writing a socket sink's blocks, so that a peer that
     /// reads slowly holds up this thread, not the scoring.
     fn start_stream(mut stream: Box<dyn Write + Send>) -> std::io::Result<Writer> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
-        let thread = std::thread::Builder::new().name("logsieve-sink".into()).spawn(move || {
-            let mut lines = 0;
-            for block in rx {
-                match block {
-                    Block::Lines(b, n) => {
-                        if let Err(e) = stream.write_all(&b).and_then(|()| stream.flush()) {
-                            return (lines, Some(e));
-                        }
-                        lines += n;
-                    }
-                    Block::Sync(done) => {
-                        let _ = done.send(());
-                    }
-                }
-            }
-            (lines, None)
-        })?;
-        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+        Writer::spawn("logsieve-sink", move |rx| {
+            write_blocks(rx, |block| stream.write_all(block).and_then(|()| stream.flush()))
+        })
     }
 
     /// Start a thread posting an `http` sink's lines (see [`post_batches`]).
     fn start_http(poster: Poster) -> std::io::Result<Writer> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(4);
-        let thread =
-            std::thread::Builder::new().name("logsieve-http-sink".into()).spawn(move || post_batches(&poster, &rx))?;
-        Ok(Writer { blocks: Some(tx), thread: Some(thread), ended: None })
+        Writer::spawn("logsieve-http-sink", move |rx| post_batches(&poster, &rx))
     }
 
     /// Wait until everything handed over is written.
@@ -364,35 +366,26 @@ impl Sink {
     /// The end of the run: everything written (a file's writer thread
     /// done).
     pub fn close(&mut self) -> Result<()> {
-        self.flush()?;
-        let r = match &mut self.target {
-            Target::File { writer: Some(w), path, .. } => {
-                w.close().map_err(|e| (e, format!("writing {}", path.display())))
-            }
-            Target::Http { writer, uri } => writer.close().map_err(|e| (e, format!("posting to {uri}"))),
-            Target::Stream { writer, peer } => writer.close().map_err(|e| (e, format!("writing to {peer}"))),
-            _ => Ok(()),
-        };
-        if let Err((e, what)) = r {
-            self.count_failed();
-            return Err(e).context(format!("sink {}: {what}", self.id));
-        }
-        Ok(())
+        self.on_writer(Writer::close)
     }
 
     /// Everything handed to the sink is written (a file's writer thread has
     /// written it, an `http` sink posted it).
     pub fn sync(&mut self) -> Result<()> {
+        self.on_writer(Writer::sync)
+    }
+
+    /// Flush, then run `op` on the target's thread, if it has one (a failed
+    /// write counted, the error naming the sink and what it did).
+    fn on_writer(&mut self, op: fn(&mut Writer) -> std::io::Result<()>) -> Result<()> {
         self.flush()?;
-        let r = match &mut self.target {
-            Target::File { writer: Some(w), path, .. } => {
-                w.sync().map_err(|e| (e, format!("writing {}", path.display())))
-            }
-            Target::Http { writer, uri } => writer.sync().map_err(|e| (e, format!("posting to {uri}"))),
-            Target::Stream { writer, peer } => writer.sync().map_err(|e| (e, format!("writing to {peer}"))),
-            _ => Ok(()),
+        let (w, what) = match &mut self.target {
+            Target::File { writer: Some(w), path, .. } => (w, format!("writing {}", path.display())),
+            Target::Http { writer, uri } => (writer, format!("posting to {uri}")),
+            Target::Stream { writer, peer } => (writer, format!("writing to {peer}")),
+            _ => return Ok(()),
         };
-        if let Err((e, what)) = r {
+        if let Err(e) = op(w) {
             self.count_failed();
             return Err(e).context(format!("sink {}: {what}", self.id));
         }

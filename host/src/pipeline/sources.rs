@@ -77,7 +77,8 @@ pub enum Entry {
     End,
 }
 
-fn item_bytes(i: &Item) -> usize {
+/// The text an item holds: its event, or what was read of its line.
+pub fn item_bytes(i: &Item) -> usize {
     i.result.as_ref().map_or_else(|e| e.raw.len(), String::len)
 }
 
