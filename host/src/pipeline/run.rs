@@ -387,13 +387,13 @@ fn read_all(
                     .filter(|r| !r.ended)
                     .any(|r| r.in_read.as_ref().is_none_or(|f| !f.load(Ordering::SeqCst)));
                 if !waiting || since.elapsed() > STOP_GRACE {
-                    hub.take(&mut got, Duration::ZERO);
+                    hub.take(&mut got, Duration::ZERO, 0);
                     if got.is_empty() {
                         break;
                     }
                 }
             }
-            hub.take(&mut got, Duration::ZERO);
+            hub.take(&mut got, Duration::ZERO, 0);
             if got.is_empty() {
                 // Nothing new: what the instances have scored is written,
                 // and partial chunks whose time has come are scored.
@@ -412,20 +412,21 @@ fn read_all(
                     .min()
                     .unwrap_or(TICK)
                     .min(TICK);
-                hub.take(&mut got, wait.max(Duration::from_millis(1)));
+                // Woken early only by the rest of a partial chunk (or a
+                // first event, or a signal), not by every event.
+                let wants = runs
+                    .iter()
+                    .filter(|r| !r.items.is_empty())
+                    .map(|r| r.chunk.saturating_sub(r.items.len()))
+                    .min()
+                    .unwrap_or(1);
+                hub.take(&mut got, wait.max(Duration::from_millis(1)), wants);
             }
             while let Some((src, entry)) = got.pop_front() {
                 match entry {
-                    Entry::Items(items) => {
-                        let run = &mut runs[src];
-                        for item in items {
-                            run.bytes += sources::item_bytes(&item);
-                            run.items.push(item);
-                            run.first.get_or_insert_with(Instant::now);
-                            if run.items.len() >= run.chunk || run.bytes >= MAX_BATCH_BYTES {
-                                process(run, transforms, &mut pending, out, summary, false)?;
-                            }
-                        }
+                    Entry::Items(items) => gather(&mut runs[src], items, transforms, &mut pending, out, summary)?,
+                    Entry::Item(item) => {
+                        gather(&mut runs[src], [item], transforms, &mut pending, out, summary)?;
                     }
                     Entry::Ack(answer) => {
                         // Everything before it written, then answered.
@@ -476,6 +477,26 @@ fn read_all(
     r?;
     // Saved once the run's end has written everything (windows included).
     Ok(runs.into_iter().filter_map(|r| r.checkpoint.and_then(|c| c.done.map(|d| (r.id.clone(), c.path, d)))).collect())
+}
+
+/// Add `items` to `run`'s chunk, scoring each chunk that fills.
+fn gather(
+    run: &mut SourceRun,
+    items: impl IntoIterator<Item = Item>,
+    transforms: &mut [Transform],
+    pending: &mut Pending,
+    out: &mut Outputs,
+    summary: &mut Summary,
+) -> Result<()> {
+    for item in items {
+        run.bytes += sources::item_bytes(&item);
+        run.items.push(item);
+        run.first.get_or_insert_with(Instant::now);
+        if run.items.len() >= run.chunk || run.bytes >= MAX_BATCH_BYTES {
+            process(run, transforms, pending, out, summary, false)?;
+        }
+    }
+    Ok(())
 }
 
 /// Score the chunk `run` has gathered (if any); with `partial` (nothing

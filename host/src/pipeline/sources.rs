@@ -64,6 +64,8 @@ use super::transform::MAX_BATCH_BYTES;
 pub enum Entry {
     /// Items read, in order.
     Items(Vec<Item>),
+    /// One item (a live stream's, handed over as it comes).
+    Item(Item),
     /// An `http_server` request's events end here: the sender is answered
     /// once everything before it is written.
     Ack(mpsc::Sender<()>),
@@ -86,6 +88,7 @@ pub fn item_bytes(i: &Item) -> usize {
 fn entry_size(e: &Entry) -> (usize, usize) {
     match e {
         Entry::Items(v) => (v.len(), v.iter().map(item_bytes).sum()),
+        Entry::Item(i) => (1, item_bytes(i)),
         _ => (0, 0),
     }
 }
@@ -98,8 +101,16 @@ struct HubQueue {
     bytes: usize,
     /// The pipeline takes no more: sources stop.
     closed: bool,
-    /// The pipeline's thread waits for entries.
+    /// Entries that are not events (acks, marks, pauses, ends) queued: the
+    /// pipeline's thread takes them at once.
+    signals: usize,
+    /// The pipeline's thread waits for entries …
     taker_waits: bool,
+    /// … until this many events are queued (the rest of its partial chunk;
+    /// 1 when it has none, to start a chunk's `flush_ms` clock), or a
+    /// signal comes: a source delivering item by item does not wake it at
+    /// every item.
+    taker_wants: usize,
     /// Sources waiting for room.
     givers: usize,
 }
@@ -139,6 +150,10 @@ impl Hub {
             && n > 0
             && (q.items + n > self.max_items || q.bytes + b > MAX_BATCH_BYTES)
         {
+            if q.taker_waits {
+                // The queue is as full as it gets: the taker takes.
+                self.arrived.notify_one();
+            }
             q.givers += 1;
             q = self.room.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
             q.givers -= 1;
@@ -148,25 +163,33 @@ impl Hub {
         }
         q.items += n;
         q.bytes += b;
+        q.signals += usize::from(n == 0);
         q.entries.push_back((src, entry));
-        if q.taker_waits {
+        if q.taker_waits && (n == 0 || q.items >= q.taker_wants) {
             self.arrived.notify_one();
         }
         true
     }
 
-    /// Move every queued entry to `into`; when there is none, wait up to
-    /// `wait` for one.
-    pub fn take(&self, into: &mut VecDeque<(usize, Entry)>, wait: Duration) {
+    /// Move every queued entry to `into`; while fewer than `wants` events
+    /// and no signal are queued, wait up to `wait` for them.
+    pub fn take(&self, into: &mut VecDeque<(usize, Entry)>, wait: Duration, wants: usize) {
+        let deadline = std::time::Instant::now() + wait;
         let mut q = self.lock();
-        if q.entries.is_empty() && !wait.is_zero() {
+        while q.items < wants.max(1) && q.signals == 0 && !q.closed {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
             q.taker_waits = true;
-            q = self.arrived.wait_timeout(q, wait).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            q.taker_wants = wants;
+            q = self.arrived.wait_timeout(q, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
             q.taker_waits = false;
         }
         into.extend(q.entries.drain(..));
         q.items = 0;
         q.bytes = 0;
+        q.signals = 0;
         if q.givers > 0 {
             self.room.notify_all();
         }
@@ -179,6 +202,7 @@ impl Hub {
         let mut q = self.lock();
         q.closed = true;
         q.entries.clear();
+        q.signals = 0;
         self.room.notify_all();
     }
 }
@@ -212,7 +236,12 @@ pub fn spawn_reader(hub: &Arc<Hub>, src: usize, reader: Reader, live: bool, stop
             if !live && stop.load(Ordering::SeqCst) != 0 {
                 break;
             }
-            if !hub.push(src, Entry::Items(std::mem::take(&mut group))) {
+            let entry = if live {
+                Entry::Item(group.pop().expect("an item"))
+            } else {
+                Entry::Items(std::mem::take(&mut group))
+            };
+            if !hub.push(src, entry) {
                 return;
             }
             group_bytes = 0;
