@@ -83,6 +83,17 @@ impl<'a> Scalar<'a> {
         }
     }
 
+    /// [`Scalar::as_text`] that keeps a borrowed text borrowed.
+    pub fn into_text(self) -> Result<Option<Cow<'a, str>>, Coerce> {
+        match self {
+            Scalar::Null => Ok(None),
+            Scalar::Str(s) => Ok(Some(s)),
+            Scalar::Number(x) => Ok(Some(Cow::Owned(number_text(x)))),
+            Scalar::Bool(b) => Ok(Some(Cow::Borrowed(if b { "true" } else { "false" }))),
+            Scalar::Composite(kind) => Err(Coerce::WrongType(kind.to_string())),
+        }
+    }
+
     /// An owned copy.
     pub fn into_owned(self) -> Scalar<'static> {
         match self {

@@ -68,6 +68,9 @@ pub struct Scratch<'a> {
     feats: Vec<Option<Scalar<'a>>>,
     /// Whether the last event's features are in `feats`.
     in_feats: bool,
+    /// A windowed event's key texts and aggregated values.
+    key: Vec<Cow<'a, str>>,
+    values: Vec<Option<Scalar<'a>>>,
 }
 
 impl<'a> Scratch<'a> {
@@ -340,32 +343,34 @@ impl Recipe {
         }
         let get = |s: &Source| fetch(*s, slots, &derived);
         if let Some(w) = &mut self.window {
-            let parts: Vec<Cow<str>> = w
-                .key
-                .iter()
-                .zip(&w.group_by)
-                .map(|(s, name)| match get(s) {
-                    Some(v) => {
-                        v.as_text().map(|t| t.map(|t| Cow::Owned(t.into_owned()))).ok().flatten().ok_or_else(|| {
-                            EventError::new(
-                                Reason::WrongType,
-                                format!("group-by field '{name}' is not a value that can key a window"),
-                            )
-                        })
-                    }
+            // The key's texts and the values borrow the event (numbers are
+            // written out only for the key), in buffers kept for the batch.
+            scratch.key.clear();
+            for (s, name) in w.key.iter().zip(&w.group_by) {
+                let text = match get(s) {
+                    Some(v) => v.into_text().ok().flatten().ok_or_else(|| {
+                        EventError::new(
+                            Reason::WrongType,
+                            format!("group-by field '{name}' is not a value that can key a window"),
+                        )
+                    })?,
                     None => {
-                        Err(EventError::new(Reason::MissingField, format!("group-by field '{name}' is absent or null")))
+                        return Err(EventError::new(
+                            Reason::MissingField,
+                            format!("group-by field '{name}' is absent or null"),
+                        ));
                     }
-                })
-                .collect::<Result<_, _>>()?;
-            let keys: Vec<&str> = parts.iter().map(|c| c.as_ref()).collect();
+                };
+                scratch.key.push(text);
+            }
             let ts = match w.time.as_ref().and_then(get) {
                 Some(v) => derive::parse_time(&v)?,
                 None => None,
             };
-            let fields: Vec<Option<Scalar>> = w.fields.iter().map(get).collect();
+            scratch.values.clear();
+            scratch.values.extend(w.fields.iter().map(get));
             let mut out = Vec::new();
-            let pushed = w.windows.push(&keys, ts, &fields, &mut out)?;
+            let pushed = w.windows.push(&scratch.key, ts, &scratch.values, &mut out)?;
             render_all(&w.group_by, &w.names, &out, emitted);
             return match pushed {
                 Pushed::Absorbed => Ok((Step::Absorbed, shape)),

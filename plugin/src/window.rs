@@ -113,7 +113,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 
-use crate::event::{Coerce, EventError, Scalar};
+use crate::event::{Coerce, EventError, Scalar, number_text};
 use crate::reason::Reason;
 
 /// What an aggregate computes (see the [module documentation](self)).
@@ -308,6 +308,36 @@ impl Hasher for IdHasher {
 
 type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
+/// A hasher for integral values read from events: a folded 128-bit
+/// multiply, so every input bit reaches the bits hashbrown indexes with.
+#[derive(Default, Clone, Copy)]
+struct IntHasher(u64);
+
+impl Hasher for IntHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(self.0 ^ u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        let m = u128::from(x ^ 0x243F_6A88_85A3_08D3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = (m as u64) ^ ((m >> 64) as u64);
+    }
+    fn write_i64(&mut self, x: i64) {
+        self.write_u64(x as u64);
+    }
+}
+
+type IdMap64<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
+
+/// `x` as an integer when [`number_text`] writes it as one.
+fn integral(x: f64) -> Option<i64> {
+    (x.fract() == 0.0 && x.abs() < 1e15).then_some(x as i64)
+}
+
 /// Distinct values an entry's counter holds inline before spilling to `rest`.
 const INLINE: usize = 4;
 /// Above this many distinct values an entry's counter gets a hash index.
@@ -499,6 +529,9 @@ struct Win {
     evicted_overflow: bool,
     /// Text values seen in this window (all text columns) -> id.
     ids: HashMap<Arc<str>, u32>,
+    /// Integral numbers seen (ports, codes) -> the id of their text, so a
+    /// number is counted without writing its text each time.
+    int_ids: IdMap64<u32>,
     /// id -> text value (an empty text for a freed id).
     texts: Vec<Arc<str>>,
     /// id -> how many open entries' counters hold it (kept only without
@@ -521,6 +554,7 @@ impl Win {
             evicted_keys: HashSet::new(),
             evicted_overflow: false,
             ids: HashMap::new(),
+            int_ids: IdMap64::default(),
             texts: Vec::new(),
             refs: Vec::new(),
             free: Vec::new(),
@@ -549,6 +583,23 @@ impl Win {
         id
     }
 
+    /// The window-local id of a value's text (`None` for null or a
+    /// composite, which the caller has refused before).
+    fn intern_value(&mut self, v: &Scalar) -> Option<u32> {
+        if let Scalar::Number(x) = *v
+            && let Some(i) = integral(x)
+        {
+            if let Some(&id) = self.int_ids.get(&i) {
+                return Some(id);
+            }
+            let id = self.intern(&number_text(x));
+            self.int_ids.insert(i, id);
+            return Some(id);
+        }
+        let text = v.as_text().ok()??;
+        Some(self.intern(&text))
+    }
+
     /// An entry leaving the window early: the values only it held are freed.
     fn release(&mut self, cols: &[ColState]) {
         for c in cols {
@@ -559,6 +610,11 @@ impl Win {
                 *r -= 1;
                 if *r == 0 {
                     let text = std::mem::replace(&mut self.texts[id as usize], Arc::from(""));
+                    if let Ok(i) = text.parse::<i64>()
+                        && self.int_ids.get(&i) == Some(&id)
+                    {
+                        self.int_ids.remove(&i);
+                    }
                     self.ids.remove(&text);
                     self.free.push(id);
                 }
@@ -738,9 +794,9 @@ impl Windows {
     /// Windows closed by this event's time, and an entry evicted to make
     /// room for it, are appended to `out` first. Errors (`missing_field`,
     /// `non_finite`, `wrong_type`) leave the state unchanged.
-    pub fn push(
+    pub fn push<S: AsRef<str>>(
         &mut self,
-        key: &[&str],
+        key: &[S],
         ts: Option<f64>,
         fields: &[Option<Scalar>],
         out: &mut Vec<Aggregate>,
@@ -838,7 +894,7 @@ impl Windows {
                 let pos = win.metas.len();
                 win.index.insert(KeyBuf::new(&self.scratch), win.base + pos as u64);
                 win.metas.push_back(Meta {
-                    key: key.iter().map(|s| (*s).to_owned()).collect(),
+                    key: key.iter().map(|s| s.as_ref().to_owned()).collect(),
                     partial,
                     count: 0,
                     ts_min: f64::INFINITY,
@@ -866,9 +922,8 @@ impl Windows {
             let ci = pos * n_cols + c;
             win.cols[ci].non_null += 1;
             if col.text.is_some()
-                && let Ok(Some(text)) = v.as_text()
+                && let Some(id) = win.intern_value(v)
             {
-                let id = win.intern(&text);
                 if win.cols[ci].text.add(id) && self.plan.n_totals == 0 {
                     win.refs[id as usize] += 1;
                 }
@@ -1498,5 +1553,37 @@ mod tests {
         assert!(back.partial, "the returning key's entry is partial");
         assert_eq!(back.values[1], num(1.0));
         assert_eq!(w.stats().evicted, (n_keys - 10 + 1) as u64);
+    }
+
+    #[test]
+    fn window_numbers_are_interned_once_and_freed_with_their_entries() {
+        // Integral numbers (ports) skip writing their text through
+        // `int_ids`; an evicted entry's numbers leave both maps, and a freed
+        // id reused for another text never answers for the old number.
+        let mut w = Windows::new(spec(
+            None,
+            0.0,
+            10,
+            vec![agg("u", AggOp::Unique, Some(0)), agg("t", AggOp::Top, Some(0)), agg("f", AggOp::Freq, Some(0))],
+        ));
+        let mut out = Vec::new();
+        for i in 0..10_000u32 {
+            let key = format!("k{i}");
+            let t = format!("{i}");
+            let v = if i % 3 == 0 { s(&t) } else { n(f64::from(i)) };
+            w.push(&[key.as_str()], Some(f64::from(i)), &[v], &mut out).unwrap();
+            let win = &w.windows[0];
+            assert!(win.ids.len() <= 10, "{} text values held for 10 open entries", win.ids.len());
+            assert!(win.int_ids.len() <= 10, "{} numbers held for 10 open entries", win.int_ids.len());
+        }
+        // Port 9998 was a number and is still open; 9999 came as a string.
+        for v in [n(9998.0), s("9998"), n(9999.0), s("x"), n(9999.0), n(-0.0), n(0.0)] {
+            w.push(&["last"], Some(1.0), &[v], &mut out).unwrap();
+        }
+        w.flush(&mut out);
+        let last = out.iter().find(|a| a.key == ["last"]).unwrap();
+        assert_eq!(last.values, vec![num(4.0), text("9998"), num(2.0)]);
+        let k9999 = out.iter().find(|a| a.key == ["k9999"]).unwrap();
+        assert_eq!(k9999.values, vec![num(1.0), text("9999"), num(1.0)]);
     }
 }
