@@ -41,7 +41,8 @@ struct WindowPlan {
     fields: Vec<Source>,
     time: Option<Source>,
     group_by: Vec<String>,
-    names: Vec<String>,
+    /// How its aggregates are written.
+    layout: Layout,
 }
 
 /// What the plan made of one event.
@@ -210,7 +211,7 @@ impl Recipe {
                     fields,
                     time,
                     group_by: a.group_by.clone(),
-                    names: a.fields.iter().map(|f| f.name.clone()).collect(),
+                    layout: Layout::new(&a.group_by, &a.fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>()),
                 };
                 (Some(plan), Vec::new())
             }
@@ -371,7 +372,7 @@ impl Recipe {
             scratch.values.extend(w.fields.iter().map(get));
             let mut out = Vec::new();
             let pushed = w.windows.push(&scratch.key, ts, &scratch.values, &mut out)?;
-            render_all(&w.group_by, &w.names, &out, emitted);
+            render_all(&w.layout, &out, emitted);
             return match pushed {
                 Pushed::Absorbed => Ok((Step::Absorbed, shape)),
                 Pushed::Late { window_end, watermark } => Err(EventError::new(
@@ -400,7 +401,7 @@ impl Recipe {
         if let Some(w) = &mut self.window {
             let mut out = Vec::new();
             w.windows.flush(&mut out);
-            render_all(&w.group_by, &w.names, &out, emitted);
+            render_all(&w.layout, &out, emitted);
         }
     }
 
@@ -451,40 +452,175 @@ fn key_text<'a>(parts: impl Iterator<Item = Option<Scalar<'a>>>) -> String {
     key
 }
 
-fn render_all(group_by: &[String], names: &[String], aggs: &[Aggregate], out: &mut Vec<String>) {
-    for a in aggs {
-        out.push(render(group_by, names, a));
+/// Where a field of an aggregate event comes from.
+#[derive(Debug, Clone, Copy)]
+enum Part {
+    Key(usize),
+    Start,
+    End,
+    Partial,
+    Value(usize),
+}
+
+/// How an aggregate is written as a JSON object: its fields in the order a
+/// `serde_json::Map` (sorted) gives them, each name's text prepared once. A
+/// name given twice takes its last value, as inserting into the map would.
+#[derive(Debug)]
+struct Layout {
+    /// `"name":` and the candidate sources in insertion order.
+    fields: Vec<(Vec<u8>, Vec<Part>)>,
+}
+
+impl Layout {
+    fn new(group_by: &[String], names: &[String]) -> Layout {
+        let mut map: std::collections::BTreeMap<&str, Vec<Part>> = std::collections::BTreeMap::new();
+        let named = group_by.iter().enumerate().map(|(i, g)| (g.as_str(), Part::Key(i)));
+        let fixed = [("window_start", Part::Start), ("window_end", Part::End), ("partial", Part::Partial)];
+        let values = names.iter().enumerate().map(|(j, n)| (n.as_str(), Part::Value(j)));
+        for (name, part) in named.chain(fixed).chain(values) {
+            map.entry(name).or_default().push(part);
+        }
+        let fields = map
+            .into_iter()
+            .map(|(name, parts)| {
+                let mut key = serde_json::to_vec(name).expect("a string serializes");
+                key.push(b':');
+                (key, parts)
+            })
+            .collect();
+        Layout { fields }
+    }
+
+    /// An aggregate as a JSON object text: the same bytes as building a
+    /// `serde_json::Map` and printing it, without the map.
+    fn render(&self, a: &Aggregate) -> String {
+        let mut buf = Vec::with_capacity(64 + 24 * self.fields.len());
+        buf.push(b'{');
+        let mut first = true;
+        for (key, parts) in &self.fields {
+            // The last source present (the window bounds may be absent).
+            let present = |p: &&Part| match p {
+                Part::Start => a.start.is_some(),
+                Part::End => a.end.is_some(),
+                _ => true,
+            };
+            let Some(part) = parts.iter().rev().find(present) else {
+                continue;
+            };
+            if !first {
+                buf.push(b',');
+            }
+            first = false;
+            buf.extend_from_slice(key);
+            let put_str = |buf: &mut Vec<u8>, t: &str| serde_json::to_writer(buf, t).expect("a string serializes");
+            match *part {
+                Part::Key(i) => put_str(&mut buf, &a.key[i]),
+                Part::Start => put_num(&mut buf, a.start.expect("present")),
+                Part::End => put_num(&mut buf, a.end.expect("present")),
+                Part::Partial => buf.extend_from_slice(if a.partial { b"true" } else { b"false" }),
+                Part::Value(j) => match &a.values[j] {
+                    AggValue::Number(x) => put_num(&mut buf, *x),
+                    AggValue::Text(t) => put_str(&mut buf, t),
+                    AggValue::Missing => buf.extend_from_slice(b"null"),
+                },
+            }
+        }
+        buf.push(b'}');
+        String::from_utf8(buf).expect("serde_json writes UTF-8")
     }
 }
 
-/// An aggregate as a JSON object text.
-pub fn render(group_by: &[String], names: &[String], a: &Aggregate) -> String {
-    let mut m = serde_json::Map::new();
-    for (g, k) in group_by.iter().zip(&a.key) {
-        m.insert(g.clone(), serde_json::Value::String(k.clone()));
+/// A number of an aggregate: integral values (counts, whole-second bounds)
+/// as integers, others as serde_json writes them, non-finite ones as null.
+fn put_num(buf: &mut Vec<u8>, x: f64) {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        serde_json::to_writer(buf, &(x as i64)).expect("a number serializes");
+    } else if x.is_finite() {
+        serde_json::to_writer(buf, &x).expect("a number serializes");
+    } else {
+        buf.extend_from_slice(b"null");
     }
-    // Integral values (counts, whole-second bounds) are written as integers.
-    let num = |x: f64| {
-        if x.fract() == 0.0 && x.abs() < 9.0e15 {
-            serde_json::Value::Number((x as i64).into())
-        } else {
-            serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+fn render_all(layout: &Layout, aggs: &[Aggregate], out: &mut Vec<String>) {
+    out.extend(aggs.iter().map(|a| layout.render(a)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The aggregate text as it was written before [`Layout`]: a
+    /// `serde_json::Map` printed. `Layout::render` must give the same bytes.
+    fn via_map(group_by: &[String], names: &[String], a: &Aggregate) -> String {
+        let mut m = serde_json::Map::new();
+        for (g, k) in group_by.iter().zip(&a.key) {
+            m.insert(g.clone(), serde_json::Value::String(k.clone()));
         }
-    };
-    if let Some(s) = a.start {
-        m.insert("window_start".into(), num(s));
-    }
-    if let Some(e) = a.end {
-        m.insert("window_end".into(), num(e));
-    }
-    m.insert("partial".into(), serde_json::Value::Bool(a.partial));
-    for (name, v) in names.iter().zip(&a.values) {
-        let v = match v {
-            AggValue::Number(x) => num(*x),
-            AggValue::Text(t) => serde_json::Value::String(t.clone()),
-            AggValue::Missing => serde_json::Value::Null,
+        let num = |x: f64| {
+            if x.fract() == 0.0 && x.abs() < 9.0e15 {
+                serde_json::Value::Number((x as i64).into())
+            } else {
+                serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number)
+            }
         };
-        m.insert(name.clone(), v);
+        if let Some(s) = a.start {
+            m.insert("window_start".into(), num(s));
+        }
+        if let Some(e) = a.end {
+            m.insert("window_end".into(), num(e));
+        }
+        m.insert("partial".into(), serde_json::Value::Bool(a.partial));
+        for (name, v) in names.iter().zip(&a.values) {
+            let v = match v {
+                AggValue::Number(x) => num(*x),
+                AggValue::Text(t) => serde_json::Value::String(t.clone()),
+                AggValue::Missing => serde_json::Value::Null,
+            };
+            m.insert(name.clone(), v);
+        }
+        serde_json::Value::Object(m).to_string()
     }
-    serde_json::Value::Object(m).to_string()
+
+    #[test]
+    fn aggregates_are_written_as_a_printed_map_writes_them() {
+        let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let numbers = [
+            0.0, -0.0, 1.0, -7.0, 0.1, 1713571129.542769, 1713571200.0, 8.99e15, 9.0e15, 1e16, 2.5e-7, 1e300,
+            -1e-300, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, f64::MAX, f64::MIN_POSITIVE,
+        ];
+        let texts = ["", "80", "a\"b\\c", "tab\there", "\u{1}\u{1f}", "é✓😀", "</script>"];
+        let layouts = [
+            (strs(&["id.orig_h"]), strs(&["count", "unique", "top", "freq"])),
+            (strs(&["b", "a"]), strs(&["z", "partial", "a", "count"])),
+            (strs(&["window_start"]), strs(&["window_end", "n", "n"])),
+            (strs(&[]), strs(&["x"])),
+        ];
+        let mut checked = 0;
+        for (group_by, names) in &layouts {
+            let layout = Layout::new(group_by, names);
+            for (i, &x) in numbers.iter().enumerate() {
+                for bounds in [None, Some((x, numbers[(i + 5) % numbers.len()]))] {
+                    let a = Aggregate {
+                        key: group_by.iter().enumerate().map(|(k, _)| texts[(i + k) % texts.len()].to_string()).collect(),
+                        start: bounds.map(|b| b.0),
+                        end: bounds.map(|b| b.1),
+                        partial: i % 2 == 0,
+                        values: names
+                            .iter()
+                            .enumerate()
+                            .map(|(j, _)| match (i + j) % 3 {
+                                0 => AggValue::Number(numbers[(i + j) % numbers.len()]),
+                                1 => AggValue::Text(texts[(i + j) % texts.len()].to_string()),
+                                _ => AggValue::Missing,
+                            })
+                            .collect(),
+                    };
+                    assert_eq!(layout.render(&a), via_map(group_by, names, &a), "{group_by:?} {names:?} {a:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, layouts.len() * numbers.len() * 2);
+    }
 }

@@ -544,18 +544,21 @@ struct Win {
 }
 
 impl Win {
-    fn new(k: f64, n_totals: usize) -> Win {
+    /// An empty window with room for `size` entries and texts (the size of
+    /// the last window closed, so a busy window does not grow its tables
+    /// step by step again).
+    fn new(k: f64, n_totals: usize, size: Size) -> Win {
         Win {
             k,
-            index: HashMap::new(),
-            metas: VecDeque::new(),
-            cols: VecDeque::new(),
+            index: HashMap::with_capacity(size.entries),
+            metas: VecDeque::with_capacity(size.entries),
+            cols: VecDeque::with_capacity(size.cols),
             base: 0,
             evicted_keys: HashSet::new(),
             evicted_overflow: false,
-            ids: HashMap::new(),
+            ids: HashMap::with_capacity(size.texts),
             int_ids: IdMap64::default(),
-            texts: Vec::new(),
+            texts: Vec::with_capacity(size.texts),
             refs: Vec::new(),
             free: Vec::new(),
             totals: vec![Vec::new(); n_totals],
@@ -621,6 +624,14 @@ impl Win {
             }
         }
     }
+}
+
+/// How much room a new window starts with.
+#[derive(Debug, Default, Clone, Copy)]
+struct Size {
+    entries: usize,
+    cols: usize,
+    texts: usize,
 }
 
 /// The fixed part: what to compute.
@@ -699,6 +710,8 @@ pub struct Windows {
     jump: Option<f64>,
     /// Reused buffer for the joined key.
     scratch: Vec<u8>,
+    /// The size of the last window closed (see [`Win::new`]).
+    last: Size,
     /// Per column: the number read from the current event.
     nums: Vec<Option<f64>>,
 }
@@ -782,6 +795,7 @@ impl Windows {
             stats: WindowStats::default(),
             jump: None,
             scratch: Vec::new(),
+            last: Size::default(),
             nums: vec![None; n_cols],
         }
     }
@@ -873,7 +887,7 @@ impl Windows {
             Some(i) if self.windows[i].k == k => i,
             found => {
                 let at = found.map_or(0, |i| i + 1);
-                self.windows.insert(at, Win::new(k, self.plan.n_totals));
+                self.windows.insert(at, Win::new(k, self.plan.n_totals, self.last));
                 at
             }
         };
@@ -979,6 +993,8 @@ impl Windows {
         let mut cols = std::mem::take(&mut w.cols);
         let cols = cols.make_contiguous();
         let n = metas.len();
+        // At most what this window held (its entries are at most `max_keys`).
+        self.last = Size { entries: n, cols: cols.len(), texts: w.texts.len() };
         out.reserve(n);
         for (i, m) in metas.into_iter().enumerate() {
             out.push(self.plan.finish(m, &cols[i * n_cols..(i + 1) * n_cols], &w, false));
