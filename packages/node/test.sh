@@ -22,7 +22,14 @@ proj=${CARGO_TARGET_DIR:-$repo/target}/packages/test-npm-project
 for f in index.d.ts gen/logsieve.d.ts gen/interfaces/logsieve-transform-scoring.d.ts gen/logsieve.core.wasm; do
     [ -f "$proj/node_modules/logsieve/$f" ] || { echo "test: FAIL node-package: $f is not in the installed package" >&2; exit 1; }
 done
-cp "$here/test/score-lines.mjs" "$proj/"
+cp "$here/test/score-lines.mjs" "$here/test/types.ts" "$proj/"
+# The README's usage type-checks against the installed declarations (tsc
+# from jco's toolchain, installed by pipeline-examples/embedding/node/setup.sh).
+tsc=$repo/pipeline-examples/embedding/node/node_modules/.bin/tsc
+[ -x "$tsc" ] || { echo "test: FAIL node-package: $tsc not found" >&2; exit 1; }
+(cd "$proj" && "$tsc" --noEmit --strict --target es2022 --module nodenext --moduleResolution nodenext types.ts) \
+    || { echo "test: FAIL node-package: test/types.ts does not type-check against the package's declarations" >&2; exit 1; }
+echo "node-package: test/types.ts type-checks against the installed index.d.ts and jco's declarations"
 echo "node-package: $(node -p 'require(process.argv[1]).version' "$proj/node_modules/logsieve/package.json") in $proj"
 
 host_cmd() { # component -> CMD
