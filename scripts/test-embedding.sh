@@ -3,6 +3,8 @@
 # Python (wasmtime-py), must score the same inputs exactly as `logsieve run`
 # does — scored NDJSON byte for byte, error records field for field — and
 # refuse broken models in the same words. See pipeline-examples/embedding/.
+# The same for the npm and Python packages (packages/node, packages/python),
+# built into a tarball and a wheel and installed from them.
 #
 #   scripts/test-embedding.sh
 #
@@ -24,18 +26,24 @@ emb=pipeline-examples/embedding
 scripts/setup.sh
 cargo build --release --locked -p logsieve
 export EMBEDDING_WORK=$PWD/target/embedding
-LOGSIEVE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/logsieve" $emb/test/prepare.sh
+bin="${CARGO_TARGET_DIR:-$PWD/target}/release/logsieve"
+LOGSIEVE_BIN="$bin" $emb/test/prepare.sh
 export EMBEDDING_PREPARED=1
 
 $emb/node/setup.sh
 $emb/python/setup.sh
 
 status=0
+rm -f "$EMBEDDING_WORK"/result-*
 $emb/node/test.sh || status=1
 $emb/python/test.sh || status=1
+# The packages, built from this tree (npm tarball, wheel) and installed into
+# a fresh npm project and a fresh venv under the target directory.
+packages/node/test.sh "$bin" || status=1
+packages/python/test.sh "$bin" || status=1
 
 passed=0 failed=0
-for host in node python; do
+for host in node python node-package python-package; do
     if [ -f "$EMBEDDING_WORK/result-$host" ]; then
         read -r p f < "$EMBEDDING_WORK/result-$host"
         passed=$((passed + p)) failed=$((failed + f))

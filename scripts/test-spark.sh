@@ -6,9 +6,10 @@
 #   scripts/test-spark.sh
 #
 # 1. builds logsieve (release) unless LOGSIEVE_BIN names a binary;
-# 2. makes the venv target/spark-venv (pinned pyspark, wasmtime, pandas,
-#    pyarrow, numpy, msgpack from PyPI; about a minute the first time,
-#    instant after);
+# 2. builds the logsieve wheel (packages/python/build.sh) and makes the venv
+#    target/spark-venv (pinned pyspark, wasmtime, pandas, pyarrow, numpy,
+#    msgpack from PyPI; about a minute the first time, instant after) with
+#    the wheel installed;
 # 3. pipeline-examples/spark/test/test_spark.py in local[2] Spark (see its
 #    docstring: logs read by the component's reader and scored byte for byte
 #    as the CLI, errors, passed events, anomaly counts, windowed models,
@@ -42,7 +43,10 @@ else
 fi
 [ -x "$bin" ] || die "$bin is not an executable"
 
-py=$(pipeline-examples/spark/setup.sh) || die "the Spark venv could not be set up (pipeline-examples/spark/setup.sh)"
+# The logsieve Python package's wheel (the component's host layer, which
+# logsieve_spark imports), built from this tree and installed into the venv.
+whl=$(packages/python/build.sh "$bin") || die "the logsieve wheel could not be built (packages/python/build.sh)"
+py=$(pipeline-examples/spark/setup.sh "$whl") || die "the Spark venv could not be set up (pipeline-examples/spark/setup.sh)"
 
 W=${SPARK_TEST_WORK:-$repo/target/spark-test}
 rm -rf "$W"

@@ -20,7 +20,7 @@ const OPTS: Options = Options { top_features: 3, emit_vector: false };
 fn the_component_imports_nothing_and_exports_the_contract() {
     let rt = runtime();
     assert_eq!(rt.imports(), Vec::<String>::new(), "the component must not import anything (no WASI)");
-    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.4.0".to_string()]);
+    assert_eq!(rt.exports(), vec!["logsieve:transform/scoring@0.5.0".to_string()]);
 }
 
 /// Bad events of every kind the scorer must report, each with its reason.
@@ -309,6 +309,45 @@ fn check_lines(name: &str, l: &ScoredLines) -> (Vec<String>, Vec<String>) {
     (texts, kinds)
 }
 
+/// What `score-json` must say for a `score-lines` outcome (the WIT
+/// `scored-json`): the same verdict, the reasons by the text's names.
+fn json_outcome(o: &LineOutcome, aggregate: bool) -> serde_json::Value {
+    let names = [
+        (Reasons::FAR_FROM_CENTROID, "far_from_centroid"),
+        (Reasons::RARE_CLUSTER, "rare_cluster"),
+        (Reasons::UNSEEN_VALUE, "unseen_value"),
+        (Reasons::UNSEEN_FLOW, "unseen_flow"),
+        (Reasons::UNUSUAL_SEQUENCE, "unusual_sequence"),
+    ];
+    let mut v = match o {
+        LineOutcome::Scored(s) => {
+            let v = &s.verdict;
+            let reasons: Vec<&str> = names.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
+            serde_json::json!({"logsieve": {"cluster": v.cluster, "distance": v.distance, "threshold": v.threshold,
+                "score": v.score, "anomaly": v.anomaly, "reasons": reasons}})
+        }
+        LineOutcome::Passed => serde_json::json!({"passed": true}),
+        LineOutcome::Dropped => serde_json::json!({"dropped": true}),
+        LineOutcome::Absorbed => serde_json::json!({"absorbed": true}),
+        LineOutcome::Failed(e) => serde_json::json!({"error": {"reason": e.reason, "detail": e.detail}}),
+    };
+    if aggregate {
+        v["aggregate"] = serde_json::Value::Bool(true);
+    }
+    v
+}
+
+/// `score-json` gives what `score-lines` gives: the same text, and each
+/// outcome as its JSON object.
+fn check_json(name: &str, lines: &ScoredLines, json: &logsieve::runtime::ScoredJson) {
+    assert_eq!(json.text, lines.text, "{name}: score-json's text is score-lines'");
+    let got: Vec<serde_json::Value> = serde_json::from_str(&json.outcomes).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let want: Vec<serde_json::Value> = (lines.outcomes.iter().map(|o| json_outcome(o, false)))
+        .chain(lines.emitted.iter().map(|o| json_outcome(o, true)))
+        .collect();
+    assert_eq!(got, want, "{name}: score-json's outcomes are score-lines'");
+}
+
 #[test]
 fn score_lines_gives_each_verdict_as_its_text_states_it() {
     let rt = runtime();
@@ -355,6 +394,7 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
         let mut a = rt.instantiate(model, opts).unwrap().unwrap();
         let mut b = rt.instantiate(model, opts).unwrap().unwrap();
         let mut c = rt.instantiate(model, opts).unwrap().unwrap();
+        let mut j = rt.instantiate(model, opts).unwrap().unwrap();
         let mut anomalies = 0;
         let mut scored = 0;
         for chunk in events.chunks(700) {
@@ -362,6 +402,7 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
             let lines = a.score_lines(&text).unwrap();
             assert_eq!(lines.outcomes.len(), chunk.len(), "{name}");
             let (texts, kinds) = check_lines(name, &lines);
+            check_json(name, &lines, &j.score_json(&text).unwrap());
             for o in lines.outcomes.iter().chain(&lines.emitted) {
                 if let LineOutcome::Scored(s) = o {
                     anomalies += usize::from(s.verdict.anomaly);
@@ -401,6 +442,7 @@ fn score_lines_gives_each_verdict_as_its_text_states_it() {
         let end = a.flush_lines().unwrap();
         assert!(end.outcomes.is_empty(), "{name}: flush-lines has no input lines");
         let (texts, _) = check_lines(name, &end);
+        check_json(name, &end, &j.flush_json().unwrap());
         scored += texts.len();
         let old_end: Vec<String> = b.flush().unwrap().into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(texts, old_end, "{name}: flush-lines and flush give the same aggregates");

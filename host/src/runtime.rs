@@ -52,8 +52,8 @@ use bindings::{Plugin, exports};
 use exports::logsieve::transform::scoring as wit;
 pub use wit::{
     Encoded, EncodedLines, EventError, Extracted, ExtractedBatch, FeatureValue, LineOutcome, ModelError, ModelInfo,
-    Options, Outcome, ReadError, ReadLines, Reasons, ScoredBatch, ScoredLine, ScoredLines, ScoredText, StateStats,
-    TextOutcome, Verdict,
+    Options, Outcome, ReadError, ReadLines, Reasons, ScoredBatch, ScoredJson, ScoredLine, ScoredLines, ScoredText,
+    StateStats, TextOutcome, Verdict,
 };
 
 /// The component this binary was built with.
@@ -476,6 +476,17 @@ impl Instance {
     /// End of input: aggregates of the windows still open, scored.
     pub fn flush_lines(&mut self) -> Result<ScoredLines> {
         self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush_lines(store, h))
+    }
+
+    /// [`Self::score_lines`] with the outcomes and verdicts as one JSON
+    /// text (the 0.5 call the npm and Python packages make).
+    pub fn score_json(&mut self, events: &str) -> Result<ScoredJson> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_score_json(store, h, events))
+    }
+
+    /// [`Self::flush_lines`] as [`Self::score_json`] gives it.
+    pub fn flush_json(&mut self) -> Result<ScoredJson> {
+        self.call(|store, b, h| b.logsieve_transform_scoring().scorer().call_flush_json(store, h))
     }
 
     /// The vectors the model measures distances on, for a batch as

@@ -7,6 +7,12 @@
 #
 #   pipeline-examples/embedding/bench.sh [RUNS]      (default 3 runs each)
 #
+# The hosts: cli, node, python (the example hosts, reading through the
+# component's reader) and node-package, python-package (the npm and Python
+# packages, installed from their tarball and wheel, through `Scorer.score`
+# on lines the test host splits: packages/*/test/); BENCH_HOSTS picks some.
+# The runs alternate between the hosts (run 1 of each, then run 2, ...).
+#
 # Each run prints the host's own figure (events / time from the first read
 # to the last write; start-up excluded) and the wall time of the whole
 # process (start-up included: loading the compiled component, the model).
@@ -21,7 +27,13 @@ runs=${1:-3}
 "$here/node/setup.sh" "$W/logsieve.wasm" "$W/node-gen/logsieve" 2>/dev/null
 "$here/python/setup.sh"
 export LOGSIEVE_CACHE_DIR="$W/cache"
-bin=${LOGSIEVE_BIN:-$repo/target/release/logsieve}
+bin=${LOGSIEVE_BIN:-${CARGO_TARGET_DIR:-$repo/target}/release/logsieve}
+# The packages, built from this tree and installed as users install them.
+P=${CARGO_TARGET_DIR:-$repo/target}/packages
+"$repo/packages/node/install.sh" "$P/bench-npm-project" "$("$repo/packages/node/build.sh" "$bin")"
+cp "$repo/packages/node/test/score-lines.mjs" "$P/bench-npm-project/"
+"$repo/packages/python/install.sh" "$P/bench-venv-python" "$("$repo/packages/python/build.sh" "$bin")"
+cp "$repo/packages/python/test/score_lines.py" "$P/bench-venv-python/"
 B=$W/bench
 mkdir -p "$B"
 for _ in 1 2 3 4 5; do cat "$W/conn-day.events.ndjson"; done > "$B/input.ndjson"
@@ -55,19 +67,24 @@ declare -A cmd
 cmd[cli]="$bin run $B/pipeline.toml"
 cmd[node]="node $here/node/score.mjs --gen $W/node-gen/logsieve ${common[*]} --out $B/node.scored.ndjson --errors $B/node.errors.ndjson"
 cmd[python]="$here/python/.venv/bin/python $here/python/score.py --component $W/logsieve.wasm ${common[*]} --out $B/python.scored.ndjson --errors $B/python.errors.ndjson"
+cmd[node-package]="node $P/bench-npm-project/score-lines.mjs ${common[*]} --out $B/node-package.scored.ndjson --errors $B/node-package.errors.ndjson"
+cmd[python-package]="$P/bench-venv-python/bin/python $P/bench-venv-python/score_lines.py ${common[*]} --out $B/python-package.scored.ndjson --errors $B/python-package.errors.ndjson"
 
 echo "input: $n events ($(du -h "$B/input.ndjson" | cut -f1)), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-for host in cli node python; do
-    echo "$host: ${cmd[$host]}"
-    for r in $(seq "$runs"); do
+hosts=${BENCH_HOSTS:-cli node python node-package python-package}
+for host in $hosts; do echo "$host: ${cmd[$host]}"; done
+for r in $(seq "$runs"); do
+    for host in $hosts; do
         t0=$(date +%s%N)
         out=$(${cmd[$host]} 2>&1 >/dev/null)
         t1=$(date +%s%N)
         own=$(grep -o '[0-9]* events/s' <<< "$out" | head -n 1)
         wall=$(( (t1 - t0) / 1000000 ))
-        printf '  run %d: %s (its own figure); wall %d.%03d s = %d events/s\n' "$r" "$own" \
+        printf '  run %d %-15s %s (its own figure); wall %d.%03d s = %d events/s\n' "$r" "$host:" "$own" \
             $((wall / 1000)) $((wall % 1000)) $(( n * 1000 / (wall > 0 ? wall : 1) ))
     done
 done
-cmp "$B/cli.scored.ndjson" "$B/node.scored.ndjson" && cmp "$B/cli.scored.ndjson" "$B/python.scored.ndjson" \
-    && echo "outputs: identical ($(wc -l < "$B/cli.scored.ndjson") scored lines each)"
+for host in $hosts; do
+    [ "$host" = cli ] || cmp "$B/cli.scored.ndjson" "$B/$host.scored.ndjson"
+done
+echo "outputs: identical ($(wc -l < "$B/cli.scored.ndjson") scored lines each)"

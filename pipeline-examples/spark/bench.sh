@@ -16,7 +16,7 @@ reps=${1:-5}
 SHARED=${LOGSIEVE_SHARED:-$repo/../shared}
 bin=${LOGSIEVE_BIN:-$repo/target/release/logsieve}
 B=${SPARK_BENCH_WORK:-$repo/target/spark-bench}
-py=$("$here/setup.sh")
+py=$(LOGSIEVE_BIN="$bin" "$here/setup.sh")  # with the logsieve wheel built from this tree
 mkdir -p "$B"
 export LOGSIEVE_CACHE_DIR="$B/cache" LOGSIEVE_SPARK_STAGE="$B/stage" SPARK_LOCAL_IP=127.0.0.1
 export PYSPARK_PYTHON="$py" PYSPARK_DRIVER_PYTHON="$py"

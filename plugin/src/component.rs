@@ -119,6 +119,88 @@ fn line_outcome(o: Outcome<ScoredLine>) -> wit::LineOutcome {
     }
 }
 
+/// Append a verdict value as JSON: the number, or `null` for none (or a
+/// value JSON cannot hold).
+fn push_json_f64(out: &mut String, v: Option<f64>) {
+    match v {
+        Some(x) if x.is_finite() => crate::output::push_f64(out, x),
+        _ => out.push_str("null"),
+    }
+}
+
+/// Append one outcome of `score-json` as its JSON object (see the WIT
+/// `scored-json`), a "," before it unless it is the first.
+fn push_json_outcome(out: &mut String, o: Outcome<ScoredLine>, aggregate: bool) {
+    if out.len() > 1 {
+        out.push(',');
+    }
+    match o {
+        Outcome::Scored(s) => {
+            let v = s.verdict;
+            out.push_str("{\"logsieve\":{\"cluster\":");
+            match v.cluster {
+                Some(c) => out.push_str(itoa_u32(c, &mut [0u8; 10])),
+                None => out.push_str("null"),
+            }
+            out.push_str(",\"distance\":");
+            push_json_f64(out, v.distance);
+            out.push_str(",\"threshold\":");
+            push_json_f64(out, v.threshold);
+            out.push_str(",\"score\":");
+            push_json_f64(out, v.score);
+            out.push_str(if v.anomaly() {
+                ",\"anomaly\":true,\"reasons\":["
+            } else {
+                ",\"anomaly\":false,\"reasons\":["
+            });
+            for (i, name) in v.reasons.names().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push('"');
+                out.push_str(name);
+                out.push('"');
+            }
+            out.push_str("]}");
+        }
+        Outcome::Passed => out.push_str("{\"passed\":true"),
+        Outcome::Dropped => out.push_str("{\"dropped\":true"),
+        Outcome::Absorbed => out.push_str("{\"absorbed\":true"),
+        Outcome::Failed(e) => {
+            out.push_str("{\"error\":{\"reason\":");
+            out.push_str(&serde_json::to_string(e.reason.as_str()).expect("a string serializes"));
+            out.push_str(",\"detail\":");
+            out.push_str(&serde_json::to_string(&e.detail).expect("a string serializes"));
+            out.push('}');
+        }
+    }
+    out.push_str(if aggregate { ",\"aggregate\":true}" } else { "}" });
+}
+
+/// A u32's decimal digits, written into `buf`.
+fn itoa_u32(mut n: u32, buf: &mut [u8; 10]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
+}
+
+/// The `scored-json` of a call: its text, and the outcomes written so far
+/// (`json`, opened with "[") followed by the emitted aggregates'.
+fn scored_json(text: String, mut json: String, emitted: Vec<Outcome<ScoredLine>>) -> wit::ScoredJson {
+    for o in emitted {
+        push_json_outcome(&mut json, o, true);
+    }
+    json.push(']');
+    wit::ScoredJson { text, outcomes: json }
+}
+
 fn scored_lines(l: crate::Lines) -> wit::ScoredLines {
     wit::ScoredLines {
         text: l.text,
@@ -170,6 +252,20 @@ impl wit::GuestScorer for ScorerResource {
 
     fn flush_lines(&self) -> wit::ScoredLines {
         scored_lines(self.0.borrow_mut().flush_lines())
+    }
+
+    fn score_json(&self, events: String) -> wit::ScoredJson {
+        // About 110 bytes of JSON per scored event.
+        let mut json = String::with_capacity(events.len() / 2 + 64);
+        json.push('[');
+        let (text, _, emitted) =
+            self.0.borrow_mut().score_lines_map(&events, |o| push_json_outcome(&mut json, o, false), |o| o);
+        scored_json(text, json, emitted)
+    }
+
+    fn flush_json(&self) -> wit::ScoredJson {
+        let l = self.0.borrow_mut().flush_lines();
+        scored_json(l.text, String::from("["), l.emitted)
     }
 
     fn encode_lines(&self, events: String) -> wit::EncodedLines {

@@ -177,6 +177,26 @@ PY
 python3 "$here/make_sample.py" utf8 "$W/utf8-cuts.ndjson" --expected "$W/utf8-cuts.expected.json"
 gzip -9 -n -c "$W/utf8-cuts.ndjson" > "$W/utf8-cuts.ndjson.gz"
 
+# Clean NDJSON (every line one JSON object, UTF-8, nothing for the reader to
+# refuse) for the packages (packages/node, packages/python), which score
+# lines given to them and leave reading logs to the reader: the kerberos mix
+# and the non-ASCII sample without their unreadable lines.
+python3 - "$W" <<'PY'
+import json, sys
+w = sys.argv[1]
+for src, dst in (("kerberos.ndjson", "kerberos.events.ndjson"), ("utf8-cuts.ndjson", "utf8.events.ndjson")):
+    keep = []
+    for raw in open(f"{w}/{src}", "rb").read().split(b"\n"):
+        try:
+            line = raw.decode("utf-8")
+            ok = line == line.strip() and not line.startswith("\ufeff") and isinstance(json.loads(line), dict)
+        except ValueError:
+            ok = False
+        if ok:
+            keep.append(raw)
+    open(f"{w}/{dst}", "wb").write(b"".join(l + b"\n" for l in keep))
+PY
+
 # The cases: name, component, model, input, batch size, hosts that run it,
 # expected errors (or -), at least N scored lines, at least N error
 # records, extra host arguments (comma-separated, or -), input format.
@@ -198,6 +218,12 @@ tab() { local IFS=$'\t'; echo "$*"; }
     tab ndjson-long-lines logsieve.wasm conn.model.msgpack bad-long-lines.ndjson.gz 1000 node,python - 0 1 - ndjson
     tab utf8-cuts logsieve.wasm conn.model.msgpack utf8-cuts.ndjson 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
     tab utf8-cuts-gzip logsieve.wasm conn.model.msgpack utf8-cuts.ndjson.gz 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
+    # The packages' cases (clean NDJSON: see above).
+    tab pkg-conn-day logsieve.wasm conn.model.msgpack conn-day.events.ndjson 1000 node-package,python-package - 39000 0 - ndjson
+    tab pkg-conn-tcp-pass logsieve.wasm conn-tcp-pass.model.msgpack conn-sample.events.ndjson 1000 node-package,python-package - 2000 0 - ndjson
+    tab pkg-kerberos-hosts logsieve.wasm kerberos-hosts.model.msgpack kerberos.events.ndjson 1000 node-package,python-package - 5 1 - ndjson
+    tab pkg-kerberos-failures logsieve.wasm kerberos-failures.model.msgpack kerberos.events.ndjson 100 node-package,python-package - 3 1 - ndjson
+    tab pkg-utf8 logsieve.wasm conn.model.msgpack utf8.events.ndjson 1000 node-package,python-package - 10000 0 - ndjson
 } > "$W/cases.tsv"
 while IFS=$'\t' read -r name component model input batch _ _ _ _ _ format; do
     pipeline "$name" "$component" "$model" "$input" "$batch" "$format"

@@ -1,7 +1,9 @@
 """The logsieve component inside a Python process (a Spark worker, or the driver).
 
-Built on the Python embedding host, `pipeline-examples/embedding/python/score.py`,
-which is imported, not copied: its `Scorer` (one instance with the model
+Built on the Python package `logsieve` (packages/python, installed from its
+wheel), whose host layer `logsieve._host` (the Python embedding host,
+`pipeline-examples/embedding/python/score.py`, runs the same code) is imported,
+not copied: its `Scorer` (one instance with the model
 loaded, a deadline per call, a memory limit, re-created after a trap;
 `score-lines` / `flush-lines`), its `Reader` (the component's log reader:
 `reader.read-text` / `reader.read` / `reader.finish`) with the gzip and I/O
@@ -16,9 +18,7 @@ creates each scorer once and reads every file through one reader instance.
 """
 
 import hashlib
-import importlib.util
 import os
-import sys
 import threading
 
 import wasmtime
@@ -28,23 +28,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _load_embedding():
-    # In a zip shipped to workers (session.ship), score.py travels as
-    # logsieve_spark/_embedding_score.py; in the repository it is read where
-    # it lives.
+    # In a zip shipped to workers (session.ship), the host layer travels as
+    # logsieve_spark/_embedding_score.py; otherwise it is the installed
+    # `logsieve` package's (the wheel, packages/python: setup.sh installs it).
     try:
         from . import _embedding_score as mod  # type: ignore[attr-defined]
         return mod
     except ImportError:
         pass
-    path = os.environ.get("LOGSIEVE_EMBEDDING_SCORE_PY") or os.path.normpath(
-        os.path.join(HERE, "..", "..", "embedding", "python", "score.py"))
-    if not os.path.exists(path):
-        raise ImportError(f"the Python embedding host score.py was not found at {path} "
-                          "(set LOGSIEVE_EMBEDDING_SCORE_PY, or ship the package with logsieve_spark.session.ship)")
-    spec = importlib.util.spec_from_file_location("logsieve_spark._embedding_score", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
+    try:
+        from logsieve import _host as mod
+    except ImportError as e:
+        raise ImportError("the logsieve Python package is not installed: pip install the wheel that "
+                          "packages/python/build.sh builds (pipeline-examples/spark/setup.sh does)") from e
     return mod
 
 

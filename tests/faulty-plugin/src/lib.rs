@@ -1,7 +1,7 @@
 //! A deliberately faulty logsieve component, for `tests/guest_faults.rs`.
 //!
 //! It is the real scorer (`logsieve_plugin::component`) behind the same WIT
-//! contract, except that `score-batch`, `score-lines` and `score-text` misbehave when an event of the batch
+//! contract, except that `score-batch`, `score-lines`, `score-json` and `score-text` misbehave when an event of the batch
 //! contains one of these markers:
 //!
 //! - `"fault":"trap"` — panics (a wasm `unreachable` trap);
@@ -63,6 +63,14 @@ mod faulty {
         }
         fn flush_lines(&self) -> wit::ScoredLines {
             self.0.flush_lines()
+        }
+        fn score_json(&self, events: String) -> wit::ScoredJson {
+            let lines: Vec<String> = logsieve_plugin::scorer::lines(&events).map(str::to_string).collect();
+            misbehave(&lines);
+            self.0.score_json(events)
+        }
+        fn flush_json(&self) -> wit::ScoredJson {
+            self.0.flush_json()
         }
         fn encode_lines(&self, events: String) -> wit::EncodedLines {
             self.0.encode_lines(events)
