@@ -4,13 +4,13 @@
 #
 # 1. scripts/package.sh packages the crates (logsieve with the component
 #    and the Fluent Bit filter in prebuilt/, and the five libraries);
-# 2. a registry is made of them: crates.io replaced by a directory source
-#    holding the packaged crates and, vendored from the lockfile, every
-#    crates.io dependency (copied from cargo's cache; crates for other
-#    platforms are downloaded the first time);
-# 3. `cargo install --locked --offline logsieve@<version>` from that
-#    registry (the packaged crate and its Cargo.lock, not the source tree)
-#    into a fresh temporary prefix;
+# 2. the .crate files are unpacked into a temporary folder, and the five
+#    libraries patched in for crates.io (where a registry would serve
+#    them; the packaged Cargo.lock is checked to change only their source);
+# 3. `cargo install --locked --offline --path <unpacked logsieve crate>`
+#    (its packaged files, normalized manifest and Cargo.lock, with the
+#    component from prebuilt/; not the source tree) into a fresh temporary
+#    prefix;
 # 4. `<prefix>/bin/logsieve --version` must print the workspace's version,
 #    the component and the filter module it embeds must be the ones the
 #    source build embeds, and scripts/demo.sh must run with it.
@@ -32,32 +32,44 @@ version=$(cargo pkgid --locked -p logsieve | sed 's/.*[#@]//')
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/logsieve-install.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-registry=$work/registry
-cargo vendor --locked --versioned-dirs --quiet "$registry" >/dev/null
+fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
+crates_dir=$work/crates
+mkdir -p "$crates_dir"
 for crate in $crates; do
-    tar -xzf "$crate" -C "$registry"
-    dir=$registry/$(basename "$crate" .crate)
-    sum=$(sha256sum "$crate" | cut -d' ' -f1)
-    printf '{"files":{},"package":"%s"}\n' "$sum" >"$dir/.cargo-checksum.json"
+    tar -xzf "$crate" -C "$crates_dir"
 done
+package=$crates_dir/logsieve-$version
+[ -f "$package/Cargo.toml.orig" ] || fail "$package is not a packaged crate"
+
+# The five libraries resolve to their packaged sources ([patch], as a
+# registry would serve them). The packaged Cargo.lock names them as
+# crates.io packages with checksums; with the patch they lose exactly those
+# two lines each, and nothing else may change (then --locked holds).
+patches=()
+for name in logsieve-artifact logsieve-readers logsieve-plugin logsieve-train logsieve-fluent-bit; do
+    patches+=(--config "patch.crates-io.$name.path=\"$crates_dir/$name-$version\"")
+done
+cp "$package/Cargo.lock" "$work/Cargo.lock.packaged"
+(cd "$package" && cargo metadata --offline --format-version 1 "${patches[@]}" >/dev/null 2>&1)
+changes=$(diff "$work/Cargo.lock.packaged" "$package/Cargo.lock" | grep '^[<>]' || true)
+[ "$(echo "$changes" | grep -c '^< \(source = "registry+\|checksum = \)')" = 10 ] \
+    && [ "$(echo "$changes" | wc -l)" = 10 ] \
+    || fail "patching the packaged libraries changed more of Cargo.lock than their sources: $changes"
 
 prefix=$work/prefix
 install_start=$SECONDS
 (
     cd "$work"
-    cargo install --locked --offline --root "$prefix" \
-        --config 'source.crates-io.replace-with="packaged"' \
-        --config "source.packaged.directory=\"$registry\"" \
+    cargo install --locked --offline --root "$prefix" "${patches[@]}" \
         --config 'profile.release.debug="line-tables-only"' \
-        "logsieve@$version"
+        --path "$package"
 )
 echo "test-install: cargo install took $((SECONDS - install_start)) s" >&2
 
-fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 bin=$prefix/bin/logsieve
 [ -x "$bin" ] || fail "no $bin"
-grep -qF "\"logsieve $version (registry+https://github.com/rust-lang/crates.io-index)\"" "$prefix/.crates.toml" \
-    || fail "$prefix does not record logsieve $version as installed from the registry"
+grep -qF "\"logsieve $version (path+file://$package)\"" "$prefix/.crates.toml" \
+    || fail "$prefix does not record logsieve $version as installed from the packaged crate"
 got=$("$bin" --version)
 [ "$got" = "logsieve $version" ] || fail "--version printed '$got', expected 'logsieve $version'"
 
