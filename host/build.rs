@@ -1,19 +1,35 @@
-//! Builds the plugin for `wasm32-unknown-unknown` and encodes it as a
-//! WebAssembly component (no WASI: it imports nothing), which `src/runtime`
-//! embeds with `include_bytes!`.
+//! Puts the logsieve component and the Fluent Bit filter into the binary
+//! (`src/runtime` and `src/commands/fluent_bit.rs` embed them with
+//! `include_bytes!` from `OUT_DIR`).
 //!
-//! Stable cargo has no per-package targets, so this runs a nested
-//! `cargo build` of the plugin into its own directory inside the target
-//! directory (a separate directory avoids waiting on the outer build's lock),
-//! with the `plugin` profile (lto, one codegen unit) and wasm's `simd128`.
+//! # Where they come from (issue #22, docs/install.md)
+//!
+//! - **In the repository** (`cargo build`, `cargo install --path host`,
+//!   `cargo install --git`): built from the sources, always. The plugin is
+//!   built for `wasm32-unknown-unknown` and encoded as a WebAssembly component
+//!   (no WASI: it imports nothing); the Fluent Bit filter (`fluent-bit/`) is
+//!   a core module for `wasm32-wasip1`. Stable cargo has no per-package
+//!   targets, so this runs a nested `cargo build` of each into its own
+//!   directory inside the target directory (a separate directory avoids
+//!   waiting on the outer build's lock), with the `plugin` profile (lto, one
+//!   codegen unit) and, for the component, wasm's `simd128`. This needs the
+//!   two wasm targets (`scripts/setup.sh`).
+//! - **In the packaged crate** (`cargo install logsieve` from a registry, or
+//!   from a `.crate` file; recognised by the `Cargo.toml.orig` that `cargo
+//!   package` writes): the component and the filter module that
+//!   `scripts/package.sh` built from the same commit's sources, just before
+//!   packaging, and put in `prebuilt/`. They are not in git (no binary blobs
+//!   to regenerate, merge and check on every plugin change); they exist only
+//!   in the `.crate`. An install from a registry then needs no wasm target,
+//!   no nested cargo and no network beyond the crates themselves, and builds
+//!   the same bytes `scripts/test-install.sh` checks against the source
+//!   build. The alternatives (blobs committed to git with a reproducibility
+//!   check; the wasm built by this script from the dependencies' packaged
+//!   sources) are weighed in docs/install.md.
 //!
 //! Set `LOGSIEVE_PLUGIN_CORE=path/to/core.wasm` to encode a prebuilt core
-//! module instead (for environments that cannot run a nested cargo).
-//!
-//! A second nested build, into the same directory, builds the Fluent Bit
-//! filter (`fluent-bit/`, a core module for `wasm32-wasip1`), which
-//! `logsieve fluent-bit` writes out with a model path patched in
-//! (`LOGSIEVE_FLUENT_BIT_MODULE=path/to/module.wasm` uses a prebuilt one).
+//! module instead (for environments that cannot run a nested cargo), and
+//! `LOGSIEVE_FLUENT_BIT_MODULE=path/to/module.wasm` to use a prebuilt filter.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -21,8 +37,53 @@ use std::process::Command;
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest.parent().unwrap().to_path_buf();
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    println!("cargo:rerun-if-env-changed=LOGSIEVE_PLUGIN_CORE");
+    println!("cargo:rerun-if-env-changed=LOGSIEVE_FLUENT_BIT_MODULE");
+
+    let packaged = manifest.join("Cargo.toml.orig").exists();
+    let (component, filter) = if packaged {
+        prebuilt(&manifest)
+    } else {
+        from_sources(manifest.parent().unwrap())
+    };
+    std::fs::write(out.join("logsieve.wasm"), component).unwrap();
+    std::fs::write(out.join("logsieve_filter.wasm"), filter).unwrap();
+}
+
+/// The packaged crate's `prebuilt/` component and filter module (see the
+/// top of this file); an environment variable still overrides each.
+fn prebuilt(manifest: &Path) -> (Vec<u8>, Vec<u8>) {
+    let dir = manifest.join("prebuilt");
+    let read = |name: &str, magic: &[u8], what: &str| -> Vec<u8> {
+        let path = dir.join(name);
+        println!("cargo:rerun-if-changed={}", path.display());
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "this packaged logsieve crate has no {what} ({}: {e}); a logsieve \
+                 package is made with scripts/package.sh, which builds it from the \
+                 sources and puts it in prebuilt/ before `cargo package` (docs/install.md)",
+                path.display()
+            )
+        });
+        assert!(bytes.starts_with(magic), "{} is not a {what}", path.display());
+        bytes
+    };
+    // A component (layer 1, version 0x0d) and a core module (version 1).
+    let component = match env::var_os("LOGSIEVE_PLUGIN_CORE") {
+        Some(p) => encode(&PathBuf::from(p)),
+        None => read("logsieve.wasm", b"\0asm\x0d\0\x01\0", "WebAssembly component"),
+    };
+    let filter = match env::var_os("LOGSIEVE_FLUENT_BIT_MODULE") {
+        Some(p) => read_file(&PathBuf::from(p)),
+        None => read("logsieve_filter.wasm", b"\0asm\x01\0\0\0", "Fluent Bit filter module"),
+    };
+    (component, filter)
+}
+
+/// The repository's component and filter module, built from the sources
+/// (or from the core modules the environment variables name).
+fn from_sources(root: &Path) -> (Vec<u8>, Vec<u8>) {
     for p in [
         "plugin/src",
         "plugin/Cargo.toml",
@@ -38,26 +99,27 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
-    println!("cargo:rerun-if-env-changed=LOGSIEVE_PLUGIN_CORE");
-    println!("cargo:rerun-if-env-changed=LOGSIEVE_FLUENT_BIT_MODULE");
-
     let core = match env::var_os("LOGSIEVE_PLUGIN_CORE") {
         Some(p) => PathBuf::from(p),
-        None => build_core(&root, &out),
+        None => build_core(root),
     };
-    let module = std::fs::read(&core).unwrap_or_else(|e| panic!("reading {}: {e}", core.display()));
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|enc| enc.validate(true).encode())
-        .unwrap_or_else(|e| panic!("encoding {} as a component: {e:?}", core.display()));
-    std::fs::write(out.join("logsieve.wasm"), component).unwrap();
-
     let filter = match env::var_os("LOGSIEVE_FLUENT_BIT_MODULE") {
         Some(p) => PathBuf::from(p),
-        None => build_fluent_bit(&root),
+        None => build_fluent_bit(root),
     };
-    std::fs::copy(&filter, out.join("logsieve_filter.wasm"))
-        .unwrap_or_else(|e| panic!("copying {}: {e}", filter.display()));
+    (encode(&core), read_file(&filter))
+}
+
+fn read_file(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A core module encoded as a component (validated).
+fn encode(core: &Path) -> Vec<u8> {
+    wit_component::ComponentEncoder::default()
+        .module(&read_file(core))
+        .and_then(|enc| enc.validate(true).encode())
+        .unwrap_or_else(|e| panic!("encoding {} as a component: {e:?}", core.display()))
 }
 
 /// The shared target directory: `CARGO_TARGET_DIR`, else `<root>/target`.
@@ -102,7 +164,7 @@ fn build_fluent_bit(root: &Path) -> PathBuf {
     target_dir(root).join("plugin-wasm/wasm32-wasip1/plugin/logsieve_fluent_bit.wasm")
 }
 
-fn build_core(root: &Path, _out: &Path) -> PathBuf {
+fn build_core(root: &Path) -> PathBuf {
     let dir = target_dir(root).join("plugin-wasm");
     let mut cmd = nested_build(root, "logsieve-plugin", "wasm32-unknown-unknown");
     // 128-bit SIMD (wasm's `simd128`, in every component host: wasmtime,

@@ -2,16 +2,23 @@
 # The main job on the bundled sample: build logsieve, train the conn-kmeans
 # model on six hours of real Zeek conn logs, score the next day's first two
 # hours inline through the WebAssembly component, show what was flagged.
+# LOGSIEVE_BIN=path/to/logsieve runs the demo with that binary instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-cargo build --release --locked -p logsieve
-bin="${CARGO_TARGET_DIR:-target}/release/logsieve"
+if [ -n "${LOGSIEVE_BIN:-}" ]; then
+    # A given binary (scripts/test-install.sh: the one `cargo install` put
+    # in a fresh prefix from the packaged crate); nothing is built.
+    bin=$LOGSIEVE_BIN
+else
+    scripts/setup.sh
+    cargo build --release --locked -p logsieve
+    bin="${CARGO_TARGET_DIR:-target}/release/logsieve"
+fi
 ex=pipeline-examples/conn-kmeans
 
-$bin train --spec $ex/model.toml --input "$ex/sample/train/conn.*.log.gz" --out $ex/conn.model.msgpack
-$bin inspect $ex/conn.model.msgpack
-$bin run $ex/pipeline.toml
+"$bin" train --spec $ex/model.toml --input "$ex/sample/train/conn.*.log.gz" --out $ex/conn.model.msgpack
+"$bin" inspect $ex/conn.model.msgpack
+"$bin" run $ex/pipeline.toml
 echo
 echo "The five highest-scoring connections ($ex/out/anomalies.ndjson):"
 python3 - "$ex/out/anomalies.ndjson" <<'PY'

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite: clippy (no warnings), unit tests, parity with scikit-learn on the shared real
+# The test suite: the install from the packaged crates (scripts/test-install.sh),
+# clippy (no warnings), unit tests, parity with scikit-learn on the shared real
 # logs, the component tests and the end-to-end pipeline tests; then the same
 # component in Node (jco) and Python (wasmtime-py), and the HTML report in
 # headless Chromium, and the same component inside Apache Spark (local[2]). Needs ../shared next to the repository (or
@@ -9,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release --locked -p logsieve
+scripts/test-install.sh
 cargo clippy --release --locked --workspace --all-targets -- -D warnings
 cargo test --release --locked --workspace
 scripts/test-embedding.sh

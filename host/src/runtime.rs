@@ -43,7 +43,7 @@ use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
 #[allow(missing_docs)]
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit/logsieve.wit",
         world: "plugin",
     });
 }

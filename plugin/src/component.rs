@@ -12,7 +12,7 @@ use crate::scorer::{Extracted, Outcome, ScoredLine};
 use crate::{EventError, FeatureValue, Options, Scorer};
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit/logsieve.wit",
     world: "plugin",
     // Public, so a wrapper crate can export its own `Guest` with these
     // bindings (`logsieve_plugin::component::export_plugin!(T with_types_in logsieve_plugin::component)`).
