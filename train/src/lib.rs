@@ -23,8 +23,8 @@
 //!   evaluate --holdout` splits as the detection baseline does.
 //! * [`metrics`] — detection quality on labelled events: ROC AUC and
 //!   average precision (scikit-learn's), precision at k, flag rates.
-//! * [`rng`] — a small deterministic PRNG (SplitMix64 seeding xoshiro256**), so
-//!   results are reproducible bit for bit from a `random_state`.
+//! * [`rng`] — xoshiro256** seeded by SplitMix64 (the `rand_xoshiro` crate),
+//!   so results are reproducible bit for bit from a `random_state`.
 //! * [`silhouette`] — the silhouette coefficient (scikit-learn's
 //!   `silhouette_score`), for `logsieve train --n-clusters A..B`.
 //! * [`word2vec`] — skip-gram with negative sampling (gensim's / word2vec.c's
