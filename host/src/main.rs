@@ -187,8 +187,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Diagnostics (`tracing`) on stderr: warnings by default, errors only
+/// with `--quiet`; `RUST_LOG` (an `EnvFilter`, e.g. `debug` or
+/// `logsieve=info`) overrides both.
+fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
 fn real_main() -> Result<ExitCode> {
     let cli = Cli::parse();
+    init_logging(match &cli.command {
+        Command::Run { quiet, .. } => *quiet,
+        Command::Train(a) => a.quiet,
+        Command::Evaluate(a) => a.quiet,
+        Command::Assemble(a) => a.quiet,
+        Command::Report(a) => a.quiet,
+        _ => false,
+    });
     match cli.command {
         Command::Train(args) => train::train(&args)?,
         Command::Assemble(args) => assemble::assemble(&args)?,

@@ -1,82 +1,57 @@
 //! A small, deterministic pseudo-random number generator.
 //!
-//! [`Xoshiro256StarStar`] (Blackman & Vigna, "Scrambled linear pseudorandom
-//! number generators", ACM TOMS 2021, <https://prng.di.unimi.it/>) is the
-//! generator; its 256-bit state is filled from a single `u64` seed with
-//! [`SplitMix64`], as the authors recommend. Both are tiny, fast, and have no
-//! platform-dependent behaviour, so a given seed produces the same stream
-//! everywhere — which is what makes `random_state` reproducible.
+//! xoshiro256** 1.0 (Blackman & Vigna, "Scrambled linear pseudorandom
+//! number generators", ACM TOMS 2021, <https://prng.di.unimi.it/>) from the
+//! `rand_xoshiro` crate, its 256-bit state filled from a single `u64` seed
+//! with SplitMix64, as the authors recommend. A given seed gives the same
+//! stream everywhere — which is what makes `random_state` reproducible; the
+//! tests below pin it to the reference C code's outputs.
 //!
 //! Independent streams (one per k-means restart) come from
 //! [`Xoshiro256StarStar::jump`], which advances the state by 2^128 steps.
+//! What is logsieve's own: [`Xoshiro256StarStar::next_f64`] and
+//! [`Xoshiro256StarStar::gen_index`], whose draws the trained models depend
+//! on. (numpy's MT19937, which the k-modes parity needs, is in
+//! `numpy_rng.rs`.)
 //!
 //! This is not a cryptographic generator.
 
+pub use rand_xoshiro::rand_core::{Rng, SeedableRng};
+
 /// SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number
-/// generators", OOPSLA 2014). Used here only to expand a `u64` seed.
-#[derive(Clone, Debug)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator starting from `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    /// The next output.
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
-
-/// The jump polynomial of xoshiro256 (the reference's `JUMP`): bit `b` of
-/// word `w` is the coefficient of `x^(64w + b)` in `x^(2^128) mod P(x)`, `P`
-/// the characteristic polynomial of the linear engine, so that
-/// `Σ_b coeff_b · T^b(s)` is `T^(2^128)(s)` (checked by the tests, from `P`
-/// found afresh, and against the reference C code's output).
-const JUMP: [u64; 4] = [0x180e_c6d3_3cfd_0aba, 0xd5a6_1266_f0c9_392c, 0xa958_2618_e03f_c9aa, 0x39ab_dc45_29b1_661c];
+/// generators", OOPSLA 2014): `SplitMix64::seed_from_u64(seed)` starts from
+/// `seed`; `next_u64` comes with [`Rng`].
+pub use rand_xoshiro::SplitMix64;
 
 /// xoshiro256** 1.0: 256 bits of state, period 2^256 − 1.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Xoshiro256StarStar {
-    s: [u64; 4],
-}
+pub struct Xoshiro256StarStar(rand_xoshiro::Xoshiro256StarStar);
 
 impl Xoshiro256StarStar {
     /// Seeds the state with four consecutive SplitMix64 outputs.
     pub fn seed_from_u64(seed: u64) -> Self {
-        let mut sm = SplitMix64::new(seed);
-        let s = [sm.next_u64(), sm.next_u64(), sm.next_u64(), sm.next_u64()];
-        Self { s }
+        Self(rand_xoshiro::Xoshiro256StarStar::seed_from_u64(seed))
     }
 
     /// Uses `s` as the raw state. An all-zero state is a fixed point of the
     /// generator, so it is replaced by the state `seed_from_u64(0)` gives.
     pub fn from_state(s: [u64; 4]) -> Self {
-        if s == [0; 4] { Self::seed_from_u64(0) } else { Self { s } }
+        let mut seed = [0u8; 32];
+        for (chunk, w) in seed.chunks_exact_mut(8).zip(s) {
+            chunk.copy_from_slice(&w.to_le_bytes());
+        }
+        Self(rand_xoshiro::Xoshiro256StarStar::from_seed(seed))
     }
 
     /// The next output.
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
+        self.0.next_u64()
     }
 
     /// Uniform in `[0, 1)` with 53 random bits (every representable multiple
     /// of 2^-53 equally likely).
+    #[inline]
     pub fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
@@ -102,18 +77,14 @@ impl Xoshiro256StarStar {
     /// Advances the state by 2^128 calls to `next_u64`: the streams before and
     /// after a jump do not overlap for any practical length.
     pub fn jump(&mut self) {
-        let mut acc = [0u64; 4];
-        for word in JUMP {
-            for b in 0..64 {
-                if word & (1u64 << b) != 0 {
-                    for (a, s) in acc.iter_mut().zip(self.s.iter()) {
-                        *a ^= *s;
-                    }
-                }
-                self.next_u64();
-            }
-        }
-        self.s = acc;
+        self.0.jump();
+    }
+
+    /// The raw state (for the tests against the reference code).
+    #[cfg(test)]
+    fn s(&self) -> [u64; 4] {
+        let b = self.0.state();
+        std::array::from_fn(|i| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap()))
     }
 }
 
@@ -121,10 +92,15 @@ impl Xoshiro256StarStar {
 mod tests {
     use super::*;
 
+    /// The jump polynomial of xoshiro256 (the reference's `JUMP`): bit `b` of
+    /// word `w` is the coefficient of `x^(64w + b)` in `x^(2^128) mod P(x)`, `P`
+    /// the characteristic polynomial of the linear engine (found afresh below).
+    const JUMP: [u64; 4] = [0x180e_c6d3_3cfd_0aba, 0xd5a6_1266_f0c9_392c, 0xa958_2618_e03f_c9aa, 0x39ab_dc45_29b1_661c];
+
     #[test]
     fn splitmix64_reference_values() {
         // Outputs of the reference C implementation (splitmix64.c).
-        let mut sm = SplitMix64::new(1234567);
+        let mut sm = SplitMix64::seed_from_u64(1234567);
         let want = [
             6457827717110365317u64,
             3203168211198807973,
@@ -135,7 +111,7 @@ mod tests {
         for w in want {
             assert_eq!(sm.next_u64(), w);
         }
-        assert_eq!(SplitMix64::new(0).next_u64(), 0xE220_A839_7B1D_CDAF);
+        assert_eq!(SplitMix64::seed_from_u64(0).next_u64(), 0xE220_A839_7B1D_CDAF);
     }
 
     #[test]
@@ -182,7 +158,7 @@ mod tests {
         let mut g = Xoshiro256StarStar::from_state([1, 2, 3, 4]);
         for (state, outputs) in want {
             g.jump();
-            assert_eq!(g.s, state);
+            assert_eq!(g.s(), state);
             let mut h = g.clone();
             assert_eq!(outputs.map(|_| h.next_u64()), outputs);
         }
@@ -272,7 +248,7 @@ mod tests {
         let mut g = Xoshiro256StarStar::seed_from_u64(2024);
         let bits: Vec<bool> = (0..600)
             .map(|_| {
-                let b = g.s[0] & 1 == 1;
+                let b = g.s()[0] & 1 == 1;
                 g.next_u64();
                 b
             })
@@ -323,13 +299,13 @@ mod tests {
         let (mut t, mut acc) = (start.clone(), [0u64; 4]);
         for i in 0..256 {
             if coeff(&x, i) {
-                acc.iter_mut().zip(&t.s).for_each(|(a, s)| *a ^= s);
+                acc.iter_mut().zip(&t.s()).for_each(|(a, s)| *a ^= s);
             }
             t.next_u64();
         }
         let mut jumped = start.clone();
         jumped.jump();
-        assert_eq!(jumped.s, acc);
+        assert_eq!(jumped.s(), acc);
         // Linear maps that are polynomials in T commute with T.
         let (mut a, mut b) = (start.clone(), start);
         a.next_u64();

@@ -282,7 +282,8 @@ mod tests {
     #[test]
     fn draw_is_splitmix64() {
         // draw(seed, i) is the (i+1)-th output of the sequential generator.
-        let mut sm = crate::rng::SplitMix64::new(12345);
+        use crate::rng::{Rng as _, SeedableRng as _};
+        let mut sm = crate::rng::SplitMix64::seed_from_u64(12345);
         for i in 0..5 {
             assert_eq!(draw(12345, i), sm.next_u64());
         }

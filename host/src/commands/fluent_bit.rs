@@ -61,8 +61,8 @@ pub fn fluent_bit(args: &FluentBitArgs) -> Result<()> {
         folder.display(),
     );
     if Path::new(path).is_relative() {
-        eprintln!(
-            "note: the model path is relative; inside Fluent Bit it is opened relative to the filter's \
+        tracing::warn!(
+            "the model path is relative; inside Fluent Bit it is opened relative to the filter's \
              preopened folders: prefer an absolute path"
         );
     }

@@ -407,7 +407,7 @@ pub fn spawn_socket(hub: &Arc<Hub>, src: usize, listener: Listener, format: Form
                         .spawn(move || read_connection(&hub, src, conn, &peer, format, &stop));
                     match t {
                         Ok(t) => conns.push(t),
-                        Err(e) => eprintln!("logsieve: a connection could not be served: {e}"),
+                        Err(e) => tracing::warn!("a connection could not be served: {e}"),
                     }
                     conns.retain(|t| !t.is_finished());
                 }
@@ -415,7 +415,7 @@ pub fn spawn_socket(hub: &Arc<Hub>, src: usize, listener: Listener, format: Form
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Out of file descriptors, say: wait, and go on.
-                    eprintln!("logsieve: accepting a connection: {e}");
+                    tracing::warn!("accepting a connection: {e}");
                     std::thread::sleep(POLL);
                 }
             }
@@ -437,7 +437,7 @@ fn read_connection(hub: &Hub, src: usize, mut conn: Box<dyn Conn>, peer: &str, f
     let mut group: Vec<Item> = Vec::new();
     let mut why = "the peer closed the connection in the middle of a line (no newline after its last bytes)";
     if let Err(e) = conn.set_timeout(POLL) {
-        eprintln!("logsieve: {peer}: {e}");
+        tracing::warn!("{peer}: {e}");
     }
     loop {
         if stop.load(Ordering::SeqCst) != 0 {
@@ -515,13 +515,13 @@ pub fn spawn_http(hub: &Arc<Hub>, src: usize, http: HttpSource, stop: &Arc<Atomi
                         .spawn(move || answer(&hub, src, &http, request, &stop));
                     match t {
                         Ok(t) => requests.push(t),
-                        Err(e) => eprintln!("logsieve: a request could not be served: {e}"),
+                        Err(e) => tracing::warn!("a request could not be served: {e}"),
                     }
                     requests.retain(|t| !t.is_finished());
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    eprintln!("logsieve: receiving a request: {e}");
+                    tracing::warn!("receiving a request: {e}");
                     std::thread::sleep(POLL);
                 }
             }

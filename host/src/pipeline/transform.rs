@@ -689,13 +689,13 @@ impl Transform {
     fn lost(&mut self, e: anyhow::Error, events: &[(&Item, &str)], out: &mut Outputs) -> Result<()> {
         let fault = as_fault(e).with_context(|| format!("transform {}: the component failed", self.id))?;
         self.fault_lost_state();
-        out.note(&format!(
-            "warning: transform {}: a batch of {} events failed in the component ({fault}); \
+        tracing::warn!(
+            "transform {}: a batch of {} events failed in the component ({fault}); \
              they go to {}{ERRORS_SUFFIX} and a new instance goes on",
             self.id,
             events.len(),
             self.id
-        ));
+        );
         let detail = format!("{}; the batch of {} events it was in failed with it", fault.detail, events.len());
         for (item, raw) in events {
             self.error(out, &item.origin, fault.reason, &detail, raw)?;
@@ -873,10 +873,7 @@ impl Transform {
             Err(e) => {
                 let fault = as_fault(e).with_context(|| format!("transform {}: flushing the component", self.id))?;
                 self.fault_lost_state();
-                out.note(&format!(
-                    "warning: transform {}: flushing its windows failed ({fault}); they are lost",
-                    self.id
-                ));
+                tracing::warn!("transform {}: flushing its windows failed ({fault}); they are lost", self.id);
                 Ok(())
             }
         }
@@ -900,18 +897,19 @@ impl Transform {
             return Ok(());
         }
         let path = self.model_path.display().to_string();
-        let refuse = |t: &mut Transform, out: &mut Outputs, why: String| {
+        let refuse = |t: &mut Transform, why: String| {
             t.stats.reloads_refused += 1;
-            out.note(&format!(
-                "warning: transform {}: the new model file {path} was refused: {why}; model {} keeps serving",
-                t.id, t.stats.model
-            ));
+            tracing::warn!(
+                "transform {}: the new model file {path} was refused: {why}; model {} keeps serving",
+                t.id,
+                t.stats.model
+            );
         };
         let bytes = match crate::model_file::read(&self.model_path) {
             Ok(b) => b,
             Err(_) if !stat_changed => return Ok(()), // the periodic probe: said when the file changed
             Err(e) => {
-                refuse(self, out, format!("it {e}"));
+                refuse(self, format!("it {e}"));
                 return Ok(());
             }
         };
@@ -924,17 +922,17 @@ impl Transform {
         let mut new = match self.runtime.instantiate_with(Arc::clone(&bytes), self.options, self.limits) {
             Ok(Ok(i)) => i,
             Ok(Err(e)) => {
-                refuse(self, out, runtime::describe(&e));
+                refuse(self, runtime::describe(&e));
                 return Ok(());
             }
             Err(e) => {
-                refuse(self, out, format!("{e:#}"));
+                refuse(self, format!("{e:#}"));
                 return Ok(());
             }
         };
         let info = new.info()?;
         if info.dimension == 0 {
-            refuse(self, out, "it holds only a spec (train it first)".into());
+            refuse(self, "it holds only a spec (train it first)".into());
             return Ok(());
         }
         if info.id == self.stats.model {

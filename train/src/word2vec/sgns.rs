@@ -153,7 +153,8 @@ impl<'a> Shared<'a> {
 /// The seed of job `batch`'s random stream in `epoch`: every job has its own
 /// stream, so the draws do not depend on which thread runs it.
 fn job_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
-    let mut sm = crate::rng::SplitMix64::new(seed ^ ((epoch as u64) << 40) ^ batch as u64);
+    use crate::rng::{Rng as _, SeedableRng as _};
+    let mut sm = crate::rng::SplitMix64::seed_from_u64(seed ^ ((epoch as u64) << 40) ^ batch as u64);
     sm.next_u64() ^ seed.rotate_left(17)
 }
 

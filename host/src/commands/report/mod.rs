@@ -183,19 +183,16 @@ pub fn report(args: &ReportArgs) -> Result<Outcome> {
     crate::commands::train::write_atomically(&args.output, html.as_bytes())?;
     if !args.quiet {
         if outcome.malformed > 0 {
-            eprintln!(
-                "warning: {} line(s) of {} could not be used (listed in the report)",
-                outcome.malformed, scored_name
-            );
+            tracing::warn!("{} line(s) of {scored_name} could not be used (listed in the report)", outcome.malformed);
         }
         if outcome.other_models > 0 {
-            eprintln!(
-                "warning: {} event(s) were scored by another model and are left out (listed in the report)",
+            tracing::warn!(
+                "{} event(s) were scored by another model and are left out (listed in the report)",
                 outcome.other_models
             );
         }
         if let Some(why) = &outcome.no_projection {
-            eprintln!("note: no 2-D projection: {why}");
+            tracing::info!("no 2-D projection: {why}");
         }
         eprintln!(
             "wrote {} ({} bytes): {} events, {} anomalies, {} points drawn, {} in the anomalies table, {:.2} s",
