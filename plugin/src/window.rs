@@ -287,29 +287,10 @@ struct Column {
     total: Option<usize>,
 }
 
-/// A hasher for the window-local value ids (small sequential integers
-/// chosen here, not by the input, so a multiplicative hash is enough).
-#[derive(Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        }
-    }
-    fn write_u32(&mut self, x: u32) {
-        self.0 = u64::from(x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
-
-/// A hasher for integral values read from events: a folded 128-bit
-/// multiply, so every input bit reaches the bits hashbrown indexes with.
+/// The hasher of the integer-keyed maps: window-local value ids (small
+/// integers chosen here) and integral values read from events (chosen by
+/// the input). A folded 128-bit multiply, so every input bit reaches the
+/// bits hashbrown indexes with.
 #[derive(Default, Clone, Copy)]
 struct IntHasher(u64);
 
@@ -326,11 +307,17 @@ impl Hasher for IntHasher {
         let m = u128::from(x ^ 0x243F_6A88_85A3_08D3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = (m as u64) ^ ((m >> 64) as u64);
     }
+    fn write_u32(&mut self, x: u32) {
+        self.write_u64(u64::from(x));
+    }
     fn write_i64(&mut self, x: i64) {
         self.write_u64(x as u64);
     }
 }
 
+/// Value id -> position.
+type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IntHasher>>;
+/// Integral value -> value id.
 type IdMap64<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
 
 /// `x` as an integer when [`number_text`] writes it as one.
