@@ -139,7 +139,7 @@ fn push_json_outcome(out: &mut String, o: Outcome<ScoredLine>, aggregate: bool) 
             let v = s.verdict;
             out.push_str("{\"logsieve\":{\"cluster\":");
             match v.cluster {
-                Some(c) => out.push_str(itoa_u32(c, &mut [0u8; 10])),
+                Some(c) => out.push_str(crate::output::decimal(c.into(), &mut [0; 20])),
                 None => out.push_str("null"),
             }
             out.push_str(",\"distance\":");
@@ -148,20 +148,8 @@ fn push_json_outcome(out: &mut String, o: Outcome<ScoredLine>, aggregate: bool) 
             push_json_f64(out, v.threshold);
             out.push_str(",\"score\":");
             push_json_f64(out, v.score);
-            out.push_str(if v.anomaly() {
-                ",\"anomaly\":true,\"reasons\":["
-            } else {
-                ",\"anomaly\":false,\"reasons\":["
-            });
-            for (i, name) in v.reasons.names().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push('"');
-                out.push_str(name);
-                out.push('"');
-            }
-            out.push_str("]}");
+            crate::output::push_anomaly_reasons(out, v.reasons);
+            out.push('}');
         }
         Outcome::Passed => out.push_str("{\"passed\":true"),
         Outcome::Dropped => out.push_str("{\"dropped\":true"),
@@ -175,20 +163,6 @@ fn push_json_outcome(out: &mut String, o: Outcome<ScoredLine>, aggregate: bool) 
         }
     }
     out.push_str(if aggregate { ",\"aggregate\":true}" } else { "}" });
-}
-
-/// A u32's decimal digits, written into `buf`.
-fn itoa_u32(mut n: u32, buf: &mut [u8; 10]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
 }
 
 /// The `scored-json` of a call: its text, and the outcomes written so far

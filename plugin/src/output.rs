@@ -126,17 +126,8 @@ impl Writer {
         let names_json: Vec<String> = names.iter().map(|n| json_string(n)).collect();
         let verdicts = (0..32u8)
             .map(|bits| {
-                let r = Reasons(bits);
-                let mut v = String::from(",\"anomaly\":");
-                v.push_str(if r.is_empty() { "false" } else { "true" });
-                v.push_str(",\"reasons\":[");
-                for (n, name) in r.names().enumerate() {
-                    if n > 0 {
-                        v.push(',');
-                    }
-                    let _ = write!(v, "\"{name}\"");
-                }
-                v.push(']');
+                let mut v = String::new();
+                push_anomaly_reasons(&mut v, Reasons(bits));
                 v
             })
             .collect();
@@ -387,6 +378,36 @@ pub struct SequenceVerdict {
     pub distance: f64,
     /// The cluster's sequence threshold.
     pub threshold: f64,
+}
+
+/// Append `,"anomaly":…,"reasons":[…]` for these reasons: the part of a
+/// verdict after its score, in the scored text ([`Writer`] keeps one per
+/// combination) and in `score-json`'s outcomes.
+pub(crate) fn push_anomaly_reasons(out: &mut String, r: Reasons) {
+    out.push_str(if r.is_empty() { ",\"anomaly\":false,\"reasons\":[" } else { ",\"anomaly\":true,\"reasons\":[" });
+    for (n, name) in r.names().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push('"');
+    }
+    out.push(']');
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
 }
 
 /// A string as a JSON string literal.
