@@ -709,18 +709,7 @@ fn join_key<S: AsRef<str>>(buf: &mut Vec<u8>, parts: &[S]) {
     buf.clear();
     for p in parts {
         let p = p.as_ref().as_bytes();
-        let mut digits = [0u8; 20];
-        let mut n = p.len();
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        buf.extend_from_slice(&digits[i..]);
+        buf.extend_from_slice(crate::output::decimal(p.len() as u64, &mut [0; 20]).as_bytes());
         buf.push(b':');
         buf.extend_from_slice(p);
     }
