@@ -265,17 +265,19 @@ fn text_verdict(text: &str) -> serde_json::Value {
     v["logsieve"].clone()
 }
 
+/// The WIT `reasons` flags and their names in a scored text.
+const REASON_NAMES: [(Reasons, &str); 5] = [
+    (Reasons::FAR_FROM_CENTROID, "far_from_centroid"),
+    (Reasons::RARE_CLUSTER, "rare_cluster"),
+    (Reasons::UNSEEN_VALUE, "unseen_value"),
+    (Reasons::UNSEEN_FLOW, "unseen_flow"),
+    (Reasons::UNUSUAL_SEQUENCE, "unusual_sequence"),
+];
+
 /// Check every scored line's record against its text; returns the texts
 /// (events', then emitted aggregates') and the outcome names, as 0.3's
 /// `score-text` would give them.
 fn check_lines(name: &str, l: &ScoredLines) -> (Vec<String>, Vec<String>) {
-    let names = [
-        (Reasons::FAR_FROM_CENTROID, "far_from_centroid"),
-        (Reasons::RARE_CLUSTER, "rare_cluster"),
-        (Reasons::UNSEEN_VALUE, "unseen_value"),
-        (Reasons::UNSEEN_FLOW, "unseen_flow"),
-        (Reasons::UNUSUAL_SEQUENCE, "unusual_sequence"),
-    ];
     let check = |at: u32, len: u32, v: &Verdict| -> String {
         let text = &l.text[at as usize..(at + len) as usize];
         assert_eq!(&l.text[(at + len) as usize..(at + len) as usize + 1], "\n", "{name}: a scored text ends its line");
@@ -288,7 +290,7 @@ fn check_lines(name: &str, l: &ScoredLines) -> (Vec<String>, Vec<String>) {
             "{name}: {text}"
         );
         assert_eq!(t["anomaly"].as_bool(), Some(v.anomaly), "{name}: {text}");
-        let want: Vec<&str> = names.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
+        let want: Vec<&str> = REASON_NAMES.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
         let got: Vec<&str> = t["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
         assert_eq!(got, want, "{name}: {text}");
         assert_eq!(v.anomaly, !want.is_empty(), "{name}: anomaly is any reason");
@@ -312,17 +314,10 @@ fn check_lines(name: &str, l: &ScoredLines) -> (Vec<String>, Vec<String>) {
 /// What `score-json` must say for a `score-lines` outcome (the WIT
 /// `scored-json`): the same verdict, the reasons by the text's names.
 fn json_outcome(o: &LineOutcome, aggregate: bool) -> serde_json::Value {
-    let names = [
-        (Reasons::FAR_FROM_CENTROID, "far_from_centroid"),
-        (Reasons::RARE_CLUSTER, "rare_cluster"),
-        (Reasons::UNSEEN_VALUE, "unseen_value"),
-        (Reasons::UNSEEN_FLOW, "unseen_flow"),
-        (Reasons::UNUSUAL_SEQUENCE, "unusual_sequence"),
-    ];
     let mut v = match o {
         LineOutcome::Scored(s) => {
             let v = &s.verdict;
-            let reasons: Vec<&str> = names.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
+            let reasons: Vec<&str> = REASON_NAMES.iter().filter(|(f, _)| v.reasons.contains(*f)).map(|(_, n)| *n).collect();
             serde_json::json!({"logsieve": {"cluster": v.cluster, "distance": v.distance, "threshold": v.threshold,
                 "score": v.score, "anomaly": v.anomaly, "reasons": reasons}})
         }
