@@ -227,7 +227,7 @@ fn push_value(out: &mut String, v: &str) {
     let digits = v.strip_prefix('-').unwrap_or(v);
     if json::is_digits(digits) {
         if let Ok(n) = v.parse::<i64>() {
-            json::push_i64(out, n);
+            json::push_int(out, n);
             return;
         }
         // Too big for i64: kept as a string so no digits are lost.

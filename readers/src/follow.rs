@@ -96,7 +96,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::{DEFAULT_MAX_LINE, Format, Item, Origin, Parser, ReadError, reason};
+use serde::{Deserialize, Serialize};
+
+use crate::{DEFAULT_MAX_LINE, Format, Item, Parser, reason, whole_file_error};
 
 /// How many bytes of a file's (decompressed) text its fingerprint covers.
 pub const FINGERPRINT_BYTES: usize = 256;
@@ -163,6 +165,27 @@ struct Entry {
     complete: Option<u64>,
 }
 
+/// A checkpoint file (JSON): its layout's version and one [`Saved`] per
+/// file (read first as plain JSON values, so the version is checked before
+/// the files' fields).
+#[derive(Serialize, Deserialize)]
+struct Checkpoint<F> {
+    version: u64,
+    files: Vec<F>,
+}
+
+/// One file in a checkpoint file: an [`Entry`], the hash in hexadecimal.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    path: String,
+    fingerprint: String,
+    fingerprint_bytes: u32,
+    offset: u64,
+    lines: u64,
+    #[serde(default)]
+    complete: Option<u64>,
+}
+
 /// Where each followed file has been read to (what a checkpoint holds).
 ///
 /// Files are known by a fingerprint of their first bytes, see the
@@ -193,55 +216,29 @@ impl Positions {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Positions::default()),
             Err(e) => return Err(io::Error::new(e.kind(), format!("checkpoint {}: {e}", path.display()))),
         };
-        let v: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| invalid(path, format!("not valid JSON: {e}")))?;
-        let version = v.get("version").and_then(|v| v.as_u64());
-        if version != Some(CHECKPOINT_VERSION) {
-            return Err(invalid(
-                path,
-                format!("unknown version {:?} (expected {CHECKPOINT_VERSION})", v.get("version")),
-            ));
+        // The version first, so a file of another layout is named as such.
+        let doc: Checkpoint<serde_json::Value> = serde_json::from_slice(&text).map_err(|e| {
+            invalid(path, if e.is_data() { format!("not a checkpoint: {e}") } else { format!("not valid JSON: {e}") })
+        })?;
+        if doc.version != CHECKPOINT_VERSION {
+            return Err(invalid(path, format!("unknown version {} (expected {CHECKPOINT_VERSION})", doc.version)));
         }
-        let files = v.get("files").and_then(|f| f.as_array()).ok_or_else(|| invalid(path, "no \"files\" array"))?;
-        let mut entries = Vec::with_capacity(files.len());
-        for (i, f) in files.iter().enumerate() {
-            let field = |name: &str| f.get(name).ok_or_else(|| invalid(path, format!("files[{i}]: no {name:?}")));
-            let uint = |name: &str| {
-                field(name)?
-                    .as_u64()
-                    .ok_or_else(|| invalid(path, format!("files[{i}].{name}: not an unsigned integer")))
-            };
-            let file_path = field("path")?
-                .as_str()
-                .ok_or_else(|| invalid(path, format!("files[{i}].path: not a string")))?
-                .to_string();
-            let hex = field("fingerprint")?
-                .as_str()
-                .ok_or_else(|| invalid(path, format!("files[{i}].fingerprint: not a string")))?;
-            let hash = u64::from_str_radix(hex, 16)
-                .ok()
-                .filter(|_| hex.len() == 16)
-                .ok_or_else(|| invalid(path, format!("files[{i}].fingerprint: {hex:?} is not 16 hex digits")))?;
-            let len = uint("fingerprint_bytes")?;
-            if len == 0 || len > FINGERPRINT_BYTES as u64 {
+        let mut entries = Vec::with_capacity(doc.files.len());
+        for (i, f) in doc.files.into_iter().enumerate() {
+            let f: Saved = serde_json::from_value(f).map_err(|e| invalid(path, format!("files[{i}]: {e}")))?;
+            let hash = u64::from_str_radix(&f.fingerprint, 16).ok().filter(|_| f.fingerprint.len() == 16);
+            let hash = hash.ok_or_else(|| {
+                invalid(path, format!("files[{i}].fingerprint: {:?} is not 16 hex digits", f.fingerprint))
+            })?;
+            if f.fingerprint_bytes == 0 || f.fingerprint_bytes as usize > FINGERPRINT_BYTES {
+                let n = f.fingerprint_bytes;
                 return Err(invalid(
                     path,
-                    format!("files[{i}].fingerprint_bytes: {len} is not between 1 and {FINGERPRINT_BYTES}"),
+                    format!("files[{i}].fingerprint_bytes: {n} is not between 1 and {FINGERPRINT_BYTES}"),
                 ));
             }
-            let complete = match f.get("complete") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(c) => {
-                    Some(c.as_u64().ok_or_else(|| invalid(path, format!("files[{i}].complete: not null or a size")))?)
-                }
-            };
-            entries.push(Entry {
-                path: file_path,
-                fingerprint: Fingerprint { len: len as u32, hash },
-                offset: uint("offset")?,
-                lines: uint("lines")?,
-                complete,
-            });
+            let fingerprint = Fingerprint { len: f.fingerprint_bytes, hash };
+            entries.push(Entry { path: f.path, fingerprint, offset: f.offset, lines: f.lines, complete: f.complete });
         }
         Ok(Positions::from_entries(entries))
     }
@@ -250,21 +247,15 @@ impl Positions {
     /// same directory, flushed to disk, renamed over `path`. Creates the
     /// parent directory if needed.
     pub fn save(&self, path: &Path) -> io::Result<()> {
-        let files: Vec<serde_json::Value> = self
-            .entries
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "path": e.path,
-                    "fingerprint": format!("{:016x}", e.fingerprint.hash),
-                    "fingerprint_bytes": e.fingerprint.len,
-                    "offset": e.offset,
-                    "lines": e.lines,
-                    "complete": e.complete,
-                })
-            })
-            .collect();
-        let doc = serde_json::json!({ "version": CHECKPOINT_VERSION, "files": files });
+        let files = self.entries.iter().map(|e| Saved {
+            path: e.path.clone(),
+            fingerprint: format!("{:016x}", e.fingerprint.hash),
+            fingerprint_bytes: e.fingerprint.len,
+            offset: e.offset,
+            lines: e.lines,
+            complete: e.complete,
+        });
+        let doc = Checkpoint { version: CHECKPOINT_VERSION, files: files.collect() };
         let mut text = serde_json::to_vec_pretty(&doc).map_err(io::Error::other)?;
         text.push(b'\n');
         let dir = match path.parent() {
@@ -676,13 +667,6 @@ impl std::fmt::Debug for Follower {
     }
 }
 
-fn whole_file_error(name: &Path, reason: &'static str, detail: String) -> Item {
-    Item {
-        origin: Origin { file: name.to_string_lossy().into(), line: 0 },
-        result: Err(ReadError { reason, detail, raw: String::new() }),
-    }
-}
-
 impl Follower {
     /// Follows the files that `patterns` match (paths or globs, as
     /// [`crate::expand_inputs`] takes them; a pattern that matches nothing
@@ -764,7 +748,7 @@ impl Follower {
     /// Reports a failure about `path` once (until it is cleared).
     fn fail_once(&mut self, path: &Path, out: &mut Vec<Item>, reason: &'static str, detail: String) {
         if self.failed.insert(path.to_path_buf(), ()).is_none() {
-            out.push(whole_file_error(path, reason, detail));
+            out.push(whole_file_error(path.to_string_lossy().into(), reason, detail));
         }
     }
 
@@ -1110,26 +1094,21 @@ impl Follower {
         let Some(s) = t.source.as_ref() else { return };
         let meta = s.file.metadata().ok();
         let stamp = meta.as_ref().map(|m| Stamp { len: m.len(), mtime: mtime(m) });
-        let (reason, what) = match (s.gzip, e.kind()) {
-            (true, io::ErrorKind::UnexpectedEof) => {
-                if let Some(stamp) = stamp
-                    && !stale(stamp.mtime)
-                {
-                    t.stalled = Some(stamp);
-                    t.close();
-                    return;
-                }
-                (reason::TRUNCATED_GZIP, "gzip stream ends early")
-            }
-            (true, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
-                (reason::CORRUPT_GZIP, "corrupt gzip stream")
-            }
-            _ => (reason::READ_FAILED, "read error"),
-        };
+        let gzip = s.gzip;
+        // A gzip stream that ends early while its file is still being
+        // written: waited for.
+        if gzip
+            && e.kind() == io::ErrorKind::UnexpectedEof
+            && let Some(stamp) = stamp
+            && !stale(stamp.mtime)
+        {
+            t.stalled = Some(stamp);
+            t.close();
+            return;
+        }
         let replaying = t.replay_to > 0;
         if let Some(p) = &mut t.parser {
-            let name = p.name().clone();
-            p.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"), &mut |i| out.push(i));
+            crate::fail_read(p, gzip, &e, &mut |i| out.push(i));
             // Still replaying the text before the position: the position
             // stays (resumed there if the file changes).
             if !replaying {
@@ -1171,7 +1150,11 @@ fn open(t: &mut Tracked, format: Format, max_line: usize, out: &mut Vec<Item>) -
         Err(e) => {
             if e.kind() != io::ErrorKind::NotFound && !t.open_failed {
                 t.open_failed = true;
-                out.push(whole_file_error(&path, reason::OPEN_FAILED, format!("cannot open {}: {e}", path.display())));
+                out.push(whole_file_error(
+                    path.to_string_lossy().into(),
+                    reason::OPEN_FAILED,
+                    format!("cannot open {}: {e}", path.display()),
+                ));
             }
             return false;
         }

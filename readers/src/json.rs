@@ -133,12 +133,7 @@ pub(crate) fn is_digits(s: &str) -> bool {
 }
 
 /// Appends an integer in canonical decimal form.
-pub(crate) fn push_i64(out: &mut String, v: i64) {
-    out.push_str(itoa::Buffer::new().format(v));
-}
-
-/// Appends an unsigned integer in canonical decimal form.
-pub(crate) fn push_u64(out: &mut String, v: u64) {
+pub(crate) fn push_int(out: &mut String, v: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(v));
 }
 

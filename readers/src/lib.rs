@@ -463,22 +463,22 @@ impl Reader {
     }
 
     fn open_input(&self, input: Input) -> Result<Current, Item> {
-        let whole_file = |name: &Arc<str>, reason: &'static str, detail: String| Item {
-            origin: Origin { file: name.clone(), line: 0 },
-            result: Err(ReadError { reason, detail, raw: String::new() }),
-        };
         let (name, raw): (Arc<str>, Box<dyn Read + Send>) = match input {
             Input::Stream(name, r) => (name, r),
             Input::Path(path) => {
                 let name: Arc<str> = path.to_string_lossy().into();
                 if path.is_dir() {
-                    return Err(whole_file(&name, reason::OPEN_FAILED, format!("{}: is a directory", path.display())));
+                    return Err(whole_file_error(
+                        name,
+                        reason::OPEN_FAILED,
+                        format!("{}: is a directory", path.display()),
+                    ));
                 }
                 match std::fs::File::open(&path) {
                     Ok(f) => (name, Box::new(f)),
                     Err(e) => {
-                        return Err(whole_file(
-                            &name,
+                        return Err(whole_file_error(
+                            name,
                             reason::OPEN_FAILED,
                             format!("cannot open {}: {e}", path.display()),
                         ));
@@ -487,7 +487,7 @@ impl Reader {
             }
         };
         let (input, gzip) = line::open_stream(raw)
-            .map_err(|e| whole_file(&name, reason::READ_FAILED, format!("cannot read {name}: {e}")))?;
+            .map_err(|e| whole_file_error(name.clone(), reason::READ_FAILED, format!("cannot read {name}: {e}")))?;
         Ok(Current { input, gzip, parser: Parser::new(name, self.format, self.max_line) })
     }
 
@@ -537,21 +537,34 @@ impl Iterator for Reader {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let (reason, what) = match (cur.gzip, e.kind()) {
-                        (true, io::ErrorKind::UnexpectedEof) => (reason::TRUNCATED_GZIP, "gzip stream ends early"),
-                        (true, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
-                            (reason::CORRUPT_GZIP, "corrupt gzip stream")
-                        }
-                        _ => (reason::READ_FAILED, "read error"),
-                    };
-                    let name = cur.parser.name().clone();
                     let ended = &mut self.ended;
-                    cur.parser.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"), &mut |i| {
-                        ended.push_back(i)
-                    });
+                    fail_read(&mut cur.parser, cur.gzip, &e, &mut |i| ended.push_back(i));
                     self.current = None;
                 }
             }
         }
     }
+}
+
+/// A read error that ends an input: what the parser still has to give,
+/// then the error item (a gzip stream cut short or corrupt told apart from
+/// other read errors).
+#[cfg(feature = "io")]
+fn fail_read(parser: &mut Parser, gzip: bool, e: &io::Error, out: &mut impl FnMut(Item)) {
+    let (reason, what) = match (gzip, e.kind()) {
+        (true, io::ErrorKind::UnexpectedEof) => (reason::TRUNCATED_GZIP, "gzip stream ends early"),
+        (true, io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData) => {
+            (reason::CORRUPT_GZIP, "corrupt gzip stream")
+        }
+        _ => (reason::READ_FAILED, "read error"),
+    };
+    let name = parser.name().clone();
+    parser.fail(reason, format!("{what} in {name}: {e}; rest of the file skipped"), out);
+}
+
+/// An error item about a whole input (it cannot be opened or read), at
+/// line 0.
+#[cfg(feature = "io")]
+fn whole_file_error(file: Arc<str>, reason: &'static str, detail: String) -> Item {
+    Item { origin: Origin { file, line: 0 }, result: Err(ReadError { reason, detail, raw: String::new() }) }
 }

@@ -353,38 +353,12 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str) -> bool {
                 out.push_str(v);
                 return true;
             }
-            match v.parse::<u64>() {
-                Ok(n) => {
-                    json::push_u64(out, n);
-                    true
-                }
-                Err(_) => false,
-            }
+            v.parse::<u64>().map(|n| json::push_int(out, n)).is_ok()
         }
-        Scalar::Port => {
-            if !json::is_digits(v) {
-                return false;
-            }
-            match v.parse::<u16>() {
-                Ok(n) => {
-                    json::push_u64(out, n.into());
-                    true
-                }
-                Err(_) => false,
-            }
-        }
+        Scalar::Port => json::is_digits(v) && v.parse::<u16>().map(|n| json::push_int(out, n)).is_ok(),
         Scalar::Int => {
             let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
-            if !json::is_digits(digits) {
-                return false;
-            }
-            match v.parse::<i64>() {
-                Ok(n) => {
-                    json::push_i64(out, n);
-                    true
-                }
-                Err(_) => false,
-            }
+            json::is_digits(digits) && v.parse::<i64>().map(|n| json::push_int(out, n)).is_ok()
         }
         Scalar::Float => {
             if json::is_json_number(v) {
@@ -412,17 +386,15 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str) -> bool {
                 _ => false,
             }
         }
-        Scalar::Bool => match v {
-            "T" => {
-                out.push_str("true");
-                true
-            }
-            "F" => {
-                out.push_str("false");
-                true
-            }
-            _ => false,
-        },
+        Scalar::Bool => {
+            let word = match v {
+                "T" => "true",
+                "F" => "false",
+                _ => return false,
+            };
+            out.push_str(word);
+            true
+        }
     }
 }
 

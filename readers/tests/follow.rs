@@ -472,6 +472,10 @@ fn positions_save_and_load() {
             "{\"version\":1,\"files\":[{\"path\":\"x\",\"fingerprint\":\"00000000000000ab\",\"fingerprint_bytes\":9,\"lines\":1}]}",
             "offset",
         ),
+        (
+            "{\"version\":1,\"files\":[{\"path\":\"x\",\"fingerprint\":\"00000000000000ab\",\"fingerprint_bytes\":257,\"offset\":1,\"lines\":1}]}",
+            "fingerprint_bytes: 257 is not between 1 and 256",
+        ),
     ] {
         fs::write(&ckpt, text).unwrap();
         let e = Positions::load(&ckpt).unwrap_err();
