@@ -43,7 +43,7 @@ packages/node/test.sh "$bin" || status=1
 packages/python/test.sh "$bin" || status=1
 
 passed=0 failed=0
-for host in node python node-package python-package; do
+for host in node python node-package python-package node-package-text python-package-text; do
     if [ -f "$EMBEDDING_WORK/result-$host" ]; then
         read -r p f < "$EMBEDDING_WORK/result-$host"
         passed=$((passed + p)) failed=$((failed + f))

@@ -27,6 +27,7 @@ cp "$here/package.json" "$here/index.js" "$here/index.d.ts" "$here/README.md" "$
 "$bin" component -o "$src/logsieve.wasm" >/dev/null
 # Synchronous instantiation: a new instance after a trap needs no await.
 "$jco" transpile "$src/logsieve.wasm" --instantiation sync --quiet --name logsieve -o "$src/gen" >&2
+node "$here/tools/fast-strings.cjs" "$src/gen/logsieve.js" || die "patching the generated bindings failed"
 rm "$src/logsieve.wasm"
 version=$(node -p 'require(process.argv[1]).version' "$here/package.json")
 rm -f "$T/dist/logsieve-$version.tgz"

@@ -44,6 +44,37 @@ export declare class GuestError extends LogsieveError {
   detail: string;
 }
 
+/** An event of a `scoreText` batch that could not be used (index null and event "" for a window aggregate). */
+export interface TextError {
+  index: number | null;
+  reason: string;
+  detail: string;
+  event: string;
+}
+
+/** What `scoreText` / `flushText` give. */
+export interface ScoredText {
+  /** The scored and passed events, then the scored aggregates, in order: NDJSON, each line ending "\n". */
+  text: string;
+  errors: TextError[];
+  counts: {
+    in: number;
+    scored: number;
+    anomalies: number;
+    in_rare_clusters: number;
+    passed: number;
+    dropped: number;
+    absorbed: number;
+    errors: number;
+    emitted: number;
+    emitted_scored: number;
+    emitted_errors: number;
+  };
+}
+
+/** Cut NDJSON text into batches of `lines` lines (default 1000), each ending "\n", for `scoreText`. */
+export declare function ndjsonBatches(text: string, lines?: number): Generator<string, void, undefined>;
+
 export declare class Scorer {
   private constructor();
   /** Load a model artifact's bytes; rejects with a ModelError for a refused model. */
@@ -53,4 +84,8 @@ export declare class Scorer {
   score(lines: string[]): Result[];
   /** End of input: the aggregates of the windows still open. */
   flush(): Result[];
+  /** A batch as NDJSON text (one event per line): the scored text, the errors, the counts. */
+  scoreText(text: string): ScoredText;
+  /** `flush` as `scoreText` gives it. */
+  flushText(): ScoredText;
 }

@@ -3,6 +3,7 @@
 //   import { Scorer } from 'logsieve';
 //   const s = await Scorer.open(readFileSync('conn.model.msgpack'), { topFeatures: 3 });
 //   for (const r of s.score(lines)) { ... }   // {event, logsieve} | {event, passed} | {error} | ...
+//   const { text, errors, counts } = s.scoreText(ndjson);   // NDJSON in, NDJSON out (backfills)
 //
 // The logsieve WebAssembly component (in gen/, transpiled by jco with its
 // TypeScript declarations) imports nothing. The calls are the contract's
@@ -171,6 +172,98 @@ export class Scorer {
   flush() {
     return take(this.#call((s) => s.flushJson()), []);
   }
+
+  /**
+   * Score a batch given as NDJSON text (one JSON event per line, the last
+   * "\n" optional), for jobs that write NDJSON on (backfills): no object per
+   * event. Returns `{text, errors, counts}`: `text`, the scored and passed
+   * events in order as NDJSON (what `logsieve run` writes to its scored
+   * sink); `errors`, `{index, reason, detail, event}` per event that could
+   * not be used; `counts`. Same state and outcomes as `score` on the lines.
+   */
+  scoreText(text) {
+    if (typeof text !== 'string') throw new TypeError('scoreText takes the batch as one string of NDJSON lines');
+    if (text.length > 0 && !text.endsWith('\n')) text += '\n';
+    return takeText(this.#call((s) => s.scoreJson(text)), text);
+  }
+
+  /** `flush` as `scoreText` gives it: the last aggregates. */
+  flushText() {
+    return takeText(this.#call((s) => s.flushJson()), '');
+  }
+}
+
+/**
+ * Cut NDJSON text into batches for `scoreText`: each of `lines` lines (the
+ * last of fewer), each ending "\n"; no array of lines is made.
+ */
+export function* ndjsonBatches(text, lines = 1000) {
+  if (!(lines >= 1)) throw new RangeError('lines must be positive');
+  let pos = 0;
+  while (pos < text.length) {
+    let end = pos;
+    for (let k = 0; k < lines; k++) {
+      end = text.indexOf('\n', end) + 1;
+      if (end === 0) {
+        end = text.length;
+        break;
+      }
+    }
+    yield text.slice(pos, end);
+    pos = end;
+  }
+}
+
+const ZERO = ['in', 'scored', 'anomalies', 'in_rare_clusters', 'passed', 'dropped', 'absorbed', 'errors', 'emitted',
+  'emitted_scored', 'emitted_errors'];
+
+function count(s, pattern) {
+  let n = 0;
+  for (let i = s.indexOf(pattern); i !== -1; i = s.indexOf(pattern, i + pattern.length)) n++;
+  return n;
+}
+
+function takeText(res, text) {
+  const o = res.outcomes;
+  const c = Object.fromEntries(ZERO.map((k) => [k, 0]));
+  c.in = count(text, '\n');
+  // The common batch, every event scored: counted in the outcomes' text, not
+  // parsed. Exact: the counted patterns are the contract's keys and reason
+  // names (WIT `scored-json`), and the outcomes hold no other strings (no
+  // error detail, no passed event) in this case.
+  const scored = count(o, '{"logsieve":');
+  if (scored === c.in && !o.includes('aggregate')) {
+    c.scored = scored;
+    c.anomalies = count(o, '"anomaly":true');
+    c.in_rare_clusters = count(o, '"rare_cluster"');
+    return { text: res.text, errors: [], counts: c };
+  }
+  // Otherwise (passed events go between the scored ones, errors, windows):
+  // the outcomes one by one.
+  const lines = text.split('\n');
+  const texts = res.text.split('\n');
+  const out = [];
+  const errors = [];
+  let k = 0;
+  JSON.parse(o).forEach((d, i) => {
+    const agg = d.aggregate === true;
+    if (agg) c.emitted++;
+    if (d.logsieve !== undefined) {
+      c[agg ? 'emitted_scored' : 'scored']++;
+      if (d.logsieve.anomaly === true) c.anomalies++;
+      if (d.logsieve.reasons.includes('rare_cluster')) c.in_rare_clusters++;
+      out.push(texts[k++]);
+    } else if (d.passed) {
+      c.passed++;
+      out.push(lines[i]);
+    } else if (d.error !== undefined) {
+      c[agg ? 'emitted_errors' : 'errors']++;
+      errors.push({ index: agg ? null : i, reason: d.error.reason, detail: d.error.detail, event: agg ? '' : lines[i] });
+    } else {
+      c[d.dropped ? 'dropped' : 'absorbed']++;
+    }
+  });
+  return { text: out.map((t) => t + '\n').join(''), errors, counts: c };
 }
 
 function take(res, lines) {

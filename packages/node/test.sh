@@ -35,4 +35,11 @@ echo "node-package: $(node -p 'require(process.argv[1]).version' "$proj/node_mod
 host_cmd() { # component -> CMD
     CMD=(node "$proj/score-lines.mjs")
 }
-run_cases node-package
+status=0
+run_cases node-package || status=1
+# The same cases through Scorer.scoreText (NDJSON text in and out).
+host_cmd() { # component -> CMD
+    CMD=(node "$proj/score-lines.mjs" --api text)
+}
+run_cases node-package-text || status=1
+exit $status

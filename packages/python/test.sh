@@ -24,4 +24,11 @@ echo "python-package: $("$venv/bin/python" -c 'import logsieve; print(logsieve._
 host_cmd() { # component -> CMD
     CMD=("$venv/bin/python" "$venv/score_lines.py")
 }
-run_cases python-package
+status=0
+run_cases python-package || status=1
+# The same cases through Scorer.score_text (NDJSON text in and out).
+host_cmd() { # component -> CMD
+    CMD=("$venv/bin/python" "$venv/score_lines.py" --api text)
+}
+run_cases python-package-text || status=1
+exit $status

@@ -11,7 +11,11 @@
 # component's reader) and node-package, python-package (the npm and Python
 # packages, installed from their tarball and wheel, through `Scorer.score`
 # on lines the test host splits: packages/*/test/); BENCH_HOSTS picks some.
+# node-package-text and python-package-text: the same packages through
+# `scoreText` / `score_text` (NDJSON text in and out, as a backfill writes).
 # The runs alternate between the hosts (run 1 of each, then run 2, ...).
+# BENCH_CPU=N runs every host on core N alone (`taskset -c N`; the CLI with
+# `threads = 1`): the rates on one and the same core.
 #
 # Each run prints the host's own figure (events / time from the first read
 # to the last write; start-up excluded) and the wall time of the whole
@@ -69,14 +73,21 @@ cmd[node]="node $here/node/score.mjs --gen $W/node-gen/logsieve ${common[*]} --o
 cmd[python]="$here/python/.venv/bin/python $here/python/score.py --component $W/logsieve.wasm ${common[*]} --out $B/python.scored.ndjson --errors $B/python.errors.ndjson"
 cmd[node-package]="node $P/bench-npm-project/score-lines.mjs ${common[*]} --out $B/node-package.scored.ndjson --errors $B/node-package.errors.ndjson"
 cmd[python-package]="$P/bench-venv-python/bin/python $P/bench-venv-python/score_lines.py ${common[*]} --out $B/python-package.scored.ndjson --errors $B/python-package.errors.ndjson"
+cmd[node-package-text]="node $P/bench-npm-project/score-lines.mjs --api text ${common[*]} --out $B/node-package-text.scored.ndjson --errors $B/node-package-text.errors.ndjson"
+cmd[python-package-text]="$P/bench-venv-python/bin/python $P/bench-venv-python/score_lines.py --api text ${common[*]} --out $B/python-package-text.scored.ndjson --errors $B/python-package-text.errors.ndjson"
+pin=()
+if [ -n "${BENCH_CPU:-}" ]; then
+    pin=(taskset -c "$BENCH_CPU")
+    sed -i 's/^batch_size = 1000$/batch_size = 1000\nthreads = 1/' "$B/pipeline.toml"
+fi
 
-echo "input: $n events ($(du -h "$B/input.ndjson" | cut -f1)), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-hosts=${BENCH_HOSTS:-cli node python node-package python-package}
-for host in $hosts; do echo "$host: ${cmd[$host]}"; done
+echo "input: $n events ($(du -h "$B/input.ndjson" | cut -f1)), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)${BENCH_CPU:+, every host on core $BENCH_CPU alone}"
+hosts=${BENCH_HOSTS:-cli node python node-package python-package node-package-text python-package-text}
+for host in $hosts; do echo "$host: ${pin[*]} ${cmd[$host]}"; done
 for r in $(seq "$runs"); do
     for host in $hosts; do
         t0=$(date +%s%N)
-        out=$(${cmd[$host]} 2>&1 >/dev/null)
+        out=$("${pin[@]}" ${cmd[$host]} 2>&1 >/dev/null)
         t1=$(date +%s%N)
         own=$(grep -o '[0-9]* events/s' <<< "$out" | head -n 1)
         wall=$(( (t1 - t0) / 1000000 ))

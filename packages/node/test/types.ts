@@ -1,6 +1,6 @@
 // Type-checked by packages/node/test.sh against the installed package's
 // declarations (tsc --noEmit --strict): the README's usage, typed.
-import { Scorer, ModelError, type Result, type Verdict } from 'logsieve';
+import { Scorer, ModelError, ndjsonBatches, type Result, type ScoredText, type Verdict } from 'logsieve';
 
 declare const modelBytes: Uint8Array; // readFileSync('conn.model.msgpack') in the README
 
@@ -23,5 +23,11 @@ async function main(): Promise<void> {
       console.error(r.error.reason, r.error.detail);
     }
   }
+  // NDJSON text in and out (backfills).
+  let t: ScoredText = s.flushText();
+  for (const batch of ndjsonBatches('{"a":1}\n{"a":2}\n', 1000)) t = s.scoreText(batch);
+  const scored: number = t.counts.scored + s.flushText().counts.emitted_scored;
+  for (const e of t.errors) console.error(e.index ?? 'aggregate', e.reason, e.event);
+  console.log(t.text, scored);
 }
 main();

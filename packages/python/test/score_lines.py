@@ -4,7 +4,7 @@ exactly as the package's README shows, and writes what `logsieve run` writes
 pipeline-examples/embedding/test/lib.sh can compare it with the CLI's.
 
     python score_lines.py --model M --input F [--format ndjson] [--batch-size 1000]
-        [--top-features 3] --out SCORED --errors ERRORS [--summary-json S]
+        [--top-features 3] --out SCORED --errors ERRORS [--summary-json S] [--api score|text]
 
 Run with the python of a venv the wheel was installed into (packages/python/test.sh).
 Takes clean NDJSON only (each line one JSON event, UTF-8): reading logs is
@@ -26,6 +26,8 @@ ap.add_argument("--top-features", type=int, default=3)
 ap.add_argument("--out", required=True)
 ap.add_argument("--errors", required=True)
 ap.add_argument("--summary-json")
+ap.add_argument("--api", choices=("score", "text"), default="score",
+                help="score: Scorer.score on lists of lines; text: Scorer.score_text on NDJSON text")
 a = ap.parse_args()
 if a.format != "ndjson":
     sys.exit(f"score_lines.py: --format {a.format}: the package test host reads NDJSON only")
@@ -40,7 +42,8 @@ except logsieve.ModelError as e:
 model = scorer.info["id"]
 t0 = time.perf_counter()  # from reading the input to the last write, as the other hosts' figures
 with open(a.input, encoding="utf-8") as f:
-    lines = f.read().split("\n")
+    text = f.read()
+lines = [] if a.api == "text" else text.split("\n")  # text: cut into batches by ndjson_batches
 if lines and lines[-1] == "":
     lines.pop()
 
@@ -76,11 +79,30 @@ with open(a.out, "w", encoding="utf-8", newline="") as out, open(a.errors, "w", 
         if scored:
             out.write("\n".join(scored) + "\n")
 
+    def write_text(r, first_line):
+        for k, n in r.counts.items():
+            c[k] += n
+        c["errors"] += r.counts["emitted_errors"]  # this host counts them as the CLI does: in errors too
+        out.write(r.text)
+        for e in r.errors:
+            line = 0 if e["index"] is None else first_line + e["index"]
+            err.write(json.dumps({"reason": e["reason"], "detail": e["detail"], "model": model, "line": line,
+                                  "event": e["event"]}, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+    if a.api == "text":
+        first_line = 1
+        for batch in logsieve.ndjson_batches(text, a.batch_size):
+            r = scorer.score_text(batch)
+            write_text(r, first_line)
+            first_line += r.counts["in"]
     for at in range(0, len(lines), a.batch_size):
         batch = lines[at:at + a.batch_size]
         c["in"] += len(batch)
         write(scorer.score(batch), at + 1, batch)
-    write(scorer.flush(), 0, [])
+    if a.api == "text":
+        write_text(scorer.flush_text(), 0)
+    else:
+        write(scorer.flush(), 0, [])
 seconds = time.perf_counter() - t0
 scored_all = c["scored"] + c["emitted_scored"]
 if a.summary_json:

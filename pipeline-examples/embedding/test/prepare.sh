@@ -219,11 +219,11 @@ tab() { local IFS=$'\t'; echo "$*"; }
     tab utf8-cuts logsieve.wasm conn.model.msgpack utf8-cuts.ndjson 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
     tab utf8-cuts-gzip logsieve.wasm conn.model.msgpack utf8-cuts.ndjson.gz 1000 node,python utf8-cuts.expected.json 10000 300 - ndjson
     # The packages' cases (clean NDJSON: see above).
-    tab pkg-conn-day logsieve.wasm conn.model.msgpack conn-day.events.ndjson 1000 node-package,python-package - 39000 0 - ndjson
-    tab pkg-conn-tcp-pass logsieve.wasm conn-tcp-pass.model.msgpack conn-sample.events.ndjson 1000 node-package,python-package - 2000 0 - ndjson
-    tab pkg-kerberos-hosts logsieve.wasm kerberos-hosts.model.msgpack kerberos.events.ndjson 1000 node-package,python-package - 5 1 - ndjson
-    tab pkg-kerberos-failures logsieve.wasm kerberos-failures.model.msgpack kerberos.events.ndjson 100 node-package,python-package - 3 1 - ndjson
-    tab pkg-utf8 logsieve.wasm conn.model.msgpack utf8.events.ndjson 1000 node-package,python-package - 10000 0 - ndjson
+    tab pkg-conn-day logsieve.wasm conn.model.msgpack conn-day.events.ndjson 1000 node-package,python-package,node-package-text,python-package-text - 39000 0 - ndjson
+    tab pkg-conn-tcp-pass logsieve.wasm conn-tcp-pass.model.msgpack conn-sample.events.ndjson 1000 node-package,python-package,node-package-text,python-package-text - 2000 0 - ndjson
+    tab pkg-kerberos-hosts logsieve.wasm kerberos-hosts.model.msgpack kerberos.events.ndjson 1000 node-package,python-package,node-package-text,python-package-text - 5 1 - ndjson
+    tab pkg-kerberos-failures logsieve.wasm kerberos-failures.model.msgpack kerberos.events.ndjson 100 node-package,python-package,node-package-text,python-package-text - 3 1 - ndjson
+    tab pkg-utf8 logsieve.wasm conn.model.msgpack utf8.events.ndjson 1000 node-package,python-package,node-package-text,python-package-text - 10000 0 - ndjson
 } > "$W/cases.tsv"
 while IFS=$'\t' read -r name component model input batch _ _ _ _ _ format; do
     pipeline "$name" "$component" "$model" "$input" "$batch" "$format"

@@ -227,7 +227,7 @@ def compile_lifter(ty):
     if isinstance(ty, (T.String, T.EnumType)):
         def string(b, o):
             n, p = qq(b, o + 8)
-            return ctypes.string_at(p, n).decode("utf-8") if n else ""
+            return _decode_utf8(p, n, None) if n else ""
         return string
     if isinstance(ty, (T.ListType, T.TupleType)):
         if isinstance(ty, T.TupleType):
@@ -354,6 +354,8 @@ class Lifted:
         self.ffi, self.func = ffi, func
         fty = func.type(store)
         self.params = [ty for _, ty in fty.params]
+        from wasmtime.component import _types as T
+        self.strings = [isinstance(ty, T.String) for ty in self.params]
         result = fty.result
         if result is None:
             raise Unsupported("no result")
@@ -368,7 +370,10 @@ class Lifted:
         n = 0
         try:
             for ty, val in zip(self.params, params):
-                ty.convert_to_c(store, val, ctypes.pointer(args[n]))
+                if self.strings[n] and type(val) is str:
+                    _lower_str(val, args[n])
+                else:
+                    ty.convert_to_c(store, val, ctypes.pointer(args[n]))
                 n += 1
             out = ffi.wasmtime_component_val_t()
             enter_wasm(lambda: ffi.wasmtime_component_func_call(ctypes.byref(self.func._func), store._context(), args,
@@ -383,6 +388,22 @@ class Lifted:
 
 
 FAST_LIFT = []  # [bool]: set by speed_up_wasmtime's caller (main, or pipeline-examples/spark)
+
+# A string crosses with one copy each way on the Python side (the batch in,
+# the scored text out: hundreds of KB per call), where wasmtime-py makes three
+# going in (encode, a ctypes array, the C vector) and two coming out (bytes,
+# then str).
+_decode_utf8 = ctypes.pythonapi.PyUnicode_DecodeUTF8
+_decode_utf8.restype = ctypes.py_object
+_decode_utf8.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_char_p]
+
+
+def _lower_str(s, val):
+    """Set the C value `val` to the string `s` (a C vector the call frees)."""
+    from wasmtime import _ffi as ffi
+    b = s.encode("utf-8")
+    val.kind = ffi.WASMTIME_COMPONENT_STRING
+    ffi.wasm_byte_vec_new(ctypes.byref(val.of.string), len(b), ctypes.cast(ctypes.c_char_p(b), ctypes.POINTER(ffi.wasm_byte_t)))
 
 
 def fast_func(store, func):
