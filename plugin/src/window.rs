@@ -287,24 +287,40 @@ struct Column {
     total: Option<usize>,
 }
 
-/// The hasher of the integer-keyed maps: window-local value ids (small
-/// integers chosen here) and integral values read from events (chosen by
-/// the input). A folded 128-bit multiply, so every input bit reaches the
-/// bits hashbrown indexes with.
+/// The hasher of every map of the windows: joined keys and text values
+/// (bytes, eight at a time), window-local value ids and integral values. A
+/// folded 128-bit multiply per word, so every input bit reaches the bits
+/// hashbrown indexes with. Not keyed: the component has no source of
+/// randomness (std's SipHash ran there with fixed keys, so it kept no
+/// secret either), and it costs a third of SipHash-1-3 on the per-key path
+/// (bench/scoring.rs, per-host aggregation).
 #[derive(Default, Clone, Copy)]
-struct IntHasher(u64);
+struct FoldHasher(u64);
 
-impl Hasher for IntHasher {
+impl Hasher for FoldHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(self.0 ^ u64::from(b));
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.write_u64(u64::from_le_bytes(w.try_into().expect("8 bytes")));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(last));
         }
     }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
     fn write_u64(&mut self, x: u64) {
-        let m = u128::from(x ^ 0x243F_6A88_85A3_08D3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let m = u128::from(self.0 ^ x ^ 0x243F_6A88_85A3_08D3).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         self.0 = (m as u64) ^ ((m >> 64) as u64);
     }
     fn write_u32(&mut self, x: u32) {
@@ -315,10 +331,11 @@ impl Hasher for IntHasher {
     }
 }
 
+type Fold = BuildHasherDefault<FoldHasher>;
 /// Value id -> position.
-type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IntHasher>>;
+type IdMap<V> = HashMap<u32, V, Fold>;
 /// Integral value -> value id.
-type IdMap64<V> = HashMap<i64, V, BuildHasherDefault<IntHasher>>;
+type IdMap64<V> = HashMap<i64, V, Fold>;
 
 /// `x` as an integer when [`number_text`] writes it as one.
 fn integral(x: f64) -> Option<i64> {
@@ -504,18 +521,18 @@ struct Win {
     /// Window number `floor(ts / size)` (0 with `size = None`).
     k: f64,
     /// Joined key -> seq of its open entry.
-    index: HashMap<KeyBuf, u64>,
+    index: HashMap<KeyBuf, u64, Fold>,
     metas: VecDeque<Meta>,
     cols: VecDeque<ColState>,
     base: u64,
     /// Joined keys evicted from this window (their later entries are
     /// partial), at most `max_keys` of them.
-    evicted_keys: HashSet<KeyBuf>,
+    evicted_keys: HashSet<KeyBuf, Fold>,
     /// More keys were evicted than `evicted_keys` holds: every later entry
     /// of this window is partial.
     evicted_overflow: bool,
     /// Text values seen in this window (all text columns) -> id.
-    ids: HashMap<Arc<str>, u32>,
+    ids: HashMap<Arc<str>, u32, Fold>,
     /// Integral numbers seen (ports, codes) -> the id of their text, so a
     /// number is counted without writing its text each time.
     int_ids: IdMap64<u32>,
@@ -537,13 +554,13 @@ impl Win {
     fn new(k: f64, n_totals: usize, size: Size) -> Win {
         Win {
             k,
-            index: HashMap::with_capacity(size.entries),
+            index: HashMap::with_capacity_and_hasher(size.entries, Fold::default()),
             metas: VecDeque::with_capacity(size.entries),
             cols: VecDeque::with_capacity(size.cols),
             base: 0,
-            evicted_keys: HashSet::new(),
+            evicted_keys: HashSet::default(),
             evicted_overflow: false,
-            ids: HashMap::with_capacity(size.texts),
+            ids: HashMap::with_capacity_and_hasher(size.texts, Fold::default()),
             int_ids: IdMap64::default(),
             texts: Vec::with_capacity(size.texts),
             refs: Vec::new(),
@@ -997,7 +1014,7 @@ impl Windows {
                 w.evicted_keys.insert(k);
             } else {
                 w.evicted_overflow = true;
-                w.evicted_keys = HashSet::new();
+                w.evicted_keys = HashSet::default();
             }
         }
         out.push(self.plan.finish(m, &cols, w, true));
