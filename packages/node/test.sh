@@ -42,4 +42,7 @@ host_cmd() { # component -> CMD
     CMD=(node "$proj/score-lines.mjs" --api text)
 }
 run_cases node-package-text || status=1
+# scoreText against score on what the cases do not hold (blank lines, CRLF, ...).
+cp "$here/test/text-api.mjs" "$proj/"
+node "$proj/text-api.mjs" "$W/conn.model.msgpack" || { echo "test: FAIL node-package-text: text-api.mjs" >&2; status=1; }
 exit $status

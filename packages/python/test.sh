@@ -31,4 +31,7 @@ host_cmd() { # component -> CMD
     CMD=("$venv/bin/python" "$venv/score_lines.py" --api text)
 }
 run_cases python-package-text || status=1
+# score_text against score on what the cases do not hold (blank lines, CRLF, ...).
+cp "$here/test/text_api.py" "$venv/text_api.py"
+"$venv/bin/python" "$venv/text_api.py" "$W/conn.model.msgpack" || { echo "test: FAIL python-package-text: text_api.py" >&2; status=1; }
 exit $status
