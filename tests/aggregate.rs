@@ -10,7 +10,6 @@ fn logsieve(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use indicatif::ProgressBar;
 use logsieve::commands::train::extract;
@@ -301,10 +300,8 @@ type = "numeric"
     logsieve(&dir, &["train", "--spec", "spec.toml", "--input", "in.ndjson", "--out", "m.msgpack", "--quiet"]);
     std::fs::write(dir.join("p.toml"), pipeline("m.msgpack", "in.ndjson").replace("batch_size = 3", "batch_size = 2"))
         .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
+    let out = common::logsieve_command(&dir)
         .args(["run", "p.toml", "--summary-json", "s.json"])
-        .current_dir(&dir)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -449,10 +449,8 @@ fn an_embedding_whose_size_overflows_32_bits_is_refused_not_a_trap() {
 /// ended after two minutes: a model path that hangs a command must fail
 /// the test, not hang it.
 fn logsieve_bounded(dir: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_logsieve"))
+    let mut child = common::logsieve_command(dir)
         .args(args)
-        .current_dir(dir)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -98,10 +98,8 @@ fn start(dir: &Path) -> Run {
 }
 
 fn spawn(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(dir)
+    common::logsieve_command(dir)
         .args(["run", "p.toml", "--quiet", "--summary-json", "s.json"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

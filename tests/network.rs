@@ -56,10 +56,8 @@ impl Live {
     /// --summary-json s.json`, and wait for its `listening on` lines.
     fn start(dir: &Path, pipeline: &str, listeners: usize) -> Live {
         std::fs::write(dir.join("p.toml"), pipeline).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-            .current_dir(dir)
+        let mut child = common::logsieve_command(dir)
             .args(["run", "p.toml", "--summary-json", "s.json"])
-            .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -390,10 +388,8 @@ request.headers.Authorization = "Bearer ${{LOGSIEVE_T_TOKEN}}"
         port.trim()
     ));
     std::fs::write(dir.join("p.toml"), pipeline).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(&dir)
+    let out = common::logsieve_command(&dir)
         .args(["run", "p.toml", "--summary-json", "s.json"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .env("LOGSIEVE_T_TOKEN", "s3cret")
         .output()
         .unwrap();

@@ -21,10 +21,8 @@ fn model() -> &'static Path {
 /// `logsieve args` in `dir`, its compiled component cached under the
 /// target folder, stdout and stderr piped, no stdin.
 fn logsieve_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+    let mut cmd = common::logsieve_command(dir);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -179,10 +179,8 @@ struct Live {
 impl Live {
     fn start(dir: &Path, toml: &str) -> Live {
         std::fs::write(dir.join("p.toml"), toml).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-            .current_dir(dir)
+        let mut child = common::logsieve_command(dir)
             .args(["run", "p.toml", "--summary-json", "summary.json"])
-            .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
@@ -270,7 +268,9 @@ fn sigterm_scores_and_writes_what_was_read_then_exits_0_with_the_summary() {
         let status = live.child.wait().unwrap();
         let err = live.stderr();
         assert!(status.success(), "SIG{sig}: the run must finish and exit 0 ({status}):\n{err}");
-        let got: Vec<String> = live.lines.try_iter().collect();
+        // Every line the run wrote: the forwarding thread may still be
+        // reading the pipe's last ones; it ends (and so does this) at its end.
+        let got: Vec<String> = live.lines.iter().collect();
         assert_eq!(got.len(), 7, "SIG{sig}: every event read is scored and written:\n{err}");
         assert!(err.contains("logsieve run: 7 events read") && err.contains("stopped by SIG"), "{err}");
         let summary: serde_json::Value =
@@ -287,10 +287,8 @@ fn a_second_signal_exits_at_once_while_the_first_is_finishing() {
     // finishing; the second must end it at once with 128 + 15.
     let dir = common::tempdir("r2-sig-twice");
     std::fs::write(dir.join("p.toml"), live_toml("flush_ms = 50")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(&dir)
+    let mut child = common::logsieve_command(&dir)
         .args(["run", "p.toml"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("stderr.txt")).unwrap())
@@ -505,7 +503,7 @@ fn a_regular_file_sink_that_fills_up_is_cut_back_to_whole_lines() {
         .current_dir(&dir)
         .args(["-c", "ulimit -f 200 && trap '' XFSZ && exec \"$0\" run p.toml --summary-json s.json"])
         .arg(env!("CARGO_BIN_EXE_logsieve"))
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .env("LOGSIEVE_CACHE_DIR", common::cwasm_cache())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -540,10 +538,8 @@ fn a_closed_stdout_names_the_sink() {
     let toml =
         file_source("logs/conn.ndjson") + &transform("") + "[sinks.console]\ntype = \"stdout\"\ninputs = [\"score\"]\n";
     std::fs::write(dir.join("p.toml"), toml).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logsieve"))
-        .current_dir(&dir)
+    let mut child = common::logsieve_command(&dir)
         .args(["run", "p.toml"])
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -113,11 +113,9 @@ pub fn train_models(example: &str, dir: &Path) -> BTreeMap<&'static str, PathBuf
         args.push(out.as_os_str());
         args.push("--quiet".as_ref());
         args.extend(r.extra.iter().map(std::ffi::OsStr::new));
-        let run = std::process::Command::new(env!("CARGO_BIN_EXE_logsieve"))
+        let run = super::logsieve_command(&cwd)
             .args(&args)
-            .current_dir(&cwd)
             .env("SOURCE_DATE_EPOCH", "0")
-            .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
             .output()
             .expect("running logsieve train");
         super::assert_ok(run, &args);

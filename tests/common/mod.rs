@@ -34,6 +34,20 @@ pub fn rita_conn(day: &str) -> String {
     shared().join(format!("data/zeek/rita-missing-host/{day}/conn.*.log.gz")).to_string_lossy().into_owned()
 }
 
+/// Where the tests' runs cache the compiled component (one for all of them).
+pub fn cwasm_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache")
+}
+
+/// The `logsieve` binary these tests were built with, to run in `dir`, the
+/// compiled component cached in [`cwasm_cache`]; the rest (arguments, pipes)
+/// is the caller's.
+pub fn logsieve_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
+    cmd.current_dir(dir).env("LOGSIEVE_CACHE_DIR", cwasm_cache());
+    cmd
+}
+
 /// Run the `logsieve` binary these tests were built with: `args` in `dir`
 /// (`None`: the test's own working folder), `stdin` as its standard input
 /// (`None`: none), the compiled component cached under the target folder.
@@ -41,7 +55,7 @@ pub fn rita_conn(day: &str) -> String {
 pub fn logsieve_with<S: AsRef<OsStr>>(dir: Option<&Path>, args: &[S], stdin: Option<Vec<u8>>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_logsieve"));
     cmd.args(args)
-        .env("LOGSIEVE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cwasm-cache"))
+        .env("LOGSIEVE_CACHE_DIR", cwasm_cache())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
