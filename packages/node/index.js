@@ -195,7 +195,8 @@ export class Scorer {
 
 /**
  * Cut NDJSON text into batches for `scoreText`: each of `lines` lines (the
- * last of fewer), each ending "\n"; no array of lines is made.
+ * last may hold fewer), each ending "\n" (the last one: as the text does); no
+ * array of lines is made.
  */
 export function* ndjsonBatches(text, lines = 1000) {
   if (!(lines >= 1)) throw new RangeError('lines must be positive');

@@ -256,7 +256,8 @@ class ScoredText:
 
 def ndjson_batches(text, lines=1000):
     """Cut NDJSON text into batches for `Scorer.score_text`: each of `lines`
-    lines (the last of fewer), each ending "\\n"; no list of lines is made."""
+    lines (the last may hold fewer), each ending "\\n" (the last one: as the
+    text does); no list of lines is made."""
     if lines < 1:
         raise ValueError("lines must be positive")
     pos, n = 0, len(text)
