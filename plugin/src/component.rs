@@ -139,7 +139,7 @@ fn push_json_outcome(out: &mut String, o: Outcome<ScoredLine>, aggregate: bool) 
             let v = s.verdict;
             out.push_str("{\"logsieve\":{\"cluster\":");
             match v.cluster {
-                Some(c) => out.push_str(crate::output::decimal(c.into(), &mut [0; 20])),
+                Some(c) => out.push_str(itoa::Buffer::new().format(c)),
                 None => out.push_str("null"),
             }
             out.push_str(",\"distance\":");

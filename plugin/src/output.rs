@@ -396,20 +396,6 @@ pub(crate) fn push_anomaly_reasons(out: &mut String, r: Reasons) {
     out.push(']');
 }
 
-/// `n` in decimal, written at the end of `buf`.
-pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("digits are ASCII")
-}
-
 /// A string as a JSON string literal.
 fn json_string(s: &str) -> String {
     serde_json::to_string(s).expect("a string serializes")

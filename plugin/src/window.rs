@@ -726,7 +726,7 @@ fn join_key<S: AsRef<str>>(buf: &mut Vec<u8>, parts: &[S]) {
     buf.clear();
     for p in parts {
         let p = p.as_ref().as_bytes();
-        buf.extend_from_slice(crate::output::decimal(p.len() as u64, &mut [0; 20]).as_bytes());
+        buf.extend_from_slice(itoa::Buffer::new().format(p.len()).as_bytes());
         buf.push(b':');
         buf.extend_from_slice(p);
     }
