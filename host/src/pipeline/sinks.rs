@@ -614,25 +614,26 @@ pub struct ErrorRecord<'a> {
 }
 
 /// Where outputs go: the sinks, and stderr for errors no sink takes.
-pub struct Outputs<'a> {
+/// Stderr is locked per line, not for the run: the sources' threads write
+/// their warnings there too (`tracing`), and would wait for the run's end.
+pub struct Outputs {
     /// The sinks, in the pipeline's order.
     pub sinks: Vec<Sink>,
-    stderr: std::io::StderrLock<'a>,
     /// Error records written to stderr.
     pub errors_to_stderr: u64,
     quiet: bool,
 }
 
-impl Outputs<'_> {
+impl Outputs {
     /// The outputs of `sinks`; notes go to stderr unless `quiet`.
     pub fn new(sinks: Vec<Sink>, quiet: bool) -> Self {
-        Outputs { sinks, stderr: std::io::stderr().lock(), errors_to_stderr: 0, quiet }
+        Outputs { sinks, errors_to_stderr: 0, quiet }
     }
 
     /// A note for people (not with `--quiet`).
     pub fn note(&mut self, text: &str) {
         if !self.quiet {
-            let _ = writeln!(self.stderr, "{text}");
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
         }
     }
 
@@ -641,7 +642,7 @@ impl Outputs<'_> {
     pub fn error(&mut self, to: &[usize], record: &ErrorRecord) -> Result<()> {
         let line = serde_json::to_string(record)?;
         if to.is_empty() {
-            writeln!(self.stderr, "{line}")?;
+            writeln!(std::io::stderr().lock(), "{line}")?;
             self.errors_to_stderr += 1;
         }
         for &s in to {
