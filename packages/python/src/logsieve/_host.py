@@ -371,7 +371,7 @@ class Lifted:
         try:
             for ty, val in zip(self.params, params):
                 if self.strings[n] and type(val) is str:
-                    _lower_str(val, args[n])
+                    _lower_str(ffi, val, args[n])
                 else:
                     ty.convert_to_c(store, val, ctypes.pointer(args[n]))
                 n += 1
@@ -398,9 +398,9 @@ _decode_utf8.restype = ctypes.py_object
 _decode_utf8.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_char_p]
 
 
-def _lower_str(s, val):
-    """Set the C value `val` to the string `s` (a C vector the call frees)."""
-    from wasmtime import _ffi as ffi
+def _lower_str(ffi, s, val):
+    """Set the C value `val` to the string `s` (a C vector the call frees);
+    `ffi`: wasmtime's `_ffi` module."""
     b = s.encode("utf-8")
     val.kind = ffi.WASMTIME_COMPONENT_STRING
     ffi.wasm_byte_vec_new(ctypes.byref(val.of.string), len(b), ctypes.cast(ctypes.c_char_p(b), ctypes.POINTER(ffi.wasm_byte_t)))
