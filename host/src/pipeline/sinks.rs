@@ -422,7 +422,7 @@ impl Sink {
             Target::File { file, path, started, regular, committed, writer } => {
                 if !*started {
                     if *regular {
-                        file.set_len(0).with_context(|| format!("sink {id}: emptying {}", path.display()))?;
+                        empty_file(file, path).with_context(|| format!("sink {id}: emptying {}", path.display()))?;
                     }
                     *started = true;
                 }
@@ -471,6 +471,36 @@ impl Sink {
         self.lines_out += lines;
         Ok(Some(bytes))
     }
+}
+
+/// Empty a file sink's file before its first line, so that closing it at
+/// the end does not wait for the disk.
+///
+/// On ext4 (`auto_da_alloc`, the default), cutting a file to 0 bytes marks
+/// it so that the last close of that open file writes back everything it
+/// holds and waits for the disk queue. Writing 755 MB (bench/pipeline_data.sh's
+/// 1M events) then closing took 0.3 s more of wall time, the CPUs idle, than
+/// the same run into a new file. So an empty file is not cut at all, and a
+/// file with content is cut through a handle of its own, closed at once,
+/// while it holds nothing to write back. The output is then written back as
+/// any new file's is, by the kernel in the background.
+fn empty_file(file: &std::fs::File, path: &std::path::Path) -> std::io::Result<()> {
+    let meta = file.metadata()?;
+    if meta.len() == 0 {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // The same file still (not one put at the path since it was opened).
+        if let Ok(other) = std::fs::OpenOptions::new().write(true).open(path)
+            && let Ok(m) = other.metadata()
+            && (m.dev(), m.ino()) == (meta.dev(), meta.ino())
+        {
+            return other.set_len(0);
+        }
+    }
+    file.set_len(0)
 }
 
 /// Open every sink of a pipeline: files are created (parent folders too)
@@ -674,5 +704,45 @@ impl Outputs {
             s.close()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("logsieve-sinks-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn open_rw(path: &std::path::Path) -> std::fs::File {
+        std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path).unwrap()
+    }
+
+    #[test]
+    fn empty_file_empties_the_file_that_was_opened() {
+        let dir = temp("empty");
+        let path = dir.join("out.ndjson");
+        std::fs::write(&path, "old line\n").unwrap();
+        let file = open_rw(&path);
+        empty_file(&file, &path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        // An empty file is left as it is.
+        empty_file(&file, &path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+        // The path names another file by the first write: that one is not
+        // touched, the opened one is emptied.
+        std::fs::write(&path, "old line\n").unwrap();
+        let file = open_rw(&path);
+        std::fs::rename(&path, dir.join("moved.ndjson")).unwrap();
+        std::fs::write(&path, "someone else's\n").unwrap();
+        empty_file(&file, &path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "someone else's\n");
+        assert_eq!(std::fs::read(dir.join("moved.ndjson")).unwrap(), b"");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
