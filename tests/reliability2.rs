@@ -100,6 +100,36 @@ fn a_sink_on_its_own_source_file_is_refused_and_the_input_kept() {
 }
 
 #[test]
+fn a_sink_that_is_one_of_a_source_glob_s_files_is_refused() {
+    let dir = common::tempdir("r2-sink-in-glob");
+    write_events(&dir.join("logs/a.ndjson"), 5);
+    let text = write_events(&dir.join("logs/b.ndjson"), 20);
+    // One of the glob's files, named by paths the glob does not match: a
+    // symlink and a hard link elsewhere, and a folder linked to `logs`.
+    std::fs::create_dir_all(dir.join("else")).unwrap();
+    std::os::unix::fs::symlink(dir.join("logs/b.ndjson"), dir.join("else/link.out")).unwrap();
+    std::fs::hard_link(dir.join("logs/b.ndjson"), dir.join("else/hard.out")).unwrap();
+    std::os::unix::fs::symlink(dir.join("logs"), dir.join("alias")).unwrap();
+    for sink_path in ["logs/b.ndjson", "else/link.out", "else/hard.out", "alias/b.ndjson"] {
+        let toml = file_source("logs/*.ndjson")
+            + &transform("")
+            + &file_sink("out", "score", sink_path)
+            + &file_sink("errors", "score.errors", "errors.ndjson");
+        let out = run(&dir, &toml, &[]);
+        refused(&out, &["sinks.out", "sources.in", "logs/*.ndjson"]);
+        assert_eq!(std::fs::read_to_string(dir.join("logs/b.ndjson")).unwrap(), text, "{sink_path}: input kept");
+    }
+    // A file beside them that the glob does not match is a sink like any.
+    let toml = file_source("logs/*.ndjson")
+        + &transform("")
+        + &file_sink("out", "score", "else/scored.out")
+        + &file_sink("errors", "score.errors", "errors.ndjson");
+    let out = run(&dir, &toml, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("else/scored.out")).unwrap().lines().count(), 25);
+}
+
+#[test]
 fn a_source_glob_that_would_read_a_sink_output_is_refused() {
     let dir = common::tempdir("r2-glob-reads-sink");
     write_events(&dir.join("logs/conn.ndjson"), 20);

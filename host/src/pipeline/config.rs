@@ -590,21 +590,34 @@ pub fn real_path(p: &Path) -> PathBuf {
     abs
 }
 
-/// Whether two existing paths are the same file (hard links included).
+/// What an existing file is, whatever the path to it: its device and
+/// inode (hard links and symbolic links to it included); `None` when
+/// nothing is there.
 #[cfg(unix)]
-fn same_file(a: &Path, b: &Path) -> bool {
+fn identity(p: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    match (std::fs::metadata(a), std::fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// Whether two existing paths are the same file (by their real paths only).
+/// What an existing file is (elsewhere than on Unix: its real path only).
 #[cfg(not(unix))]
-fn same_file(a: &Path, b: &Path) -> bool {
-    a.exists() && real_path(a) == real_path(b)
+fn identity(p: &Path) -> Option<PathBuf> {
+    p.exists().then(|| real_path(p))
 }
+
+/// Whether two existing paths are the same file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    identity(a).is_some_and(|x| identity(b).as_ref() == Some(&x))
+}
+
+/// A source pattern's matches now, each with its [`identity`]; looked up
+/// once per pattern however many sinks are checked against it.
+type Globbed = std::collections::HashMap<String, Vec<(PathBuf, Option<Identity>)>>;
+
+#[cfg(unix)]
+type Identity = (u64, u64);
+#[cfg(not(unix))]
+type Identity = PathBuf;
 
 /// Glob matching as `glob::glob` does it: a wildcard does not cross `/`.
 const MATCH: glob::MatchOptions =
@@ -612,17 +625,35 @@ const MATCH: glob::MatchOptions =
 
 /// Whether the source pattern (or path) `pattern` reads, or would read once
 /// it exists, the file `sink` (whose real path is `sink_real`).
-fn reads(pattern: &str, sink: &Path, sink_real: &Path) -> bool {
+fn reads(pattern: &str, sink: &Path, sink_real: &Path, globbed: &mut Globbed) -> bool {
     let p = Path::new(pattern);
     if p.exists() || !has_glob(pattern) {
         return real_path(p) == sink_real || same_file(p, sink);
     }
-    // What the glob matches now.
-    if let Ok(found) = glob::glob(pattern) {
-        for f in found.flatten() {
-            if real_path(&f) == sink_real || same_file(&f, sink) {
-                return true;
-            }
+    // What the glob matches now: the same file as the sink, or a path whose
+    // real path is the sink's (a dangling link the sink would write
+    // through). The real path, a `readlink` per component, is looked up
+    // only for a match with the sink's file name, which that needs (with
+    // the 720 files of bench/pipeline_data.sh, a real path for each took
+    // 40 ms before the run could start).
+    let found = globbed.entry(pattern.to_string()).or_insert_with(|| {
+        glob::glob(pattern)
+            .map(|g| {
+                g.flatten()
+                    .map(|f| {
+                        let id = identity(&f);
+                        (f, id)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    let sink_id = identity(sink);
+    for (f, id) in found.iter() {
+        if (sink_id.is_some() && *id == sink_id)
+            || (f.file_name() == sink_real.file_name() && real_path(f) == sink_real)
+        {
+            return true;
         }
     }
     // What it would match: its literal folder resolved, the rest as given.
@@ -962,6 +993,7 @@ impl PipelineConfig {
     /// whose glob would match it, and two sinks may not write one file.
     pub fn check_paths(&self) -> Vec<String> {
         let mut errs = Vec::new();
+        let mut globbed = Globbed::new();
         let files: Vec<(&String, &PathBuf, PathBuf)> = self
             .sinks
             .iter()
@@ -983,7 +1015,7 @@ impl PipelineConfig {
             for (sid, source) in &self.sources {
                 let SourceConfig::File { path, .. } = source else { continue };
                 for pattern in path.to_vec() {
-                    if reads(&pattern, pa, ra) {
+                    if reads(&pattern, pa, ra, &mut globbed) {
                         let what = if Path::new(&pattern).exists() || !has_glob(&pattern) {
                             "the sink would overwrite its own input"
                         } else {
