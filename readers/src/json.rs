@@ -28,6 +28,11 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
 /// Appends the escaped body of a JSON string (no surrounding quotes).
 pub(crate) fn push_str_body(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    // Most values need no escape: looked for 8 bytes at a time first.
+    if !needs_escape(bytes) {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if !NEEDS_ESCAPE[b as usize] {
@@ -55,6 +60,28 @@ pub(crate) fn push_str_body(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// Whether `b` holds a byte JSON escapes (a quote, a backslash, a control
+/// character), words of 8 bytes at a time: per word, a byte < 0x20 or a
+/// byte equal to one of the two sets the top bit of some byte of the mask
+/// (the carries of the subtraction only ever add bits above a flagged
+/// byte, so the mask is 0 exactly when no byte is flagged).
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        let (q, s) = (w ^ (ONES * u64::from(b'"')), w ^ (ONES * u64::from(b'\\')));
+        let zero_q = q.wrapping_sub(ONES) & !q;
+        let zero_s = s.wrapping_sub(ONES) & !s;
+        let control = w.wrapping_sub(ONES * 0x20);
+        if (zero_q | zero_s | control) & !w & TOPS != 0 {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&c| NEEDS_ESCAPE[c as usize])
+}
+
 /// Appends `"key":` (escaped) to `out`.
 pub(crate) fn key_prefix(key: &str) -> String {
     let mut k = String::with_capacity(key.len() + 3);
@@ -66,6 +93,21 @@ pub(crate) fn key_prefix(key: &str) -> String {
 /// Whether `s` is exactly a number in JSON syntax (RFC 8259 §6):
 /// `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
 pub(crate) fn is_json_number(s: &str) -> bool {
+    number_shape(s).is_some()
+}
+
+/// What [`number_shape`] saw of a JSON number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NumberShape {
+    /// It has a `.` and fraction digits.
+    pub fraction: bool,
+    /// It has an exponent.
+    pub exponent: bool,
+}
+
+/// `s` as a JSON number (RFC 8259's grammar), in one pass: whether it has
+/// a fraction and an exponent; `None` when it is not one.
+pub(crate) fn number_shape(s: &str) -> Option<NumberShape> {
     let b = s.as_bytes();
     let mut i = 0;
     if b.get(i) == Some(&b'-') {
@@ -81,27 +123,29 @@ pub(crate) fn is_json_number(s: &str) -> bool {
     match b.get(i) {
         Some(b'0') => i += 1,
         Some(b'1'..=b'9') => i = digits(i),
-        _ => return false,
+        _ => return None,
     }
-    if b.get(i) == Some(&b'.') {
+    let fraction = b.get(i) == Some(&b'.');
+    if fraction {
         let end = digits(i + 1);
         if end == i + 1 {
-            return false;
+            return None;
         }
         i = end;
     }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
+    let exponent = matches!(b.get(i), Some(b'e' | b'E'));
+    if exponent {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
         let end = digits(i);
         if end == i {
-            return false;
+            return None;
         }
         i = end;
     }
-    i == b.len()
+    (i == b.len()).then_some(NumberShape { fraction, exponent })
 }
 
 /// Numbers of this magnitude or more are not written as JSON numbers. JSON
@@ -140,6 +184,25 @@ pub(crate) fn push_int(out: &mut String, v: impl itoa::Integer) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The word-at-a-time look equals a byte-by-byte one, for every byte
+    /// value at every place of a word, beside every other kind of byte.
+    #[test]
+    fn needs_escape_is_exact() {
+        let kinds = [b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xa2, 0xdc, 0xff];
+        for len in 0..20 {
+            for at in 0..len {
+                for c in 0..=255u8 {
+                    for &other in &kinds {
+                        let mut b = vec![other; len];
+                        b[at] = c;
+                        let want = b.iter().any(|&x| NEEDS_ESCAPE[x as usize]);
+                        assert_eq!(needs_escape(&b), want, "{b:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn escapes_specials_and_controls() {

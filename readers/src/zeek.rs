@@ -417,19 +417,27 @@ fn scalar(out: &mut String, ty: Scalar, v: &str, empty: &str, escapes: bool) -> 
             }
             v.parse::<u64>().map(|n| json::push_int(out, n)).is_ok()
         }
-        Scalar::Port => json::is_digits(v) && v.parse::<u16>().map(|n| json::push_int(out, n)).is_ok(),
+        Scalar::Port => {
+            // Canonical digits up to 65535 are the number's own text.
+            let fits = v.len() < 5 || (v.len() == 5 && v <= "65535");
+            if fits && json::is_digits(v) && (v.len() == 1 || !v.starts_with('0')) {
+                out.push_str(v);
+                return true;
+            }
+            json::is_digits(v) && v.parse::<u16>().map(|n| json::push_int(out, n)).is_ok()
+        }
         Scalar::Int => {
             let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
             json::is_digits(digits) && v.parse::<i64>().map(|n| json::push_int(out, n)).is_ok()
         }
         Scalar::Float => {
-            if json::is_json_number(v) {
+            if let Some(shape) = json::number_shape(v) {
                 // `1e999` is JSON syntax, but no JSON reader holds it.
-                if !json::json_number_in_range(v) {
+                if (shape.exponent || v.len() > 300) && !json::json_number_in_range(v) {
                     return false;
                 }
                 out.push_str(v);
-                if !v.bytes().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+                if !shape.fraction && !shape.exponent {
                     out.push_str(".0");
                 }
                 return true;
@@ -591,6 +599,9 @@ mod tests {
             ("-1\t1\t1\t1\tT", "`c`"),
             ("1\t1.5\t1\t1\tT", "`i`"),
             ("1\t1\t70000\t1\tT", "`p`"),
+            ("1\t1\t65536\t1\tT", "`p`"),
+            ("1\t1\t100000\t1\tT", "`p`"),
+            ("1\t1\t-1\t1\tT", "`p`"),
             ("1\t1\t1\tinf\tT", "`t`"),
             ("1\t1\t1\tnan\tT", "`t`"),
             ("1\t1\t1\t1\ttrue", "`b`"),
@@ -600,6 +611,14 @@ mod tests {
             let (r, d) = err(&mut z, row);
             assert_eq!(r, reason::ZEEK_BAD_VALUE, "{row}");
             assert!(d.contains(field), "{row}: {d}");
+        }
+    }
+
+    #[test]
+    fn ports_are_canonical_numbers() {
+        let mut z = state_with("p", "port");
+        for (v, want) in [("0", "0"), ("80", "80"), ("080", "80"), ("00000", "0"), ("65535", "65535"), ("065535", "65535")] {
+            assert_eq!(rec(&mut z, v), format!(r#"{{"p":{want}}}"#), "{v}");
         }
     }
 
