@@ -291,10 +291,11 @@ struct Column {
 /// (bytes, eight at a time), window-local value ids and integral values. A
 /// multiply and a fold of the high half into the low one per word, and
 /// once more at the end, so every input bit reaches the bits hashbrown
-/// indexes with (`fold_hash_spreads_keys_over_buckets`). Not keyed: the component has no source of
-/// randomness (std's SipHash ran there with fixed keys, so it kept no
-/// secret either), and it costs a third of SipHash-1-3 on the per-key path
-/// (bench/scoring.rs, per-host aggregation).
+/// indexes with (`fold_hash_spreads_keys_over_buckets`). Not keyed: the
+/// component has no source of randomness (std's SipHash ran there with
+/// fixed keys, so it kept no secret either), and it costs a third of
+/// SipHash-1-3 on the per-key path (bench/scoring.rs, per-host
+/// aggregation).
 #[derive(Default, Clone, Copy)]
 struct FoldHasher(u64);
 
@@ -1056,7 +1057,8 @@ mod tests {
             hashes.iter().map(|&h| f(h)).collect::<std::collections::HashSet<_>>().len()
         };
         // 4,096 addresses into 4,096 buckets: a random hash fills 2,589.
-        let ips: Vec<u64> = (0..64).flat_map(|a| (0..64).map(move |b| hash(format!("10.0.{a}.{b}").as_bytes()))).collect();
+        let ips: Vec<u64> =
+            (0..64).flat_map(|a| (0..64).map(move |b| hash(format!("10.0.{a}.{b}").as_bytes()))).collect();
         assert!(distinct(&ips, &|h| h & 4095) > 2_450, "{}", distinct(&ips, &|h| h & 4095));
         assert_eq!(distinct(&ips, &|h| h >> 57), 128);
         // 256 keys differing in one byte only, at each place of a word: a

@@ -231,7 +231,7 @@ fn push_value(out: &mut String, v: &str) {
             return;
         }
         // Too big for i64: kept as a string so no digits are lost.
-    } else if json::is_json_number(v) && json::json_number_in_range(v) {
+    } else if json::number_shape(v).is_some_and(|n| n.in_range(v)) {
         out.push_str(v);
         return;
     }

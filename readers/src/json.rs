@@ -61,21 +61,13 @@ pub(crate) fn push_str_body(out: &mut String, s: &str) {
 }
 
 /// Whether `b` holds a byte JSON escapes (a quote, a backslash, a control
-/// character), words of 8 bytes at a time: per word, a byte < 0x20 or a
-/// byte equal to one of the two sets the top bit of some byte of the mask
-/// (the carries of the subtraction only ever add bits above a flagged
-/// byte, so the mask is 0 exactly when no byte is flagged).
+/// character), 8 bytes at a time.
 fn needs_escape(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const TOPS: u64 = 0x8080_8080_8080_8080;
+    use crate::words::{below, equal};
     let mut words = b.chunks_exact(8);
     for w in &mut words {
         let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-        let (q, s) = (w ^ (ONES * u64::from(b'"')), w ^ (ONES * u64::from(b'\\')));
-        let zero_q = q.wrapping_sub(ONES) & !q;
-        let zero_s = s.wrapping_sub(ONES) & !s;
-        let control = w.wrapping_sub(ONES * 0x20);
-        if (zero_q | zero_s | control) & !w & TOPS != 0 {
+        if equal(w, b'"') | equal(w, b'\\') | below(w, 0x20) != 0 {
             return true;
         }
     }
@@ -90,12 +82,6 @@ pub(crate) fn key_prefix(key: &str) -> String {
     k
 }
 
-/// Whether `s` is exactly a number in JSON syntax (RFC 8259 §6):
-/// `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`.
-pub(crate) fn is_json_number(s: &str) -> bool {
-    number_shape(s).is_some()
-}
-
 /// What [`number_shape`] saw of a JSON number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NumberShape {
@@ -105,8 +91,21 @@ pub(crate) struct NumberShape {
     pub exponent: bool,
 }
 
-/// `s` as a JSON number (RFC 8259's grammar), in one pass: whether it has
-/// a fraction and an exponent; `None` when it is not one.
+impl NumberShape {
+    /// Whether the number `s` of this shape is in range for
+    /// [`f64_in_range`]. Without an exponent and at most 300 characters it
+    /// is (below 1e300) and is not parsed; otherwise it is parsed.
+    pub(crate) fn in_range(self, s: &str) -> bool {
+        if s.len() <= 300 && !self.exponent {
+            return true;
+        }
+        s.parse::<f64>().is_ok_and(f64_in_range)
+    }
+}
+
+/// `s` when it is exactly a number in JSON syntax (RFC 8259 §6),
+/// `-? (0 | [1-9][0-9]*) (\.[0-9]+)? ([eE][+-]?[0-9]+)?`, seen in one pass:
+/// whether it has a fraction and an exponent; `None` when it is not one.
 pub(crate) fn number_shape(s: &str) -> Option<NumberShape> {
     let b = s.as_bytes();
     let mut i = 0;
@@ -161,16 +160,6 @@ pub(crate) fn f64_in_range(f: f64) -> bool {
     f.is_finite() && f.abs() < MAX_MAGNITUDE
 }
 
-/// Whether the JSON number text `s` (see [`is_json_number`]) is in range
-/// for [`f64_in_range`]. Without an exponent and at most 300 characters it
-/// is (below 1e300) and is not parsed; otherwise it is parsed.
-pub(crate) fn json_number_in_range(s: &str) -> bool {
-    if s.len() <= 300 && !s.bytes().any(|b| matches!(b, b'e' | b'E')) {
-        return true;
-    }
-    s.parse::<f64>().is_ok_and(f64_in_range)
-}
-
 /// Whether `s` is a non-empty run of ASCII digits.
 pub(crate) fn is_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
@@ -214,13 +203,13 @@ mod tests {
     #[test]
     fn numbers_out_of_f64_range_are_not_json_numbers() {
         for ok in ["1e307", "-9.99e307", "1e-999", "0e999999", "1.7976931348623157e307", &"9".repeat(300)] {
-            assert!(is_json_number(ok) && json_number_in_range(ok), "{ok}");
+            assert!(number_shape(ok).is_some_and(|n| n.in_range(ok)), "{ok}");
         }
         // serde_json refuses all of these ("number out of range"), or
         // rounds them differently from Rust near f64::MAX.
         let long = format!("17976931348623157{}", "0".repeat(292));
         for bad in ["1e999", "-1e309", "1e308", "1.7976931348623158e308", "1E400", &long, &"9".repeat(309)] {
-            assert!(is_json_number(bad) && !json_number_in_range(bad), "{bad}");
+            assert!(number_shape(bad).is_some_and(|n| !n.in_range(bad)), "{bad}");
         }
         assert!(
             f64_in_range(9.9e307) && !f64_in_range(1e308) && !f64_in_range(f64::INFINITY) && !f64_in_range(f64::NAN)
@@ -230,10 +219,10 @@ mod tests {
     #[test]
     fn number_syntax() {
         for ok in ["0", "-0", "1", "10", "1.5", "-1.25e+10", "1E5", "1713484800.123456"] {
-            assert!(is_json_number(ok), "{ok}");
+            assert!(number_shape(ok).is_some(), "{ok}");
         }
         for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "0x10", "1.5.", "inf", "NaN", " 1"] {
-            assert!(!is_json_number(bad), "{bad}");
+            assert!(number_shape(bad).is_none(), "{bad}");
         }
     }
 }

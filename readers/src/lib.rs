@@ -126,6 +126,7 @@ pub mod follow;
 mod json;
 mod line;
 mod parser;
+mod words;
 mod zeek;
 
 #[cfg(feature = "io")]
