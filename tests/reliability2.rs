@@ -80,6 +80,15 @@ fn refused(out: &Output, wants: &[&str]) {
 // ---------------------------------------------------------------------------
 // Item 1: a sink may not overwrite an input.
 
+/// A pipeline reading `source` into the scored sink `out` (sink id `out`),
+/// its errors to `errors.ndjson`.
+fn scored_to(source: &str, out: &str) -> String {
+    file_source(source)
+        + &transform("")
+        + &file_sink("out", "score", out)
+        + &file_sink("errors", "score.errors", "errors.ndjson")
+}
+
 #[test]
 fn a_sink_on_its_own_source_file_is_refused_and_the_input_kept() {
     let dir = common::tempdir("r2-sink-is-source");
@@ -88,11 +97,7 @@ fn a_sink_on_its_own_source_file_is_refused_and_the_input_kept() {
     std::os::unix::fs::symlink(dir.join("logs/conn.ndjson"), dir.join("link.ndjson")).unwrap();
     std::fs::hard_link(dir.join("logs/conn.ndjson"), dir.join("hard.ndjson")).unwrap();
     for sink_path in ["logs/conn.ndjson", "logs/../logs/conn.ndjson", "link.ndjson", "hard.ndjson"] {
-        let toml = file_source("logs/conn.ndjson")
-            + &transform("")
-            + &file_sink("out", "score", sink_path)
-            + &file_sink("errors", "score.errors", "errors.ndjson");
-        let out = run(&dir, &toml, &[]);
+        let out = run(&dir, &scored_to("logs/conn.ndjson", sink_path), &[]);
         refused(&out, &["sinks.out", "sources.in", "conn.ndjson"]);
         assert_eq!(std::fs::read_to_string(dir.join("logs/conn.ndjson")).unwrap(), text, "{sink_path}: input kept");
         assert!(!dir.join("errors.ndjson").exists(), "nothing is created before the refusal");
@@ -111,20 +116,12 @@ fn a_sink_that_is_one_of_a_source_glob_s_files_is_refused() {
     std::fs::hard_link(dir.join("logs/b.ndjson"), dir.join("else/hard.out")).unwrap();
     std::os::unix::fs::symlink(dir.join("logs"), dir.join("alias")).unwrap();
     for sink_path in ["logs/b.ndjson", "else/link.out", "else/hard.out", "alias/b.ndjson"] {
-        let toml = file_source("logs/*.ndjson")
-            + &transform("")
-            + &file_sink("out", "score", sink_path)
-            + &file_sink("errors", "score.errors", "errors.ndjson");
-        let out = run(&dir, &toml, &[]);
+        let out = run(&dir, &scored_to("logs/*.ndjson", sink_path), &[]);
         refused(&out, &["sinks.out", "sources.in", "logs/*.ndjson"]);
         assert_eq!(std::fs::read_to_string(dir.join("logs/b.ndjson")).unwrap(), text, "{sink_path}: input kept");
     }
     // A file beside them that the glob does not match is a sink like any.
-    let toml = file_source("logs/*.ndjson")
-        + &transform("")
-        + &file_sink("out", "score", "else/scored.out")
-        + &file_sink("errors", "score.errors", "errors.ndjson");
-    let out = run(&dir, &toml, &[]);
+    let out = run(&dir, &scored_to("logs/*.ndjson", "else/scored.out"), &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(dir.join("else/scored.out")).unwrap().lines().count(), 25);
 }
