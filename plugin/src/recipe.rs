@@ -190,9 +190,15 @@ impl Recipe {
                 let mut fields = Vec::new();
                 let mut aggs = Vec::new();
                 for f in &a.fields {
+                    // Aggregates of one field share its column (`unique`,
+                    // `top` and `freq` of `id.resp_p` count its values
+                    // once, not three times).
                     let field = f.op.field().map(|name| {
-                        fields.push(names.source(name));
-                        fields.len() - 1
+                        let source = names.source(name);
+                        fields.iter().position(|s| *s == source).unwrap_or_else(|| {
+                            fields.push(source);
+                            fields.len() - 1
+                        })
                     });
                     aggs.push(AggSpec { name: f.name.clone(), op: agg_op(&f.op), field });
                 }
@@ -342,13 +348,12 @@ impl Recipe {
                 Derived::Missing => None,
             });
         }
-        let get = |s: &Source| fetch(*s, slots, &derived);
         if let Some(w) = &mut self.window {
             // The key's texts and the values borrow the event (numbers are
             // written out only for the key), in buffers kept for the batch.
             scratch.key.clear();
             for (s, name) in w.key.iter().zip(&w.group_by) {
-                let text = match get(s) {
+                let text = match fetch(*s, slots, &derived) {
                     Some(v) => v.into_text().ok().flatten().ok_or_else(|| {
                         EventError::new(
                             Reason::WrongType,
@@ -364,12 +369,12 @@ impl Recipe {
                 };
                 scratch.key.push(text);
             }
-            let ts = match w.time.as_ref().and_then(get) {
+            let ts = match w.time.and_then(|s| fetch(s, slots, &derived)) {
                 Some(v) => derive::parse_time(&v)?,
                 None => None,
             };
             scratch.values.clear();
-            scratch.values.extend(w.fields.iter().map(get));
+            scratch.values.extend(w.fields.iter().map(|s| fetch(*s, slots, &derived)));
             let mut out = Vec::new();
             let pushed = w.windows.push(&scratch.key, ts, &scratch.values, &mut out)?;
             render_all(&w.layout, &out, emitted);
@@ -390,7 +395,7 @@ impl Recipe {
                 )),
             };
         }
-        let feats: Vec<Option<Scalar<'a>>> = self.features.iter().map(get).collect();
+        let feats: Vec<Option<Scalar<'a>>> = self.features.iter().map(|s| fetch(*s, slots, &derived)).collect();
         scratch.feats = feats;
         scratch.in_feats = true;
         Ok((Step::Features, shape))
@@ -429,6 +434,7 @@ fn reset(slots: &mut Vec<Option<Scalar>>, n: usize) {
 }
 
 /// The value a source names: a scanned field or a derived one.
+#[inline(always)]
 fn fetch<'a>(s: Source, slots: &[Option<Scalar<'a>>], derived: &[Option<Scalar<'static>>]) -> Option<Scalar<'a>> {
     match s {
         Source::Raw(i) => slots[i].clone(),

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use super::Shape;
 use super::bytes;
-use super::keys::{FieldTable, KeyCache, KeyHit, NO_KEY, START};
+use super::keys::{FieldTable, HIT_NOT_SLOT, HIT_OTHER, KeyCache, NO_KEY, START, hit_code};
 use crate::event::Scalar;
 
 /// Nesting this deep (arrays and objects inside a value) is left to
@@ -91,17 +91,22 @@ pub fn scan_line<'a>(
             };
             i = ws(b, i);
             keys += 1;
-            i = match hit {
-                KeyHit::Slot(slot) => {
-                    if slots[slot].is_some() {
-                        return None; // given twice: the slow path says so
-                    }
-                    let (value, end) = scalar(text, i)?;
-                    slots[slot] = Some(value);
-                    end
+            // Most keys are not wanted: that test first. Two tests of
+            // different values: LLVM makes a `match`, or tests of one value
+            // against constants, a jump table (`br_table`), which costs the
+            // component an indirect jump.
+            i = if hit == HIT_OTHER {
+                skip_flat(b, i)?
+            } else if hit & HIT_NOT_SLOT == 0 {
+                let slot = usize::from(hit);
+                if slots[slot].is_some() {
+                    return None; // given twice: the slow path says so
                 }
-                KeyHit::Other => skip_flat(b, i)?,
-                KeyHit::Output => return None,
+                let (value, end) = scalar(text, i)?;
+                slots[slot] = Some(value);
+                end
+            } else {
+                return None; // the output key
             };
             let mut c = *b.get(i)?;
             if c <= b' ' {
@@ -127,10 +132,10 @@ pub fn scan_line<'a>(
 }
 
 /// A key the cache did not predict, its opening quote at `at`: read it,
-/// look it up, learn it. Returns what it is, where its value starts (after
-/// the colon) and its index in the cache.
+/// look it up, learn it. Returns what it is (a [`hit_code`]), where its
+/// value starts (after the colon) and its index in the cache.
 #[inline(never)]
-fn read_key(b: &[u8], at: usize, table: &FieldTable, cache: &mut KeyCache, prev: u8) -> Option<(KeyHit, usize, u8)> {
+fn read_key(b: &[u8], at: usize, table: &FieldTable, cache: &mut KeyCache, prev: u8) -> Option<(u16, usize, u8)> {
     let key = at + 1;
     let end = special_run(b, key);
     // An escape or a control character in a key: the slow path.
@@ -144,7 +149,7 @@ fn read_key(b: &[u8], at: usize, table: &FieldTable, cache: &mut KeyCache, prev:
     let hit = table.lookup(b, key, end - key);
     // Only `"key":` written without whitespace is learnt.
     let index = if colon == end + 1 { cache.learn(b, at, colon + 1 - at, hit, prev) } else { NO_KEY };
-    Some((hit, colon + 1, index))
+    Some((hit_code(hit)?, colon + 1, index))
 }
 
 /// JSON whitespace from `i` on, but the line feed (it ends an NDJSON
@@ -255,10 +260,20 @@ fn number(b: &[u8], start: usize) -> Option<Number> {
     }
     // A number runs into its delimiter; anything else after it (`1x`,
     // `01`) is a syntax error for the slow path to name.
-    if b.get(j).is_some_and(|&c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
+    if b.get(j).is_some_and(|&c| !ends_number(c)) {
         return None;
     }
     Some(Number { start, neg, int: (int, int_end), frac, exponent, end: j })
+}
+
+/// Whether `c` may follow a number: `,` `}` `]` or whitespace. A bit set
+/// and one test, not a `match` (which LLVM makes a jump table, an indirect
+/// jump in the component).
+#[inline(always)]
+fn ends_number(c: u8) -> bool {
+    const BELOW_64: u64 = 1 << b',' | 1 << b' ' | 1 << b'\t' | 1 << b'\n' | 1 << b'\r';
+    // `]` is 0x5d and `}` 0x7d: the only bytes that are `}` with 0x20 set.
+    if c < 64 { BELOW_64 >> c & 1 != 0 } else { c | 0x20 == b'}' }
 }
 
 /// `literal` at `i`: where it ends.
@@ -300,13 +315,19 @@ fn composite(b: &[u8], i: usize) -> Option<(Scalar<'static>, usize)> {
 /// object ([`skip_value`]): where it ends.
 #[inline(always)]
 fn skip_flat(b: &[u8], i: usize) -> Option<usize> {
-    match *b.get(i)? {
-        b'"' => skip_string(b, i),
-        b'[' | b'{' => skip_value(b, i, 0),
-        b't' => literal(b, i, b"true"),
-        b'f' => literal(b, i, b"false"),
-        b'n' => literal(b, i, b"null"),
-        _ => number(b, i).map(|n| n.end),
+    // Strings and numbers first, by two tests (a `match` on the byte is a
+    // jump table in the component); the rest out of line.
+    let c = *b.get(i)?;
+    if c == b'"' {
+        skip_string(b, i)
+    } else if c.wrapping_sub(b'0') < 10 || c == b'-' {
+        number(b, i).map(|n| n.end)
+    } else if c == b'f' {
+        literal(b, i, b"false")
+    } else if c == b't' {
+        literal(b, i, b"true")
+    } else {
+        skip_value(b, i, 0)
     }
 }
 
@@ -586,6 +607,14 @@ mod tests {
                 true
             }
             None => false,
+        }
+    }
+
+    #[test]
+    fn ends_number_is_the_delimiter_set() {
+        for c in 0..=255u8 {
+            let want = matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r');
+            assert_eq!(ends_number(c), want, "byte {c:#04x}");
         }
     }
 

@@ -181,15 +181,18 @@ struct KeyMeta {
 
 pub(super) const HIT_OTHER: u16 = u16::MAX;
 pub(super) const HIT_OUTPUT: u16 = u16::MAX - 1;
+/// Set in the codes that are not a slot (slots are below it).
+pub(super) const HIT_NOT_SLOT: u16 = 0x8000;
 
-impl KeyMeta {
-    #[inline(always)]
-    fn hit(self) -> KeyHit {
-        match self.hit {
-            HIT_OTHER => KeyHit::Other,
-            HIT_OUTPUT => KeyHit::Output,
-            slot => KeyHit::Slot(usize::from(slot)),
-        }
+/// A [`KeyHit`] as one number, as the scanner tests it (two comparisons,
+/// where a `match` on the enum is a jump table in the component): the
+/// slot (below [`HIT_NOT_SLOT`]), [`HIT_OTHER`] or [`HIT_OUTPUT`]; `None`
+/// for a slot too large.
+pub(super) fn hit_code(hit: KeyHit) -> Option<u16> {
+    match hit {
+        KeyHit::Other => Some(HIT_OTHER),
+        KeyHit::Output => Some(HIT_OUTPUT),
+        KeyHit::Slot(slot) => u16::try_from(slot).ok().filter(|&s| s & HIT_NOT_SLOT == 0),
     }
 }
 
@@ -235,11 +238,12 @@ impl KeyCache {
         None
     }
 
-    /// The length and what it is of key `index` (from [`Self::predict`]).
+    /// The length of key `index` (from [`Self::predict`]) and what it is,
+    /// as a [`hit_code`].
     #[inline(always)]
-    pub(super) fn get(&self, index: u8) -> (usize, KeyHit) {
+    pub(super) fn get(&self, index: u8) -> (usize, u16) {
         let m = self.meta[usize::from(index)];
-        (usize::from(m.len), m.hit())
+        (usize::from(m.len), m.hit)
     }
 
     /// The index of the key text `b[at..at + len]`, learnt if new (`NO_KEY`
@@ -247,11 +251,7 @@ impl KeyCache {
     pub(super) fn learn(&mut self, b: &[u8], at: usize, len: usize, hit: KeyHit, prev: u8) -> u8 {
         let known = (0..self.meta.len())
             .find(|&i| usize::from(self.meta[i].len) == len && key_matches(&self.texts[i], len, b, at));
-        let code = match hit {
-            KeyHit::Other => Some(HIT_OTHER),
-            KeyHit::Output => Some(HIT_OUTPUT),
-            KeyHit::Slot(slot) => u16::try_from(slot).ok().filter(|&s| s < HIT_OUTPUT),
-        };
+        let code = hit_code(hit);
         let index = match (known, code) {
             (Some(i), _) => i as u8,
             (None, Some(hit)) if self.meta.len() < CACHED_KEYS && len <= CACHED_KEY_MAX => {
