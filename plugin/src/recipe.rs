@@ -374,7 +374,9 @@ impl Recipe {
                 None => None,
             };
             scratch.values.clear();
-            scratch.values.extend(w.fields.iter().map(|s| fetch(*s, slots, &derived)));
+            for s in &w.fields {
+                scratch.values.push(fetch(*s, slots, &derived));
+            }
             let mut out = Vec::new();
             let pushed = w.windows.push(&scratch.key, ts, &scratch.values, &mut out)?;
             render_all(&w.layout, &out, emitted);

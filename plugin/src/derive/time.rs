@@ -38,7 +38,20 @@ const END_EPOCH: f64 = 253_402_300_800.0;
 /// `bad_time` (unreadable text, or epoch seconds outside years 0000–9999),
 /// `non_finite`, `wrong_type` (a boolean, array or object). See the
 /// [module docs](self#time) for the accepted forms.
+#[inline]
 pub fn parse_time(v: &Scalar<'_>) -> Result<Option<f64>, EventError> {
+    // Epoch seconds in range, what most events hold: in line, the rest
+    // (texts, errors) out of line.
+    if let Scalar::Number(x) = *v
+        && (MIN_EPOCH..END_EPOCH).contains(&x)
+    {
+        return Ok(Some(x));
+    }
+    parse_time_slow(v)
+}
+
+#[inline(never)]
+fn parse_time_slow(v: &Scalar<'_>) -> Result<Option<f64>, EventError> {
     let epoch = |x: f64| -> Result<Option<f64>, EventError> {
         if !x.is_finite() {
             Err(EventError::new(Reason::NonFinite, format!("the time {x} is not a finite number")))
