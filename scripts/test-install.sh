@@ -50,7 +50,14 @@ for name in logsieve-artifact logsieve-readers logsieve-plugin logsieve-train lo
     patches+=(--config "patch.crates-io.$name.path=\"$crates_dir/$name-$version\"")
 done
 cp "$package/Cargo.lock" "$work/Cargo.lock.packaged"
-(cd "$package" && cargo metadata --offline --format-version 1 "${patches[@]}" >/dev/null 2>&1)
+# `cargo metadata` reads the manifest of every package in the lock file,
+# those of other platforms too (Windows-only crates a build here never
+# downloads): fetch them first, or on a machine whose cargo cache has only
+# what builds used, the offline step below fails.
+cargo fetch --locked >&2
+(cd "$package" && cargo metadata --offline --format-version 1 "${patches[@]}" >/dev/null) \
+    || fail "cargo metadata of the packaged crate with the libraries patched in failed (its error is above)"
+
 changes=$(diff "$work/Cargo.lock.packaged" "$package/Cargo.lock" | grep '^[<>]' || true)
 [ "$(echo "$changes" | grep -c '^< \(source = "registry+\|checksum = \)')" = 10 ] \
     && [ "$(echo "$changes" | wc -l)" = 10 ] \
