@@ -31,7 +31,19 @@ crates=$(scripts/package.sh --allow-dirty)
 version=$(cargo pkgid --locked -p logsieve | sed 's/.*[#@]//')
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/logsieve-install.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# The two cdylib crates' libraries have no hash in their file names
+# (target/release/deps/liblogsieve_plugin.rlib), so the packaged build
+# writes them over the source build's; cargo would then take them for its
+# own, fresh, and the next build of the workspace links the packaged
+# plugin against the workspace's other crates (two versions of
+# logsieve-artifact: type errors). Removing them makes that build compile
+# them again.
+cleanup() {
+    rm -rf "$work"
+    rm -f "$CARGO_TARGET_DIR"/release/deps/liblogsieve_plugin.{rlib,so} \
+        "$CARGO_TARGET_DIR"/release/deps/liblogsieve_fluent_bit.{rlib,so}
+}
+trap cleanup EXIT
 fail() { echo "test-install: FAILED: $*" >&2; exit 1; }
 crates_dir=$work/crates
 mkdir -p "$crates_dir"
