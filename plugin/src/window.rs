@@ -575,6 +575,34 @@ impl Hash for KeyBuf {
     }
 }
 
+/// A window's text value as its `ids` map holds it: looked up by
+/// [`KeyBytes`], so compared a word at a time like the joined keys (a
+/// `top` of a text field such as `id.resp_h` looks its value up at every
+/// event).
+#[derive(Debug)]
+struct TextKey(Arc<str>);
+
+impl Borrow<KeyBytes> for TextKey {
+    fn borrow(&self) -> &KeyBytes {
+        KeyBytes::new(self.0.as_bytes())
+    }
+}
+
+impl PartialEq for TextKey {
+    fn eq(&self, other: &TextKey) -> bool {
+        same_bytes(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for TextKey {}
+
+impl Hash for TextKey {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        // The same as hashing the `KeyBytes` it borrows as.
+        self.0.as_bytes().hash(h);
+    }
+}
+
 /// One open window. Entries are numbered in creation order (`seq`); the
 /// open ones are `base..base + metas.len()`, oldest first, and entry
 /// `seq`'s columns are `cols[(seq - base) * n_cols..][..n_cols]`.
@@ -594,7 +622,7 @@ struct Win {
     /// of this window is partial.
     evicted_overflow: bool,
     /// Text values seen in this window (all text columns) -> id.
-    ids: HashMap<Arc<str>, u32, Fold>,
+    ids: HashMap<TextKey, u32, Fold>,
     /// Integral numbers seen (ports, codes) -> the id of their text, so a
     /// number is counted without writing its text each time.
     int_ids: IdMap64<u32>,
@@ -633,7 +661,7 @@ impl Win {
 
     /// The window-local id of a text value.
     fn intern(&mut self, v: &str) -> u32 {
-        if let Some(&id) = self.ids.get(v) {
+        if let Some(&id) = self.ids.get(KeyBytes::new(v.as_bytes())) {
             return id;
         }
         let rc: Arc<str> = Arc::from(v);
@@ -648,7 +676,7 @@ impl Win {
                 self.texts.len() as u32 - 1
             }
         };
-        self.ids.insert(rc, id);
+        self.ids.insert(TextKey(rc), id);
         id
     }
 
@@ -684,7 +712,7 @@ impl Win {
                     {
                         self.int_ids.remove(&i);
                     }
-                    self.ids.remove(&text);
+                    self.ids.remove(KeyBytes::new(text.as_bytes()));
                     self.free.push(id);
                 }
             }
