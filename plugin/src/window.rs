@@ -554,25 +554,31 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-impl Borrow<KeyBytes> for KeyBuf {
-    fn borrow(&self) -> &KeyBytes {
-        KeyBytes::new(self.bytes())
-    }
-}
+/// The impls that make an owned key type (`bytes()` its text) a key of a
+/// map looked up by [`KeyBytes`]: hashed as the `KeyBytes` it borrows as,
+/// compared by [`same_bytes`].
+macro_rules! looked_up_as_key_bytes {
+    ($($t:ty),*) => {$(
+        impl Borrow<KeyBytes> for $t {
+            fn borrow(&self) -> &KeyBytes {
+                KeyBytes::new(self.bytes())
+            }
+        }
 
-impl PartialEq for KeyBuf {
-    fn eq(&self, other: &KeyBuf) -> bool {
-        same_bytes(self.bytes(), other.bytes())
-    }
-}
+        impl PartialEq for $t {
+            fn eq(&self, other: &$t) -> bool {
+                same_bytes(self.bytes(), other.bytes())
+            }
+        }
 
-impl Eq for KeyBuf {}
+        impl Eq for $t {}
 
-impl Hash for KeyBuf {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        // The same as hashing the `KeyBytes` it borrows as.
-        self.bytes().hash(h);
-    }
+        impl Hash for $t {
+            fn hash<H: Hasher>(&self, h: &mut H) {
+                self.bytes().hash(h);
+            }
+        }
+    )*};
 }
 
 /// A window's text value as its `ids` map holds it: looked up by
@@ -582,26 +588,13 @@ impl Hash for KeyBuf {
 #[derive(Debug)]
 struct TextKey(Arc<str>);
 
-impl Borrow<KeyBytes> for TextKey {
-    fn borrow(&self) -> &KeyBytes {
-        KeyBytes::new(self.0.as_bytes())
+impl TextKey {
+    fn bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
-impl PartialEq for TextKey {
-    fn eq(&self, other: &TextKey) -> bool {
-        same_bytes(self.0.as_bytes(), other.0.as_bytes())
-    }
-}
-
-impl Eq for TextKey {}
-
-impl Hash for TextKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        // The same as hashing the `KeyBytes` it borrows as.
-        self.0.as_bytes().hash(h);
-    }
-}
+looked_up_as_key_bytes!(KeyBuf, TextKey);
 
 /// One open window. Entries are numbered in creation order (`seq`); the
 /// open ones are `base..base + metas.len()`, oldest first, and entry
