@@ -72,12 +72,14 @@ def measure(name, cmd, cwd, runs):
     return summarize(name, cmd, [run_once(cmd, cwd) for _ in range(runs)])
 
 
-def sha(path):
-    h = hashlib.sha256()
+def sha_and_lines(path):
+    # One read of the file: its SHA-256 and its number of lines.
+    h, lines = hashlib.sha256(), 0
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+            lines += block.count(b"\n")
+    return h.hexdigest(), lines
 
 
 def main():
@@ -115,11 +117,9 @@ def main():
         for key, (_, cmd) in cmds.items():
             runs[key].append(run_once(cmd, d))
             if key.startswith(("ndjson", "tsv")):
-                with open(os.path.join(d, "out/scored.ndjson"), "rb") as f:
-                    lines = sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+                digest, lines = sha_and_lines(os.path.join(d, "out/scored.ndjson"))
                 if lines != EVENTS:
                     sys.exit(f"pipeline.py: {key}: {lines} scored lines, not {EVENTS}")
-                digest = sha(os.path.join(d, "out/scored.ndjson"))
                 if digests.setdefault(key, digest) != digest:
                     sys.exit(f"pipeline.py: {key}: round {r + 1} wrote other bytes than round 1")
     rows = {key: summarize(name, cmd, runs[key]) for key, (name, cmd) in cmds.items()}
@@ -206,10 +206,9 @@ def main():
         "rita-missing-host conn logs (3 days × 24 gzip'd Zeek TSV files) repeated 10 times, and the same "
         "events as one NDJSON file; the conn-kmeans example's model (k-means, cblof, top_features 3); a file "
         "sink for the scored events and one for the errors (outputs checked: every event scored, threads 1 "
-        f"and 2 byte for byte equal). Best of {a.runs} runs each, run in {a.runs} rounds of every command in turn (bounds and rows in "
-        "the same minutes); CPU = user + sys of the process; RSS its "
-        "peak; load = the 1-minute load average before the run, foreign = cores kept busy by other processes "
-        "during it.",
+        f"and 2 byte for byte equal). Best of {a.runs} runs each, run in {a.runs} rounds of every command in "
+        "turn (bounds and rows in the same minutes); CPU = user + sys of the process; RSS its peak; load = "
+        "the 1-minute load average before the run, foreign = cores kept busy by other processes during it.",
         "",
         *out,
         END,
